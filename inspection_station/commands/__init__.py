@@ -1,0 +1,1 @@
+"""Subcommands of `inspection-station`; each module has `register(subparsers)`."""

@@ -1,0 +1,322 @@
+"""Station settings: bundled defaults TOML + the user's TOML + environment overrides.
+
+One typed model (a frozen dataclass per section) for the whole station, as the old
+system had one `default_config.toml` per service. Precedence, lowest first:
+
+1. `resources/default_config.toml` (shipped with the app)
+2. the user's file (platformdirs user config folder, or `--config F`)
+3. environment variables `INSPECTION_STATION_<SECTION>_<KEY>` (for IT and tests)
+
+Loading is tolerant by default ("never block the station from starting because of
+a settings file"): a wrong value is reported with file, key and what was expected,
+and the default is used instead. `strict=True` turns those reports into a ConfigError.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomli_w
+
+from inspection_station.core import paths
+from inspection_station.core.atomic import atomic_write_text
+from inspection_station.core.errors import ConfigError
+
+ENV_PREFIX = "INSPECTION_STATION_"
+USER_CONFIG_NAME = "settings.toml"
+
+
+def _choice(default: str, *choices: str):
+    return field(default=default, metadata={"choices": choices})
+
+
+def _ranged(default, lo=None, hi=None):
+    return field(default=default, metadata={"min": lo, "max": hi})
+
+
+@dataclass(frozen=True)
+class CameraSettings:
+    source: str = _choice("pylon", "pylon", "folder")
+    serial: str = ""  # pick a device by serial number ...
+    ip_address: str = ""  # ... or by GigE IP address; else the first device
+    subnet_mask: str = ""
+    emulation: bool = True  # fall back to Basler's emulator when no device is found
+    emulation_image_dir: str = ""  # folder the emulator serves; "" = the bundled demo images
+    image_folder: str = ""  # source = "folder": replay these files in order, looping
+    pixel_format: str = ""  # "" = the camera's current format
+    output_format: str = _choice("RGB", "RGB", "BGR", "Mono")
+    exposure_us: float = _ranged(0.0, 0.0)  # 0 = leave the camera's value
+    gain: float = _ranged(-1.0, -1.0)  # negative = leave the camera's value
+    grab_timeout_ms: int = _ranged(2000, 10, 600_000)
+    trigger_mode: str = _choice("software", "software", "hardware", "continuous")
+    trigger_line: str = _choice("Line1", "Line1", "Line2", "Line3", "Line4")
+    trigger_edge: str = _choice("RisingEdge", "RisingEdge", "FallingEdge")
+    transmission_type: str = _choice("", "", "Unicast", "Multicast", "LimitedBroadcast", "SubnetDirectedBroadcast")
+    destination_address: str = ""
+    destination_port: int = _ranged(0, 0, 65535)
+    packet_size: int = _ranged(0, 0, 16404)  # 0 = leave the camera's value
+    rotation_deg: float = _ranged(0.0, -360.0, 360.0)
+    roi_unit: str = _choice("fraction", "fraction", "px")
+    roi_x: float = _ranged(0.0, 0.0)
+    roi_y: float = _ranged(0.0, 0.0)
+    roi_width: float = _ranged(0.0, 0.0)  # 0 = to the right edge
+    roi_height: float = _ranged(0.0, 0.0)  # 0 = to the bottom edge
+    reconnect_min_s: float = _ranged(0.5, 0.05, 60.0)
+    reconnect_max_s: float = _ranged(10.0, 0.1, 600.0)
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    path: str = ""  # "" = the bundled demo model
+    providers: list[str] = field(
+        default_factory=lambda: ["DmlExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    )
+    input_width: int = _ranged(640, 32, 8192)  # fallback for models with dynamic input size
+    input_height: int = _ranged(640, 32, 8192)
+    confidence: float = _ranged(0.25, 0.0, 1.0)
+    iou: float = _ranged(0.45, 0.0, 1.0)
+    max_detections: int = _ranged(300, 1, 100_000)
+    intra_op_threads: int = _ranged(0, 0, 256)  # 0 = onnxruntime's default
+    class_names: list[str] = field(default_factory=list)  # overrides the model's names
+    class_colors: list[str] = field(default_factory=list)  # "#rrggbb" per class id
+
+
+@dataclass(frozen=True)
+class PatternSettings:
+    path: str = ""  # a pattern file or a folder of them; "" = the bundled demo patterns
+    active: str = ""  # pattern set (file stem) to use; "" = the first
+
+
+@dataclass(frozen=True)
+class ResultsSettings:
+    log_dir: str = ""  # "" = <user data>/results
+    image_dir: str = ""  # "" = <user data>/images
+    review_dir: str = ""  # "" = <user data>/review (operator overrules)
+    archive: str = _choice("failed", "all", "every_n", "failed", "none")
+    archive_every_n: int = _ranged(10, 1, 1_000_000)
+    image_format: str = _choice("jpg", "jpg", "png", "webp")
+    image_quality: int = _ranged(90, 1, 100)
+
+
+@dataclass(frozen=True)
+class StationSettings:
+    name: str = "station-1"
+    pedal_key: str = "F12"  # Qt key name a USB foot pedal types
+    kiosk: bool = False
+    history_size: int = _ranged(50, 1, 10_000)
+    project_name: str = "Inspection Station"  # About box (the old frontend's fields)
+    author: str = ""
+    status: str = ""
+    link: str = ""
+    info_text: str = ""
+    engineer_password_hash: str = ""  # salted scrypt; "" = set on first unlock
+
+
+@dataclass(frozen=True)
+class Settings:
+    camera: CameraSettings = field(default_factory=CameraSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    patterns: PatternSettings = field(default_factory=PatternSettings)
+    results: ResultsSettings = field(default_factory=ResultsSettings)
+    station: StationSettings = field(default_factory=StationSettings)
+
+    def replace(self, section: str, **changes) -> Settings:
+        """A copy with some keys of one section changed (values validated)."""
+        current = getattr(self, section)
+        cls = type(current)
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        checked = {}
+        for key, value in changes.items():
+            if key not in fields:
+                raise ConfigError(f"[{section}] has no key {key!r}")
+            checked[key] = _coerce(cls, fields[key], value, f"[{section}] {key}")
+        return dataclasses.replace(self, **{section: dataclasses.replace(current, **checked)})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+SECTIONS: dict[str, type] = typing.get_type_hints(Settings)
+# resolved field types per section (annotations are strings under `from __future__`)
+_HINTS: dict[type, dict[str, object]] = {cls: typing.get_type_hints(cls) for cls in SECTIONS.values()}
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    settings: Settings
+    warnings: list[str]  # what was ignored, each located (file, key, expectation)
+    files: list[Path]  # the files that were read, lowest precedence first
+    user_file: Path  # where save_settings writes
+
+
+def default_config_path() -> Path:
+    return paths.resources_dir() / "default_config.toml"
+
+
+def user_config_path() -> Path:
+    return paths.user_config_dir() / USER_CONFIG_NAME
+
+
+def _coerce(cls: type, f: dataclasses.Field, value, where: str):
+    """Check and convert one value; raise ConfigError naming `where` and the expectation."""
+    typ = _HINTS[cls][f.name]
+    origin = typing.get_origin(typ)
+    if origin in (list, typing.List):  # noqa: UP006
+        if isinstance(value, str):  # env overrides: comma-separated
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+        return list(value)
+    if origin in (typing.Union, types.UnionType):
+        typ = next(a for a in typing.get_args(typ) if a is not type(None))
+    if typ is bool:
+        if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
+            value = True
+        elif isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off"):
+            value = False
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    elif typ is int:
+        try:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            value = int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a whole number, got {value!r}") from None
+    elif typ is float:
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    elif typ is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected text, got {value!r}")
+    choices = f.metadata.get("choices")
+    if choices and value not in choices:
+        raise ConfigError(f"{where}: expected one of {', '.join(repr(c) for c in choices)}, got {value!r}")
+    lo, hi = f.metadata.get("min"), f.metadata.get("max")
+    if lo is not None and value < lo:
+        raise ConfigError(f"{where}: expected at least {lo}, got {value!r}")
+    if hi is not None and value > hi:
+        raise ConfigError(f"{where}: expected at most {hi}, got {value!r}")
+    return value
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _apply(values: dict[str, dict], data: Mapping, origin: str, problems: list[str]) -> None:
+    for section, table in data.items():
+        if section not in SECTIONS:
+            problems.append(f"{origin}: unknown section [{section}] ignored (expected one of {', '.join(SECTIONS)})")
+            continue
+        if not isinstance(table, Mapping):
+            problems.append(f"{origin}: [{section}] must be a table, got {table!r}; ignored")
+            continue
+        fields = {f.name: f for f in dataclasses.fields(SECTIONS[section])}
+        for key, value in table.items():
+            if key not in fields:
+                problems.append(f"{origin}: [{section}] unknown key {key!r} ignored")
+                continue
+            try:
+                values[section][key] = _coerce(SECTIONS[section], fields[key], value, f"{origin}: [{section}] {key}")
+            except ConfigError as exc:
+                problems.append(f"{exc}; using {values[section].get(key, fields[key].default)!r}")
+
+
+def _env_table(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    table: dict[str, dict[str, str]] = {}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        rest = name[len(ENV_PREFIX):].lower()
+        for section in SECTIONS:
+            if rest.startswith(section + "_"):
+                table.setdefault(section, {})[rest[len(section) + 1:]] = value
+                break
+    return table
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    strict: bool = False,
+) -> LoadedSettings:
+    """Defaults + user file (or `config_file`) + environment, validated and located."""
+    env = os.environ if env is None else env
+    values: dict[str, dict] = {name: {} for name in SECTIONS}
+    problems: list[str] = []
+    files: list[Path] = []
+
+    default_file = default_config_path()
+    if default_file.is_file():
+        _apply(values, _read_toml(default_file), str(default_file), problems)
+        files.append(default_file)
+
+    user_file = Path(config_file) if config_file else user_config_path()
+    if user_file.is_file():
+        try:
+            _apply(values, _read_toml(user_file), str(user_file), problems)
+            files.append(user_file)
+        except ConfigError as exc:
+            problems.append(f"{exc}; the whole file was ignored, running on defaults")
+    elif config_file:
+        problems.append(f"{user_file}: no such settings file; running on defaults")
+
+    _apply(values, _env_table(env), "environment", problems)
+
+    if strict and problems:
+        raise ConfigError("; ".join(problems))
+    sections = {name: SECTIONS[name](**values[name]) for name in SECTIONS}
+    return LoadedSettings(Settings(**sections), problems, files, user_file)
+
+
+def settings_to_toml(settings: Settings) -> str:
+    return tomli_w.dumps(settings.to_dict())
+
+
+def save_settings(settings: Settings, path: str | Path | None = None) -> Path:
+    """Write the whole settings atomically, keeping the previous file as `.bak`."""
+    return atomic_write_text(Path(path) if path else user_config_path(), settings_to_toml(settings))
+
+
+# --- resolved locations (the "" defaults point at bundled or per-user folders) -----------
+
+
+def resolve_model_path(model: ModelSettings) -> Path:
+    return Path(model.path) if model.path else paths.models_dir() / "demo_parts.onnx"
+
+
+def resolve_patterns_path(patterns: PatternSettings) -> Path:
+    return Path(patterns.path) if patterns.path else paths.resources_dir() / "patterns"
+
+
+def resolve_emulation_image_dir(camera: CameraSettings) -> Path:
+    return Path(camera.emulation_image_dir) if camera.emulation_image_dir else paths.resources_dir() / "demo_images"
+
+
+def resolve_results_dirs(results: ResultsSettings) -> tuple[Path, Path, Path]:
+    """(log_dir, image_dir, review_dir)."""
+    data = paths.user_data_dir()
+    return (
+        Path(results.log_dir) if results.log_dir else data / "results",
+        Path(results.image_dir) if results.image_dir else data / "images",
+        Path(results.review_dir) if results.review_dir else data / "review",
+    )

@@ -1,0 +1,50 @@
+"""The outcome of one inspection cycle: what the GUI shows and the results log writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from inspection_station.core.detection import Detection
+from inspection_station.core.frame import Frame
+
+if TYPE_CHECKING:
+    from inspection_station.core.matching import MatchResult
+
+
+class Verdict(StrEnum):
+    OK = "OK"
+    NOK = "NOK"
+    ERROR = "ERROR"
+
+
+@dataclass(frozen=True, slots=True)
+class StageTimes:
+    """Milliseconds per stage of one cycle (0 for a stage that did not run)."""
+
+    grab_ms: float = 0.0
+    preprocess_ms: float = 0.0
+    inference_ms: float = 0.0
+    decode_ms: float = 0.0
+    match_ms: float = 0.0
+    log_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    cycle_id: str
+    timestamp: datetime  # timezone-aware, local time with UTC offset
+    verdict: Verdict
+    pattern_set: str = ""
+    frame: Frame | None = None
+    detections: tuple[Detection, ...] = ()
+    match: MatchResult | None = None
+    error: str = ""  # the reason, for ERROR cycles
+    times: StageTimes = field(default_factory=StageTimes)
+    model: str = ""  # model file name
+    provider: str = ""  # execution provider actually used
+    image_path: str = ""  # archived image ("" when not archived, or not yet written)
+    trigger: str = "software"  # software / pedal / button / hardware / headless
