@@ -103,6 +103,8 @@ class ResultsSettings:
     archive_every_n: int = _ranged(10, 1, 1_000_000)
     image_format: str = _choice("jpg", "jpg", "png", "webp")
     image_quality: int = _ranged(90, 1, 100)
+    archive_queue_size: int = _ranged(8, 1, 1000)  # images waiting for the writer; beyond: dropped, reported
+    statistics_window: int = _ranged(1000, 10, 1_000_000)  # cycles the cycle-time percentiles cover
 
 
 @dataclass(frozen=True)
@@ -197,9 +199,8 @@ def _coerce(cls: type, f: dataclasses.Field, value, where: str):
             value = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{where}: expected a number, got {value!r}") from None
-    elif typ is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected text, got {value!r}")
+    elif typ is str and not isinstance(value, str):
+        raise ConfigError(f"{where}: expected text, got {value!r}")
     choices = f.metadata.get("choices")
     if choices and value not in choices:
         raise ConfigError(f"{where}: expected one of {', '.join(repr(c) for c in choices)}, got {value!r}")

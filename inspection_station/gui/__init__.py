@@ -1,0 +1,1 @@
+"""PySide6 + pyqtgraph: windows, dialogs, workers, triggers. No inspection logic here."""

@@ -1,0 +1,41 @@
+"""The core is Qt-free: a checked rule, not a convention."""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import inspection_station.core as core
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Import every core module with Qt made unimportable: any Qt import in the core fails here.
+PROBE = r"""
+import importlib, pkgutil, sys
+class NoQt:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("PySide6", "pyqtgraph", "shiboken6") or name.startswith("inspection_station.gui"):
+            raise ImportError(f"core imported {name}")
+sys.meta_path.insert(0, NoQt())
+import inspection_station.core as core
+for m in pkgutil.iter_modules(core.__path__):
+    importlib.import_module(f"inspection_station.core.{m.name}")
+print("ok", len(list(pkgutil.iter_modules(core.__path__))))
+"""
+
+
+def test_every_core_module_imports_without_qt():
+    modules = [m.name for m in pkgutil.iter_modules(core.__path__)]
+    assert {"config", "detector"} <= set(modules)
+    proc = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("ok")
+
+
+def test_import_linter_contract_holds():
+    lint = Path(sys.executable).with_name("lint-imports")
+    proc = subprocess.run([str(lint)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Contracts: 1 kept, 0 broken." in proc.stdout
