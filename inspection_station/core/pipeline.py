@@ -1,0 +1,116 @@
+"""One inspection cycle: frame -> detect -> match -> record, each stage timed.
+
+Any failure (camera, model, pattern, file) yields an ERROR result that carries the
+reason: a cycle that failed is never OK. Recording problems (full disk, read-only
+folder) do not change the verdict: the recorder keeps the row, retries it and reports
+the problem on its own error route.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+from datetime import datetime
+from typing import Protocol
+
+from inspection_station.core.cycle import CycleResult, StageTimes, Verdict
+from inspection_station.core.detector import Detector
+from inspection_station.core.errors import StationError
+from inspection_station.core.frame import Frame
+from inspection_station.core.matching import match_pattern
+from inspection_station.core.patterns import PatternSet
+
+
+class Recorder(Protocol):
+    def record(self, result: CycleResult) -> CycleResult: ...
+
+
+_sequence = itertools.count(1)
+
+
+def new_cycle_id(now: datetime) -> str:
+    """Sortable, unique within a process and, by the milliseconds, across restarts."""
+    return f"{now:%Y%m%d-%H%M%S}-{now.microsecond // 1000:03d}-{next(_sequence) % 10000:04d}"
+
+
+class Pipeline:
+    """The cycle's logic with no threads and no camera: feed it a frame (or a grab failure)."""
+
+    def __init__(
+        self,
+        detector: Detector | None,
+        pattern_set: PatternSet | None,
+        recorder: Recorder | None = None,
+        *,
+        model_problem: str = "",
+        pattern_problem: str = "",
+    ) -> None:
+        self.detector = detector
+        self.pattern_set = pattern_set
+        self.recorder = recorder
+        self.model_problem = model_problem  # why there is no detector, for ERROR cycles
+        self.pattern_problem = pattern_problem
+
+    def inspect(
+        self,
+        frame: Frame | None,
+        *,
+        grab_error: str = "",
+        grab_ms: float = 0.0,
+        trigger: str = "software",
+        started: float | None = None,
+    ) -> CycleResult:
+        """Run one cycle on `frame`; `started` is the perf_counter() of the trigger."""
+        started = time.perf_counter() if started is None else started
+        now = datetime.now().astimezone()
+        det = self.detector
+        base = CycleResult(
+            cycle_id=new_cycle_id(now),
+            timestamp=now,
+            verdict=Verdict.ERROR,
+            pattern_set=self.pattern_set.name if self.pattern_set else "",
+            frame=frame,
+            model=det.model_path.name if det else "",
+            provider=det.provider if det else "",
+            trigger=trigger,
+        )
+        times = {"grab_ms": frame.grab_ms if frame is not None else grab_ms}
+        result = self._decide(base, frame, grab_error, times)
+        if self.recorder is not None:
+            t = time.perf_counter()
+            result = self.recorder.record(
+                dataclasses.replace(result, times=StageTimes(**times, total_ms=_ms_since(started)))
+            )
+            times["log_ms"] = _ms_since(t)
+        return dataclasses.replace(result, times=StageTimes(**times, total_ms=_ms_since(started)))
+
+    def _decide(self, base: CycleResult, frame: Frame | None, grab_error: str, times: dict) -> CycleResult:
+        if frame is None:
+            return dataclasses.replace(base, error=f"camera: {grab_error or 'no frame'}")
+        if self.detector is None:
+            return dataclasses.replace(base, error=f"model: {self.model_problem or 'no model loaded'}")
+        if self.pattern_set is None:
+            return dataclasses.replace(base, error=f"pattern: {self.pattern_problem or 'no pattern set loaded'}")
+        try:
+            out = self.detector.detect_timed(frame.image)
+        except Exception as exc:  # any failure of the stage is this cycle's ERROR, never a crash
+            return dataclasses.replace(base, error=f"model: {_reason(exc)}")
+        times.update(preprocess_ms=out.preprocess_ms, inference_ms=out.inference_ms, decode_ms=out.decode_ms)
+        detections = tuple(out.detections)
+        t = time.perf_counter()
+        try:
+            match = match_pattern(self.pattern_set, detections, frame.width, frame.height)
+        except Exception as exc:
+            return dataclasses.replace(base, detections=detections, error=f"pattern: {_reason(exc)}")
+        times["match_ms"] = _ms_since(t)
+        verdict = Verdict.OK if match.ok else Verdict.NOK
+        return dataclasses.replace(base, verdict=verdict, detections=detections, match=match)
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, StationError) else f"{type(exc).__name__}: {exc}"
+
+
+def _ms_since(t: float) -> float:
+    return (time.perf_counter() - t) * 1e3
