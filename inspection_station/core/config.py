@@ -321,3 +321,28 @@ def resolve_results_dirs(results: ResultsSettings) -> tuple[Path, Path, Path]:
         Path(results.image_dir) if results.image_dir else data / "images",
         Path(results.review_dir) if results.review_dir else data / "review",
     )
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """The embedded demo: emulated camera serving the demo images, bundled model and pattern."""
+    settings = settings.replace(
+        "camera",
+        source="pylon",
+        serial=DEMO_CAMERA_SERIAL,
+        ip_address="",
+        emulation=True,
+        emulation_image_dir="",
+        pixel_format="",
+        trigger_mode="software",
+        rotation_deg=0.0,
+        roi_x=0.0,
+        roi_y=0.0,
+        roi_width=0.0,
+        roi_height=0.0,
+    )
+    return settings.replace("model", path="").replace("patterns", path="", active="")
+
+
+# The first camera of Basler's emulator; selecting it by serial keeps the demo on the
+# emulator even where a real camera is plugged in.
+DEMO_CAMERA_SERIAL = "0815-0000"

@@ -1,0 +1,399 @@
+"""The per-day CSV results log: one row per cycle, appended whole, never rewritten.
+
+Contract (DESIGN.md, "Files a station writes"): `<log_dir>/YYYY-MM-DD.csv`, header once,
+one row per cycle, each row written whole and flushed. Here "whole" means: the row is
+encoded first and handed to the OS in a single write() on an O_APPEND descriptor, then
+fsync'ed before `write()` returns, so a crash (even kill -9) leaves complete lines only.
+Field values never contain line breaks, so every record is exactly one physical line and
+a reader can drop a damaged last line without losing anything else.
+
+A failing disk (read-only, full, folder gone) never loses a row: rows wait in memory, in
+order, and go out on the next write or on `retry()`; every failure is reported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import logging
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, datetime
+from pathlib import Path
+
+from inspection_station.core.cycle import CycleResult
+from inspection_station.core.detection import Detection
+from inspection_station.core.errors import ResultsError
+
+log = logging.getLogger(__name__)
+
+LOG_COLUMNS: tuple[str, ...] = (
+    "timestamp",  # ISO-8601, local time with UTC offset
+    "cycle_id",
+    "station",
+    "pattern_set",
+    "variant",
+    "verdict",
+    "filled",
+    "expected",
+    "missing_slots",  # per unfilled slot: its name, else "<slot index>:<class id>", ';'-joined
+    "n_detections",
+    "detections",  # compact JSON [[class_id, score, x1, y1, x2, y2], ...]
+    "cycle_ms",
+    "grab_ms",
+    "preprocess_ms",
+    "inference_ms",
+    "decode_ms",
+    "match_ms",
+    "model",
+    "provider",
+    "image_path",
+    "error",
+    "trigger",
+    "overrules",  # an overrule row: the cycle id it corrects ("" for a normal cycle)
+    "note",  # an overrule row: the operator's note
+)
+
+# Excel reads UTF-8 CSV correctly only with a BOM; written once, before the header.
+_BOM = b"\xef\xbb\xbf"
+
+WriteFn = Callable[[int, bytes], int]
+Report = Callable[[str], None]
+
+
+# --- building a row -------------------------------------------------------------------------
+
+
+def cycle_date(timestamp: datetime) -> date:
+    """The local calendar day a cycle belongs to (which file its row goes to)."""
+    return timestamp.astimezone().date()
+
+
+def format_timestamp(timestamp: datetime) -> str:
+    # astimezone() gives naive datetimes the local offset, so the column always has one
+    return timestamp.astimezone().isoformat(timespec="milliseconds")
+
+
+def _ms(value: float) -> str:
+    return f"{float(value):.2f}"
+
+
+def detections_json(detections: Iterable[Detection]) -> str:
+    """[[class_id, score, x1, y1, x2, y2], ...]: small enough for a CSV cell, still exact enough."""
+    compact = [
+        [int(d.class_id), round(float(d.score), 3), *(round(float(v), 1) for v in d.box)]
+        for d in detections
+    ]
+    return json.dumps(compact, separators=(",", ":"))
+
+
+def missing_slots(result: CycleResult) -> str:
+    match = result.match
+    if match is None:
+        return ""
+    slots = getattr(match, "slots", ()) or ()
+    return ";".join(
+        getattr(slot, "name", None) or f"{getattr(slot, 'index', i)}:{getattr(slot, 'class_id', '')}"
+        for i, slot in enumerate(slots)
+        if not getattr(slot, "matched", False)
+    )
+
+
+def cycle_row(result: CycleResult, station: str) -> dict[str, str]:
+    """The log row for one cycle (all values as text)."""
+    match = result.match
+    times = result.times
+    return {
+        "timestamp": format_timestamp(result.timestamp),
+        "cycle_id": result.cycle_id,
+        "station": station,
+        "pattern_set": result.pattern_set,
+        "variant": (getattr(match, "variant", None) or "") if match is not None else "",
+        "verdict": str(result.verdict),
+        "filled": str(match.filled) if match is not None else "",
+        "expected": str(match.expected) if match is not None else "",
+        "missing_slots": missing_slots(result),
+        "n_detections": str(len(result.detections)),
+        "detections": detections_json(result.detections),
+        "cycle_ms": _ms(times.total_ms),
+        "grab_ms": _ms(times.grab_ms),
+        "preprocess_ms": _ms(times.preprocess_ms),
+        "inference_ms": _ms(times.inference_ms),
+        "decode_ms": _ms(times.decode_ms),
+        "match_ms": _ms(times.match_ms),
+        "model": result.model,
+        "provider": result.provider,
+        "image_path": result.image_path,
+        "error": result.error,
+        "trigger": result.trigger,
+        "overrules": "",
+        "note": "",
+    }
+
+
+def _one_line(value: object) -> str:
+    # One record = one physical line: that is what makes a torn last line detectable.
+    return str(value).replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+
+
+def encode_row(row: Mapping[str, object] | Sequence[object], columns: Sequence[str] = LOG_COLUMNS) -> bytes:
+    """One CSV line (csv-module quoting, '\\n'-terminated), UTF-8; unknown columns are ''."""
+    values = [row.get(c, "") for c in columns] if isinstance(row, Mapping) else list(row)
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([_one_line(v) for v in values])
+    return buf.getvalue().encode("utf-8")
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def _parse_line(raw: bytes) -> list[str] | None:
+    text = raw.decode("utf-8", errors="replace").rstrip("\r")
+    if not text:
+        return None
+    try:
+        return next(csv.reader([text], strict=True))
+    except (csv.Error, StopIteration):
+        return None
+
+
+def read_log(path: str | Path) -> list[dict[str, str]]:
+    """Rows of a results log as dicts keyed by its own header.
+
+    Tolerant by design (start-up statistics, tests, a file from a crashed run): a missing
+    file is empty, an unterminated last line is ignored, and a line that does not parse or
+    has the wrong number of fields is skipped.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot read the results log: {exc.strerror or exc}") from None
+    if data.startswith(_BOM):
+        data = data[len(_BOM):]
+    lines = data.split(b"\n")
+    lines.pop()  # b"" after the final newline, or a torn last line: either way not a row
+    if not lines:
+        return []
+    header = _parse_line(lines[0])
+    if not header:
+        return []
+    rows = []
+    for raw in lines[1:]:
+        fields = _parse_line(raw)
+        if fields is not None and len(fields) == len(header):
+            rows.append(dict(zip(header, fields, strict=True)))
+    return rows
+
+
+def log_path(log_dir: Path, day: date, version: int = 1) -> Path:
+    suffix = "" if version == 1 else f"_v{version}"
+    return Path(log_dir) / f"{day.isoformat()}{suffix}.csv"
+
+
+def log_files_for_day(log_dir: str | Path, day: date) -> list[Path]:
+    """The day's log file and its `_vN` successors that exist, oldest first."""
+    stem = day.isoformat()
+    found = []
+    for path in Path(log_dir).glob(f"{stem}*.csv"):
+        rest = path.stem[len(stem):]
+        if rest == "":
+            found.append((1, path))
+        elif rest.startswith("_v") and rest[2:].isdigit():
+            found.append((int(rest[2:]), path))
+    return [path for _, path in sorted(found)]
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+class ResultsLog:
+    """Appends encoded rows to the per-day CSV file; keeps and retries rows the disk refused.
+
+    Thread-safe: the worker records cycles while the GUI thread may write an overrule.
+    `write_fn` is the one system call that puts bytes on disk (os.write); tests replace it
+    to simulate a full disk.
+    """
+
+    def __init__(
+        self,
+        log_dir: str | Path,
+        *,
+        columns: Sequence[str] = LOG_COLUMNS,
+        on_error: Report | None = None,
+        on_notice: Report | None = None,
+        write_fn: WriteFn = os.write,
+    ) -> None:
+        self.log_dir = Path(log_dir)
+        self.columns = tuple(columns)
+        self._header = encode_row(self.columns, self.columns)
+        self._on_error = on_error
+        self._on_notice = on_notice
+        self._write_fn = write_fn
+        self._lock = threading.Lock()
+        # reports wait here until the lock is released: a callback may ask for `pending`
+        self._outbox: list[tuple[Report | None, str]] = []
+        self._noticed: set[Path] = set()
+        self._pending: deque[tuple[date, bytes]] = deque()
+        self._fd: int | None = None
+        self._fd_day: date | None = None
+        self._fd_path: Path | None = None
+        self._failing = False
+        self.last_error = ""
+        self.rows_written = 0
+
+    # public ---------------------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        """Rows waiting in memory because the disk refused them."""
+        with self._lock:
+            return len(self._pending)
+
+    @property
+    def current_path(self) -> Path | None:
+        """The file the last row went to (None before the first successful write)."""
+        return self._fd_path
+
+    def write(self, row: Mapping[str, object], day: date) -> bool:
+        """Append one row to `day`'s file (after any rows still waiting); never raises for I/O.
+
+        True when everything, this row included, is on disk (fsync'ed); False when rows
+        wait in memory for the next attempt (the failure was reported).
+        """
+        line = encode_row(row, self.columns)
+        with self._lock:
+            self._pending.append((day, line))
+            done = self._drain()
+        self._deliver()
+        return done
+
+    def retry(self) -> bool:
+        """Try the waiting rows again; True when none are left."""
+        with self._lock:
+            done = self._drain()
+        self._deliver()
+        return done
+
+    def close(self) -> int:
+        """Last retry, then release the file; returns how many rows could not be written."""
+        with self._lock:
+            self._drain()
+            self._close_fd()
+            left = len(self._pending)
+        self._deliver()
+        return left
+
+    def unwritten_rows(self) -> list[bytes]:
+        """The encoded rows still waiting (for a last-resort report)."""
+        with self._lock:
+            return [line for _, line in self._pending]
+
+    # internals ------------------------------------------------------------------------------
+
+    def _drain(self) -> bool:
+        while self._pending:
+            day, line = self._pending[0]
+            try:
+                prefix = self._ensure_open(day)
+                self._write_all(prefix + line)
+                os.fsync(self._fd)
+            except OSError as exc:
+                self._close_fd()  # reopen (and re-check header / torn tail) next time
+                self._fail(exc)
+                return False
+            self._pending.popleft()
+            self.rows_written += 1
+        if self._failing:
+            self._failing = False
+            self._notice(f"results log writable again: waiting rows written to {self._fd_path}")
+        return True
+
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            # one call for the whole row; a short write (disk full) is finished or raises
+            written = self._write_fn(self._fd, view.tobytes())
+            if written <= 0:
+                raise OSError(28, "no bytes written")
+            view = view[written:]
+
+    def _ensure_open(self, day: date) -> bytes:
+        """Open `day`'s file if needed; returns what must precede the next row."""
+        if self._fd is not None and self._fd_day == day:
+            return b""
+        self._close_fd()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        version = 1
+        while True:
+            path = log_path(self.log_dir, day, version)
+            state = self._inspect(path)
+            if state != "other-header":
+                break
+            version += 1
+        if version > 1 and path not in self._noticed:
+            self._noticed.add(path)
+            self._notice(
+                f"{log_path(self.log_dir, day)}: written by another version (different columns); "
+                f"kept unchanged, new rows go to {path.name}"
+            )
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
+        fd = os.open(path, flags, 0o644)
+        self._fd, self._fd_day, self._fd_path = fd, day, path
+        if state == "new":
+            return _BOM + self._header
+        if state == "torn-tail":
+            return b"\n"  # end the torn line so our row starts on its own line
+        return b""
+
+    def _inspect(self, path: Path) -> str:
+        """'new' (absent/empty), 'ours', 'torn-tail' (ours, last line unterminated), 'other-header'."""
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return "new"
+        if size == 0:
+            return "new"
+        with path.open("rb") as fh:
+            first = fh.readline(1 << 16)
+            fh.seek(-1, os.SEEK_END)
+            last_byte = fh.read(1)
+        if first.startswith(_BOM):
+            first = first[len(_BOM):]
+        if first.rstrip(b"\r\n") != self._header.rstrip(b"\n"):
+            return "other-header"
+        return "ours" if last_byte == b"\n" else "torn-tail"
+
+    def _close_fd(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):  # closing a file on a dead disk may fail too
+                os.close(self._fd)
+        self._fd = None
+        self._fd_day = None
+
+    def _fail(self, exc: OSError) -> None:
+        self._failing = True
+        where = exc.filename or self._fd_path or self.log_dir
+        self.last_error = (
+            f"{where}: cannot write the results log: {exc.strerror or exc}; "
+            f"{len(self._pending)} row(s) kept in memory and retried on the next cycle"
+        )
+        log.error(self.last_error)
+        self._outbox.append((self._on_error, self.last_error))
+
+    def _notice(self, message: str) -> None:
+        log.warning(message)
+        self._outbox.append((self._on_notice, message))
+
+    def _deliver(self) -> None:
+        with self._lock:
+            outbox, self._outbox = self._outbox, []
+        for callback, message in outbox:
+            if callback is not None:
+                callback(message)

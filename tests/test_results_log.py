@@ -1,0 +1,311 @@
+"""The per-day CSV log: header once, whole rows, never rewritten, retried after disk faults."""
+
+from __future__ import annotations
+
+import csv
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from inspection_station.core.cycle import CycleResult, StageTimes, Verdict
+from inspection_station.core.detection import Detection
+from inspection_station.core.results_log import (
+    LOG_COLUMNS,
+    ResultsLog,
+    cycle_date,
+    cycle_row,
+    log_files_for_day,
+    read_log,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+DAY = date(2026, 11, 24)
+
+
+def row(i: int, **extra) -> dict[str, str]:
+    return {"cycle_id": f"c{i:04d}", "verdict": "OK", **extra}
+
+
+def csv_records(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def test_header_once_across_appends_and_reopening(tmp_path):
+    first = ResultsLog(tmp_path)
+    for i in range(5):
+        assert first.write(row(i), DAY)
+    assert first.close() == 0
+    second = ResultsLog(tmp_path)  # a restart the same day appends to the same file
+    for i in range(5, 8):
+        assert second.write(row(i), DAY)
+    second.close()
+
+    path = tmp_path / "2026-11-24.csv"
+    records = csv_records(path)
+    assert records[0] == list(LOG_COLUMNS)
+    assert [r for r in records if r == list(LOG_COLUMNS)] == [records[0]]
+    assert all(len(r) == len(LOG_COLUMNS) for r in records)
+    assert [r["cycle_id"] for r in read_log(path)] == [f"c{i:04d}" for i in range(8)]
+
+
+def test_awkward_values_stay_one_line_and_parse(tmp_path):
+    nasty = 'camera said "no",\nthen\r\nnothing; ok'
+    log = ResultsLog(tmp_path)
+    log.write(row(0, error=nasty, note="ä ö ✓"), DAY)
+    log.close()
+    raw = (tmp_path / "2026-11-24.csv").read_bytes()
+    assert raw.count(b"\n") == 2  # header + one row: line breaks inside values are flattened
+    (only,) = read_log(tmp_path / "2026-11-24.csv")
+    assert only["error"] == 'camera said "no", then nothing; ok'
+    assert only["note"] == "ä ö ✓"
+
+
+def test_rows_go_to_the_file_of_their_local_day(tmp_path):
+    log = ResultsLog(tmp_path)
+    log.write(row(0), DAY)
+    log.write(row(1), DAY + timedelta(days=1))
+    log.write(row(2), DAY)
+    log.close()
+    assert [r["cycle_id"] for r in read_log(tmp_path / "2026-11-24.csv")] == ["c0000", "c0002"]
+    assert [r["cycle_id"] for r in read_log(tmp_path / "2026-11-25.csv")] == ["c0001"]
+
+
+@pytest.fixture
+def utc_plus_one(monkeypatch):
+    monkeypatch.setenv("TZ", "XXX-1")  # POSIX form: UTC+1 all year, no tz database needed
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_rows_file_by_the_local_day_not_the_utc_day(tmp_path, utc_plus_one):
+    late = datetime(2026, 11, 24, 23, 30, tzinfo=UTC)  # already 25 November locally
+    assert cycle_date(late) == date(2026, 11, 25)
+    result = CycleResult(cycle_id="c1", timestamp=late, verdict=Verdict.OK)
+    assert cycle_row(result, "s")["timestamp"] == "2026-11-25T00:30:00.000+01:00"
+
+
+def test_cycle_row_columns():
+    det = Detection(2, "screw", 0.87654, (10.04, 20.06, 30.0, 40.55))
+    result = CycleResult(
+        cycle_id="c1",
+        timestamp=datetime(2026, 11, 24, 10, 0, 0, 123000).astimezone(),
+        verdict=Verdict.NOK,
+        pattern_set="board",
+        detections=(det,),
+        times=StageTimes(grab_ms=1.234, inference_ms=5, total_ms=12.5),
+        model="demo.onnx",
+        provider="CPUExecutionProvider",
+        trigger="pedal",
+    )
+    r = cycle_row(result, "station-7")
+    assert set(r) == set(LOG_COLUMNS)
+    assert r["timestamp"].startswith("2026-11-24T10:00:00.123")
+    assert r["timestamp"][-6] in "+-"  # ISO-8601 with the UTC offset
+    assert r["detections"] == "[[2,0.877,10.0,20.1,30.0,40.5]]"
+    assert (r["n_detections"], r["cycle_ms"], r["grab_ms"], r["inference_ms"]) == ("1", "12.50", "1.23", "5.00")
+    assert (r["station"], r["verdict"], r["trigger"], r["overrules"]) == ("station-7", "NOK", "pedal", "")
+    assert (r["filled"], r["expected"], r["missing_slots"]) == ("", "", "")
+
+
+def test_older_header_is_kept_and_rows_go_to_a_versioned_file(tmp_path):
+    old = tmp_path / "2026-11-24.csv"
+    old_bytes = b"timestamp,cycle_id,verdict\n2026-11-24T08:00:00+01:00,old1,OK\n"
+    old.write_bytes(old_bytes)
+    notices = []
+    log = ResultsLog(tmp_path, on_notice=notices.append)
+    log.write(row(0), DAY)
+    log.write(row(1), DAY)
+    log.close()
+    assert old.read_bytes() == old_bytes
+    assert [r["cycle_id"] for r in read_log(tmp_path / "2026-11-24_v2.csv")] == ["c0000", "c0001"]
+    assert len(notices) == 1 and "2026-11-24_v2.csv" in notices[0]
+    assert log_files_for_day(tmp_path, DAY) == [old, tmp_path / "2026-11-24_v2.csv"]
+    # a restart continues in the versioned file
+    again = ResultsLog(tmp_path)
+    again.write(row(2), DAY)
+    again.close()
+    assert len(read_log(tmp_path / "2026-11-24_v2.csv")) == 3
+    assert not (tmp_path / "2026-11-24_v3.csv").exists()
+
+
+def test_read_log_ignores_a_torn_last_line_and_the_writer_continues_on_a_new_line(tmp_path):
+    log = ResultsLog(tmp_path)
+    log.write(row(0), DAY)
+    log.close()
+    path = tmp_path / "2026-11-24.csv"
+    with path.open("ab") as fh:
+        fh.write(b'2026-11-24T10:00:00+01:00,c9999,station,"[[0,0.9')  # a crash mid-row
+    assert [r["cycle_id"] for r in read_log(path)] == ["c0000"]
+    log = ResultsLog(tmp_path)
+    log.write(row(1), DAY)
+    log.close()
+    assert [r["cycle_id"] for r in read_log(path)] == ["c0000", "c0001"]
+    assert path.read_bytes().endswith(b"\n")
+
+
+def test_read_log_of_missing_or_empty_file(tmp_path):
+    assert read_log(tmp_path / "nope.csv") == []
+    (tmp_path / "empty.csv").write_bytes(b"")
+    assert read_log(tmp_path / "empty.csv") == []
+
+
+# --- crash safety ---------------------------------------------------------------------------
+
+_CHILD = """
+import datetime, sys
+from inspection_station.core.results_log import ResultsLog
+log = ResultsLog(sys.argv[1])
+day = datetime.date(2026, 11, 24)
+i = 0
+while True:
+    log.write({"cycle_id": f"c{i:07d}", "verdict": "NOK", "error": 'quote " comma ,',
+               "detections": "[[0,0.9,1.0,2.0,3.0,4.0],[1,0.8,5.0,6.0,7.0,8.0]]"}, day)
+    i += 1
+"""
+
+
+def test_kill_9_while_writing_leaves_only_whole_rows(tmp_path):
+    path = tmp_path / "2026-11-24.csv"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(tmp_path)], cwd=REPO, env=env)
+    try:
+        deadline = time.monotonic() + 120  # a safety net against a hung child, not a measurement
+        while not (path.exists() and path.read_bytes().count(b"\n") > 200):
+            assert child.poll() is None, "the writer process died on its own"
+            assert time.monotonic() < deadline, "the writer process wrote nothing"
+            time.sleep(0.01)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert child.returncode == -signal.SIGKILL
+
+    raw = path.read_bytes()
+    assert raw.endswith(b"\n")  # no torn last line
+    records = csv_records(path)
+    assert records[0] == list(LOG_COLUMNS)
+    assert all(len(r) == len(LOG_COLUMNS) for r in records[1:])
+    ids = [r[LOG_COLUMNS.index("cycle_id")] for r in records[1:]]
+    assert ids == [f"c{i:07d}" for i in range(len(ids))]
+    assert len(read_log(path)) == len(ids) >= 200  # 200+ newlines = header + 200+ rows
+
+
+# --- disk faults ----------------------------------------------------------------------------
+
+
+class FlakyWrite:
+    """os.write that can be told the disk is full; optionally writes a torn prefix first."""
+
+    def __init__(self) -> None:
+        self.full = False
+        self.torn = 0  # bytes to write before failing
+
+    def __call__(self, fd: int, data: bytes) -> int:
+        if self.full:
+            if self.torn:
+                os.write(fd, data[: self.torn])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return os.write(fd, data)
+
+
+def test_full_disk_keeps_rows_and_writes_them_in_order_once_it_clears(tmp_path):
+    errors: list[str] = []
+    notices: list[str] = []
+    fault = FlakyWrite()
+    log = ResultsLog(tmp_path, on_error=errors.append, on_notice=notices.append, write_fn=fault)
+    assert log.write(row(0), DAY)
+    fault.full = True
+    assert not log.write(row(1), DAY)
+    assert not log.write(row(2), DAY)
+    assert log.pending == 2
+    assert len(errors) == 2 and "No space left on device" in errors[-1] and "2 row(s) kept" in errors[-1]
+    assert "2026-11-24.csv" in errors[-1]
+    fault.full = False
+    assert log.write(row(3), DAY)
+    assert log.pending == 0
+    assert any("writable again" in n for n in notices)
+    log.close()
+    assert [r["cycle_id"] for r in read_log(tmp_path / "2026-11-24.csv")] == ["c0000", "c0001", "c0002", "c0003"]
+
+
+def test_a_short_write_on_a_full_disk_does_not_duplicate_or_merge_rows(tmp_path):
+    fault = FlakyWrite()
+    log = ResultsLog(tmp_path, on_error=lambda m: None, write_fn=fault)
+    log.write(row(0), DAY)
+    fault.full, fault.torn = True, 10
+    assert not log.write(row(1), DAY)  # leaves 10 bytes of row 1 on disk
+    fault.full = False
+    assert log.retry()
+    log.write(row(2), DAY)
+    log.close()
+    path = tmp_path / "2026-11-24.csv"
+    assert [r["cycle_id"] for r in read_log(path)] == ["c0000", "c0001", "c0002"]
+
+
+def _make_unwritable(folder: Path) -> tuple[Path, Callable[[], None]]:
+    """A log folder the station cannot write to, and how to repair it.
+
+    Read-only permissions where they bite; running as root they do not, so then the
+    folder's parent is made a FILE, which stops root as well.
+    """
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        (folder / "probe").write_bytes(b"")
+    except PermissionError:
+        return folder, lambda: folder.chmod(0o755)
+    (folder / "probe").unlink()
+    folder.chmod(0o755)
+    blocker = folder / "blocker"
+    blocker.write_bytes(b"not a folder")
+
+    def repair() -> None:
+        blocker.unlink()
+        blocker.mkdir()
+
+    return blocker / "results", repair
+
+
+def test_read_only_folder_rows_wait_and_land_after_repair(tmp_path):
+    log_dir, repair = _make_unwritable(tmp_path / "logs")
+    errors: list[str] = []
+    log = ResultsLog(log_dir, on_error=errors.append)
+    for i in range(3):
+        assert not log.write(row(i), DAY)
+    assert log.pending == 3 and len(errors) == 3
+    assert log.last_error == errors[-1]
+    repair()
+    assert log.write(row(3), DAY)
+    assert log.close() == 0
+    files = log_files_for_day(log_dir, DAY)
+    assert len(files) == 1
+    assert [r["cycle_id"] for r in read_log(files[0])] == ["c0000", "c0001", "c0002", "c0003"]
+    assert csv_records(files[0])[0] == list(LOG_COLUMNS)
+
+
+def test_error_callback_may_ask_for_the_state(tmp_path):
+    seen: list[int] = []
+    fault = FlakyWrite()
+    fault.full = True
+    log = ResultsLog(tmp_path, write_fn=fault, on_error=lambda message: seen.append(log.pending))
+    log.write(row(0), DAY)  # the callback runs after the log's lock is released
+    assert seen == [1]
+
+
+def test_close_reports_rows_it_could_not_write(tmp_path):
+    fault = FlakyWrite()
+    log = ResultsLog(tmp_path, on_error=lambda m: None, write_fn=fault)
+    fault.full = True
+    log.write(row(0), DAY)
+    assert log.close() == 1
+    assert b"c0000" in log.unwritten_rows()[0]
