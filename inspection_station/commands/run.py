@@ -1,0 +1,76 @@
+"""`inspection-station run --headless`: the station loop without a window."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from inspection_station.core.cycle import CycleResult, Verdict
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run the station loop (--headless: no window, software trigger)")
+    p.add_argument("--headless", action="store_true", help="no window: trigger by software every cycle")
+    p.add_argument("--cycles", type=int, default=0, help="stop after N cycles (0 = until Ctrl+C)")
+    p.add_argument("--config", metavar="F", help="settings TOML instead of the user's settings")
+    p.add_argument("--demo", action="store_true", help="emulated camera, bundled demo model and pattern")
+    p.set_defaults(func=run)
+
+
+def load_station_settings(args: argparse.Namespace):
+    """Settings for `run`/`gui`: tolerant load, warnings on stderr, --demo applied."""
+    from inspection_station.core.config import demo_settings, load_settings
+
+    loaded = load_settings(args.config)
+    for warning in loaded.warnings:
+        print(f"inspection-station: warning: {warning}", file=sys.stderr)
+    return demo_settings(loaded.settings) if args.demo else loaded.settings
+
+
+def cycle_line(n: int, r: CycleResult) -> str:
+    t = r.times
+    if r.verdict is Verdict.ERROR:
+        what = r.error
+    else:
+        m = r.match
+        what = f"{m.variant} {m.filled}/{m.expected}" if m else ""
+    return (
+        f"#{n:<4} {r.cycle_id}  {r.verdict.value:<5} {what}  det={len(r.detections)}  "
+        f"cycle={t.total_ms:.1f}ms grab={t.grab_ms:.1f} infer={t.inference_ms:.1f}"
+        + (f"  image={r.image_path}" if r.image_path else "")
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.headless:
+        from inspection_station.commands.gui import run as run_gui
+
+        return run_gui(args)
+    from inspection_station.core.station import Station
+
+    settings = load_station_settings(args)
+    settings = settings.replace("camera", trigger_mode="software")  # headless: we are the trigger
+    say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    errors = 0
+    n = 0
+    with Station(
+        settings,
+        on_state=lambda comp, state, reason: say(f"[{comp}] {state}: {reason}"),
+        on_error=lambda msg: say(f"inspection-station: error: {msg}"),
+        on_notice=lambda msg: say(f"inspection-station: {msg}"),
+    ) as station:
+        station.wait_ready()
+        while not stop.is_set() and (args.cycles <= 0 or n < args.cycles):
+            n += 1
+            result = station.run_cycle("headless")
+            errors += result.verdict is Verdict.ERROR
+            print(cycle_line(n, result), flush=True)
+        log_file = station.recorder.log.current_path if station.recorder else None
+    print("\n".join(station.statistics.summary_lines()))
+    if log_file:
+        print(f"log: {log_file}")
+    return 1 if errors else 0

@@ -1,0 +1,283 @@
+"""The station: camera worker + inference thread + pipeline + results, Qt-free.
+
+The GUI (through gui/station_bridge.py) and `run --headless` drive the same object.
+Threads: the camera worker owns every pylon object; one inference thread runs the
+cycles; model loads run on a loader thread so a slow load never blocks a trigger
+decision. Callbacks come from those threads: a GUI must hop to its own thread.
+
+A trigger while a cycle is running is refused and counted, never queued.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+
+from inspection_station.core.camera_worker import CameraWorker
+from inspection_station.core.config import (
+    Settings,
+    resolve_model_path,
+    resolve_patterns_path,
+)
+from inspection_station.core.cycle import CycleResult, Verdict
+from inspection_station.core.detector import Detector
+from inspection_station.core.errors import StationError
+from inspection_station.core.frame import Frame
+from inspection_station.core.patterns import PatternSet, load_pattern_library
+from inspection_station.core.pipeline import Pipeline
+from inspection_station.core.results import ResultsRecorder
+from inspection_station.core.statistics import Statistics
+
+log = logging.getLogger(__name__)
+
+StateFn = Callable[[str, str, str], None]  # (component, state, reason)
+RECENT_RESULTS = 50  # kept for the history, overrules and teaching from good frames
+
+
+def _noop(*_args) -> None:
+    pass
+
+
+class Station:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        on_result: Callable[[CycleResult], None] | None = None,
+        on_state: StateFn | None = None,
+        on_frame: Callable[[Frame], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
+        on_refused: Callable[[str], None] | None = None,
+        on_notice: Callable[[str], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._on_result = on_result or _noop
+        self._on_state = on_state or _noop
+        self._on_frame = on_frame or _noop
+        self._on_error = on_error or _noop
+        self._on_refused = on_refused or _noop
+        self._on_notice = on_notice or _noop
+        self.statistics = Statistics()
+        self.recorder: ResultsRecorder | None = None
+        self.camera: CameraWorker | None = None
+        self.pipeline = Pipeline(None, None, model_problem="the model is still loading")
+        self.pattern_sets: dict[str, PatternSet] = {}
+        self.recent_results: deque[CycleResult] = deque(maxlen=RECENT_RESULTS)
+        self.last_result: CycleResult | None = None
+        self._busy = threading.Lock()  # held for the whole of a cycle
+        self._inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
+        self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-loader")
+        self._model_ready = threading.Event()
+        self._stopped = False
+
+    # --- life cycle ---------------------------------------------------------------------
+
+    def start(self) -> Future:
+        """Open the results log, start the camera worker and load model + patterns.
+
+        Returns at once; the returned future completes when the model is loaded (or
+        failed to load: the station then runs and reports every cycle as ERROR).
+        """
+        self._open_recorder(self.settings)
+        self.camera = CameraWorker(
+            self.settings.camera,
+            on_frame=self._on_frame,
+            on_state=lambda state, reason: self._on_state("camera", str(state), reason),
+            on_triggered=self._hardware_triggered,
+        )
+        self.camera.start()
+        return self._loader.submit(self._load_model_and_patterns, self.settings, True)
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return self._model_ready.wait(timeout)
+
+    def stop(self) -> None:
+        """Stop every thread this station started, and flush the results."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._loader.shutdown(wait=True, cancel_futures=True)
+        self._inference.shutdown(wait=True, cancel_futures=True)
+        if self.camera is not None:
+            self.camera.stop()
+        if self.recorder is not None:
+            self.recorder.close()
+
+    def __enter__(self) -> Station:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # --- properties -----------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return self._busy.locked()
+
+    @property
+    def detector(self) -> Detector | None:
+        return self.pipeline.detector
+
+    @property
+    def active_pattern_set(self) -> PatternSet | None:
+        return self.pipeline.pattern_set
+
+    # --- triggers -------------------------------------------------------------------------
+
+    def trigger(self, source: str = "button") -> bool:
+        """Start a cycle on the inference thread; False (refused, counted) if one is running."""
+        if self._stopped or not self._busy.acquire(blocking=False):
+            self._refuse(source)
+            return False
+        started = time.perf_counter()
+        self._inference.submit(self._software_cycle, source, started)
+        return True
+
+    def run_cycle(self, source: str = "headless") -> CycleResult:
+        """One cycle, blocking: for `run --headless`, `inspect` and tests."""
+        if not self._busy.acquire(blocking=False):
+            raise StationError("a cycle is already running")
+        started = time.perf_counter()
+        return self._inference.submit(self._software_cycle, source, started).result()
+
+    def set_live(self, enabled: bool) -> None:
+        if self.camera is not None:
+            self.camera.set_live(enabled)
+
+    def _refuse(self, source: str) -> None:
+        self.statistics.add_refused_trigger()
+        self._on_refused(f"{source} trigger refused: a cycle is still running")
+
+    def _hardware_triggered(self, frame: Frame) -> None:
+        """Camera worker thread: a frame from the camera's trigger line (pedal, PLC)."""
+        if not self._busy.acquire(blocking=False):
+            self._refuse("hardware")
+            return
+        started = time.perf_counter() - frame.grab_ms / 1e3
+        self._inference.submit(self._finish_cycle, frame, "", "hardware", started)
+
+    def _software_cycle(self, source: str, started: float) -> CycleResult:
+        frame, error = None, ""
+        try:
+            assert self.camera is not None, "station not started"
+            timeout_s = self.settings.camera.grab_timeout_ms / 1e3
+            # The worker enforces the grab timeout; the margin only guards a wedged worker.
+            frame = self.camera.request_frame().result(timeout=timeout_s + 5.0)
+        except FutureTimeout:
+            error = f"no frame within {timeout_s + 5.0:.0f} s (camera worker not answering)"
+        except Exception as exc:  # a camera failure is this cycle's ERROR
+            error = str(exc) or type(exc).__name__
+        return self._finish_cycle(frame, error, source, started)
+
+    def _finish_cycle(self, frame: Frame | None, error: str, source: str, started: float) -> CycleResult:
+        try:
+            result = self.pipeline.inspect(frame, grab_error=error, trigger=source, started=started)
+            self.last_result = result
+            self.recent_results.append(result)
+            self._safe(self._on_result, result)
+            return result
+        finally:
+            self._busy.release()
+
+    def _safe(self, fn, *args) -> None:
+        try:
+            fn(*args)
+        except Exception:  # a listener's bug must not kill the inference thread
+            log.exception("station listener failed")
+
+    # --- overrule -------------------------------------------------------------------------
+
+    def overrule(self, cycle_id: str, corrected: Verdict | str, note: str = "") -> None:
+        """The operator says a verdict was wrong: a new log row + the image for review."""
+        if self.recorder is None:
+            raise StationError("results log is not open")
+        original = next((r for r in self.recent_results if r.cycle_id == cycle_id), None)
+        image = original.frame.image if original is not None and original.frame is not None else None
+        self.recorder.overrule(cycle_id, corrected, note, image=image)
+
+    # --- settings, model, patterns --------------------------------------------------------------
+
+    def apply_settings(self, settings: Settings) -> Future | None:
+        """Take new settings without a restart; returns the model-load future, if any."""
+        old, self.settings = self.settings, settings
+        if settings.camera != old.camera and self.camera is not None:
+            self.camera.reconfigure(settings.camera)
+        if settings.results != old.results or settings.station.name != old.station.name:
+            previous = self.recorder
+            self._open_recorder(settings)
+            if previous is not None:
+                previous.close()
+        if settings.model != old.model or settings.patterns != old.patterns:
+            return self._loader.submit(self._load_model_and_patterns, settings, settings.model != old.model)
+        return None
+
+    def select_pattern_set(self, name: str) -> None:
+        if name not in self.pattern_sets:
+            raise StationError(f"no pattern set {name!r}; have: {', '.join(self.pattern_sets) or 'none'}")
+        self.pipeline.pattern_set = self.pattern_sets[name]
+        self._on_state("patterns", "ready", name)
+
+    def reload_patterns(self) -> None:
+        self._load_patterns(self.settings)
+
+    def _open_recorder(self, settings: Settings) -> None:
+        self.recorder = ResultsRecorder(
+            settings.results,
+            settings.station.name,
+            on_error=self._on_error,
+            on_notice=self._on_notice,
+            statistics=self.statistics,
+        )
+        self.pipeline.recorder = self.recorder
+
+    def _load_model_and_patterns(self, settings: Settings, load_model: bool) -> None:
+        if load_model:
+            self._load_model(settings)
+        self._load_patterns(settings)
+        self._model_ready.set()
+
+    def _load_model(self, settings: Settings) -> None:
+        path = resolve_model_path(settings.model)
+        self._on_state("model", "loading", str(path))
+        try:
+            detector = Detector.load(path, settings.model)
+        except StationError as exc:
+            if self.pipeline.detector is None:
+                self.pipeline.model_problem = str(exc)
+            else:
+                # Keep the old model running; say loudly that the new one failed.
+                self.settings = dataclasses.replace(self.settings, model=self.pipeline.detector.settings)
+            self._on_state("model", "error", str(exc))
+            self._on_error(f"model not loaded: {exc}")
+            return
+        self.pipeline.detector = detector
+        self._on_state("model", "ready", detector.describe())
+
+    def _load_patterns(self, settings: Settings) -> None:
+        detector = self.pipeline.detector
+        num_classes = len(detector.class_names) if detector is not None else None
+        path = resolve_patterns_path(settings.patterns)
+        try:
+            library = load_pattern_library(path, num_classes)
+        except StationError as exc:
+            self.pipeline.pattern_problem = str(exc)
+            self._on_state("patterns", "error", str(exc))
+            self._on_error(f"patterns not loaded: {exc}")
+            return
+        self.pattern_sets = library
+        wanted = settings.patterns.active
+        if wanted and wanted not in library:
+            self._on_error(f"pattern set {wanted!r} not found in {path}; using the first")
+        name = wanted if wanted in library else next(iter(library), None)
+        self.pipeline.pattern_set = library.get(name) if name else None
+        if name is None:
+            self.pipeline.pattern_problem = f"no pattern files in {path}"
+        self._on_state("patterns", "ready" if name else "error", name or self.pipeline.pattern_problem)

@@ -1,0 +1,176 @@
+"""The Qt-free station on the real camera emulator and real onnxruntime sessions."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from inspection_station.core.config import Settings
+from inspection_station.core.cycle import Verdict
+from inspection_station.core.errors import StationError
+from inspection_station.core.results_log import read_log
+from tests.onnx_models import constant_model, v8_raw_output
+
+# The constant model always sees one chip in the middle of its 640 x 640 input: on the
+# 640 x 480 frames served below that is 270..370 x 215..265 px (80 px of letterbox pad).
+PATTERN = """product_a:
+  - class_id: 1
+    name: chip
+    inner: [0.43, 0.46, 0.57, 0.54]
+    outer: [0.40, 0.42, 0.60, 0.58]
+"""
+PATTERN_NOK = PATTERN + """  - class_id: 0
+    inner: [0.1, 0.1, 0.2, 0.2]
+    outer: [0.05, 0.05, 0.25, 0.25]
+"""
+
+
+def wait_for(predicate, timeout=20.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture
+def setup(tmp_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(frames / f"img_{i}.png"), np.full((480, 640, 3), 40 * (i + 1), np.uint8))
+    patterns = tmp_path / "patterns"
+    patterns.mkdir()
+    (patterns / "product_a.yaml").write_text(PATTERN)
+    (patterns / "product_b.yaml").write_text(PATTERN_NOK)
+    model = constant_model(
+        tmp_path / "m.onnx", v8_raw_output([(320, 320, 100, 50, 1, 0.9)], 3), names={0: "screw", 1: "chip", 2: "x"}
+    )
+    s = Settings()
+    s = s.replace("camera", serial="0815-0000", emulation_image_dir=str(frames), grab_timeout_ms=3000)
+    s = s.replace("model", path=str(model))
+    s = s.replace("patterns", path=str(patterns))
+    s = s.replace("results", log_dir=str(tmp_path / "log"), image_dir=str(tmp_path / "img"), archive="all")
+    return s, tmp_path
+
+
+@pytest.fixture
+def events():
+    return {"results": [], "states": [], "errors": [], "refused": []}
+
+
+def make_station(settings, events):
+    from inspection_station.core.station import Station
+
+    return Station(
+        settings,
+        on_result=events["results"].append,
+        on_state=lambda *a: events["states"].append(a),
+        on_error=events["errors"].append,
+        on_refused=events["refused"].append,
+    )
+
+
+def test_headless_cycle_ok_and_logged(setup, events):
+    settings, tmp = setup
+    threads_before = set(threading.enumerate())
+    station = make_station(settings, events)
+    station.start()
+    try:
+        assert station.wait_ready(60)
+        assert station.detector.provider == "CPUExecutionProvider"
+        assert list(station.pattern_sets) == ["product_a", "product_b"]
+        r = station.run_cycle()
+        assert r.verdict is Verdict.OK, r.error
+        assert (r.frame.width, r.frame.height) == (640, 480)
+        assert r.match.variant == "product_a" and r.match.filled == 1
+        station.select_pattern_set("product_b")
+        r2 = station.run_cycle()
+        assert r2.verdict is Verdict.NOK and (r2.match.filled, r2.match.expected) == (1, 2)
+        rows = read_log(station.recorder.log.current_path)
+        assert [(x["cycle_id"], x["verdict"], x["pattern_set"]) for x in rows] == [
+            (r.cycle_id, "OK", "product_a"),
+            (r2.cycle_id, "NOK", "product_b"),
+        ]
+        assert any(
+            (c, s) == ("camera", "emulated") and why.startswith("Emulation 0815-0000") for c, s, why in events["states"]
+        )
+    finally:
+        station.stop()
+    assert wait_for(lambda: station.recorder.archive.is_alive is False, 5)
+    leftover = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
+    assert leftover == []
+
+
+def test_trigger_during_a_cycle_is_refused_and_counted(setup, events):
+    settings, _ = setup
+    with make_station(settings, events) as station:
+        assert station.wait_ready(60)
+        assert station.trigger("button") is True
+        assert station.trigger("pedal") is False  # the first cycle still holds the station
+        assert wait_for(lambda: len(events["results"]) == 1)
+        assert events["refused"] == ["pedal trigger refused: a cycle is still running"]
+        assert station.statistics.snapshot().refused_triggers == 1
+        assert wait_for(lambda: not station.busy)
+        assert station.trigger("button") is True
+        assert wait_for(lambda: len(events["results"]) == 2)
+    assert [r.trigger for r in events["results"]] == ["button", "button"]
+
+
+def test_broken_model_on_apply_keeps_the_old_one(setup, events):
+    settings, tmp = setup
+    broken = tmp / "broken.onnx"
+    broken.write_bytes(b"\x00garbage")
+    with make_station(settings, events) as station:
+        assert station.wait_ready(60)
+        old = station.detector
+        station.apply_settings(settings.replace("model", path=str(broken))).result(60)
+        assert station.detector is old
+        assert station.settings.model.path == settings.model.path
+        assert any(c == "model" and s == "error" and "broken.onnx" in why for c, s, why in events["states"])
+        assert station.run_cycle().verdict is Verdict.OK
+
+
+def test_missing_model_makes_every_cycle_an_error_not_a_crash(setup, events):
+    settings, tmp = setup
+    settings = settings.replace("model", path=str(tmp / "nope.onnx"))
+    with make_station(settings, events) as station:
+        assert station.wait_ready(60)
+        r = station.run_cycle()
+    assert r.verdict is Verdict.ERROR and "nope.onnx: no such model file" in r.error
+    assert any("model not loaded" in e for e in events["errors"])
+
+
+def test_grab_timeout_is_an_error_cycle(setup, events):
+    settings, _ = setup
+    # Hardware trigger mode but a software request: no frame can come, the grab times out.
+    settings = settings.replace("camera", trigger_mode="hardware", grab_timeout_ms=300)
+    with make_station(settings, events) as station:
+        assert station.wait_ready(60)
+        r = station.run_cycle()
+    assert r.verdict is Verdict.ERROR and r.error.startswith("camera: ")
+
+
+def test_overrule_writes_a_row_and_a_review_image(setup, events):
+    settings, tmp = setup
+    with make_station(settings, events) as station:
+        assert station.wait_ready(60)
+        r = station.run_cycle()
+        station.overrule(r.cycle_id, Verdict.NOK, "label crooked")
+        rows = read_log(station.recorder.log.current_path)
+        review = station.recorder.review_dir
+    assert rows[-1]["overrules"] == r.cycle_id and rows[-1]["verdict"] == "NOK"
+    assert len(list(review.glob("*.png"))) == 1
+
+
+def test_unknown_pattern_set_is_a_located_error(setup, events):
+    settings, _ = setup
+    with make_station(settings, events) as station:
+        assert station.wait_ready(60)
+        with pytest.raises(StationError, match="no pattern set 'product_z'; have: product_a, product_b"):
+            station.select_pattern_set("product_z")
