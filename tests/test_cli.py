@@ -112,3 +112,16 @@ def test_help_lists_the_contract_commands():
     proc = cli("--help")
     for command in ("gui", "run", "detect", "inspect", "cameras", "pattern"):
         assert command in proc.stdout
+
+
+def test_export_predictions_writes_yolo_labels_and_drawn_images(tmp_path, model, images):
+    out = tmp_path / "export"
+    proc = cli("export-predictions", "--model", str(model), "--images", str(images[0].parent), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    label = (out / "labels" / "part_0.txt").read_text().split()
+    # the chip at 270..370 x 215..265 of a 640 x 480 image
+    assert label == ["1", "0.500000", "0.500000", "0.156250", "0.104167"]
+    drawn = cv2.imread(str(out / "drawn" / "part_0.jpg"))
+    assert drawn.shape == (480, 640, 3)
+    assert abs(int(drawn[215, 320].astype(int).sum()) - 3 * 90) > 60  # a box edge was drawn there
+    assert (out / "classes.txt").read_text().split() == ["screw", "chip", "label"]
