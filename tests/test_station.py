@@ -174,3 +174,15 @@ def test_unknown_pattern_set_is_a_located_error(setup, events):
         assert station.wait_ready(60)
         with pytest.raises(StationError, match="no pattern set 'product_z'; have: product_a, product_b"):
             station.select_pattern_set("product_z")
+
+
+def test_only_the_newest_results_keep_their_frames(setup, events):
+    from inspection_station.core.station import RECENT_FRAMES
+
+    settings, _ = setup
+    with make_station(settings, events) as station:
+        assert station.wait_ready(60)
+        for _ in range(RECENT_FRAMES + 3):
+            station.run_cycle()
+        kept = [r.frame is not None for r in station.recent_results]
+    assert kept == [False] * 3 + [True] * RECENT_FRAMES

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 StateFn = Callable[[str, str, str], None]  # (component, state, reason)
 RECENT_RESULTS = 50  # kept for the history, overrules and teaching from good frames
+# Only the newest results keep their pixels: 50 frames of 5 MP RGB would hold 750 MB.
+RECENT_FRAMES = 5
 
 
 def _noop(*_args) -> None:
@@ -181,11 +183,17 @@ class Station:
         try:
             result = self.pipeline.inspect(frame, grab_error=error, trigger=source, started=started)
             self.last_result = result
-            self.recent_results.append(result)
+            self._remember(result)
             self._safe(self._on_result, result)
             return result
         finally:
             self._busy.release()
+
+    def _remember(self, result: CycleResult) -> None:
+        recent = self.recent_results
+        recent.append(result)
+        if len(recent) > RECENT_FRAMES and recent[-RECENT_FRAMES - 1].frame is not None:
+            recent[-RECENT_FRAMES - 1] = dataclasses.replace(recent[-RECENT_FRAMES - 1], frame=None)
 
     def _safe(self, fn, *args) -> None:
         try:
