@@ -1,0 +1,30 @@
+"""`inspection-station gui [--config F] [--demo]`: the operator window (also the default)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("gui", help="start the operator window (the default without a command)")
+    p.add_argument("--config", metavar="F", help="settings TOML instead of the user's settings")
+    p.add_argument("--demo", action="store_true", help="emulated camera, bundled demo model and pattern")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from inspection_station.core.config import demo_settings, load_settings
+
+    loaded = load_settings(getattr(args, "config", None))
+    for warning in loaded.warnings:
+        print(f"inspection-station: warning: {warning}", file=sys.stderr)
+    demo = bool(getattr(args, "demo", False))
+    settings = demo_settings(loaded.settings) if demo else loaded.settings
+
+    import onnxruntime  # noqa: F401  # Windows: its DLLs before Qt's (see gui/app.py)
+
+    from inspection_station.gui.app import run_gui  # Qt only now: other commands never load it
+
+    return run_gui(settings, demo=demo, settings_path=getattr(args, "config", None) or loaded.user_file,
+                   warnings=loaded.warnings)

@@ -1,0 +1,101 @@
+"""Application setup: theme, one error route, the station and its window.
+
+`run_gui(settings)` is what `inspection-station gui` calls. The Station starts on a
+worker thread (results log seeding, camera open and model load are slow) so the window
+paints at once and shows progress instead of freezing.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+# Windows: onnxruntime (DirectML) must initialise its DLLs before Qt loads its own
+# (alphabetical import order keeps it first; do not move it below PySide6).
+import onnxruntime  # noqa: F401
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from inspection_station.core import paths
+from inspection_station.core.config import Settings
+from inspection_station.gui.error_route import ErrorRoute, install_exception_hooks
+from inspection_station.gui.main_window import MainWindow
+from inspection_station.gui.station_bridge import StationBridge
+from inspection_station.gui.theme import apply_theme
+
+log = logging.getLogger(__name__)
+
+
+def make_application(argv: Sequence[str] | None = None) -> QApplication:
+    app = QApplication.instance() or QApplication(list(argv or sys.argv[:1]))
+    app.setApplicationName("Inspection Station")
+    app.setOrganizationName("InspectionStation")
+    icon = paths.resources_dir() / "icons" / "app.png"
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
+    apply_theme(app)
+    return app
+
+
+def start_station(station, route: ErrorRoute) -> threading.Thread:
+    """`Station.start()` and live view on a worker thread; failures go to the error route."""
+
+    def work() -> None:
+        try:
+            station.start()
+            station.set_live(True)
+        except Exception as exc:  # reported, not fatal: the window stays up and says why
+            route.report(f"the station did not start: {exc}")
+
+    thread = threading.Thread(target=work, name="station-start", daemon=True)
+    thread.start()
+    return thread
+
+
+def open_settings_dialog(window: MainWindow, station, bridge: StationBridge, settings_path: Path | None) -> None:
+    """Engineer password, then the settings dialog (gui/settings_dialog.py owns that flow)."""
+    from inspection_station.gui.settings_dialog import open_engineer_settings
+
+    settings = open_engineer_settings(window, window.settings, station, settings_path=settings_path, bridge=bridge)
+    if settings is not None:
+        window.apply_settings(settings)  # pedal key, title, colours: the window's own part
+
+
+def run_gui(
+    settings: Settings,
+    *,
+    demo: bool = False,
+    settings_path: str | Path | None = None,
+    warnings: Sequence[str] = (),
+    argv: Sequence[str] | None = None,
+) -> int:
+    """Show the operator window on `settings` until it is closed; returns the exit code."""
+    from inspection_station.core.station import Station
+
+    app = make_application(argv)
+    route = ErrorRoute()
+    uninstall_hooks = install_exception_hooks(route)
+    bridge = StationBridge()
+    station = Station(settings, **bridge.callbacks())
+    window = MainWindow(station, bridge, settings, error_route=route)
+    if demo:
+        window.setWindowTitle(window.windowTitle() + "  (demo)")
+    path = Path(settings_path) if settings_path else None
+    window.open_settings.connect(lambda: open_settings_dialog(window, station, bridge, path))
+    for warning in warnings:  # tolerant settings loading: started anyway, said why
+        window.show_message(f"settings: {warning}", error=True)
+    if settings.station.kiosk:
+        window.toggle_fullscreen()
+    else:
+        window.resize(1600, 1000)
+        window.showMaximized()
+    QTimer.singleShot(0, lambda: start_station(station, route))
+    try:
+        return int(app.exec())
+    finally:
+        station.stop()
+        uninstall_hooks()

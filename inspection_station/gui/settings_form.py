@@ -1,0 +1,197 @@
+"""Form widgets generated from a settings section's dataclass fields.
+
+Each field's type and metadata pick the widget (choices -> combo box, bool -> check
+box, min/max -> spin box range), so a new settings key needs one label here, not a
+hand-written widget. Values are read back as plain Python values; validation stays
+with `Settings.replace` and `core.settings_check`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+_INT_LIMIT = 2**31 - 1
+_FLOAT_LIMIT = 1e12
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """How one key is shown: a human label and, where the type is not enough, a kind."""
+
+    key: str
+    label: str
+    kind: str = ""  # "" = from the type; "file", "dir", "path", "multiline", "editable_choice"
+    file_filter: str = ""
+    choices: tuple[str, ...] = ()  # suggestions for "editable_choice"
+    decimals: int = 2
+    suffix: str = ""
+    tooltip: str = ""
+
+
+class PathEdit(QWidget):
+    """A line edit with a "Browse…" button opening a file or folder picker."""
+
+    def __init__(self, mode: str, file_filter: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.mode = mode  # "file", "dir" or "path" (file or folder: offers a file picker)
+        self.file_filter = file_filter
+        self.edit = QLineEdit(self)
+        self.browse = QPushButton("Browse…", self)
+        self.browse.clicked.connect(self._pick)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.edit, 1)
+        layout.addWidget(self.browse)
+
+    def text(self) -> str:
+        return self.edit.text().strip()
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt naming, so it reads like a QLineEdit)
+        self.edit.setText(text)
+
+    def _pick(self) -> None:
+        if self.mode == "dir":
+            chosen = QFileDialog.getExistingDirectory(self, "Choose a folder", self.text())
+        else:
+            chosen, _ = QFileDialog.getOpenFileName(self, "Choose a file", self.text(), self.file_filter)
+        if chosen:
+            self.edit.setText(chosen)
+
+
+class SectionForm(QWidget):
+    """The fields of one settings section, in the order of `specs`."""
+
+    changed = Signal()
+
+    def __init__(self, section: str, value: Any, specs: list[FieldSpec], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.section = section
+        self.cls = type(value)
+        self.specs = {s.key: s for s in specs}
+        self._fields = {f.name: f for f in dataclasses.fields(self.cls)}
+        self._hints = typing.get_type_hints(self.cls)
+        self.widgets: dict[str, QWidget] = {}
+        self.layout_ = QFormLayout(self)
+        for spec in specs:
+            widget = self._make(spec)
+            widget.setObjectName(f"{section}.{spec.key}")  # tests and error focus find fields by key
+            if spec.tooltip:
+                widget.setToolTip(spec.tooltip)
+            self.widgets[spec.key] = widget
+            self.layout_.addRow(spec.label, widget)
+        self.set_values(value)
+
+    # --- building -------------------------------------------------------------------
+
+    def _make(self, spec: FieldSpec) -> QWidget:
+        f = self._fields[spec.key]
+        typ = self._hints[spec.key]
+        meta = f.metadata
+        if spec.kind in ("file", "dir", "path"):
+            w = PathEdit(spec.kind, spec.file_filter, self)
+            w.edit.textChanged.connect(self.changed)
+            return w
+        if spec.kind == "multiline":
+            w = QPlainTextEdit(self)
+            w.setMaximumHeight(90)
+            w.textChanged.connect(self.changed)
+            return w
+        if spec.kind == "editable_choice":
+            w = QComboBox(self)
+            w.setEditable(True)
+            w.addItems(list(spec.choices))
+            w.currentTextChanged.connect(self.changed)
+            return w
+        if meta.get("choices"):
+            w = QComboBox(self)
+            for choice in meta["choices"]:
+                w.addItem(choice or "(camera default)", choice)
+            w.currentIndexChanged.connect(self.changed)
+            return w
+        if typ is bool:
+            w = QCheckBox(self)
+            w.toggled.connect(self.changed)
+            return w
+        if typ is int:
+            w = QSpinBox(self)
+            lo, hi = meta.get("min"), meta.get("max")
+            w.setRange(int(lo) if lo is not None else -_INT_LIMIT, int(hi) if hi is not None else _INT_LIMIT)
+            w.setSuffix(spec.suffix)
+            w.valueChanged.connect(self.changed)
+            return w
+        if typ is float:
+            w = QDoubleSpinBox(self)
+            w.setDecimals(spec.decimals)
+            lo, hi = meta.get("min"), meta.get("max")
+            w.setRange(float(lo) if lo is not None else -_FLOAT_LIMIT, float(hi) if hi is not None else _FLOAT_LIMIT)
+            w.setSuffix(spec.suffix)
+            w.valueChanged.connect(self.changed)
+            return w
+        w = QLineEdit(self)  # str, and list[str] as comma-separated text
+        w.textChanged.connect(self.changed)
+        return w
+
+    # --- values ---------------------------------------------------------------------
+
+    def set_values(self, value: Any) -> None:
+        for key, w in self.widgets.items():
+            v = getattr(value, key)
+            if isinstance(w, PathEdit):
+                w.setText(str(v))
+            elif isinstance(w, QPlainTextEdit):
+                w.setPlainText(str(v))
+            elif isinstance(w, QComboBox) and w.isEditable():
+                w.setCurrentText(str(v))
+            elif isinstance(w, QComboBox):
+                index = w.findData(v)
+                w.setCurrentIndex(max(index, 0))
+            elif isinstance(w, QCheckBox):
+                w.setChecked(bool(v))
+            elif isinstance(w, QSpinBox | QDoubleSpinBox):
+                w.setValue(v)
+            elif isinstance(v, list):
+                w.setText(", ".join(v))
+            else:
+                w.setText(str(v))
+
+    def values(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, w in self.widgets.items():
+            if isinstance(w, PathEdit):
+                out[key] = w.text()
+            elif isinstance(w, QPlainTextEdit):
+                out[key] = w.toPlainText()
+            elif isinstance(w, QComboBox) and w.isEditable():
+                out[key] = w.currentText().strip()
+            elif isinstance(w, QComboBox):
+                out[key] = w.currentData()
+            elif isinstance(w, QCheckBox):
+                out[key] = w.isChecked()
+            elif isinstance(w, QSpinBox | QDoubleSpinBox):
+                out[key] = w.value()
+            elif typing.get_origin(self._hints[key]) is list:
+                out[key] = [part.strip() for part in w.text().split(",") if part.strip()]
+            else:
+                out[key] = w.text()
+        return out
+
+    def label(self, key: str) -> str:
+        return self.specs[key].label if key in self.specs else key
