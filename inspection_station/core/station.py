@@ -76,6 +76,7 @@ class Station:
         self._inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-loader")
         self._model_ready = threading.Event()
+        self._life = threading.Lock()  # start() and stop() may come from different threads
         self._stopped = False
 
     # --- life cycle ---------------------------------------------------------------------
@@ -86,24 +87,30 @@ class Station:
         Returns at once; the returned future completes when the model is loaded (or
         failed to load: the station then runs and reports every cycle as ERROR).
         """
-        self._open_recorder(self.settings)
-        self.camera = CameraWorker(
-            self.settings.camera,
-            on_frame=self._on_frame,
-            on_state=lambda state, reason: self._on_state("camera", str(state), reason),
-            on_triggered=self._hardware_triggered,
-        )
-        self.camera.start()
-        return self._loader.submit(self._load_model_and_patterns, self.settings, True)
+        with self._life:
+            if self._stopped:  # closed before its start came round: nothing to open
+                done: Future = Future()
+                done.set_result(None)
+                return done
+            self._open_recorder(self.settings)
+            self.camera = CameraWorker(
+                self.settings.camera,
+                on_frame=self._on_frame,
+                on_state=lambda state, reason: self._on_state("camera", str(state), reason),
+                on_triggered=self._hardware_triggered,
+            )
+            self.camera.start()
+            return self._loader.submit(self._load_model_and_patterns, self.settings, True)
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self._model_ready.wait(timeout)
 
     def stop(self) -> None:
         """Stop every thread this station started, and flush the results."""
-        if self._stopped:
-            return
-        self._stopped = True
+        with self._life:
+            if self._stopped:
+                return
+            self._stopped = True
         self._loader.shutdown(wait=True, cancel_futures=True)
         self._inference.shutdown(wait=True, cancel_futures=True)
         if self.camera is not None:
