@@ -188,3 +188,50 @@ def test_draft_undo_model_without_qt():
     assert not draft.can_undo() and not draft.dirty
     assert draft.redo() == "add a slot to 'a'"
     assert draft.dirty
+
+
+def test_open_image_detects_off_the_gui_thread_with_a_real_station(qtbot, folder, tmp_path):
+    import threading
+
+    import cv2
+
+    from tests.test_station import make_station
+
+    events = {"results": [], "states": [], "errors": [], "refused": []}
+    station = make_station(_station_settings(tmp_path), events)
+    station.start()
+    try:
+        assert station.wait_ready(60)
+        editor = PatternEditor(folder, station, audit=AuditLog(tmp_path / "audit.jsonl"))
+        qtbot.addWidget(editor)
+        image = tmp_path / "part.png"
+        cv2.imwrite(str(image), np.full((480, 640, 3), 70, np.uint8))
+        gui_thread = threading.get_ident()
+        seen = []
+        real_detect = station.detector.detect
+        station.detector.detect = lambda img: seen.append(threading.get_ident()) or real_detect(img)
+        editor.open_image(image)
+        qtbot.waitUntil(lambda: editor.image_label.text().startswith("part.png: 1 detections"), timeout=20000)
+        assert editor.image.shape == (480, 640, 3)
+        assert [d.class_id for d in editor.detections] == [1]
+        assert seen and gui_thread not in seen
+        editor.open_image(tmp_path / "missing.png")
+        qtbot.waitUntil(lambda: editor.image_label.text() == "missing.png: not loaded", timeout=20000)
+        assert "missing.png: no such image file" in editor.status.text()
+    finally:
+        station.stop()
+
+
+def _station_settings(tmp_path):
+    import cv2
+
+    from inspection_station.core.config import Settings
+    from tests.onnx_models import constant_model, v8_raw_output
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "a.png"), np.full((480, 640, 3), 50, np.uint8))
+    model = constant_model(tmp_path / "m.onnx", v8_raw_output([(320, 320, 100, 50, 1, 0.9)], 3))
+    s = Settings().replace("camera", serial="0815-0000", emulation_image_dir=str(frames))
+    s = s.replace("model", path=str(model)).replace("patterns", path=str(tmp_path / "patterns"))
+    return s.replace("results", log_dir=str(tmp_path / "log"), image_dir=str(tmp_path / "img"), archive="none")

@@ -29,6 +29,7 @@ from inspection_station.core.cycle import CycleResult, Verdict
 from inspection_station.core.detector import Detector
 from inspection_station.core.errors import StationError
 from inspection_station.core.frame import Frame
+from inspection_station.core.images import load_image
 from inspection_station.core.patterns import PatternSet, load_pattern_library
 from inspection_station.core.pipeline import Pipeline
 from inspection_station.core.results import ResultsRecorder
@@ -156,6 +157,20 @@ class Station:
             raise StationError("a cycle is already running")
         started = time.perf_counter()
         return self._inference.submit(self._software_cycle, source, started).result()
+
+    def detect_file(self, path) -> Future:
+        """Load an image file and run the current model on it, on the inference thread.
+
+        For editors that show a chosen image: the GUI thread never decodes or infers.
+        The future's result is (RGB image, detections); no detector -> no detections.
+        """
+
+        def work():
+            image = load_image(path)
+            detector = self.pipeline.detector
+            return image, (detector.detect(image) if detector is not None else [])
+
+        return self._inference.submit(work)
 
     def set_live(self, enabled: bool) -> None:
         if self.camera is not None:

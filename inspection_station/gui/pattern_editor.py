@@ -77,6 +77,7 @@ class PatternEditor(QWidget):
     """Edit the pattern sets in a folder. `station` (may be None) gives frames and detections."""
 
     saved = Signal(str)  # pattern set name, after a successful save
+    _image_loaded = Signal(object, object)  # (path, future) from the station's inference thread
     library_changed = Signal()  # sets were created, renamed, duplicated or deleted
 
     def __init__(
@@ -91,6 +92,7 @@ class PatternEditor(QWidget):
     ) -> None:
         super().__init__(parent)
         self.station = station
+        self._image_loaded.connect(self._on_image_loaded)
         self.audit = audit or AuditLog()
         self.class_names = list(class_names)
         self._history = history  # CycleResults to teach from; None = station.recent_results
@@ -620,17 +622,26 @@ class PatternEditor(QWidget):
             self.open_image(Path(path))
 
     def open_image(self, path: Path) -> None:
-        """Show an image file; detections come from the station's model when one is loaded."""
-        try:
-            image = load_image(path)
-        except StationError as exc:
-            self._say(str(exc), ok=False)
-            return
-        detector = getattr(self.station, "detector", None)
-        detections = []
-        if detector is not None:
+        """Show an image file with the station model's detections.
+
+        Decoding and inference run on the station's inference thread; the result comes
+        back through a queued signal, so the window never stalls on a 5 MP file.
+        """
+        if self.station is None:  # no station, no model: just the picture
             try:
-                detections = detector.detect(image)
+                self._show_image(load_image(path), path.name, ())
             except StationError as exc:
-                self._say(f"Detection failed: {exc}", ok=False)
+                self._say(str(exc), ok=False)
+            return
+        self.image_label.setText(f"{path.name}: loading and detecting ...")
+        future = self.station.detect_file(path)
+        future.add_done_callback(lambda f: self._image_loaded.emit(path, f))
+
+    def _on_image_loaded(self, path: Path, future) -> None:
+        try:
+            image, detections = future.result()
+        except Exception as exc:  # a bad file or a failed model run: say so, keep the editor
+            self._say(str(exc) if isinstance(exc, StationError) else f"{path.name}: {exc}", ok=False)
+            self.image_label.setText(f"{path.name}: not loaded")
+            return
         self._show_image(image, path.name, detections)
