@@ -57,11 +57,14 @@ class Pipeline:
         frame: Frame | None,
         *,
         grab_error: str = "",
-        grab_ms: float = 0.0,
+        grab_ms: float | None = None,
         trigger: str = "software",
         started: float | None = None,
     ) -> CycleResult:
-        """Run one cycle on `frame`; `started` is the perf_counter() of the trigger."""
+        """Run one cycle on `frame`; `started` is the perf_counter() of the trigger.
+
+        `grab_ms` is the grab as the caller saw it; None = the camera's own `frame.grab_ms`.
+        """
         started = time.perf_counter() if started is None else started
         now = datetime.now().astimezone()
         det = self.detector
@@ -75,7 +78,9 @@ class Pipeline:
             provider=det.provider if det else "",
             trigger=trigger,
         )
-        times = {"grab_ms": frame.grab_ms if frame is not None else grab_ms}
+        if grab_ms is None:
+            grab_ms = frame.grab_ms if frame is not None else 0.0
+        times = {"grab_ms": grab_ms}
         result = self._decide(base, frame, grab_error, times)
         if self.recorder is not None:
             t = time.perf_counter()

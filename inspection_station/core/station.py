@@ -190,6 +190,7 @@ class Station:
 
     def _software_cycle(self, source: str, started: float) -> CycleResult:
         frame, error = None, ""
+        requested = time.perf_counter()
         try:
             assert self.camera is not None, "station not started"
             timeout_s = self.settings.camera.grab_timeout_ms / 1e3
@@ -199,11 +200,15 @@ class Station:
             error = f"no frame within {timeout_s + 5.0:.0f} s (camera worker not answering)"
         except Exception as exc:  # a camera failure is this cycle's ERROR
             error = str(exc) or type(exc).__name__
-        return self._finish_cycle(frame, error, source, started)
+        # The grab stage as the cycle sees it: request -> frame in hand, thread hops included.
+        grab_ms = (time.perf_counter() - requested) * 1e3
+        return self._finish_cycle(frame, error, source, started, grab_ms)
 
-    def _finish_cycle(self, frame: Frame | None, error: str, source: str, started: float) -> CycleResult:
+    def _finish_cycle(
+        self, frame: Frame | None, error: str, source: str, started: float, grab_ms: float | None = None
+    ) -> CycleResult:
         try:
-            result = self.pipeline.inspect(frame, grab_error=error, trigger=source, started=started)
+            result = self.pipeline.inspect(frame, grab_error=error, grab_ms=grab_ms, trigger=source, started=started)
             self.last_result = result
             self._remember(result)
             self._safe(self._on_result, result)
