@@ -125,3 +125,17 @@ def test_export_predictions_writes_yolo_labels_and_drawn_images(tmp_path, model,
     assert drawn.shape == (480, 640, 3)
     assert abs(int(drawn[215, 320].astype(int).sum()) - 3 * 90) > 60  # a box edge was drawn there
     assert (out / "classes.txt").read_text().split() == ["screw", "chip", "label"]
+
+
+def test_run_headless_demo_reports_the_ground_truth_of_every_served_image(tmp_path):
+    """The embedded default: emulator serving the demo images, bundled model and pattern."""
+    import csv
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    with (root / "resources" / "demo_labels" / "ground_truth.csv").open() as fh:
+        truth = [row["verdict"] for row in csv.DictReader(fh)]
+    proc = cli("run", "--headless", "--demo", "--cycles", str(len(truth)), timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    got = [ln.split()[2] for ln in proc.stdout.splitlines() if ln.startswith("#")]
+    assert got == truth  # the emulator serves demo_01 .. demo_10 in order
