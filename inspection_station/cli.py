@@ -1,8 +1,8 @@
 """The `inspection-station` command: GUI by default, subcommands for everything else.
 
 Each subcommand lives in `inspection_station/commands/<name>.py` with
-`register(subparsers)`; it sets `func(args) -> int` as the handler. A StationError
-becomes a one-line message on stderr and exit code 2, never a traceback.
+`register(subparsers)`; it sets `func(args) -> int` as the handler. A StationError (or an
+OSError) becomes a one-line message on stderr and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -48,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except StationError as exc:
         print(f"inspection-station: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # e.g. an output folder that cannot be created: still one located line
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"inspection-station: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

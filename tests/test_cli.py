@@ -139,3 +139,15 @@ def test_run_headless_demo_reports_the_ground_truth_of_every_served_image(tmp_pa
     assert proc.returncode == 0, proc.stdout + proc.stderr
     got = [ln.split()[2] for ln in proc.stdout.splitlines() if ln.startswith("#")]
     assert got == truth  # the emulator serves demo_01 .. demo_10 in order
+
+
+def test_an_output_folder_that_cannot_be_made_exits_2_with_one_located_line(tmp_path, model, images, capsys):
+    from inspection_station.cli import main
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the output folder's parent should be")
+    out = blocker / "export"
+    assert main(["export-predictions", "--model", str(model), "--images", str(images[0].parent), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("inspection-station: error: ") and err.count("\n") == 1
+    assert str(blocker) in err and "Traceback" not in err

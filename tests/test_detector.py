@@ -78,6 +78,19 @@ def test_nms_merges_same_class_and_keeps_different_classes(tmp_path):
     assert got == [(0, 0.6), (0, 0.9), (1, 0.7)]
 
 
+def test_max_detections_caps_the_survivors_of_nms_not_its_candidates(tmp_path):
+    # 4 objects, each seen 3 times (near-duplicates score higher than the next object):
+    # capping before NMS would keep only the duplicates of the first objects.
+    rows = [
+        (80 + 150 * i + j, 300, 60, 60, 0, 0.95 - 0.2 * i - 0.01 * j)
+        for i in range(4)
+        for j in range(3)
+    ]
+    det = Detector.load(constant_model(tmp_path / "cap.onnx", v8_raw_output(rows, 3)), ModelSettings(max_detections=4))
+    got = sorted(round(d.box[0]) for d in det.detect(image(640, 640)))
+    assert got == [50, 200, 350, 500]
+
+
 def test_iou_threshold_is_honoured(tmp_path):
     rows = [(300, 300, 100, 100, 0, 0.9), (340, 300, 100, 100, 0, 0.8)]  # IoU = 60/140 = 0.43
     path = constant_model(tmp_path / "iou.onnx", v8_raw_output(rows, 3))
@@ -267,3 +280,18 @@ def test_bad_model_exits_2_without_traceback(tmp_path, capsys):
     assert main(["detect", "--model", str(bad), str(img)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("inspection-station: error: ") and str(bad) in err and err.count("\n") == 1
+
+
+def test_inspect_with_an_unnamed_end_to_end_model_accepts_its_class_ids(tmp_path, capsys):
+    # An end-to-end output does not tell the class count; with no names either, the
+    # pattern's class ids cannot be checked, so they must not be refused as unknown.
+    out = np.zeros((1, 300, 6), dtype=np.float32)
+    out[0, 0] = (100, 100, 200, 200, 0.9, 0)
+    model = constant_model(tmp_path / "e2e.onnx", out)
+    assert Detector.load(model).class_count is None
+    pattern = tmp_path / "p.yaml"
+    pattern.write_text("a:\n  - class_id: 0\n    inner: [0.16, 0.16, 0.31, 0.31]\n    outer: [0.15, 0.15, 0.32, 0.32]\n")
+    img = tmp_path / "part.png"
+    cv2.imwrite(str(img), np.zeros((640, 640, 3), np.uint8))
+    assert main(["inspect", "--model", str(model), "--patterns", str(pattern), str(img)]) == 0, capsys.readouterr().err
+    assert "OK  a 1/1" in capsys.readouterr().out

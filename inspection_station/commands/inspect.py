@@ -32,9 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from inspection_station.core.pipeline import Pipeline
 
     detector = Detector.load(args.model, ModelSettings(confidence=args.conf, iou=args.iou))
-    library = load_pattern_library(args.patterns, len(detector.class_names))
-    if not library:
-        raise StationError(f"{args.patterns}: no pattern files found")
+    library = load_pattern_library(args.patterns, detector.class_count)  # never empty: it raises
     name = args.pattern_set or next(iter(library))
     if name not in library:
         raise StationError(f"{args.patterns}: no pattern set {name!r}; have: {', '.join(library)}")

@@ -95,7 +95,7 @@ def _predicted_frames(model: Path, images: Path, conf: float | None) -> tuple[di
     for stem, path in image_files(images).items():
         image = load_image(path)
         frames[stem] = normalise_detections(detector.detect(image), image.shape[1], image.shape[0])
-    return frames, getattr(detector, "num_classes", None)
+    return frames, detector.class_count
 
 
 def _labelled_frames(labels: Path, only: set[str] | None = None) -> dict[str, list[NormBox]]:

@@ -18,17 +18,21 @@ def backup_path(path: Path) -> Path:
     return path.with_name(path.name + BACKUP_SUFFIX)
 
 
-def atomic_write_text(path: str | Path, text: str, *, backup: bool = True) -> Path:
-    """Write `text` to `path` via a temp file in the same folder + os.replace."""
+def atomic_write_bytes(path: str | Path, data: bytes, *, backup: bool = True, fsync: bool = True) -> Path:
+    """Write `data` to `path` via a temp file in the same folder + os.replace.
+
+    `fsync=False` skips forcing the bytes to disk first (archived images: many, replaceable).
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
         if backup and target.exists():
             shutil.copy2(target, backup_path(target))
         os.replace(tmp, target)
@@ -36,3 +40,8 @@ def atomic_write_text(path: str | Path, text: str, *, backup: bool = True) -> Pa
         tmp.unlink(missing_ok=True)
         raise
     return target
+
+
+def atomic_write_text(path: str | Path, text: str, *, backup: bool = True) -> Path:
+    """`atomic_write_bytes` of `text` as UTF-8, line ends kept as given."""
+    return atomic_write_bytes(path, text.encode("utf-8"), backup=backup)

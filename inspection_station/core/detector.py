@@ -171,7 +171,9 @@ def nms_per_class(c: Candidates, iou: float, max_det: int) -> np.ndarray:
     offset = c.classes.astype(np.float32)[:, None] * (float(np.abs(c.boxes).max()) + 1.0)
     shifted = c.boxes + offset
     xywh = np.concatenate([shifted[:, :2], shifted[:, 2:] - shifted[:, :2]], axis=1)
-    keep = cv2.dnn.NMSBoxes(xywh.tolist(), c.scores.astype(float).tolist(), 0.0, iou, top_k=max_det)
+    # No top_k: OpenCV applies it to the candidates BEFORE suppression, which would let
+    # duplicates of the best objects crowd out other objects. Cap the survivors instead.
+    keep = cv2.dnn.NMSBoxes(xywh.tolist(), c.scores.astype(float).tolist(), 0.0, iou)
     return np.asarray(keep, dtype=np.int64).reshape(-1)[:max_det]
 
 
@@ -279,6 +281,12 @@ class Detector:
 
     # -- running --
 
+    @property
+    def class_count(self) -> int | None:
+        """How many classes the model is known to have (to validate patterns); None when
+        unknown: an end-to-end output does not tell, and no names were found."""
+        return len(self.class_names) or None
+
     def class_name(self, class_id: int) -> str:
         return self.class_names[class_id] if 0 <= class_id < len(self.class_names) else str(class_id)
 
@@ -312,10 +320,11 @@ class Detector:
             keep = nms_per_class(c, s.iou, s.max_detections)
         else:
             keep = np.argsort(-c.scores, kind="stable")[: s.max_detections]
-        boxes = box.to_original(c.boxes[keep])
+        # .tolist() converts to Python ints/floats in one pass instead of per element
+        boxes = box.to_original(c.boxes[keep]).tolist()
         return [
-            Detection(int(k), self.class_name(int(k)), float(sc), tuple(float(v) for v in b))
-            for k, sc, b in zip(c.classes[keep], c.scores[keep], boxes, strict=True)
+            Detection(k, self.class_name(k), sc, tuple(b))
+            for k, sc, b in zip(c.classes[keep].tolist(), c.scores[keep].tolist(), boxes, strict=True)
         ]
 
     def detect_timed(self, image: np.ndarray) -> DetectorOutput:

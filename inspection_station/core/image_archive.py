@@ -10,10 +10,8 @@ points at an image that was not even attempted.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import re
-import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -23,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inspection_station.core.atomic import atomic_write_text
+from inspection_station.core.atomic import atomic_write_bytes, atomic_write_text
 from inspection_station.core.cycle import Verdict
 from inspection_station.core.detection import Detection
 from inspection_station.core.errors import ResultsError
@@ -82,19 +80,6 @@ def encode_image(image: np.ndarray, ext: str, quality: int = 90) -> bytes:
     if not ok:
         raise ResultsError(f"cannot encode a {image.shape} image as {ext}")
     return buf.tobytes()
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Temp file + replace: a crash never leaves a half image under the final name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 _STOP = object()
@@ -164,7 +149,9 @@ class ImageArchive:
                 return
             image, path = item
             try:
-                write_bytes_atomic(path, encode_image(image, self.image_format, self.quality))
+                # temp file + replace: a crash never leaves a half image under the final name
+                data = encode_image(image, self.image_format, self.quality)
+                atomic_write_bytes(path, data, backup=False, fsync=False)
             except Exception as exc:  # noqa: BLE001 - the writer thread must outlive any one image
                 reason = getattr(exc, "strerror", None) or exc
                 self._report(f"{path}: cannot write the archived image: {reason}", dropped=False)
@@ -214,7 +201,7 @@ def save_for_review(
     stem = f"{safe_name(cycle_id)}_{verdict}"
     png = Path(review_dir) / f"{stem}.png"
     try:
-        write_bytes_atomic(png, encode_image(image, "png"))
+        atomic_write_bytes(png, encode_image(image, "png"), backup=False)
         height, width = image.shape[:2]
         lines = yolo_label_lines(detections, width, height)
         atomic_write_text(png.with_suffix(".txt"), "".join(f"{line}\n" for line in lines), backup=False)

@@ -92,15 +92,9 @@ def detections_json(detections: Iterable[Detection]) -> str:
 
 
 def missing_slots(result: CycleResult) -> str:
-    match = result.match
-    if match is None:
+    if result.match is None:
         return ""
-    slots = getattr(match, "slots", ()) or ()
-    return ";".join(
-        getattr(slot, "name", None) or f"{getattr(slot, 'index', i)}:{getattr(slot, 'class_id', '')}"
-        for i, slot in enumerate(slots)
-        if not getattr(slot, "matched", False)
-    )
+    return ";".join(s.name or f"{s.index}:{s.class_id}" for s in result.match.slots if not s.matched)
 
 
 def cycle_row(result: CycleResult, station: str) -> dict[str, str]:
@@ -112,7 +106,7 @@ def cycle_row(result: CycleResult, station: str) -> dict[str, str]:
         "cycle_id": result.cycle_id,
         "station": station,
         "pattern_set": result.pattern_set,
-        "variant": (getattr(match, "variant", None) or "") if match is not None else "",
+        "variant": (match.variant or "") if match is not None else "",
         "verdict": str(result.verdict),
         "filled": str(match.filled) if match is not None else "",
         "expected": str(match.expected) if match is not None else "",
@@ -316,13 +310,12 @@ class ResultsLog:
         return True
 
     def _write_all(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
+        while data:
             # one call for the whole row; a short write (disk full) is finished or raises
-            written = self._write_fn(self._fd, view.tobytes())
+            written = self._write_fn(self._fd, data)
             if written <= 0:
                 raise OSError(28, "no bytes written")
-            view = view[written:]
+            data = data[written:]  # copies only after a short write
 
     def _ensure_open(self, day: date) -> bytes:
         """Open `day`'s file if needed; returns what must precede the next row."""
