@@ -192,6 +192,39 @@ def test_damaged_frames_fail_the_request_and_a_silent_camera_is_reopened(images,
     assert worker.request_frame().result(WAIT_S).image.shape == (H, W, 3)
 
 
+def test_failures_separated_by_idle_waits_still_count_as_in_a_row(images, make_worker):
+    """A pedal pressed every few seconds on a broken camera must still lead to a reopen."""
+    rec = Recorder()
+    worker = make_worker(emulator(images, reconnect_min_s=0.05), rec)
+    worker.request_frame().result(WAIT_S)
+    worker.call_in_worker(
+        lambda cam: (
+            setattr(cam.instant_camera.ForceFailedBufferCount, "Value", 3),
+            cam.instant_camera.ForceFailedBuffer.Execute(),
+        )
+    ).result(WAIT_S)
+    for _ in range(3):
+        with pytest.raises(CameraError):
+            worker.request_frame().result(WAIT_S)
+        time.sleep(0.1)  # the worker goes idle between requests: not a successful grab
+    wait_until(
+        lambda: rec.saw(CameraState.DISCONNECTED, "not answering"), "the not-answering report"
+    )
+
+
+def test_a_command_posted_but_not_run_before_stop_fails_instead_of_hanging(images, make_worker):
+    worker = make_worker(emulator(images))
+
+    def post_then_stop(_cam):
+        late = worker.call_in_worker(lambda _cam: "ran")  # queued behind this command ...
+        worker.stop()  # ... which stops the worker before it comes round
+        return late
+
+    late = worker.call_in_worker(post_then_stop).result(WAIT_S)
+    with pytest.raises(CameraError, match="stopped"):
+        late.result(5)
+
+
 def test_no_camera_backs_off_fails_requests_at_once_and_recovers_on_reconfigure(
     images, make_worker
 ):

@@ -90,3 +90,18 @@ def test_recorded_cycle_lands_in_the_csv_before_inspect_returns(detector, tmp_pa
     assert rows[0]["station"] == "line-1" and rows[0]["variant"] == "variant_a"
     assert rows[1]["error"] == "pattern: no pattern set loaded"
     assert ok.times.log_ms > 0
+
+
+def test_a_pattern_set_swapped_during_a_cycle_does_not_break_it(detector):
+    """The GUI may select another pattern set while the inference thread runs a cycle."""
+    pipe = Pipeline(detector, pattern(chip_slot()))
+    detect_timed = detector.detect_timed
+
+    def detect_then_swap(image):
+        out = detect_timed(image)
+        pipe.pattern_set = None  # e.g. a reload that found no pattern files
+        return out
+
+    detector.detect_timed = detect_then_swap
+    r = pipe.inspect(frame())
+    assert r.verdict is Verdict.OK and r.pattern_set == "product", r.error

@@ -185,4 +185,18 @@ def test_only_the_newest_results_keep_their_frames(setup, events):
         for _ in range(RECENT_FRAMES + 3):
             station.run_cycle()
         kept = [r.frame is not None for r in station.recent_results]
+        sizes = {r.image_size for r in station.recent_results}
     assert kept == [False] * 3 + [True] * RECENT_FRAMES
+    assert sizes == {(640, 480)}  # teaching from history still knows each image's size
+
+
+def test_reopening_the_results_log_does_not_count_todays_cycles_again(setup, events):
+    settings, _ = setup
+    with make_station(settings, events) as station:
+        assert station.wait_ready(60)
+        station.run_cycle()
+        station.apply_settings(settings.replace("results", archive="none"))
+        r = station.run_cycle()
+        rows = read_log(station.recorder.log.current_path)
+        total = station.statistics.snapshot().cycles
+    assert total == 2 and len(rows) == 2 and rows[-1]["cycle_id"] == r.cycle_id

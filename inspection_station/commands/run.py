@@ -54,22 +54,26 @@ def run(args: argparse.Namespace) -> int:
     settings = settings.replace("camera", trigger_mode="software")  # headless: we are the trigger
     say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
     stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    previous_handler = signal.signal(signal.SIGINT, lambda *_: stop.set())
     errors = 0
     n = 0
-    with Station(
-        settings,
-        on_state=lambda comp, state, reason: say(f"[{comp}] {state}: {reason}"),
-        on_error=lambda msg: say(f"inspection-station: error: {msg}"),
-        on_notice=lambda msg: say(f"inspection-station: {msg}"),
-    ) as station:
-        station.wait_ready()
-        while not stop.is_set() and (args.cycles <= 0 or n < args.cycles):
-            n += 1
-            result = station.run_cycle("headless")
-            errors += result.verdict is Verdict.ERROR
-            print(cycle_line(n, result), flush=True)
-        log_file = station.recorder.log.current_path if station.recorder else None
+    try:
+        with Station(
+            settings,
+            on_state=lambda comp, state, reason: say(f"[{comp}] {state}: {reason}"),
+            on_error=lambda msg: say(f"inspection-station: error: {msg}"),
+            on_notice=lambda msg: say(f"inspection-station: {msg}"),
+        ) as station:
+            while not station.wait_ready(0.2) and not stop.is_set():
+                pass  # Ctrl+C still works during a slow model load
+            while not stop.is_set() and (args.cycles <= 0 or n < args.cycles):
+                n += 1
+                result = station.run_cycle("headless")
+                errors += result.verdict is Verdict.ERROR
+                print(cycle_line(n, result), flush=True)
+            log_file = station.recorder.log.current_path if station.recorder else None
+    finally:
+        signal.signal(signal.SIGINT, previous_handler)  # callers in-process get Ctrl+C back
     print("\n".join(station.statistics.summary_lines()))
     if log_file:
         print(f"log: {log_file}")

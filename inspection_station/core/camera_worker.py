@@ -84,7 +84,7 @@ class CameraWorker:
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
-        self._commands: list[Callable[[], None]] = []
+        self._commands: list[tuple[Future, Callable[[], Any]]] = []
         self._requests: list[_Request] = []
         self._live = False
         self._live_slot: Frame | None = None
@@ -169,19 +169,11 @@ class CameraWorker:
 
     def _post(self, fn: Callable[[], Any]) -> Future:
         future: Future = Future()
-
-        def command() -> None:
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(fn())
-                except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                    future.set_exception(exc)
-
         with self._lock:
             if self._stopping or not self.running:
                 future.set_exception(CameraError("the camera worker is not running"))
                 return future
-            self._commands.append(command)
+            self._commands.append((future, fn))
         self._wake.set()
         return future
 
@@ -207,16 +199,24 @@ class CameraWorker:
                 self._serve_safely()
         finally:
             self._close_camera()
-            self._fail_requests(CameraError("the camera worker stopped"))
+            stopped = CameraError("the camera worker stopped")
+            self._fail_requests(stopped)
             with self._lock:
-                self._commands.clear()
+                commands, self._commands = self._commands, []
+            for future, _ in commands:  # posted but never run: they end too, never hang
+                if future.set_running_or_notify_cancel():
+                    future.set_exception(stopped)
             self._set_state(CameraState.CLOSED, "stopped")
 
     def _run_commands(self) -> None:
         with self._lock:
             commands, self._commands = self._commands, []
-        for command in commands:
-            command()
+        for future, fn in commands:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn())
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    future.set_exception(exc)
 
     def _sleep(self, seconds: float) -> None:
         """Wait, waking early for stop, commands or requests (a reconfigure retries at once)."""
@@ -280,8 +280,8 @@ class CameraWorker:
     def _serve_safely(self) -> None:
         camera = self._camera
         try:
-            self._serve(camera)
-            self._failed_grabs = 0
+            if self._serve(camera):
+                self._failed_grabs = 0  # only a frame ends a run of failures, not an idle wait
         except (CameraTimeout, FrameIncomplete) as exc:
             self._failed_grabs += 1
             if self._failed_grabs >= MAX_FAILED_GRABS:
@@ -299,12 +299,11 @@ class CameraWorker:
         if camera.is_removed():
             self._lose_camera(f"{camera.description} was removed")
 
-    def _serve(self, camera: Camera) -> None:
-        """One step: grab for pending requests or live view, or wait for work."""
+    def _serve(self, camera: Camera) -> bool:
+        """One step: grab for pending requests or live view, or wait for work; True = a frame came."""
         mode = self._settings.trigger_mode
         if mode == "hardware":
-            self._serve_hardware(camera)
-            return
+            return self._serve_hardware(camera)
         self._expire_requests()
         with self._lock:
             batch, self._requests = self._requests, []
@@ -319,25 +318,26 @@ class CameraWorker:
             self._settle(batch, frame)
             if live:
                 self._offer_live(frame)
-            return
+            return True
         if not live:
             self._sleep(IDLE_POLL_S)
-            return
+            return False
         wait = self._last_live + 1 / LIVE_MAX_FPS - time.monotonic()
         if wait > 0:
             self._sleep(wait)  # a request arriving now is served at once
-            return
+            return False
         self._last_live = time.monotonic()
         frame = camera.latest_frame() if mode == "continuous" else camera.grab()
         self._offer_live(frame)
+        return True
 
-    def _serve_hardware(self, camera: Camera) -> None:
+    def _serve_hardware(self, camera: Camera) -> bool:
         self._expire_requests()
         try:
             frame = camera.wait_hardware_trigger(HARDWARE_POLL_MS)
         except CameraTimeout:
             self._wake.clear()
-            return  # no pulse yet: normal, not a failure
+            return False  # no pulse yet: normal, not a failure
         with self._lock:
             batch, self._requests = self._requests, []
             live = self._live
@@ -347,6 +347,7 @@ class CameraWorker:
             self._call(self.on_triggered, frame)
         if live:
             self._offer_live(frame)
+        return True
 
     def _remaining_ms(self, batch: list[_Request]) -> int:
         return max(1, int((min(r.deadline for r in batch) - time.monotonic()) * 1000))

@@ -40,6 +40,7 @@ class CycleResult:
     verdict: Verdict
     pattern_set: str = ""
     frame: Frame | None = None
+    image_size: tuple[int, int] | None = None  # (width, height); stays when the frame is dropped
     detections: tuple[Detection, ...] = ()
     match: MatchResult | None = None
     error: str = ""  # the reason, for ERROR cycles

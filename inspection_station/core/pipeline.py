@@ -67,13 +67,15 @@ class Pipeline:
         """
         started = time.perf_counter() if started is None else started
         now = datetime.now().astimezone()
-        det = self.detector
+        # Read once: another thread may swap the model or pattern set while this cycle runs.
+        det, patterns, recorder = self.detector, self.pattern_set, self.recorder
         base = CycleResult(
             cycle_id=new_cycle_id(now),
             timestamp=now,
             verdict=Verdict.ERROR,
-            pattern_set=self.pattern_set.name if self.pattern_set else "",
+            pattern_set=patterns.name if patterns else "",
             frame=frame,
+            image_size=(frame.width, frame.height) if frame is not None else None,
             model=det.model_path.name if det else "",
             provider=det.provider if det else "",
             trigger=trigger,
@@ -81,31 +83,39 @@ class Pipeline:
         if grab_ms is None:
             grab_ms = frame.grab_ms if frame is not None else 0.0
         times = {"grab_ms": grab_ms}
-        result = self._decide(base, frame, grab_error, times)
-        if self.recorder is not None:
+        result = self._decide(base, frame, grab_error, times, det, patterns)
+        if recorder is not None:
             t = time.perf_counter()
-            result = self.recorder.record(
+            result = recorder.record(
                 dataclasses.replace(result, times=StageTimes(**times, total_ms=_ms_since(started)))
             )
             times["log_ms"] = _ms_since(t)
         return dataclasses.replace(result, times=StageTimes(**times, total_ms=_ms_since(started)))
 
-    def _decide(self, base: CycleResult, frame: Frame | None, grab_error: str, times: dict) -> CycleResult:
+    def _decide(
+        self,
+        base: CycleResult,
+        frame: Frame | None,
+        grab_error: str,
+        times: dict,
+        detector: Detector | None,
+        pattern_set: PatternSet | None,
+    ) -> CycleResult:
         if frame is None:
             return dataclasses.replace(base, error=f"camera: {grab_error or 'no frame'}")
-        if self.detector is None:
+        if detector is None:
             return dataclasses.replace(base, error=f"model: {self.model_problem or 'no model loaded'}")
-        if self.pattern_set is None:
+        if pattern_set is None:
             return dataclasses.replace(base, error=f"pattern: {self.pattern_problem or 'no pattern set loaded'}")
         try:
-            out = self.detector.detect_timed(frame.image)
+            out = detector.detect_timed(frame.image)
         except Exception as exc:  # any failure of the stage is this cycle's ERROR, never a crash
             return dataclasses.replace(base, error=f"model: {_reason(exc)}")
         times.update(preprocess_ms=out.preprocess_ms, inference_ms=out.inference_ms, decode_ms=out.decode_ms)
         detections = tuple(out.detections)
         t = time.perf_counter()
         try:
-            match = match_pattern(self.pattern_set, detections, frame.width, frame.height)
+            match = match_pattern(pattern_set, detections, frame.width, frame.height)
         except Exception as exc:
             return dataclasses.replace(base, detections=detections, error=f"pattern: {_reason(exc)}")
         times["match_ms"] = _ms_since(t)

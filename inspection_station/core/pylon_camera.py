@@ -195,7 +195,13 @@ class PylonCamera:
         """Skip what is ready and the frame already being exposed: the next one starts after us."""
         start = time.perf_counter()
         self._drain()
-        self._retrieve(timeout_ms, start, "continuous", "no streamed frame")
+        pylon, _ = pylon_modules()
+        with (  # the skipped frame is only given back: no conversion, no copy
+            pylon_errors(f"grabbing from {self.description}"),
+            self._require_open().RetrieveResult(timeout_ms, pylon.TimeoutHandling_Return) as result,
+        ):
+            if not result.IsValid():
+                raise CameraTimeout(f"no streamed frame within {timeout_ms} ms ({self.description})")
         return self._retrieve(timeout_ms, start, "continuous", "no streamed frame")
 
     def _drain(self) -> None:
@@ -223,7 +229,7 @@ class PylonCamera:
                 )
             image = self._to_output(result)
             block_id = int(result.BlockID) if hasattr(result, "BlockID") else -1
-        image = np.ascontiguousarray(self._transform.apply(image))
+        image = self._transform.apply(image)  # C-contiguous; copies only when it changes the image
         return Frame(
             image=image,
             frame_id=next_frame_id(),
@@ -239,12 +245,16 @@ class PylonCamera:
         )
 
     def _to_output(self, result) -> np.ndarray:
-        """Copy of the buffer in the output format (Bayer is demosaiced by the converter)."""
+        """Copy of the buffer in the output format (Bayer is demosaiced by the converter).
+
+        pypylon's GetArray() already copies into memory of its own (GetArrayZeroCopy is
+        the view), so the array outlives the buffer it came from; no second copy.
+        """
         if self._converter.ImageHasDestinationFormat(result):
-            return np.array(result.GetArray(), copy=True, order="C")
+            return np.ascontiguousarray(result.GetArray())  # a no-op unless rows are padded
         converted = self._converter.Convert(result)
         try:
-            return np.array(converted.GetArray(), copy=True, order="C")
+            return np.ascontiguousarray(converted.GetArray())
         finally:
             converted.Release()
 

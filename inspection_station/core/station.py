@@ -10,6 +10,7 @@ A trigger while a cycle is running is refused and counted, never queued.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import threading
@@ -116,8 +117,12 @@ class Station:
         self._inference.shutdown(wait=True, cancel_futures=True)
         if self.camera is not None:
             self.camera.stop()
-        if self.recorder is not None:
-            self.recorder.close()
+        try:  # the pipeline still holds the previous recorder when stop() cancelled its swap
+            if self.pipeline.recorder is not None:
+                self.pipeline.recorder.close()
+        finally:
+            if self.recorder is not None:
+                self.recorder.close()  # closing twice is a no-op
 
     def __enter__(self) -> Station:
         self.start()
@@ -147,16 +152,24 @@ class Station:
         if self._stopped or not self._busy.acquire(blocking=False):
             self._refuse(source)
             return False
-        started = time.perf_counter()
-        self._inference.submit(self._software_cycle, source, started)
-        return True
+        return self._submit_cycle(self._software_cycle, source, time.perf_counter()) is not None
 
     def run_cycle(self, source: str = "headless") -> CycleResult:
         """One cycle, blocking: for `run --headless`, `inspect` and tests."""
         if not self._busy.acquire(blocking=False):
             raise StationError("a cycle is already running")
-        started = time.perf_counter()
-        return self._inference.submit(self._software_cycle, source, started).result()
+        future = self._submit_cycle(self._software_cycle, source, time.perf_counter())
+        if future is None:
+            raise StationError("the station is stopped")
+        return future.result()
+
+    def _submit_cycle(self, fn, *args) -> Future | None:
+        """Hand a cycle (busy lock held) to the inference thread; None (lock released) once stopped."""
+        try:
+            return self._inference.submit(fn, *args)
+        except RuntimeError:  # the executor was shut down by stop()
+            self._busy.release()
+            return None
 
     def detect_file(self, path) -> Future:
         """Load an image file and run the current model on it, on the inference thread.
@@ -182,18 +195,21 @@ class Station:
 
     def _hardware_triggered(self, frame: Frame) -> None:
         """Camera worker thread: a frame from the camera's trigger line (pedal, PLC)."""
+        if self._stopped:
+            return  # shutting down: a late pulse is neither a cycle nor a refusal
         if not self._busy.acquire(blocking=False):
             self._refuse("hardware")
             return
         started = time.perf_counter() - frame.grab_ms / 1e3
-        self._inference.submit(self._finish_cycle, frame, "", "hardware", started)
+        self._submit_cycle(self._finish_cycle, frame, "", "hardware", started)
 
     def _software_cycle(self, source: str, started: float) -> CycleResult:
         frame, error = None, ""
         requested = time.perf_counter()
+        timeout_s = self.settings.camera.grab_timeout_ms / 1e3
         try:
-            assert self.camera is not None, "station not started"
-            timeout_s = self.settings.camera.grab_timeout_ms / 1e3
+            if self.camera is None:
+                raise StationError("the station was not started")
             # The worker enforces the grab timeout; the margin only guards a wedged worker.
             frame = self.camera.request_frame().result(timeout=timeout_s + 5.0)
         except FutureTimeout:
@@ -234,7 +250,8 @@ class Station:
         """The operator says a verdict was wrong: a new log row + the image for review."""
         if self.recorder is None:
             raise StationError("results log is not open")
-        original = next((r for r in self.recent_results if r.cycle_id == cycle_id), None)
+        # A snapshot: the inference thread appends while this runs on another thread.
+        original = next((r for r in list(self.recent_results) if r.cycle_id == cycle_id), None)
         image = original.frame.image if original is not None and original.frame is not None else None
         self.recorder.overrule(cycle_id, corrected, note, image=image)
 
@@ -246,10 +263,11 @@ class Station:
         if settings.camera != old.camera and self.camera is not None:
             self.camera.reconfigure(settings.camera)
         if settings.results != old.results or settings.station.name != old.station.name:
-            previous = self.recorder
-            self._open_recorder(settings)
-            if previous is not None:
-                previous.close()
+            # Today's rows are already counted: a reopened log must not seed them again.
+            self.recorder = self._new_recorder(settings, seed_statistics=False)
+            # The swap and the closing of the old one (joins its image writer) happen between
+            # cycles on the inference thread: a running cycle never records into a closed log.
+            self._inference.submit(self._swap_recorder, self.recorder)
         if settings.model != old.model or settings.patterns != old.patterns:
             return self._loader.submit(self._load_model_and_patterns, settings, settings.model != old.model)
         return None
@@ -264,14 +282,25 @@ class Station:
         self._load_patterns(self.settings)
 
     def _open_recorder(self, settings: Settings) -> None:
-        self.recorder = ResultsRecorder(
+        self.recorder = self.pipeline.recorder = self._new_recorder(settings)
+
+    def _new_recorder(self, settings: Settings, seed_statistics: bool = True) -> ResultsRecorder:
+        return ResultsRecorder(
             settings.results,
             settings.station.name,
             on_error=self._on_error,
             on_notice=self._on_notice,
             statistics=self.statistics,
+            seed_statistics=seed_statistics,
         )
-        self.pipeline.recorder = self.recorder
+
+    def _swap_recorder(self, recorder: ResultsRecorder) -> None:
+        """Inference thread, between cycles: record into `recorder` from now on."""
+        previous, self.pipeline.recorder = self.pipeline.recorder, recorder
+        if previous is not None and previous is not recorder:
+            # rows it could not write were reported on the error route by close() itself
+            with contextlib.suppress(StationError):
+                previous.close()
 
     def _load_model_and_patterns(self, settings: Settings, load_model: bool) -> None:
         if load_model:
@@ -298,7 +327,7 @@ class Station:
 
     def _load_patterns(self, settings: Settings) -> None:
         detector = self.pipeline.detector
-        num_classes = len(detector.class_names) if detector is not None else None
+        num_classes = detector.class_count if detector is not None else None
         path = resolve_patterns_path(settings.patterns)
         try:
             library = load_pattern_library(path, num_classes)
