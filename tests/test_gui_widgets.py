@@ -292,7 +292,9 @@ def test_uncaught_exceptions_anywhere_reach_the_one_error_route(qtbot):
     route = ErrorRoute()
     reports = []
     route.reported.connect(lambda message, details: reports.append((message, details)))
+    before = (sys.excepthook, threading.excepthook)
     uninstall = install_exception_hooks(route)
+    assert (sys.excepthook, threading.excepthook) != before
     try:
         def boom():
             raise RuntimeError("worker blew up")
@@ -312,7 +314,7 @@ def test_uncaught_exceptions_anywhere_reach_the_one_error_route(qtbot):
     main = next(r for r in reports if "ValueError" in r[0])
     assert "camera-worker" in worker[0] and "worker blew up" in worker[0] and "Traceback" in worker[1]
     assert "slot blew up" in main[0]
-    assert sys.excepthook is not None and threading.excepthook is not None
+    assert (sys.excepthook, threading.excepthook) == before  # uninstalled: the previous hooks are back
 
 
 @pytest.mark.parametrize(

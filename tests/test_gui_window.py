@@ -222,6 +222,38 @@ def test_a_failed_grab_is_an_error_cycle_with_its_reason_and_no_stale_boxes(qtbo
     assert not w.overrule_button.isEnabled()  # an ERROR is no verdict to correct
 
 
+def test_history_entry_without_a_frame_shows_no_other_cycles_boxes(qtbot, gui):
+    w = gui.window
+    inspect_and_wait(qtbot, gui)
+
+    def fail_next_grab(camera):
+        def grab(*_args, **_kwargs):
+            raise CameraTimeout("no frame within 2000 ms")
+
+        camera.grab = grab
+
+    gui.station.camera.call_in_worker(fail_next_grab).result(10)
+    assert inspect_and_wait(qtbot, gui).verdict == "ERROR"
+    w.history.list.itemClicked.emit(w.history.list.item(1))  # the OK cycle: held, with its boxes
+    assert w.image_view.mode == "held" and w.image_view.overlay.drawn_boxes()
+    w.history.list.itemClicked.emit(w.history.list.item(0))  # the ERROR cycle has no picture
+    assert w.banner.state == "ERROR"
+    assert w.image_view.mode == "live" and w.image_view.overlay.drawn_boxes() == []
+
+
+def test_the_first_model_ready_does_not_hide_a_camera_that_is_down(qtbot, tmp_path):
+    settings = station_settings(tmp_path)
+    station = Station(settings)  # real, not started: the states come in by hand, in this order
+    window = MainWindow(station, StationBridge(), settings)
+    qtbot.addWidget(window)
+    assert window.banner.state == "BUSY"  # STARTING
+    window.show_state("camera", "disconnected", "no camera found")
+    window.show_state("model", "ready", "constant.onnx on CPUExecutionProvider")
+    assert window.banner.state == "ERROR" and "Camera disconnected" in window.banner.reason.text()
+    window.show_state("camera", "emulated", "Emulation 0815-0000")
+    assert window.banner.state == "READY"
+
+
 def test_unexpected_errors_are_reported_not_fatal(qtbot, gui):
     w = gui.window
     w.error_route.report("Unexpected error: KeyError: 'x'", "Traceback (most recent call last): ...")

@@ -29,7 +29,9 @@ DETECTIONS = (
 def _result(cycle_id: str, verdict=Verdict.OK, shift: float = 0.0) -> CycleResult:
     frame = Frame(np.zeros((H, W, 3), np.uint8), 1, 0.0, "test")
     dets = tuple(Detection(d.class_id, d.class_name, d.score, tuple(v + shift for v in d.box)) for d in DETECTIONS)
-    return CycleResult(cycle_id, datetime.now().astimezone(), verdict, frame=frame, detections=dets)
+    return CycleResult(
+        cycle_id, datetime.now().astimezone(), verdict, frame=frame, image_size=(W, H), detections=dets
+    )
 
 
 @pytest.fixture

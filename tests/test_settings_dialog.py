@@ -195,3 +195,14 @@ def test_applying_a_broken_model_keeps_the_old_one(qtbot, tmp_path):
         assert [r.target for r in AuditLog(tmp_path / "audit.jsonl").read()] == ["model.path", "model.path"]
     finally:
         station.stop()
+
+
+def test_a_password_that_cannot_be_saved_is_reported_not_raised(qtbot, settings, tmp_path):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("")
+    d = SettingsDialog(settings, None, settings_path=blocker / "settings.toml", audit=AuditLog(tmp_path / "audit.jsonl"))
+    qtbot.addWidget(d)
+    new = access.change_password(settings, "open sesame", "newpass", "newpass")
+    d.save_password(new)  # a slot: an OSError must not escape
+    assert d.message.text().startswith("Password not changed")
+    assert d.settings == settings and not (tmp_path / "audit.jsonl").exists()

@@ -210,8 +210,7 @@ class MainWindow(QMainWindow):
         b.state_changed.connect(self.show_state)
         b.error.connect(lambda message: self.error_route.report(message))
         b.refused.connect(self.show_refused)
-        if hasattr(b, "notice"):
-            b.notice.connect(lambda message: self.show_message(message))
+        b.notice.connect(self.show_message)
         self.error_route.reported.connect(self.show_error)
 
         self.inspect_button.clicked.connect(lambda: self.inspect("button"))
@@ -285,15 +284,15 @@ class MainWindow(QMainWindow):
         box.setIcon(QMessageBox.Icon.Question)
         box.setText(f"The station said {result.verdict}.\n\nWas this part really {corrected}?")
         box.setInformativeText("The image is kept for review and the log gets a correction row.")
-        self.overrule_confirm = box.addButton(f"Yes, it is {corrected}", QMessageBox.ButtonRole.YesRole)
+        confirm = box.addButton(f"Yes, it is {corrected}", QMessageBox.ButtonRole.YesRole)
         box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
         box.setWindowModality(Qt.WindowModality.WindowModal)
-        box.finished.connect(lambda _code: self._overrule_answered(box, result, corrected))
-        self.overrule_dialog = box
+        box.finished.connect(lambda _code: self._overrule_answered(box.clickedButton() is confirm, result, corrected))
+        self.overrule_dialog, self.overrule_confirm = box, confirm
         box.open()
 
-    def _overrule_answered(self, box: QMessageBox, result: CycleResult, corrected: Verdict) -> None:
-        if box.clickedButton() is not self.overrule_confirm:
+    def _overrule_answered(self, confirmed: bool, result: CycleResult, corrected: Verdict) -> None:
+        if not confirmed:
             return
         self._overruled.add(result.cycle_id)
         self._update_overrule_button()
@@ -356,11 +355,8 @@ class MainWindow(QMainWindow):
         self.last_result = result
         self.banner.show_result(result)
         frame = result.frame
-        if frame is not None:
-            self.image_view.hold(frame.image, result.detections, result.match, frame.width, frame.height)
-            self.station.set_live(False)  # the held frame stays until the next cycle or Live
-        else:  # no frame (camera failed): never leave the previous cycle's boxes under this verdict
-            self.go_live()
+        image, width, height = (frame.image, frame.width, frame.height) if frame is not None else (None, 0, 0)
+        self._hold(image, result, width, height)
         self.history.add_result(result)
         self.statistics.add_result(result)
         self._update_overrule_button()
@@ -368,8 +364,7 @@ class MainWindow(QMainWindow):
         self._update_log_label()
 
     def show_history_entry(self, entry: HistoryEntry) -> None:
-        if entry.preview is not None:
-            self.image_view.hold(entry.preview, entry.result.detections, entry.result.match, entry.width, entry.height)
+        self._hold(entry.preview, entry.result, entry.width, entry.height)
         self.banner.show_result(entry.result)
         self.show_message(f"Showing cycle {entry.result.cycle_id}; press Live or INSPECT to go on")
 
@@ -402,8 +397,10 @@ class MainWindow(QMainWindow):
                 self.model_label.setText(f"Model: {text}")
                 self.model_label.setToolTip(reason)
                 self.model_label.setStyleSheet("")
-                if not self._model_ready_once or self._banner_problem == "model":
-                    self._model_ready_once = True
+                first = not self._model_ready_once
+                self._model_ready_once = True
+                # the first "ready" ends STARTING, but never hides a camera that is down
+                if self._banner_problem == "model" or (first and self._banner_problem is None):
                     self._banner_problem = None
                     self._show_idle()
             elif state == "loading":
@@ -449,6 +446,15 @@ class MainWindow(QMainWindow):
     def _take_live_frame(self):
         camera = getattr(self.station, "camera", None)
         return camera.take_live_frame() if camera is not None else None
+
+    def _hold(self, image, result: CycleResult, width: int, height: int) -> None:
+        """Show a cycle's picture with its boxes until the next cycle or Live; without a picture
+        (the camera failed) go live: never leave another cycle's boxes under this verdict."""
+        if image is None:
+            self.go_live()
+            return
+        self.image_view.hold(image, result.detections, result.match, width, height)
+        self.station.set_live(False)  # nobody looks at live frames while a cycle is held
 
     def _show_idle(self) -> None:
         if self.last_result is not None:

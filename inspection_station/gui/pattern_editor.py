@@ -73,6 +73,21 @@ def _buttons(parent: QWidget, *specs: tuple[str, Callable]) -> tuple[QHBoxLayout
     return row, made
 
 
+def _titled_list(
+    parent: QWidget, layout: QVBoxLayout, title: str, name: str, chosen: Callable[[str], None],
+    *actions: tuple[str, Callable],
+) -> QListWidget:
+    """A caption, a list (current text -> `chosen`) and a row of buttons under it."""
+    layout.addWidget(QLabel(title, parent))
+    items = QListWidget(parent)
+    items.setObjectName(name)
+    items.currentTextChanged.connect(chosen)
+    layout.addWidget(items, 1)
+    row, _ = _buttons(parent, *actions)
+    layout.addLayout(row)
+    return items
+
+
 class PatternEditor(QWidget):
     """Edit the pattern sets in a folder. `station` (may be None) gives frames and detections."""
 
@@ -115,22 +130,16 @@ class PatternEditor(QWidget):
         # library: sets and variants
         left = QWidget(self)
         lv = QVBoxLayout(left)
-        lv.addWidget(QLabel("Pattern sets (files)"))
-        self.sets_list = QListWidget(left)
-        self.sets_list.setObjectName("sets_list")
-        self.sets_list.currentTextChanged.connect(self._set_chosen)
-        lv.addWidget(self.sets_list, 1)
-        row, _ = _buttons(left, ("New", self.new_set), ("Rename", self.rename_set),
-                          ("Duplicate", self.duplicate_set), ("Delete", self.delete_set))
-        lv.addLayout(row)
-        lv.addWidget(QLabel("Variants"))
-        self.variants_list = QListWidget(left)
-        self.variants_list.setObjectName("variants_list")
-        self.variants_list.currentTextChanged.connect(self._variant_chosen)
-        lv.addWidget(self.variants_list, 1)
-        row, _ = _buttons(left, ("New", self.new_variant), ("Rename", self.rename_variant),
-                          ("Duplicate", self.duplicate_variant), ("Delete", self.delete_variant))
-        lv.addLayout(row)
+        self.sets_list = _titled_list(
+            left, lv, "Pattern sets (files)", "sets_list", self._set_chosen,
+            ("New", self.new_set), ("Rename", self.rename_set),
+            ("Duplicate", self.duplicate_set), ("Delete", self.delete_set),
+        )
+        self.variants_list = _titled_list(
+            left, lv, "Variants", "variants_list", self._variant_chosen,
+            ("New", self.new_variant), ("Rename", self.rename_variant),
+            ("Duplicate", self.duplicate_variant), ("Delete", self.delete_variant),
+        )
 
         # image with slot rectangles
         centre = QWidget(self)
@@ -577,12 +586,12 @@ class PatternEditor(QWidget):
         wanted = (Verdict.OK,) if self.only_ok.isChecked() else (Verdict.OK, Verdict.NOK)
         results = [
             r for r in self.history()
-            if r.verdict in wanted and r.frame is not None and r.detections
+            if r.verdict in wanted and r.image_size is not None and r.detections
         ][-self.last_n.value():]
         if not results:
             self._say("No suitable cycles in the recent history to teach from.", ok=False)
             return
-        frames = [normalise_detections(r.detections, r.frame.width, r.frame.height) for r in results]
+        frames = [normalise_detections(r.detections, *r.image_size) for r in results]
         try:
             taught = derive_variant(frames, self.tolerance.value())
         except PatternError as exc:

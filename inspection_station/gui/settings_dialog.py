@@ -65,35 +65,17 @@ class SettingsInputError(StationError):
 
 
 def enumerate_camera_devices() -> list[tuple[str, str]]:
-    """(serial, description) of every camera pylon sees (emulated included); [] on failure.
+    """(serial, label) of every camera pylon sees (emulated included); [] on failure.
 
-    The camera helper owns enumeration (core/camera.py); the picker keeps working
-    with a typed serial when enumeration is unavailable or fails.
+    Enumeration is core/pylon_devices.py's (the `cameras` command uses it too); the
+    picker keeps working with a typed serial when it is unavailable or fails.
     """
     try:
-        from inspection_station.core import camera, pylon_devices
+        from inspection_station.core.pylon_devices import list_devices
 
-        for module in (camera, pylon_devices):
-            for name in ("list_devices", "list_cameras", "enumerate_devices"):
-                fn = getattr(module, name, None)
-                if fn is not None:
-                    return [_device_entry(d) for d in fn()]
+        return [(d.serial, d.label) for d in list_devices()]
     except Exception:  # noqa: BLE001 - no camera runtime, a driver error: the picker still works
         return []
-    return []
-
-
-def _device_entry(device) -> tuple[str, str]:
-    if isinstance(device, tuple | list):
-        return str(device[0]), " ".join(str(v) for v in device[1:] if v)
-    if isinstance(device, dict):
-        serial = str(device.get("serial") or device.get("serial_number") or "")
-        return serial, str(device.get("description") or device.get("model") or device.get("name") or "")
-    serial = str(getattr(device, "serial", "") or getattr(device, "serial_number", ""))
-    description = getattr(device, "label", None) or getattr(device, "description", None) or " ".join(
-        str(getattr(device, a, "")) for a in ("model", "friendly_name", "device_class") if getattr(device, a, "")
-    )
-    return serial, str(description or "")
 
 
 class DevicePicker(QWidget):
@@ -464,21 +446,28 @@ class SettingsDialog(QDialog):
         values["model"]["class_colors"] = self.class_table.colors()
         return values
 
-    def label_of(self, section: str, key: str) -> str:
-        extra = {
-            ("camera", "serial"): ("Camera", "Camera (serial)"),
-            ("model", "providers"): ("Model", "Provider preference"),
-            ("model", "class_names"): ("Model", "Classes"),
-            ("model", "class_colors"): ("Model", "Classes"),
+    def _field(self, section: str, key: str) -> tuple[QWidget, str] | None:
+        """The widget editing a settings key and its label; None for a key the dialog lacks."""
+        special = {  # keys edited by the dialog's own widgets, not by a SectionForm
+            ("camera", "serial"): (self.device_picker, "Camera (serial)"),
+            ("model", "providers"): (self.provider_list, "Provider preference"),
+            ("model", "class_names"): (self.class_table, "Classes"),
+            ("model", "class_colors"): (self.class_table, "Classes"),
         }
-        if (section, key) in extra:
-            tab, label = extra[(section, key)]
-            return f"{tab} › {label}"
+        if (section, key) in special:
+            return special[(section, key)]
         for form in self.forms:
             if form.section == section and key in form.widgets:
-                tab = self.tabs.tabText(self._tab_index_of(form))
-                return f"{tab} › {form.label(key)}"
-        return f"[{section}] {key}"
+                return form.widgets[key], form.label(key)
+        return None
+
+    def label_of(self, section: str, key: str) -> str:
+        """The "Tab › Label" of a settings key, as the engineer sees it."""
+        found = self._field(section, key)
+        if found is None:
+            return f"[{section}] {key}"
+        widget, label = found
+        return f"{self.tabs.tabText(self._tab_index_of(widget))} › {label}"
 
     def _tab_index_of(self, widget: QWidget) -> int:
         for i in range(self.tabs.count()):
@@ -487,18 +476,8 @@ class SettingsDialog(QDialog):
         return 0
 
     def _widget_of(self, section: str, key: str) -> QWidget | None:
-        special = {
-            ("camera", "serial"): self.device_picker,
-            ("model", "providers"): self.provider_list,
-            ("model", "class_names"): self.class_table,
-            ("model", "class_colors"): self.class_table,
-        }
-        if (section, key) in special:
-            return special[(section, key)]
-        for form in self.forms:
-            if form.section == section and key in form.widgets:
-                return form.widgets[key]
-        return None
+        found = self._field(section, key)
+        return found[0] if found is not None else None
 
     def build_settings(self) -> Settings:
         """The settings the form shows; SettingsInputError names the first bad field."""
@@ -586,7 +565,12 @@ class SettingsDialog(QDialog):
         """Store only the new hash (pending form edits are not applied by this)."""
         new = dataclasses.replace(self.settings, station=dataclasses.replace(
             self.settings.station, engineer_password_hash=with_new_hash.station.engineer_password_hash))
-        config.save_settings(new, self.settings_path)
+        try:
+            config.save_settings(new, self.settings_path)
+        except OSError as exc:  # a slot: say it here, never let it escape
+            self.message.setStyleSheet(ERROR_STYLE)
+            self.message.setText(f"Password not changed: not saved to {self.settings_path}: {exc.strerror or exc}")
+            return
         old, self.settings = self.settings, new
         note = self._audit_settings(old, new)
         self.message.setStyleSheet(OK_STYLE)
@@ -597,9 +581,8 @@ class SettingsDialog(QDialog):
     def _pattern_saved(self, name: str) -> None:
         # the station reloads its pattern library with the (unchanged) settings
         if self.station is not None:
-            reload = getattr(self.station, "reload_patterns", None)
             try:
-                reload() if reload is not None else self.station.apply_settings(self.settings)
+                self.station.reload_patterns()
             except StationError as exc:
                 self.message.setStyleSheet(ERROR_STYLE)
                 self.message.setText(f"Pattern set {name!r} saved, but the station did not reload it: {exc}")
