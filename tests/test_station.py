@@ -200,3 +200,17 @@ def test_reopening_the_results_log_does_not_count_todays_cycles_again(setup, eve
         rows = read_log(station.recorder.log.current_path)
         total = station.statistics.snapshot().cycles
     assert total == 2 and len(rows) == 2 and rows[-1]["cycle_id"] == r.cycle_id
+
+
+def test_start_twice_is_refused_and_triggers_after_stop_say_why(setup, events):
+    settings, _ = setup
+    station = make_station(settings, events)
+    station.start()
+    try:
+        with pytest.raises(StationError, match="already started"):
+            station.start()
+    finally:
+        station.stop()
+    assert station.trigger("pedal") is False
+    assert events["refused"] == ["pedal trigger refused: the station is stopped"]
+    assert station.statistics.snapshot().refused_triggers == 0  # not a refused cycle of a running shift

@@ -90,6 +90,8 @@ class Station:
         failed to load: the station then runs and reports every cycle as ERROR).
         """
         with self._life:
+            if self.camera is not None:
+                raise StationError("the station is already started")
             if self._stopped:  # closed before its start came round: nothing to open
                 done: Future = Future()
                 done.set_result(None)
@@ -149,7 +151,10 @@ class Station:
 
     def trigger(self, source: str = "button") -> bool:
         """Start a cycle on the inference thread; False (refused, counted) if one is running."""
-        if self._stopped or not self._busy.acquire(blocking=False):
+        if self._stopped:
+            self._on_refused(f"{source} trigger refused: the station is stopped")
+            return False
+        if not self._busy.acquire(blocking=False):
             self._refuse(source)
             return False
         return self._submit_cycle(self._software_cycle, source, time.perf_counter()) is not None
