@@ -321,8 +321,9 @@ class Station:
         except StationError as exc:
             if self.pipeline.detector is None:
                 self.pipeline.model_problem = str(exc)
-            else:
-                # Keep the old model running; say loudly that the new one failed.
+            elif self.settings.model == settings.model:
+                # Keep the old model running; say loudly that the new one failed. (If newer
+                # settings arrived meanwhile, their own load decides; don't overwrite them.)
                 self.settings = dataclasses.replace(self.settings, model=self.pipeline.detector.settings)
             self._on_state("model", "error", str(exc))
             self._on_error(f"model not loaded: {exc}")
