@@ -22,8 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("PYLON_CAMEMU", "1")
 
-from inspection_station.core.camera import open_camera  # noqa: E402
-from inspection_station.core.config import CameraSettings  # noqa: E402
+from inspection_station.core.camera.worker import open_camera  # noqa: E402
+from inspection_station.core.settings.model import CameraSettings  # noqa: E402
 
 DEFAULT_IMAGE = REPO.parent / "shared" / "bench" / "images" / "scene_2448x2048.png"
 

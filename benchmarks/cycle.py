@@ -25,8 +25,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("PYLON_CAMEMU", "1")
 
-from inspection_station.core.config import Settings  # noqa: E402
 from inspection_station.core.images import load_image  # noqa: E402
+from inspection_station.core.settings.model import Settings  # noqa: E402
 from inspection_station.core.station import Station  # noqa: E402
 
 DEFAULT_BENCH = REPO.parent / "shared" / "bench"

@@ -71,13 +71,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def shoot(args, width: int, height: int) -> int:
-    from inspection_station.core.config import demo_settings, load_settings
     from inspection_station.core.errors import CameraTimeout
+    from inspection_station.core.settings.model import demo_settings, load_settings
     from inspection_station.core.station import Station
     from inspection_station.gui.app import make_application, start_station
     from inspection_station.gui.error_route import ErrorRoute
-    from inspection_station.gui.main_window import MainWindow
-    from inspection_station.gui.station_bridge import StationBridge
+    from inspection_station.gui.operator.main_window import MainWindow
+    from inspection_station.gui.operator.station_bridge import StationBridge
 
     loaded = load_settings(args.config)
     settings = demo_settings(loaded.settings) if args.demo else loaded.settings

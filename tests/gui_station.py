@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inspection_station.core.config import Settings
+from inspection_station.core.settings.model import Settings
 from tests.onnx_models import constant_model
 
 # End-to-end layout [1, K, 6]: x1, y1, x2, y2, score, class in 640x640 model pixels.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from inspection_station.core import access
-from inspection_station.core.access import AccessError
-from inspection_station.core.config import Settings
+from inspection_station.core.settings import access
+from inspection_station.core.settings.access import AccessError
+from inspection_station.core.settings.model import Settings
 
 
 def test_hash_format_and_verify():

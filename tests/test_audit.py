@@ -7,8 +7,13 @@ import json
 import pytest
 
 from inspection_station.core import paths
-from inspection_station.core.audit import AuditError, AuditLog, read_audit, settings_changes
-from inspection_station.core.config import Settings
+from inspection_station.core.settings.audit import (
+    AuditError,
+    AuditLog,
+    read_audit,
+    settings_changes,
+)
+from inspection_station.core.settings.model import Settings
 
 
 def test_default_location_is_the_user_log_dir():

@@ -10,12 +10,13 @@ import pytest
 from pypylon import pylon
 
 from inspection_station.cli import main as cli_main
-from inspection_station.core.camera import Camera, CameraState, open_camera
-from inspection_station.core.config import CameraSettings
+from inspection_station.core.camera.discovery import list_devices
+from inspection_station.core.camera.folder_replay import FolderCamera
+from inspection_station.core.camera.protocol import Camera, CameraState
+from inspection_station.core.camera.transform import FrameTransform, roi_box, rotate
+from inspection_station.core.camera.worker import open_camera
 from inspection_station.core.errors import CameraError, CameraTimeout
-from inspection_station.core.folder_camera import FolderCamera
-from inspection_station.core.image_transform import FrameTransform, roi_box, rotate
-from inspection_station.core.pylon_devices import list_devices
+from inspection_station.core.settings.model import CameraSettings
 
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
 W, H = 64, 48

@@ -10,11 +10,11 @@ import tracemalloc
 
 import pytest
 
-from inspection_station.core.camera import CameraState, FrameIncomplete, open_camera
-from inspection_station.core.camera_worker import CameraWorker, backoff_delays
-from inspection_station.core.config import CameraSettings
+from inspection_station.core.camera.folder_replay import FolderCamera
+from inspection_station.core.camera.protocol import CameraState, FrameIncomplete
+from inspection_station.core.camera.worker import CameraWorker, backoff_delays, open_camera
 from inspection_station.core.errors import CameraError, CameraTimeout
-from inspection_station.core.folder_camera import FolderCamera
+from inspection_station.core.settings.model import CameraSettings
 from tests.test_camera import BLUE, GREEN, RED, H, W, centre, emulator, write_images
 
 WAIT_S = 20.0  # generous upper bound for waits on a busy machine; never asserted as a duration
@@ -321,7 +321,7 @@ def rss_bytes() -> int:
 
 
 def test_qt_bridge_relays_newest_frames_and_states_in_the_gui_thread(images, qtbot):
-    from inspection_station.gui.camera_bridge import CameraBridge
+    from inspection_station.gui.operator.camera_bridge import CameraBridge
 
     worker = CameraWorker(emulator(images))
     bridge = CameraBridge(worker)

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from inspection_station.core.results_log import read_log
+from inspection_station.core.results.csv_log import read_log
 from tests.onnx_models import constant_model, v8_raw_output
 from tests.test_station import PATTERN, PATTERN_NOK
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from inspection_station.core.config import (
+from inspection_station.core.errors import ConfigError
+from inspection_station.core.settings.model import (
     Settings,
     load_settings,
     save_settings,
     settings_to_toml,
     user_config_path,
 )
-from inspection_station.core.errors import ConfigError
 
 
 def test_defaults_come_from_the_bundled_toml():

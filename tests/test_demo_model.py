@@ -14,7 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inspection_station.core.config import (
+from inspection_station.core.detect.detector import Detector
+from inspection_station.core.detection import Detection
+from inspection_station.core.images import list_images, load_image
+from inspection_station.core.patterns.matching import match_pattern
+from inspection_station.core.patterns.yaml_io import load_pattern_set
+from inspection_station.core.settings.model import (
     CameraSettings,
     ModelSettings,
     PatternSettings,
@@ -22,11 +27,6 @@ from inspection_station.core.config import (
     resolve_model_path,
     resolve_patterns_path,
 )
-from inspection_station.core.detection import Detection
-from inspection_station.core.detector import Detector
-from inspection_station.core.images import list_images, load_image
-from inspection_station.core.matching import match_pattern
-from inspection_station.core.patterns import load_pattern_set
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "models" / "training"))

@@ -10,9 +10,11 @@ import pytest
 from onnx import TensorProto
 
 from inspection_station.cli import main
-from inspection_station.core.config import ModelSettings
-from inspection_station.core.detector import Detector, choose_providers, letterbox, recognise_layout
+from inspection_station.core.detect.decoders import recognise_layout
+from inspection_station.core.detect.detector import Detector, choose_providers
+from inspection_station.core.detect.letterbox import letterbox
 from inspection_station.core.errors import ModelError
+from inspection_station.core.settings.model import ModelSettings
 from tests.onnx_models import constant_model, v5_raw_output, v8_raw_output
 
 NAMES = {0: "screw", 1: "chip", 2: "label"}

@@ -15,17 +15,17 @@ from PySide6.QtGui import QColor
 from inspection_station.core.cycle import CycleResult, StageTimes, Verdict
 from inspection_station.core.detection import Detection
 from inspection_station.core.frame import Frame
-from inspection_station.core.matching import match_pattern
-from inspection_station.core.patterns import PatternSet, Slot
-from inspection_station.core.statistics import Statistics
+from inspection_station.core.patterns.matching import match_pattern
+from inspection_station.core.patterns.model import PatternSet, Slot
+from inspection_station.core.results.statistics import Statistics
 from inspection_station.gui import theme
 from inspection_station.gui.error_route import ErrorRoute, install_exception_hooks
-from inspection_station.gui.history_panel import PREVIEW_WIDTH, HistoryPanel
-from inspection_station.gui.image_view import ImageView
-from inspection_station.gui.main_window import pedal_key_sequence
-from inspection_station.gui.station_bridge import StationBridge
-from inspection_station.gui.statistics_panel import StatisticsPanel
-from inspection_station.gui.verdict_banner import VerdictBanner
+from inspection_station.gui.operator.history_panel import PREVIEW_WIDTH, HistoryPanel
+from inspection_station.gui.operator.image_view import ImageView
+from inspection_station.gui.operator.main_window import pedal_key_sequence
+from inspection_station.gui.operator.station_bridge import StationBridge
+from inspection_station.gui.operator.statistics_panel import StatisticsPanel
+from inspection_station.gui.operator.verdict_banner import VerdictBanner
 
 W, H = 1000, 800
 SCREW = Detection(0, "screw", 0.91, (200.0, 160.0, 300.0, 240.0))  # normalised 0.2..0.3 x 0.2..0.3

@@ -13,12 +13,12 @@ from PySide6.QtWidgets import QApplication
 
 from inspection_station import __version__
 from inspection_station.core.errors import CameraTimeout
-from inspection_station.core.results_log import read_log
+from inspection_station.core.results.csv_log import read_log
 from inspection_station.core.station import Station
 from inspection_station.gui.app import start_station
 from inspection_station.gui.error_route import ErrorRoute
-from inspection_station.gui.main_window import MainWindow
-from inspection_station.gui.station_bridge import StationBridge
+from inspection_station.gui.operator.main_window import MainWindow
+from inspection_station.gui.operator.station_bridge import StationBridge
 from tests.gui_station import station_settings
 
 READY_S = 30_000  # ms: camera open + model load on a loaded CI machine
@@ -349,7 +349,7 @@ def test_gui_command_starts_and_stops_the_real_station(qtbot, tmp_path, monkeypa
     """`inspection-station gui --config F` end to end; only the event loop is the test's own
     (app.exec() + quit() would stop the loop that later tests wait in)."""
     from inspection_station import cli
-    from inspection_station.core.config import save_settings
+    from inspection_station.core.settings.model import save_settings
 
     config = save_settings(station_settings(tmp_path), tmp_path / "settings.toml")
     seen = {}
@@ -373,7 +373,8 @@ def test_gui_command_starts_and_stops_the_real_station(qtbot, tmp_path, monkeypa
 
 
 def test_engineer_settings_reach_the_window(qtbot, gui, monkeypatch):
-    from inspection_station.gui import app, settings_dialog
+    from inspection_station.gui import app
+    from inspection_station.gui.engineer import settings_dialog
 
     new = gui.settings.replace("station", pedal_key="F9", name="line-9")
     calls = []

@@ -9,11 +9,11 @@ import cv2
 import numpy as np
 import pytest
 
-from inspection_station.core import image_archive
 from inspection_station.core.cycle import Verdict
 from inspection_station.core.detection import Detection
 from inspection_station.core.errors import ResultsError
-from inspection_station.core.image_archive import (
+from inspection_station.core.results import archive as image_archive
+from inspection_station.core.results.archive import (
     ArchivePolicy,
     ImageArchive,
     encode_image,

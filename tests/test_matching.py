@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from inspection_station.cli import main
 from inspection_station.core.detection import Detection
 from inspection_station.core.errors import PatternError
-from inspection_station.core.matching import match_pattern
-from inspection_station.core.patterns import PatternSet, Slot, save_pattern_set
+from inspection_station.core.patterns.matching import match_pattern
+from inspection_station.core.patterns.model import PatternSet, Slot
+from inspection_station.core.patterns.yaml_io import save_pattern_set
 
 W, H = 200, 100  # not square: x is divided by width, y by height
 SLOT = Slot(0, inner=(0.2, 0.2, 0.3, 0.3), outer=(0.1, 0.1, 0.4, 0.4))

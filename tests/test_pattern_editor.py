@@ -8,15 +8,16 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from inspection_station.core.audit import AuditLog
 from inspection_station.core.cycle import CycleResult, Verdict
 from inspection_station.core.detection import Detection
 from inspection_station.core.frame import Frame
-from inspection_station.core.matching import match_pattern
-from inspection_station.core.pattern_draft import PatternDraft
-from inspection_station.core.patterns import PatternSet, Slot, load_pattern_set, save_pattern_set
-from inspection_station.gui.pattern_editor import PatternEditor
-from inspection_station.gui.slot_table import COL_INNER, COL_OUTER
+from inspection_station.core.patterns.draft import PatternDraft
+from inspection_station.core.patterns.matching import match_pattern
+from inspection_station.core.patterns.model import PatternSet, Slot
+from inspection_station.core.patterns.yaml_io import load_pattern_set, save_pattern_set
+from inspection_station.core.settings.audit import AuditLog
+from inspection_station.gui.engineer.pattern_editor import PatternEditor
+from inspection_station.gui.engineer.slot_table import COL_INNER, COL_OUTER
 
 W, H = 400, 300
 SLOT = Slot(0, (0.20, 0.20, 0.30, 0.30), (0.18, 0.18, 0.32, 0.32))
@@ -227,7 +228,7 @@ def test_open_image_detects_off_the_gui_thread_with_a_real_station(qtbot, folder
 def _station_settings(tmp_path):
     import cv2
 
-    from inspection_station.core.config import Settings
+    from inspection_station.core.settings.model import Settings
     from tests.onnx_models import constant_model, v8_raw_output
 
     frames = tmp_path / "frames"

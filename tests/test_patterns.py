@@ -10,16 +10,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inspection_station.core.errors import PatternError
-from inspection_station.core.patterns import (
+from inspection_station.core.patterns.model import (
     PatternFileError,
     PatternSet,
     Slot,
+    validate_pattern_set,
+)
+from inspection_station.core.patterns.yaml_io import (
     load_pattern_library,
     load_pattern_set,
     parse_pattern_set,
     pattern_set_to_yaml,
     save_pattern_set,
-    validate_pattern_set,
 )
 
 OLD_FILE = """\

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inspection_station.core.config import ResultsSettings
 from inspection_station.core.cycle import Verdict
-from inspection_station.core.detector import Detector
+from inspection_station.core.detect.detector import Detector
 from inspection_station.core.frame import Frame
-from inspection_station.core.patterns import PatternSet, Slot
+from inspection_station.core.patterns.model import PatternSet, Slot
 from inspection_station.core.pipeline import Pipeline
-from inspection_station.core.results import ResultsRecorder
-from inspection_station.core.results_log import read_log
+from inspection_station.core.results.csv_log import read_log
+from inspection_station.core.results.recorder import ResultsRecorder
+from inspection_station.core.settings.model import ResultsSettings
 from tests.onnx_models import constant_model, v8_raw_output
 
 # On a 640 x 640 frame: a chip (class 1) at 270..370 x 295..345 px.

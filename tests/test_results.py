@@ -10,14 +10,14 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from inspection_station.core.config import ResultsSettings
 from inspection_station.core.cycle import CycleResult, StageTimes, Verdict
 from inspection_station.core.detection import Detection
 from inspection_station.core.errors import ResultsError
 from inspection_station.core.frame import Frame
-from inspection_station.core.matching import MatchResult, SlotResult
-from inspection_station.core.results import ResultsRecorder
-from inspection_station.core.results_log import log_files_for_day, read_log
+from inspection_station.core.patterns.matching import MatchResult, SlotResult
+from inspection_station.core.results.csv_log import log_files_for_day, read_log
+from inspection_station.core.results.recorder import ResultsRecorder
+from inspection_station.core.settings.model import ResultsSettings
 
 VERDICTS = [Verdict.OK, Verdict.NOK, Verdict.OK, Verdict.ERROR, Verdict.OK, Verdict.OK, Verdict.NOK]
 

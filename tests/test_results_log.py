@@ -17,7 +17,7 @@ import pytest
 
 from inspection_station.core.cycle import CycleResult, StageTimes, Verdict
 from inspection_station.core.detection import Detection
-from inspection_station.core.results_log import (
+from inspection_station.core.results.csv_log import (
     LOG_COLUMNS,
     ResultsLog,
     cycle_date,
@@ -164,7 +164,7 @@ def test_read_log_of_missing_or_empty_file(tmp_path):
 
 _CHILD = """
 import datetime, sys
-from inspection_station.core.results_log import ResultsLog
+from inspection_station.core.results.csv_log import ResultsLog
 log = ResultsLog(sys.argv[1])
 day = datetime.date(2026, 11, 24)
 i = 0

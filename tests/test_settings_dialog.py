@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QDialog, QDialogButtonBox
 
-from inspection_station.core import access
-from inspection_station.core.audit import AuditLog
-from inspection_station.core.config import Settings, load_settings
-from inspection_station.core.patterns import PatternSet, Slot, save_pattern_set
-from inspection_station.gui.settings_dialog import SettingsDialog
-from inspection_station.gui.unlock_dialog import ChangePasswordDialog, UnlockDialog
+from inspection_station.core.patterns.model import PatternSet, Slot
+from inspection_station.core.patterns.yaml_io import save_pattern_set
+from inspection_station.core.settings import access
+from inspection_station.core.settings.audit import AuditLog
+from inspection_station.core.settings.model import Settings, load_settings
+from inspection_station.gui.engineer.settings_dialog import SettingsDialog
+from inspection_station.gui.engineer.unlock_dialog import ChangePasswordDialog, UnlockDialog
 
 CHEAP = {"n": 2**4, "r": 1, "p": 1}  # the hash string carries its parameters: fast tests
 
@@ -165,7 +166,7 @@ def test_pattern_tab_hosts_the_editor_on_the_configured_folder(dialog):
 
 def test_applying_a_broken_model_keeps_the_old_one(qtbot, tmp_path):
     from inspection_station.core.station import Station
-    from inspection_station.gui.station_bridge import StationBridge
+    from inspection_station.gui.operator.station_bridge import StationBridge
     from tests.gui_station import station_settings
 
     settings = station_settings(tmp_path)

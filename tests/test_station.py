@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from inspection_station.core.config import Settings
 from inspection_station.core.cycle import Verdict
 from inspection_station.core.errors import StationError
-from inspection_station.core.results_log import read_log
+from inspection_station.core.results.csv_log import read_log
+from inspection_station.core.settings.model import Settings
 from tests.onnx_models import constant_model, v8_raw_output
 
 # The constant model always sees one chip in the middle of its 640 x 640 input: on the

@@ -8,8 +8,8 @@ import pytest
 
 from inspection_station.core.cycle import CycleResult, StageTimes, Verdict
 from inspection_station.core.detection import Detection
-from inspection_station.core.results_log import ResultsLog, cycle_row, read_log
-from inspection_station.core.statistics import Statistics, nearest_rank
+from inspection_station.core.results.csv_log import ResultsLog, cycle_row, read_log
+from inspection_station.core.results.statistics import Statistics, nearest_rank
 
 
 def cycle(verdict: Verdict, total_ms: float, dets=(), **stages) -> CycleResult:

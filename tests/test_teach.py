@@ -13,14 +13,9 @@ from hypothesis import strategies as st
 from inspection_station.cli import main
 from inspection_station.core.detection import Detection
 from inspection_station.core.errors import PatternError
-from inspection_station.core.matching import match_pattern
-from inspection_station.core.patterns import (
-    PatternSet,
-    load_pattern_set,
-    save_pattern_set,
-    validate_pattern_set,
-)
-from inspection_station.core.teach import (
+from inspection_station.core.patterns.matching import match_pattern
+from inspection_station.core.patterns.model import PatternSet, validate_pattern_set
+from inspection_station.core.patterns.teaching import (
     NormBox,
     derive_variant,
     parse_yolo_labels,
@@ -28,6 +23,7 @@ from inspection_station.core.teach import (
     to_detections,
     variant_from_detections,
 )
+from inspection_station.core.patterns.yaml_io import load_pattern_set, save_pattern_set
 from tests.onnx_models import constant_model
 
 W, H = 640, 480

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inspection_station.core.pylon_devices import list_devices
+    from inspection_station.core.camera.discovery import list_devices
 
     devices = list_devices(emulation=not args.no_emulation)
     if args.json:

@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from inspection_station.core.config import ModelSettings
 from inspection_station.core.errors import StationError
+from inspection_station.core.settings.model import ModelSettings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inspection_station.core.detector import Detector
+    from inspection_station.core.detect.detector import Detector
     from inspection_station.core.images import load_image
 
     settings = ModelSettings(confidence=args.conf, iou=args.iou)

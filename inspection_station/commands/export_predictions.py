@@ -10,8 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from inspection_station.core.config import ModelSettings
 from inspection_station.core.errors import StationError
+from inspection_station.core.settings.model import ModelSettings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,11 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inspection_station.core.annotate import draw_detections
     from inspection_station.core.atomic import atomic_write_text
-    from inspection_station.core.detector import Detector
-    from inspection_station.core.image_archive import encode_image, yolo_label_lines
+    from inspection_station.core.detect.annotate import draw_detections
+    from inspection_station.core.detect.detector import Detector
     from inspection_station.core.images import list_images, load_image
+    from inspection_station.core.results.archive import encode_image, yolo_label_lines
 
     folder = Path(args.images)
     if not folder.is_dir():

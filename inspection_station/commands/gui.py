@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inspection_station.core.config import demo_settings, load_settings
+    from inspection_station.core.settings.model import demo_settings, load_settings
 
     loaded = load_settings(getattr(args, "config", None))
     for warning in loaded.warnings:

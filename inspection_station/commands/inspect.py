@@ -7,10 +7,10 @@ import json
 import sys
 
 from inspection_station.commands.detect import image_record
-from inspection_station.core.config import ModelSettings
 from inspection_station.core.cycle import Verdict
 from inspection_station.core.errors import StationError
 from inspection_station.core.frame import Frame
+from inspection_station.core.settings.model import ModelSettings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,9 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inspection_station.core.detector import Detector
+    from inspection_station.core.detect.detector import Detector
     from inspection_station.core.images import load_image
-    from inspection_station.core.patterns import load_pattern_library
+    from inspection_station.core.patterns.yaml_io import load_pattern_library
     from inspection_station.core.pipeline import Pipeline
 
     detector = Detector.load(args.model, ModelSettings(confidence=args.conf, iou=args.iou))

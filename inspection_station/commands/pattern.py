@@ -16,19 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inspection_station.core.errors import PatternError, StationError
-from inspection_station.core.matching import MatchResult, match_pattern
-from inspection_station.core.patterns import (
-    PatternSet,
-    load_pattern_library,
-    load_pattern_set,
-    save_pattern_set,
-)
-from inspection_station.core.teach import (
+from inspection_station.core.patterns.matching import MatchResult, match_pattern
+from inspection_station.core.patterns.model import PatternSet
+from inspection_station.core.patterns.teaching import (
     NormBox,
     derive_variant,
     normalise_detections,
     read_yolo_labels,
     to_detections,
+)
+from inspection_station.core.patterns.yaml_io import (
+    load_pattern_library,
+    load_pattern_set,
+    save_pattern_set,
 )
 
 DEFAULT_TOLERANCE = 0.1
@@ -85,9 +85,9 @@ def image_files(folder: Path) -> dict[str, Path]:
 
 def _predicted_frames(model: Path, images: Path, conf: float | None) -> tuple[dict[str, list[NormBox]], int | None]:
     """Per image stem, the model's boxes normalised; plus the model's class count."""
-    from inspection_station.core.config import ModelSettings
-    from inspection_station.core.detector import Detector
+    from inspection_station.core.detect.detector import Detector
     from inspection_station.core.images import load_image
+    from inspection_station.core.settings.model import ModelSettings
 
     settings = ModelSettings() if conf is None else ModelSettings(confidence=conf)
     detector = Detector.load(model, settings)

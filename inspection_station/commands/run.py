@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def load_station_settings(args: argparse.Namespace):
     """Settings for `run`/`gui`: tolerant load, warnings on stderr, --demo applied."""
-    from inspection_station.core.config import demo_settings, load_settings
+    from inspection_station.core.settings.model import demo_settings, load_settings
 
     loaded = load_settings(args.config)
     for warning in loaded.warnings:

@@ -11,7 +11,7 @@ from inspection_station.core.detection import Detection
 from inspection_station.core.frame import Frame
 
 if TYPE_CHECKING:
-    from inspection_station.core.matching import MatchResult
+    from inspection_station.core.patterns.matching import MatchResult
 
 
 class Verdict(StrEnum):

@@ -15,11 +15,11 @@ from datetime import datetime
 from typing import Protocol
 
 from inspection_station.core.cycle import CycleResult, StageTimes, Verdict
-from inspection_station.core.detector import Detector
+from inspection_station.core.detect.detector import Detector
 from inspection_station.core.errors import StationError
 from inspection_station.core.frame import Frame
-from inspection_station.core.matching import match_pattern
-from inspection_station.core.patterns import PatternSet
+from inspection_station.core.patterns.matching import match_pattern
+from inspection_station.core.patterns.model import PatternSet
 
 
 class Recorder(Protocol):

@@ -20,21 +20,22 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from inspection_station.core.camera_worker import CameraWorker
-from inspection_station.core.config import (
+from inspection_station.core.camera.worker import CameraWorker
+from inspection_station.core.cycle import CycleResult, Verdict
+from inspection_station.core.detect.detector import Detector
+from inspection_station.core.errors import StationError
+from inspection_station.core.frame import Frame
+from inspection_station.core.images import load_image
+from inspection_station.core.patterns.model import PatternSet
+from inspection_station.core.patterns.yaml_io import load_pattern_library
+from inspection_station.core.pipeline import Pipeline
+from inspection_station.core.results.recorder import ResultsRecorder
+from inspection_station.core.results.statistics import Statistics
+from inspection_station.core.settings.model import (
     Settings,
     resolve_model_path,
     resolve_patterns_path,
 )
-from inspection_station.core.cycle import CycleResult, Verdict
-from inspection_station.core.detector import Detector
-from inspection_station.core.errors import StationError
-from inspection_station.core.frame import Frame
-from inspection_station.core.images import load_image
-from inspection_station.core.patterns import PatternSet, load_pattern_library
-from inspection_station.core.pipeline import Pipeline
-from inspection_station.core.results import ResultsRecorder
-from inspection_station.core.statistics import Statistics
 
 log = logging.getLogger(__name__)
 

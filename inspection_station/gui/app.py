@@ -21,10 +21,10 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from inspection_station.core import paths
-from inspection_station.core.config import Settings
+from inspection_station.core.settings.model import Settings
 from inspection_station.gui.error_route import ErrorRoute, install_exception_hooks
-from inspection_station.gui.main_window import MainWindow
-from inspection_station.gui.station_bridge import StationBridge
+from inspection_station.gui.operator.main_window import MainWindow
+from inspection_station.gui.operator.station_bridge import StationBridge
 from inspection_station.gui.theme import apply_theme
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def start_station(station, route: ErrorRoute) -> threading.Thread:
 
 def open_settings_dialog(window: MainWindow, station, bridge: StationBridge, settings_path: Path | None) -> None:
     """Engineer password, then the settings dialog (gui/settings_dialog.py owns that flow)."""
-    from inspection_station.gui.settings_dialog import open_engineer_settings
+    from inspection_station.gui.engineer.settings_dialog import open_engineer_settings
 
     settings = open_engineer_settings(window, window.settings, station, settings_path=settings_path, bridge=bridge)
     if settings is not None:

@@ -24,11 +24,11 @@ import generate_scene as scene  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-from inspection_station.core.config import ModelSettings  # noqa: E402
+from inspection_station.core.detect.detector import Detector  # noqa: E402
 from inspection_station.core.detection import Detection  # noqa: E402
-from inspection_station.core.detector import Detector  # noqa: E402
-from inspection_station.core.matching import match_pattern  # noqa: E402
-from inspection_station.core.patterns import load_pattern_set  # noqa: E402
+from inspection_station.core.patterns.matching import match_pattern  # noqa: E402
+from inspection_station.core.patterns.model import load_pattern_set  # noqa: E402
+from inspection_station.core.settings.model import ModelSettings  # noqa: E402
 
 DEFAULT_MODEL = REPO / "models" / "demo_parts.onnx"
 DEFAULT_PATTERN = REPO / "resources" / "patterns" / "demo_parts.yaml"

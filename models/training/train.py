@@ -42,7 +42,7 @@ PAD_VALUE = 114
 
 def letterbox(image: np.ndarray, size: tuple[int, int] = (INPUT_H, INPUT_W), interpolation: int = cv2.INTER_LINEAR) -> tuple[np.ndarray, float, tuple[int, int]]:
     """Resize keeping aspect, pad 114 centred: the same geometry and default resize as
-    inspection_station.core.detector.letterbox, so training sees what the station feeds."""
+    inspection_station.core.detect.letterbox, so training sees what the station feeds."""
     h, w = image.shape[:2]
     r = min(size[0] / h, size[1] / w)
     nw, nh = max(1, round(w * r)), max(1, round(h * r))

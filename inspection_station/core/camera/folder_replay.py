@@ -1,0 +1,140 @@
+"""A camera that replays image files from a folder in name order, looping.
+
+For demos, tests and re-running a day's archived images through the station. It has no
+trigger line: `pulse()` stands in for one (a pedal press) so hardware-trigger mode can be
+exercised without a camera. Files are decoded at each grab (the folder may be large).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from inspection_station.core.camera.protocol import CameraState, next_frame_id
+from inspection_station.core.camera.transform import FrameTransform, to_output_format
+from inspection_station.core.errors import CameraError, CameraTimeout, ImageError
+from inspection_station.core.frame import Frame
+from inspection_station.core.images import IMAGE_SUFFIXES, list_images, load_image
+from inspection_station.core.settings.model import CameraSettings
+
+STREAM_PERIOD_S = 0.05  # live replay pace: a folder is not a sensor, don't spin a core
+
+
+class FolderCamera:
+    def __init__(self, settings: CameraSettings, folder: str | Path | None = None) -> None:
+        self._settings = settings
+        self._folder = Path(folder if folder is not None else settings.image_folder)
+        self._transform = FrameTransform.from_settings(settings)
+        self._files: list[Path] = []
+        self._index = 0
+        self._state = CameraState.CLOSED
+        self._streaming = False
+        self._last_stream_t = 0.0
+        self._pulse = threading.Event()
+
+    # --- Camera protocol -------------------------------------------------------------
+
+    @property
+    def state(self) -> CameraState:
+        return self._state
+
+    @property
+    def description(self) -> str:
+        return f"image folder {self._folder} ({len(self._files)} images)"
+
+    @property
+    def warnings(self) -> list[str]:
+        return []
+
+    @property
+    def files(self) -> list[Path]:
+        return list(self._files)
+
+    def open(self) -> None:
+        if not str(self._folder) or str(self._folder) == ".":
+            raise CameraError(
+                "camera image_folder is not set (source = 'folder' needs a folder of images)"
+            )
+        if not self._folder.is_dir():
+            raise CameraError(f"camera image_folder {self._folder}: no such folder")
+        self._files = list_images(self._folder)
+        if not self._files:
+            raise CameraError(
+                f"camera image_folder {self._folder}: no image files (expected {', '.join(IMAGE_SUFFIXES)})"
+            )
+        self._index = 0
+        self._state = CameraState.EMULATED
+
+    def close(self) -> None:
+        self._state = CameraState.CLOSED
+        self._streaming = False
+
+    def grab(self, timeout_ms: int | None = None) -> Frame:
+        if self._settings.trigger_mode == "hardware":
+            return self.wait_hardware_trigger(timeout_ms)
+        return self._next_frame(time.perf_counter(), "software")
+
+    def start_streaming(self) -> None:
+        self._streaming = True
+
+    def stop_streaming(self) -> None:
+        self._streaming = False
+
+    def latest_frame(self, timeout_ms: int | None = None) -> Frame:
+        self._require_open()
+        if not self._streaming:
+            raise CameraError(
+                "latest_frame: the camera is not streaming (call start_streaming first)"
+            )
+        wait = self._last_stream_t + STREAM_PERIOD_S - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        self._last_stream_t = time.monotonic()
+        return self._next_frame(time.perf_counter(), "continuous")
+
+    def wait_hardware_trigger(self, timeout_ms: int | None = None) -> Frame:
+        self._require_open()
+        start = time.perf_counter()
+        timeout_ms = self._settings.grab_timeout_ms if timeout_ms is None else timeout_ms
+        if not self._pulse.wait(timeout_ms / 1000):
+            raise CameraTimeout(f"no hardware trigger within {timeout_ms} ms ({self.description})")
+        self._pulse.clear()
+        return self._next_frame(start, "hardware")
+
+    def apply_image_settings(self, settings: CameraSettings) -> None:
+        self._transform = FrameTransform.from_settings(settings)
+        self._settings = settings
+
+    def is_removed(self) -> bool:
+        return False
+
+    # --- extras ------------------------------------------------------------------------
+
+    def pulse(self) -> None:
+        """Simulate one pulse on the trigger line (any thread)."""
+        self._pulse.set()
+
+    def _require_open(self) -> None:
+        if self._state is CameraState.CLOSED:
+            raise CameraError(f"{self.description}: the camera is not open")
+
+    def _next_frame(self, start: float, mode: str) -> Frame:
+        self._require_open()
+        path = self._files[self._index]
+        self._index = (self._index + 1) % len(self._files)
+        try:
+            rgb = load_image(path)
+        except ImageError as exc:
+            raise CameraError(f"image folder camera: {exc}") from None
+        image = to_output_format(self._transform.apply(rgb), self._settings.output_format)
+        return Frame(
+            image=np.ascontiguousarray(image),
+            frame_id=next_frame_id(),
+            timestamp=time.time(),
+            source=f"folder:{path}",
+            grab_ms=(time.perf_counter() - start) * 1000,
+            meta={"mode": mode, "file": str(path)},
+        )

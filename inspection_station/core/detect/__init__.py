@@ -1,0 +1,1 @@
+"""ONNX detection: session and providers, letterbox, YOLO output decoders, NMS."""

@@ -1,0 +1,274 @@
+"""Pattern files: reading (safe YAML, every problem located) and writing (atomic, the old format)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from inspection_station.core.atomic import atomic_write_text
+from inspection_station.core.errors import PatternError
+from inspection_station.core.patterns.model import (
+    _SETTINGS_KEYS,
+    _SLOT_KEYS,
+    PATTERN_SUFFIXES,
+    SETTINGS_KEY,
+    Box,
+    PatternFileError,
+    PatternSet,
+    Slot,
+    _at_slot,
+    _is_number,
+    _min_scores_problems,
+    _variant_problems,
+    validate_pattern_set,
+)
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _node_lines(node: yaml.Node | None) -> dict[str, tuple[int, list[int]]]:
+    """Variant key -> (line of the key, [line of each slot]) from the composed YAML tree."""
+    lines: dict[str, tuple[int, list[int]]] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            slot_lines = []
+            if isinstance(value_node, yaml.SequenceNode):
+                slot_lines = [item.start_mark.line + 1 for item in value_node.value]
+            lines.setdefault(str(key_node.value), (key_node.start_mark.line + 1, slot_lines))
+    return lines
+
+
+def _duplicate_keys(node: yaml.Node | None, src: str) -> list[str]:
+    # safe_load silently keeps the last of two equal keys; a pattern file with that is a mistake
+    problems = []
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, _ in node.value:
+            line = key_node.start_mark.line + 1
+            if key_node.value in seen:
+                problems.append(f"{src}:{line}: variant {key_node.value!r}: duplicate variant name (first on line {seen[key_node.value]})")
+            else:
+                seen[key_node.value] = line
+    return problems
+
+
+def _read_box(raw: dict, key: str, where: str, problems: list[str]) -> Box | None:
+    if key not in raw:
+        problems.append(f"{where}, {key}: missing (expected [x1, y1, x2, y2] normalised to the image)")
+        return None
+    value = raw[key]
+    if not isinstance(value, list) or len(value) != 4 or not all(_is_number(v) for v in value):
+        problems.append(f"{where}, {key}: expected 4 numbers [x1, y1, x2, y2], got {value!r}")
+        return None
+    return tuple(float(v) for v in value)  # type: ignore[return-value]
+
+
+def _read_slot(raw: Any, where: str, problems: list[str]) -> Slot | None:
+    """A Slot from one raw YAML item, or None after recording why not."""
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: expected a mapping with class_id, inner and outer, got {raw!r}")
+        return None
+    before = len(problems)
+    for key in raw:
+        if key not in _SLOT_KEYS:
+            problems.append(f"{where}, {key}: unknown field (expected {', '.join(_SLOT_KEYS)})")
+    class_id = raw.get("class_id")
+    if "class_id" not in raw:
+        problems.append(f"{where}, class_id: missing (expected a whole number)")
+    elif not isinstance(class_id, int) or isinstance(class_id, bool):
+        problems.append(f"{where}, class_id: expected a whole number, got {class_id!r}")
+    inner = _read_box(raw, "inner", where, problems)
+    outer = _read_box(raw, "outer", where, problems)
+    name = raw.get("name")
+    if name is not None and not isinstance(name, str):
+        if isinstance(name, int | float) and not isinstance(name, bool):
+            name = str(name)  # `name: 1` is meant as text
+        else:
+            problems.append(f"{where}, name: expected text, got {name!r}")
+    min_score = raw.get("min_score")
+    if min_score is not None and not _is_number(min_score):
+        problems.append(f"{where}, min_score: expected a number in [0, 1], got {min_score!r}")
+    if len(problems) > before:
+        return None
+    return Slot(class_id, inner, outer, name, None if min_score is None else float(min_score))  # type: ignore[arg-type]
+
+
+def _read_settings(raw: Any, where: str, problems: list[str]) -> dict[int, float]:
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: expected a mapping like {{min_score: {{0: 0.5}}}}, got {raw!r}")
+        return {}
+    for key in raw:
+        if key not in _SETTINGS_KEYS:
+            problems.append(f"{where}, {key}: unknown setting (expected {', '.join(_SETTINGS_KEYS)})")
+    table = raw.get("min_score", {}) or {}
+    if not isinstance(table, dict):
+        problems.append(f"{where}, min_score: expected a mapping of class id to score, got {table!r}")
+        return {}
+    scores: dict[int, float] = {}
+    for cls, score in table.items():
+        if not isinstance(cls, int) or isinstance(cls, bool):
+            problems.append(f"{where}, min_score: class id must be a whole number, got {cls!r}")
+        elif not _is_number(score):
+            problems.append(f"{where}, min_score: class {cls} expected a number in [0, 1], got {score!r}")
+        else:
+            scores[cls] = float(score)
+    return scores
+
+
+def parse_pattern_set(
+    text: str, name: str, path: str | Path | None = None, num_classes: int | None = None
+) -> PatternSet:
+    """A validated PatternSet from YAML text; PatternFileError lists every problem, located."""
+    src = str(path) if path is not None else name
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise PatternFileError([f"{src}{line}: not valid YAML: {exc.problem or exc.context}"]) from None
+    except yaml.YAMLError as exc:
+        raise PatternFileError([f"{src}: not valid YAML: {exc}"]) from None
+    finally:
+        loader.dispose()
+
+    if data is None:
+        raise PatternFileError([f"{src}: the file is empty (expected variant names mapped to slot lists)"])
+    if not isinstance(data, dict):
+        raise PatternFileError(
+            [f"{src}: the top level must map variant names to slot lists, got {type(data).__name__}"]
+        )
+
+    problems = _duplicate_keys(node, src)
+    lines = _node_lines(node)
+    variants: dict[str, tuple[Slot, ...]] = {}
+    min_scores: dict[int, float] = {}
+    for key, raw_slots in data.items():
+        variant = str(key)
+        key_line, slot_lines = lines.get(variant, (0, []))
+        at_key = f"{src}:{key_line}" if key_line else src
+        if variant == SETTINGS_KEY:
+            min_scores = _read_settings(raw_slots, f"{at_key}: {SETTINGS_KEY}", problems)
+            continue
+        at_variant = f"{at_key}: variant {variant!r}"
+        if not isinstance(raw_slots, list):
+            problems.append(f"{at_variant}: expected a list of slots, got {raw_slots!r}")
+            continue
+
+        def at_slot(index: int, slot_name: str | None, _lines=slot_lines, _v=variant, _k=at_key) -> str:
+            prefix = f"{src}:{_lines[index]}" if index < len(_lines) else _k
+            return _at_slot(prefix, _v)(index, slot_name)
+
+        parsed = []
+        for index, raw in enumerate(raw_slots):
+            raw_name = raw.get("name") if isinstance(raw, dict) and isinstance(raw.get("name"), str) else None
+            slot = _read_slot(raw, at_slot(index, raw_name), problems)
+            if slot is not None:
+                parsed.append((index, slot))
+        problems += _variant_problems(parsed, len(raw_slots), num_classes, at_variant, at_slot)
+        variants[variant] = tuple(slot for _, slot in parsed)
+
+    if not variants:
+        problems.append(f"{src}: no variants (expected at least one variant with slots)")
+    problems += _min_scores_problems(min_scores, num_classes, f"{src}: {SETTINGS_KEY}")
+    if problems:
+        raise PatternFileError(problems)
+    return PatternSet(name, variants, Path(path) if path is not None else None, min_scores)
+
+
+def load_pattern_set(path: str | Path, num_classes: int | None = None) -> PatternSet:
+    """Read one pattern file (name = file stem); PatternFileError names every problem."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PatternError(f"{p}: no such pattern file") from None
+    except UnicodeDecodeError as exc:
+        raise PatternError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise PatternError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    return parse_pattern_set(text, p.stem, p, num_classes)
+
+
+def pattern_files(folder: str | Path) -> list[Path]:
+    """The pattern files under a folder (recursive, as the old system), sorted by path."""
+    root = Path(folder)
+    return sorted(
+        p for p in root.rglob("*")
+        if p.suffix.lower() in PATTERN_SUFFIXES and p.is_file() and not p.name.startswith(".")
+    )
+
+
+def load_pattern_library(file_or_folder: str | Path, num_classes: int | None = None) -> dict[str, PatternSet]:
+    """Pattern sets by name (file stem), ordered by name; all files' problems in one error."""
+    root = Path(file_or_folder)
+    if root.is_file():
+        ps = load_pattern_set(root, num_classes)
+        return {ps.name: ps}
+    if not root.is_dir():
+        raise PatternError(f"{root}: no such pattern file or folder")
+    files = pattern_files(root)
+    if not files:
+        raise PatternError(f"{root}: no pattern files (*.yaml, *.yml) in the folder")
+    library: dict[str, PatternSet] = {}
+    problems: list[str] = []
+    for path in files:
+        if path.stem in library:
+            problems.append(f"{path}: pattern set {path.stem!r} already defined by {library[path.stem].path}")
+            continue
+        try:
+            library[path.stem] = load_pattern_set(path, num_classes)
+        except PatternFileError as exc:
+            problems += exc.problems
+        except PatternError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise PatternFileError(problems)
+    return dict(sorted(library.items()))
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+class _Flow(list):
+    """A list YAML writes on one line: boxes read as [x1, y1, x2, y2], as in the old files."""
+
+
+class _PatternDumper(yaml.SafeDumper):
+    pass
+
+
+_PatternDumper.add_representer(
+    _Flow, lambda dumper, data: dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
+)
+
+
+def _slot_to_dict(slot: Slot) -> dict:
+    out: dict[str, Any] = {"class_id": int(slot.class_id), "inner": _Flow(slot.inner), "outer": _Flow(slot.outer)}
+    if slot.name is not None:
+        out["name"] = slot.name
+    if slot.min_score is not None:
+        out["min_score"] = float(slot.min_score)
+    return out
+
+
+def pattern_set_to_yaml(ps: PatternSet) -> str:
+    """The YAML text of a pattern set, in the old system's format (+ optional extras)."""
+    data: dict[str, Any] = {v: [_slot_to_dict(s) for s in slots] for v, slots in ps.variants.items()}
+    if ps.min_scores:
+        data[SETTINGS_KEY] = {"min_score": {int(k): float(v) for k, v in ps.min_scores.items()}}
+    return yaml.dump(data, Dumper=_PatternDumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+def save_pattern_set(ps: PatternSet, path: str | Path | None = None, num_classes: int | None = None) -> Path:
+    """Write atomically (previous file kept as .bak); an invalid set is refused, file untouched."""
+    target = Path(path) if path is not None else ps.path
+    if target is None:
+        raise PatternError(f"pattern set {ps.name!r}: no file to save to")
+    problems = validate_pattern_set(ps, num_classes)
+    if problems:
+        raise PatternFileError([f"not saved to {target}: {p}" for p in problems])
+    return atomic_write_text(target, pattern_set_to_yaml(ps))

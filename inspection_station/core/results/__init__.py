@@ -1,0 +1,1 @@
+"""After the verdict: recorder, CSV log, image archive, running statistics."""

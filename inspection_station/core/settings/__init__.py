@@ -1,0 +1,1 @@
+"""Settings: the typed model and its loading, checks across keys, access, audit trail."""

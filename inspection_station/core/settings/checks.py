@@ -1,0 +1,74 @@
+"""Checks across settings keys that single-key validation (config._coerce) cannot make.
+
+The settings dialog refuses to apply settings with problems and names the field; the
+checks live here so they hold for every caller, not only the dialog.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from inspection_station.core.settings.model import Settings
+
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+@dataclass(frozen=True)
+class SettingProblem:
+    section: str
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"[{self.section}] {self.key}: {self.message}"
+
+
+def check_settings(settings: Settings) -> list[SettingProblem]:
+    """Every problem found, in form order (empty list = fine to apply)."""
+    problems: list[SettingProblem] = []
+
+    def bad(section: str, key: str, message: str) -> None:
+        problems.append(SettingProblem(section, key, message))
+
+    cam = settings.camera
+    if cam.source == "folder" and not (cam.image_folder and Path(cam.image_folder).is_dir()):
+        bad("camera", "image_folder", f"the image folder {cam.image_folder!r} does not exist")
+    if cam.emulation_image_dir and not Path(cam.emulation_image_dir).is_dir():
+        bad("camera", "emulation_image_dir", f"the folder {cam.emulation_image_dir!r} does not exist")
+    if cam.roi_unit == "fraction":
+        for key in ("roi_x", "roi_y", "roi_width", "roi_height"):
+            if getattr(cam, key) > 1.0:
+                bad("camera", key, "a fraction of the image must be at most 1")
+        if cam.roi_x + cam.roi_width > 1.0:
+            bad("camera", "roi_width", "x + width must stay inside the image (at most 1)")
+        if cam.roi_y + cam.roi_height > 1.0:
+            bad("camera", "roi_height", "y + height must stay inside the image (at most 1)")
+    if cam.reconnect_min_s > cam.reconnect_max_s:
+        bad("camera", "reconnect_max_s", "must be at least the first reconnect delay")
+
+    model = settings.model
+    if model.path:
+        p = Path(model.path)
+        if not p.is_file():
+            bad("model", "path", f"no such model file {model.path!r}")
+        elif p.suffix.lower() != ".onnx":
+            bad("model", "path", f"expected an .onnx file, got {p.name!r}")
+    if not model.providers:
+        bad("model", "providers", "choose at least one execution provider")
+    for i, name in enumerate(model.class_names):
+        if not name.strip():
+            bad("model", "class_names", f"class {i} has an empty name")
+    for i, colour in enumerate(model.class_colors):
+        if colour and not _COLOUR.match(colour):
+            bad("model", "class_colors", f"class {i}: expected a colour like #ff8800, got {colour!r}")
+
+    if settings.patterns.path and not Path(settings.patterns.path).exists():
+        bad("patterns", "path", f"no such pattern file or folder {settings.patterns.path!r}")
+
+    if not settings.station.name.strip():
+        bad("station", "name", "the station needs a name (it is written in every log row)")
+    if not settings.station.pedal_key.strip():
+        bad("station", "pedal_key", "name the key the foot pedal types, e.g. F12")
+    return problems

@@ -1,0 +1,1 @@
+"""The engineer's tools: settings dialog, pattern editor, unlock."""

@@ -1,0 +1,95 @@
+"""Human labels and widget kinds for the settings keys, per tab, in display order.
+
+A key added to a settings section later still appears (at the end, labelled from its
+name), so the dialog never hides a setting; give it a proper label here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from inspection_station.gui.engineer.settings_form import FieldSpec as F
+
+PIXEL_FORMATS = ("", "Mono8", "Mono12", "BayerRG8", "BayerBG8", "BayerGB8", "BayerGR8", "RGB8", "BGR8", "YCbCr422_8")
+
+CAMERA_FIELDS = [
+    F("source", "Image source"),
+    F("ip_address", "GigE IP address", tooltip="Pick a GigE camera by address instead of serial"),
+    F("subnet_mask", "Subnet mask"),
+    F("emulation", "Use the emulator when no camera is found"),
+    F("emulation_image_dir", "Emulator image folder", kind="dir"),
+    F("image_folder", "Replay folder (source = folder)", kind="dir"),
+    F("pixel_format", "Pixel format", kind="editable_choice", choices=PIXEL_FORMATS,
+      tooltip="Empty = the camera's current format"),
+    F("output_format", "Convert frames to"),
+    F("exposure_us", "Exposure", suffix=" µs", decimals=0, tooltip="0 = leave the camera's value"),
+    F("gain", "Gain", suffix=" dB", tooltip="Negative = leave the camera's value"),
+    F("trigger_mode", "Trigger mode"),
+    F("trigger_line", "Trigger input line"),
+    F("trigger_edge", "Trigger edge"),
+    F("rotation_deg", "Rotation", suffix=" °", decimals=1),
+    F("roi_unit", "Region of interest unit"),
+    F("roi_x", "ROI x", decimals=3),
+    F("roi_y", "ROI y", decimals=3),
+    F("roi_width", "ROI width", decimals=3, tooltip="0 = to the right edge"),
+    F("roi_height", "ROI height", decimals=3, tooltip="0 = to the bottom edge"),
+    F("grab_timeout_ms", "Grab timeout", suffix=" ms"),
+    F("reconnect_min_s", "First reconnect delay", suffix=" s"),
+    F("reconnect_max_s", "Longest reconnect delay", suffix=" s"),
+    F("transmission_type", "GigE transmission type"),
+    F("destination_address", "GigE destination address"),
+    F("destination_port", "GigE destination port"),
+    F("packet_size", "GigE packet size", suffix=" B", tooltip="0 = leave the camera's value"),
+]
+
+MODEL_FIELDS = [
+    F("path", "ONNX model file", kind="file", file_filter="ONNX models (*.onnx);;All files (*)",
+      tooltip="Empty = the bundled demo model"),
+    F("input_width", "Fallback input width", suffix=" px", tooltip="Used only by models with a dynamic input size"),
+    F("input_height", "Fallback input height", suffix=" px"),
+    F("confidence", "Confidence threshold", decimals=3),
+    F("iou", "IoU threshold (NMS)", decimals=3),
+    F("max_detections", "Most detections per image"),
+    F("intra_op_threads", "Inference threads", tooltip="0 = onnxruntime's default"),
+]
+
+PATTERN_FIELDS = [
+    F("path", "Pattern file or folder", kind="path", file_filter="Pattern files (*.yaml *.yml)",
+      tooltip="Empty = the bundled demo patterns"),
+    F("active", "Active pattern set", kind="editable_choice", tooltip="Empty = the first"),
+]
+
+RESULTS_FIELDS = [
+    F("log_dir", "Results log folder", kind="dir", tooltip="Empty = the per-user data folder"),
+    F("image_dir", "Image archive folder", kind="dir"),
+    F("review_dir", "Review folder (overrules)", kind="dir"),
+    F("archive", "Archive images"),
+    F("archive_every_n", "… every N-th cycle"),
+    F("image_format", "Image format"),
+    F("image_quality", "Image quality", suffix=" %"),
+    F("archive_queue_size", "Images waiting for the writer"),
+    F("statistics_window", "Cycles in the timing statistics"),
+]
+
+STATION_NAME_FIELD = F("name", "Station name", tooltip="Written in every results row")
+
+STATION_FIELDS = [
+    F("pedal_key", "Foot pedal key", tooltip="The key a USB foot pedal types, e.g. F12"),
+    F("kiosk", "Kiosk mode (full screen, no window controls)"),
+    F("history_size", "Cycles kept in the history"),
+    F("project_name", "About: project name"),
+    F("author", "About: author"),
+    F("status", "About: status"),
+    F("link", "About: link"),
+    F("info_text", "About: information", kind="multiline"),
+]
+
+
+def specs_for(section: Any, specs: list[F], exclude: set[str] = frozenset()) -> list[F]:
+    """`specs` limited to the section's keys, plus any unlabelled key appended."""
+    keys = [f.name for f in dataclasses.fields(section)]
+    listed = [s for s in specs if s.key in keys and s.key not in exclude]
+    named = {s.key for s in specs} | set(exclude)
+    extra = [F(k, k.replace("_", " ").capitalize()) for k in keys if k not in named]
+    return listed + extra

@@ -1,0 +1,1 @@
+"""The operator's window: live view, overlay, verdict banner, history, statistics."""
