@@ -296,7 +296,7 @@ def test_status_bar_and_about_box(qtbot, gui):
     assert w.model_label.text() == "Model: constant.onnx · CPU"
     assert w.pattern_label.text() == "Product: product_ok"
     today = datetime.now().astimezone().date().isoformat()
-    assert w.log_label.text() == f"Log: {today}.csv"
+    assert w.log_label.text() == f"Log: station-1_{today}.csv"  # issue 12: station id in the name
     w.settings = gui.settings.replace("station", author="max-scw", status="pilot", link="https://example.org/line3",
                                       info_text="Line 3, cell B")
     w.show_about()

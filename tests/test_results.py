@@ -51,7 +51,7 @@ def make_result(i: int, verdict: Verdict = Verdict.OK, *, with_frame: bool = Tru
 
 
 def today_rows(rec: ResultsRecorder) -> list[dict[str, str]]:
-    files = log_files_for_day(rec.log_dir, datetime.now().astimezone().date())
+    files = log_files_for_day(rec.log_dir, datetime.now().astimezone().date(), rec.station)
     return [row for f in files for row in read_log(f)]
 
 
@@ -230,3 +230,18 @@ def test_default_folders_come_from_resolve_results_dirs(tmp_path):
         rec.record(make_result(0))
     assert rec.log_dir.name == "results" and rec.image_dir.name == "images" and rec.review_dir.name == "review"
     assert len(today_rows(rec)) == 1
+
+
+def test_log_file_carries_the_station_id_and_statistics_seed_from_its_own_file_only(tmp_path):
+    """Issue 12: stations share one network folder; each seeds from its own file."""
+    shared = settings(tmp_path, archive="none")
+    with ResultsRecorder(shared, "line 3/a") as a:
+        a.record(make_result(0, Verdict.OK))
+        assert a.log.current_path.name == f"line_3_a_{datetime.now().astimezone().date()}.csv"
+    with ResultsRecorder(shared, "line-4") as b:
+        for i in range(2):
+            b.record(make_result(10 + i, Verdict.NOK))
+    with ResultsRecorder(shared, "line 3/a") as again:
+        assert again.snapshot().counts == {"OK": 1, "NOK": 0, "ERROR": 0}
+    with ResultsRecorder(shared, "line-4") as again:
+        assert again.snapshot().counts == {"OK": 0, "NOK": 2, "ERROR": 0}

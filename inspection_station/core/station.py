@@ -26,6 +26,7 @@ from inspection_station.core.detect.detector import Detector
 from inspection_station.core.errors import StationError
 from inspection_station.core.frame import Frame
 from inspection_station.core.images import load_image
+from inspection_station.core.listeners import StationListener
 from inspection_station.core.patterns.model import PatternSet
 from inspection_station.core.patterns.yaml_io import load_pattern_library
 from inspection_station.core.pipeline import Pipeline
@@ -63,7 +64,7 @@ class Station:
     ) -> None:
         self.settings = settings
         self._on_result = on_result or _noop
-        self._on_state = on_state or _noop
+        self._user_on_state = on_state or _noop
         self._on_frame = on_frame or _noop
         self._on_error = on_error or _noop
         self._on_refused = on_refused or _noop
@@ -81,6 +82,26 @@ class Station:
         self._model_ready = threading.Event()
         self._life = threading.Lock()  # start() and stop() may come from different threads
         self._stopped = False
+        self._listeners: tuple[StationListener, ...] = ()  # replaced whole: iterated lock-free
+        # the newest (state, reason) per component ("camera", "model", "patterns"), for /health
+        self.states: dict[str, tuple[str, str]] = {}
+
+    # --- listeners (line integration: PLC outputs, metrics, API) -----------------------------
+
+    def add_listener(self, listener: StationListener) -> None:
+        self._listeners = (*self._listeners, listener)
+
+    def remove_listener(self, listener: StationListener) -> None:
+        self._listeners = tuple(x for x in self._listeners if x is not listener)
+
+    def _notify(self, event: str, *args) -> None:
+        for listener in self._listeners:
+            self._safe(getattr(listener, event), *args)
+
+    def _on_state(self, component: str, state: str, reason: str) -> None:
+        self.states[component] = (state, reason)
+        self._user_on_state(component, state, reason)
+        self._notify("state_changed", component, state, reason)
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -152,18 +173,24 @@ class Station:
 
     def trigger(self, source: str = "button") -> bool:
         """Start a cycle on the inference thread; False (refused, counted) if one is running."""
+        return self.trigger_future(source) is not None
+
+    def trigger_future(self, source: str = "button") -> Future[CycleResult] | None:
+        """`trigger`, with the cycle's future (for the API); None = refused (counted) or stopped."""
         if self._stopped:
             self._on_refused(f"{source} trigger refused: the station is stopped")
-            return False
+            return None
         if not self._busy.acquire(blocking=False):
             self._refuse(source)
-            return False
-        return self._submit_cycle(self._software_cycle, source, time.perf_counter()) is not None
+            return None
+        self._notify("cycle_started", source)
+        return self._submit_cycle(self._software_cycle, source, time.perf_counter())
 
     def run_cycle(self, source: str = "headless") -> CycleResult:
         """One cycle, blocking: for `run --headless`, `inspect` and tests."""
         if not self._busy.acquire(blocking=False):
             raise StationError("a cycle is already running")
+        self._notify("cycle_started", source)
         future = self._submit_cycle(self._software_cycle, source, time.perf_counter())
         if future is None:
             raise StationError("the station is stopped")
@@ -197,6 +224,7 @@ class Station:
 
     def _refuse(self, source: str) -> None:
         self.statistics.add_refused_trigger()
+        self._notify("trigger_refused", source)
         self._on_refused(f"{source} trigger refused: a cycle is still running")
 
     def _hardware_triggered(self, frame: Frame) -> None:
@@ -207,6 +235,7 @@ class Station:
             self._refuse("hardware")
             return
         started = time.perf_counter() - frame.grab_ms / 1e3
+        self._notify("cycle_started", "hardware")
         self._submit_cycle(self._finish_cycle, frame, "", "hardware", started)
 
     def _software_cycle(self, source: str, started: float) -> CycleResult:
@@ -234,6 +263,7 @@ class Station:
             self.last_result = result
             self._remember(result)
             self._safe(self._on_result, result)
+            self._notify("cycle_finished", result)  # still busy: the next cycle starts after this
             return result
         finally:
             self._busy.release()
@@ -259,7 +289,8 @@ class Station:
         # A snapshot: the inference thread appends while this runs on another thread.
         original = next((r for r in list(self.recent_results) if r.cycle_id == cycle_id), None)
         image = original.frame.image if original is not None and original.frame is not None else None
-        self.recorder.overrule(cycle_id, corrected, note, image=image)
+        entry = self.recorder.overrule(cycle_id, corrected, note, image=image)
+        self._notify("overruled", cycle_id, str(entry.verdict))
 
     # --- settings, model, patterns --------------------------------------------------------------
 

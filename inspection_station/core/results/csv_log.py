@@ -1,6 +1,7 @@
 """The per-day CSV results log: one row per cycle, appended whole, never rewritten.
 
-Contract (DESIGN.md, "Files a station writes"): `<log_dir>/YYYY-MM-DD.csv`, header once,
+Contract (DESIGN.md, "Files a station writes"; issue 12): `<log_dir>/<station>_YYYY-MM-DD.csv`
+(stations may share one network folder; a log without a station is `YYYY-MM-DD.csv`), header once,
 one row per cycle, each row written whole and flushed. Here "whole" means: the row is
 encoded first and handed to the OS in a single write() on an O_APPEND descriptor, then
 fsync'ed before `write()` returns, so a crash (even kill -9) leaves complete lines only.
@@ -15,10 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import glob
 import io
 import json
 import logging
 import os
+import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -186,16 +189,25 @@ def read_log(path: str | Path) -> list[dict[str, str]]:
     return rows
 
 
-def log_path(log_dir: Path, day: date, version: int = 1) -> Path:
+def station_file_prefix(station: str) -> str:
+    """The station id as it starts a log file name: `line 3/a` -> `line_3_a_`; "" -> ""."""
+    safe = re.sub(r"[^A-Za-z0-9.-]+", "_", station.strip()).strip("._")
+    return f"{safe}_" if safe else ""
+
+
+def log_path(log_dir: Path, day: date, version: int = 1, station: str = "") -> Path:
     suffix = "" if version == 1 else f"_v{version}"
-    return Path(log_dir) / f"{day.isoformat()}{suffix}.csv"
+    return Path(log_dir) / f"{station_file_prefix(station)}{day.isoformat()}{suffix}.csv"
 
 
-def log_files_for_day(log_dir: str | Path, day: date) -> list[Path]:
-    """The day's log file and its `_vN` successors that exist, oldest first."""
-    stem = day.isoformat()
+def log_files_for_day(log_dir: str | Path, day: date, station: str = "") -> list[Path]:
+    """The day's log file of `station` and its `_vN` successors that exist, oldest first.
+
+    Only that station's own files: another station's log in a shared folder is not ours.
+    """
+    stem = station_file_prefix(station) + day.isoformat()
     found = []
-    for path in Path(log_dir).glob(f"{stem}*.csv"):
+    for path in Path(log_dir).glob(f"{glob.escape(stem)}*.csv"):
         rest = path.stem[len(stem):]
         if rest == "":
             found.append((1, path))
@@ -223,8 +235,10 @@ class ResultsLog:
         on_error: Report | None = None,
         on_notice: Report | None = None,
         write_fn: WriteFn = os.write,
+        station: str = "",
     ) -> None:
         self.log_dir = Path(log_dir)
+        self.station = station  # names the files (`<station>_YYYY-MM-DD.csv`)
         self.columns = tuple(columns)
         self._header = encode_row(self.columns, self.columns)
         self._on_error = on_error
@@ -241,6 +255,7 @@ class ResultsLog:
         self._failing = False
         self.last_error = ""
         self.rows_written = 0
+        self.write_failures = 0  # failed attempts (each reported), for the plant's metrics
 
     # public ---------------------------------------------------------------------------------
 
@@ -325,7 +340,7 @@ class ResultsLog:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         version = 1
         while True:
-            path = log_path(self.log_dir, day, version)
+            path = log_path(self.log_dir, day, version, self.station)
             state = self._inspect(path)
             if state != "other-header":
                 break
@@ -333,7 +348,7 @@ class ResultsLog:
         if version > 1 and path not in self._noticed:
             self._noticed.add(path)
             self._notice(
-                f"{log_path(self.log_dir, day)}: written by another version (different columns); "
+                f"{log_path(self.log_dir, day, 1, self.station)}: written by another version (different columns); "
                 f"kept unchanged, new rows go to {path.name}"
             )
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
@@ -372,6 +387,7 @@ class ResultsLog:
 
     def _fail(self, exc: OSError) -> None:
         self._failing = True
+        self.write_failures += 1
         where = exc.filename or self._fd_path or self.log_dir
         self.last_error = (
             f"{where}: cannot write the results log: {exc.strerror or exc}; "

@@ -105,7 +105,9 @@ class ResultsRecorder:
         self._errors_lock = threading.Lock()
         self._last_error = ""
         self.statistics = statistics or Statistics(settings.statistics_window)
-        self.log = ResultsLog(self.log_dir, on_error=self._error, on_notice=on_notice, write_fn=write_fn)
+        self.log = ResultsLog(
+            self.log_dir, on_error=self._error, on_notice=on_notice, write_fn=write_fn, station=station
+        )
         self.archive = ImageArchive(
             self.image_dir,
             image_format=settings.image_format,
@@ -259,7 +261,7 @@ class ResultsRecorder:
 
     def _seed_from_today(self, on_notice: Report | None) -> None:
         today = datetime.now().astimezone().date()
-        for path in log_files_for_day(self.log_dir, today):
+        for path in log_files_for_day(self.log_dir, today, self.station):
             try:
                 self.statistics.seed(read_log(path))
             except ResultsError as exc:  # statistics are a convenience: start anyway
@@ -274,7 +276,7 @@ class ResultsRecorder:
             self._on_error(message)
 
 
-def today_log_paths(settings: ResultsSettings) -> list[Path]:
-    """Today's log files for these settings (base + `_vN`), for tools and the GUI."""
+def today_log_paths(settings: ResultsSettings, station: str = "") -> list[Path]:
+    """Today's log files of `station` for these settings (base + `_vN`), for tools and the GUI."""
     log_dir = resolve_results_dirs(settings)[0]
-    return log_files_for_day(log_dir, datetime.now().astimezone().date())
+    return log_files_for_day(log_dir, datetime.now().astimezone().date(), station)

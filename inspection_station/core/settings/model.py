@@ -122,12 +122,32 @@ class StationSettings:
 
 
 @dataclass(frozen=True)
+class LineSettings:
+    """Line integration (core/line/): all off by default; nothing listens unless enabled."""
+
+    api_enabled: bool = False  # the HTTP API (trigger, results, images, /metrics)
+    api_host: str = "127.0.0.1"  # any other address needs api_token_sha256
+    api_port: int = _ranged(8080, 0, 65535)
+    metrics_enabled: bool = False  # /metrics on its own port (the API serves it too)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = _ranged(9464, 0, 65535)
+    # sha256 hex digests of the accepted bearer tokens (`inspection-station serve --hash-token`)
+    api_token_sha256: list[str] = field(default_factory=list)
+    max_upload_mb: float = _ranged(40.0, 0.1, 1000.0)  # POST /inspect/image body limit
+    plc_enabled: bool = False  # station signals on the camera's digital outputs
+    # "SIGNAL=LINE:USEROUTPUT[:pulse=MS][:inverted]", SIGNAL in READY BUSY OK NOK ERROR,
+    # e.g. "OK=Line2:UserOutput1:pulse=200" (docs/plant_integration.md)
+    plc_outputs: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Settings:
     camera: CameraSettings = field(default_factory=CameraSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
     patterns: PatternSettings = field(default_factory=PatternSettings)
     results: ResultsSettings = field(default_factory=ResultsSettings)
     station: StationSettings = field(default_factory=StationSettings)
+    line: LineSettings = field(default_factory=LineSettings)
 
     def replace(self, section: str, **changes) -> Settings:
         """A copy with some keys of one section changed (values validated)."""

@@ -491,6 +491,10 @@ class MainWindow(QMainWindow):
         if recorder is not None:
             path = recorder.log.current_path
         if path is None:  # nothing written yet today: where the first row will go
-            path = log_path(resolve_results_dirs(self.settings.results)[0], datetime.now().astimezone().date())
+            path = log_path(
+                resolve_results_dirs(self.settings.results)[0],
+                datetime.now().astimezone().date(),
+                station=self.settings.station.name,
+            )
         self.log_label.setText(f"Log: {Path(path).name}")
         self.log_label.setToolTip(str(path))
