@@ -218,6 +218,26 @@ class Station:
 
         return self._inference.submit(work)
 
+    def inspect_image(self, image, name: str = "upload") -> Future[CycleResult]:
+        """The verdict of the current model + pattern set on an image, on the inference thread.
+
+        For the API's upload: neither a station cycle nor a log row (it is not a part on the
+        line); it waits behind a running cycle instead of being refused.
+        """
+
+        def work() -> CycleResult:
+            pipeline = self.pipeline
+            one = Pipeline(
+                pipeline.detector,
+                pipeline.pattern_set,
+                model_problem=pipeline.model_problem,
+                pattern_problem=pipeline.pattern_problem,
+            )
+            frame = Frame(image, 0, time.time(), f"upload:{name}")
+            return one.inspect(frame, trigger="upload")
+
+        return self._inference.submit(work)
+
     def set_live(self, enabled: bool) -> None:
         if self.camera is not None:
             self.camera.set_live(enabled)

@@ -168,6 +168,35 @@ class PylonCamera:
         except genicam.GenericException:
             return True
 
+    # --- digital outputs (core/line/plc_signals.py; worker thread only) -----------------
+
+    def configure_output(self, line: str, user_output: str) -> None:
+        """Make `line` an output driven by `user_output` (LineMode Output, LineSource)."""
+        with pylon_errors(f"configuring output {line} on {self.description}"):
+            self._require_open()
+            self._set_enum("LineSelector", line, "plc_outputs")
+            self._set_enum("LineMode", "Output", "plc_outputs")
+            self._set_enum("LineSource", user_output, "plc_outputs")
+
+    def set_user_output(self, user_output: str, value: bool) -> None:
+        with pylon_errors(f"setting {user_output} on {self.description}"):
+            self._require_open()
+            self._set_enum("UserOutputSelector", user_output, "plc_outputs")
+            node = self._node("UserOutputValue")
+            if node is None:
+                raise CameraError(f"[line] plc_outputs: {self.description} has no UserOutputValue")
+            node.SetValue(bool(value))
+
+    def read_output(self, line: str, user_output: str) -> tuple[str, str, bool]:
+        """(LineMode, LineSource, UserOutputValue) as the camera reports them (diagnostics, tests)."""
+        with pylon_errors(f"reading output {line} on {self.description}"):
+            self._require_open()
+            self._set_enum("LineSelector", line, "plc_outputs")
+            mode = str(self._node("LineMode").ToString())
+            source = str(self._node("LineSource").ToString())
+            self._set_enum("UserOutputSelector", user_output, "plc_outputs")
+            return mode, source, bool(self._node("UserOutputValue").GetValue())
+
     # --- grabbing ---------------------------------------------------------------------
 
     def _timeout(self, timeout_ms: int | None) -> int:

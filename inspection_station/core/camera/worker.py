@@ -112,6 +112,8 @@ class CameraWorker:
         self._reopen = False
         self._failed_grabs = 0
         self._last_live = 0.0
+        # (opened, closing) pairs: called in this thread around each camera's life (PLC outputs)
+        self._camera_hooks: list[tuple[Callable[[Camera], None], Callable[[Camera], None]]] = []
         self.dropped_live_frames = 0  # replaced in the slot before anyone took them
 
     # --- public API (any thread) ---------------------------------------------------------
@@ -181,6 +183,19 @@ class CameraWorker:
     def call_in_worker(self, fn: Callable[[Camera | None], T]) -> Future[T]:
         """Run fn(camera) in the camera thread (diagnostics, tests); camera is None while disconnected."""
         return self._post(lambda: fn(self._camera))
+
+    def add_camera_hooks(
+        self, opened: Callable[[Camera], None], closing: Callable[[Camera], None]
+    ) -> Future[None]:
+        """Call opened(camera) in this thread after every (re)connect (and now, if open) and
+        closing(camera) before every close: for work on the device itself, such as outputs."""
+
+        def add() -> None:
+            self._camera_hooks.append((opened, closing))
+            if self._camera is not None:
+                self._call(opened, self._camera)
+
+        return self._post(add)
 
     # --- worker thread -------------------------------------------------------------------
 
@@ -254,6 +269,8 @@ class CameraWorker:
             return False
         self._camera = camera
         self._failed_grabs = 0
+        for opened, _ in self._camera_hooks:
+            self._call(opened, camera)
         if self._settings.trigger_mode == "continuous":
             camera.start_streaming()
         details = "; ".join([camera.description, *camera.warnings])
@@ -274,6 +291,8 @@ class CameraWorker:
         camera, self._camera = self._camera, None
         if camera is None:
             return
+        for _, closing in self._camera_hooks:
+            self._call(closing, camera)
         try:
             camera.close()
         except Exception:  # noqa: BLE001 - closing a broken device may fail; it is dropped anyway

@@ -1,0 +1,1 @@
+"""Line integration: PLC signals on camera outputs, the HTTP API, Prometheus metrics."""

@@ -1,0 +1,233 @@
+"""Prometheus metrics of one station, for the plant's Prometheus + Grafana.
+
+A `StationMetrics` is a station listener with a registry of its own (never the global
+one), so several stations (and tests) live in one process. Every series carries the
+`station` label. Names start with `inspection_station_` (issue 12's contract); the
+Grafana dashboard in monitoring/ may only use names that `metric_names()` lists (checked
+by tests/test_monitoring.py).
+
+Per cycle this costs a few dict look-ups and lock-protected additions (see
+benchmarks/line_overhead.py). Counters start at zero with the process, as Prometheus
+expects; the CSV log stays the record of the day.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from inspection_station.core.cycle import CycleResult, Verdict
+from inspection_station.core.listeners import StationListener
+from inspection_station.core.results.statistics import STAGES
+
+if TYPE_CHECKING:
+    from inspection_station.core.results.recorder import ResultsRecorder
+
+PREFIX = "inspection_station_"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# Cycles take 10 ms .. a few s; stages 0.1 ms .. 1 s.
+CYCLE_BUCKETS = (0.01, 0.02, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0)
+STAGE_BUCKETS = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+CAMERA_STATES = ("connecting", "connected", "emulated", "disconnected", "closed")
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class _RecorderCollector(Collector):
+    """Counters the results recorder already keeps (images, log failures), read at scrape time."""
+
+    def __init__(self, station: str, recorder: Callable[[], ResultsRecorder | None]) -> None:
+        self._station = station
+        self._recorder = recorder
+
+    def collect(self) -> Iterator:
+        rec = self._recorder()
+        health = rec.health if rec is not None else None
+        values = {
+            "images_archived_total": ("images written to the archive", health.images_written if health else 0),
+            "images_dropped_total": ("images dropped (archive queue full)", health.images_dropped if health else 0),
+            "images_failed_total": ("images the archive could not write", health.images_failed if health else 0),
+            "log_write_failures_total": (
+                "failed attempts to write results rows (rows are kept and retried)",
+                rec.log.write_failures if rec is not None else 0,
+            ),
+        }
+        for name, (doc, value) in values.items():
+            family = CounterMetricFamily(PREFIX + name.removesuffix("_total"), doc, labels=["station"])
+            family.add_metric([self._station], value)
+            yield family
+        pending = GaugeMetricFamily(PREFIX + "log_rows_pending", "results rows waiting for the disk", labels=["station"])
+        pending.add_metric([self._station], health.pending_rows if health else 0)
+        yield pending
+
+    def describe(self) -> Iterator:
+        return iter(())  # collected at scrape time only; names are listed by metric_names()
+
+
+class StationMetrics(StationListener):
+    def __init__(
+        self,
+        station: str,
+        *,
+        registry: CollectorRegistry | None = None,
+        recorder: Callable[[], ResultsRecorder | None] | None = None,
+        busy: Callable[[], bool] | None = None,
+    ) -> None:
+        self.station = station
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        self._busy = busy or (lambda: False)
+        self._lock = threading.Lock()
+        self._ready = {"camera": False, "model": False, "patterns": False}
+        self._camera_state = ""
+        self._ever_lost = False  # a connection after a loss is a reconnect, the first is not
+        self._model_file = ""
+        r, s = self.registry, ["station"]
+        self.cycles = Counter(PREFIX + "cycles", "inspection cycles by verdict", [*s, "verdict"], registry=r)
+        self.cycle_errors = Counter(
+            PREFIX + "cycle_errors", "ERROR cycles by the stage that failed", [*s, "stage"], registry=r
+        )
+        self.cycle_seconds = Histogram(
+            PREFIX + "cycle_duration_seconds", "trigger to recorded result", s, buckets=CYCLE_BUCKETS, registry=r
+        )
+        self.stage_seconds = Histogram(
+            PREFIX + "stage_duration_seconds", "time per stage of a cycle (stages that ran)",
+            [*s, "stage"], buckets=STAGE_BUCKETS, registry=r,
+        )
+        self.refused = Counter(
+            PREFIX + "refused_triggers", "triggers refused because a cycle was running", [*s, "source"], registry=r
+        )
+        self.overrules = Counter(
+            PREFIX + "overrules", "operator corrections by corrected verdict", [*s, "verdict"], registry=r
+        )
+        self.missing_slots = Counter(
+            PREFIX + "nok_missing_slots", "unfilled slots of NOK cycles", [*s, "pattern_set", "slot"], registry=r
+        )
+        self.detections = Counter(PREFIX + "detections", "detections by class", [*s, "class_name"], registry=r)
+        self.score_min = Gauge(
+            PREFIX + "detection_score_min", "lowest score per class in the latest cycle", [*s, "class_name"], registry=r
+        )
+        self.score_max = Gauge(
+            PREFIX + "detection_score_max", "highest score per class in the latest cycle", [*s, "class_name"], registry=r
+        )
+        self.camera_state = Gauge(PREFIX + "camera_state", "1 for the camera's current state", [*s, "state"], registry=r)
+        self.camera_reconnects = Counter(
+            PREFIX + "camera_reconnects", "camera connections after a loss", s, registry=r
+        )
+        self.model_info = Info(PREFIX + "model", "the model in use", s, registry=r)
+        self.api_requests = Counter(
+            PREFIX + "api_requests", "HTTP API requests by route and status", [*s, "endpoint", "status"], registry=r
+        )
+        self.ready = Gauge(PREFIX + "ready", "1 when the station can take a trigger", s, registry=r)
+        self.ready.labels(station).set_function(self._is_ready)
+        for verdict in Verdict:  # every verdict series exists from the start (rate() needs a zero)
+            self.cycles.labels(station, verdict.value)
+        self.refused.labels(station, "api")
+        self.camera_reconnects.labels(station)
+        for state in CAMERA_STATES:
+            self.camera_state.labels(station, state).set(0)
+        if recorder is not None:
+            self.registry.register(_RecorderCollector(station, recorder))
+
+    # --- listener -------------------------------------------------------------------------
+
+    def cycle_finished(self, result: CycleResult) -> None:
+        st = self.station
+        self.cycles.labels(st, result.verdict.value).inc()
+        t = result.times
+        self.cycle_seconds.labels(st).observe(t.total_ms / 1e3)
+        for stage in STAGES:
+            ms = getattr(t, f"{stage}_ms")
+            if ms > 0:
+                self.stage_seconds.labels(st, stage).observe(ms / 1e3)
+        if result.verdict is Verdict.ERROR:
+            self.cycle_errors.labels(st, result.error.split(":", 1)[0] or "unknown").inc()
+        elif result.verdict is Verdict.NOK and result.match is not None:
+            for slot in result.match.slots:
+                if not slot.matched:
+                    name = slot.name or f"{slot.index}:{slot.class_id}"
+                    self.missing_slots.labels(st, result.pattern_set, name).inc()
+        low: dict[str, float] = {}
+        high: dict[str, float] = {}
+        for d in result.detections:
+            name = d.class_name or str(d.class_id)
+            self.detections.labels(st, name).inc()
+            low[name] = min(low.get(name, 1.0), d.score)
+            high[name] = max(high.get(name, 0.0), d.score)
+        for name in low:
+            self.score_min.labels(st, name).set(low[name])
+            self.score_max.labels(st, name).set(high[name])
+
+    def trigger_refused(self, source: str) -> None:
+        self.refused.labels(self.station, source).inc()
+
+    def overruled(self, cycle_id: str, verdict: str) -> None:
+        self.overrules.labels(self.station, verdict).inc()
+
+    def state_changed(self, component: str, state: str, reason: str) -> None:
+        with self._lock:
+            if component == "camera":
+                self._camera_changed(state)
+            elif component in self._ready:
+                self._ready[component] = state == "ready"
+        if component == "model" and state == "loading":
+            self._model_file = reason
+        elif component == "model" and state == "ready" and self._model_file:
+            self._set_model_info(self._model_file, reason)
+
+    def api_request(self, endpoint: str, status: int) -> None:
+        self.api_requests.labels(self.station, endpoint, str(status)).inc()
+
+    # --- output ---------------------------------------------------------------------------
+
+    def exposition(self) -> bytes:
+        """The Prometheus text format of this station's registry."""
+        return generate_latest(self.registry)
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _camera_changed(self, state: str) -> None:
+        previous, self._camera_state = self._camera_state, state
+        if state in ("connected", "emulated") and previous == "connecting" and self._ever_lost:
+            self.camera_reconnects.labels(self.station).inc()
+        if state == "disconnected":
+            self._ever_lost = True
+        for name in CAMERA_STATES:
+            self.camera_state.labels(self.station, name).set(1 if name == state else 0)
+        self._ready["camera"] = state in ("connected", "emulated")
+
+    def _set_model_info(self, path: str, describe: str) -> None:
+        try:
+            sha = file_sha256(path)
+        except OSError:
+            sha = ""
+        provider = describe.rsplit(" on ", 1)[-1] if " on " in describe else ""
+        self.model_info.labels(self.station).info({"file": Path(path).name, "sha256": sha, "provider": provider})
+
+    def _is_ready(self) -> float:
+        with self._lock:
+            ready = all(self._ready.values())
+        return 1.0 if ready and not self._busy() else 0.0
+
+
+def metric_names(metrics: StationMetrics) -> set[str]:
+    """Every series name the exporter serves (with _total/_bucket/... suffixes)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    names: set[str] = set()
+    for family in text_string_to_metric_families(metrics.exposition().decode()):
+        names.add(family.name)
+        names.update(sample.name for sample in family.samples)
+    return names

@@ -1,0 +1,239 @@
+"""Station signals on the camera's digital outputs, for the line's PLC.
+
+Signals: READY (the station can take a trigger), BUSY (a cycle runs), OK, NOK, ERROR.
+Each mapped signal drives one output line through one user output:
+`LineSelector = LINE, LineMode = Output, LineSource = USEROUTPUT`, then the level is
+`UserOutputSelector = USEROUTPUT, UserOutputValue = level` (inverted: the value written is
+the opposite of the signal's logical level).
+
+Handshake (docs/plant_integration.md has the timing diagram):
+trigger -> verdict lines cleared, READY low, BUSY high -> cycle -> verdict line high ->
+BUSY low, READY high. A verdict line holds until the next trigger, or for `pulse` ms.
+A refused trigger changes nothing. On camera loss READY drops (written before the device
+is closed, where it still answers) and every line is set again after the reconnect.
+
+Every device write happens in the camera worker thread (posted with `call_in_worker`, or
+in the worker's open/close hooks), in the order the station decided them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from inspection_station.core.cycle import CycleResult, Verdict
+from inspection_station.core.errors import ConfigError
+from inspection_station.core.listeners import StationListener
+
+if TYPE_CHECKING:
+    from inspection_station.core.station import Station
+
+log = logging.getLogger(__name__)
+
+SIGNALS = ("READY", "BUSY", "OK", "NOK", "ERROR")
+VERDICT_SIGNALS = ("OK", "NOK", "ERROR")
+WHERE = "[line] plc_outputs"
+_LINE = re.compile(r"^Line\d+$")
+_USER_OUTPUT = re.compile(r"^UserOutput\d+$")
+
+
+@dataclass(frozen=True, slots=True)
+class OutputSpec:
+    signal: str
+    line: str
+    user_output: str
+    pulse_ms: int = 0  # 0 = level (held until the next trigger)
+    inverted: bool = False
+
+
+@runtime_checkable
+class DigitalOutputs(Protocol):
+    """What a camera offers for outputs (PylonCamera does; an image folder does not)."""
+
+    def configure_output(self, line: str, user_output: str) -> None: ...
+
+    def set_user_output(self, user_output: str, value: bool) -> None: ...
+
+
+def parse_outputs(items: list[str]) -> tuple[OutputSpec, ...]:
+    """`["OK=Line2:UserOutput1:pulse=200", "READY=Line3:UserOutput2:inverted"]` -> specs.
+
+    ConfigError naming the item and what was expected.
+    """
+    specs: list[OutputSpec] = []
+    for n, item in enumerate(items, 1):
+        where = f"{WHERE} item {n} {item!r}"
+        signal, eq, rest = item.partition("=")
+        signal = signal.strip().upper()
+        parts = [p.strip() for p in rest.split(":")]
+        if not eq or signal not in SIGNALS or len(parts) < 2:
+            raise ConfigError(
+                f"{where}: expected SIGNAL=LINE:USEROUTPUT[:pulse=MS][:inverted] with SIGNAL one of "
+                f"{', '.join(SIGNALS)}, e.g. 'OK=Line2:UserOutput1:pulse=200'"
+            )
+        line, user_output, options = parts[0], parts[1], parts[2:]
+        if not _LINE.match(line):
+            raise ConfigError(f"{where}: expected a line name like Line2, got {line!r}")
+        if not _USER_OUTPUT.match(user_output):
+            raise ConfigError(f"{where}: expected a user output like UserOutput1, got {user_output!r}")
+        pulse_ms, inverted = 0, False
+        for option in options:
+            key, _, value = option.partition("=")
+            if key == "inverted" and not value:
+                inverted = True
+            elif key == "pulse" and value.isdigit() and 1 <= int(value) <= 60_000:
+                if signal not in VERDICT_SIGNALS:
+                    raise ConfigError(f"{where}: only OK, NOK and ERROR can pulse; {signal} is a level")
+                pulse_ms = int(value)
+            else:
+                raise ConfigError(f"{where}: expected 'pulse=MS' (1..60000) or 'inverted', got {option!r}")
+        for other in specs:
+            for field, mine in (("signal", signal), ("line", line), ("user_output", user_output)):
+                if getattr(other, field) == mine:
+                    raise ConfigError(f"{where}: {field} {mine} is already used by {other.signal}")
+        specs.append(OutputSpec(signal, line, user_output, pulse_ms, inverted))
+    return tuple(specs)
+
+
+class PlcSignals(StationListener):
+    """Drives the mapped outputs from the station's events; attach after `station.start()`."""
+
+    def __init__(self, station: Station, outputs: tuple[OutputSpec, ...]) -> None:
+        self._station = station
+        self._specs = {spec.signal: spec for spec in outputs}
+        self._lock = threading.Lock()  # decisions and their posting keep one order
+        self._levels = dict.fromkeys(self._specs, False)  # logical levels, True = active
+        self._ready_parts = {"camera": False, "model": False, "patterns": False}
+        self._busy = False
+        self._generation = 0  # cycles started; a pulse ends only in its own cycle
+        self._pulse: threading.Timer | None = None
+        self._warned = False
+        # (signal, level, written to a device): the device's side of the story, for tests
+        self.history: deque[tuple[str, bool, bool]] = deque(maxlen=1000)
+
+    @property
+    def outputs(self) -> tuple[OutputSpec, ...]:
+        return tuple(self._specs.values())
+
+    def attach(self) -> None:
+        camera = self._station.camera
+        if camera is None:
+            raise ConfigError(f"{WHERE}: the station has no camera worker (start the station first)")
+        for component, (state, _) in dict(self._station.states).items():
+            if component in ("model", "patterns"):
+                self._ready_parts[component] = state == "ready"
+        self._station.add_listener(self)
+        camera.add_camera_hooks(self._opened, self._closing).result(timeout=30)
+
+    def detach(self) -> None:
+        self._station.remove_listener(self)
+        with self._lock:
+            if self._pulse is not None:
+                self._pulse.cancel()
+
+    def levels(self) -> dict[str, bool]:
+        with self._lock:
+            return dict(self._levels)
+
+    # --- station events (any thread) -----------------------------------------------------
+
+    def cycle_started(self, source: str) -> None:
+        with self._lock:
+            self._generation += 1
+            self._busy = True
+            if self._pulse is not None:
+                self._pulse.cancel()
+            self._post({**dict.fromkeys(VERDICT_SIGNALS, False), "READY": False, "BUSY": True})
+
+    def cycle_finished(self, result: CycleResult) -> None:
+        signal = {Verdict.OK: "OK", Verdict.NOK: "NOK"}.get(result.verdict, "ERROR")
+        with self._lock:
+            self._busy = False
+            # the verdict first, then BUSY low: a PLC reads the verdict on BUSY's falling edge
+            self._post({signal: True, "BUSY": False, "READY": self._ready()})
+            spec = self._specs.get(signal)
+            if spec is not None and spec.pulse_ms:
+                generation = self._generation
+                self._pulse = threading.Timer(spec.pulse_ms / 1e3, self._end_pulse, (signal, generation))
+                self._pulse.daemon = True
+                self._pulse.start()
+
+    def state_changed(self, component: str, state: str, reason: str) -> None:
+        if component not in ("model", "patterns"):
+            return  # the camera's part comes from the worker's own open/close hooks
+        with self._lock:
+            self._ready_parts[component] = state == "ready"
+            self._post({"READY": self._ready()})
+
+    # --- camera worker thread ------------------------------------------------------------
+
+    def _opened(self, camera) -> None:
+        if not isinstance(camera, DigitalOutputs):
+            if not self._warned:
+                self._warned = True
+                log.warning("%s: this camera has no digital outputs; PLC signals are not sent", WHERE)
+            return
+        for spec in self._specs.values():
+            camera.configure_output(spec.line, spec.user_output)
+        with self._lock:
+            levels = dict(self._levels)
+        self._write(camera, levels)  # a new device starts from the current levels
+        with self._lock:
+            self._ready_parts["camera"] = True
+            # posted, not written: it then runs after writes decided before this reconnect
+            self._post({"READY": self._ready()})
+
+    def _closing(self, camera) -> None:
+        with self._lock:
+            self._ready_parts["camera"] = False
+            if "READY" in self._levels:
+                self._levels["READY"] = False
+        if isinstance(camera, DigitalOutputs) and "READY" in self._specs:
+            self._write(camera, {"READY": False})  # may fail on a device already gone
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _ready(self) -> bool:
+        return all(self._ready_parts.values()) and not self._busy
+
+    def _end_pulse(self, signal: str, generation: int) -> None:
+        with self._lock:
+            if generation == self._generation:
+                self._post({signal: False})
+
+    def _post(self, wanted: dict[str, bool]) -> None:
+        """Lock held: record the new levels and hand the changes to the camera thread."""
+        changed = {s: v for s, v in wanted.items() if s in self._levels and self._levels[s] != v}
+        if not changed:
+            return
+        self._levels.update(changed)
+        camera = self._station.camera
+        if camera is None:
+            return
+        future = camera.call_in_worker(lambda cam: self._write(cam, changed))
+        future.add_done_callback(_log_failure)
+
+    def _write(self, camera, levels: dict[str, bool]) -> None:
+        """Worker thread: put the levels on the device (None while disconnected: at reopen)."""
+        if camera is None or not isinstance(camera, DigitalOutputs):
+            for signal, level in levels.items():
+                self.history.append((signal, level, False))
+            return
+        for signal, level in levels.items():
+            spec = self._specs[signal]
+            try:
+                camera.set_user_output(spec.user_output, level != spec.inverted)
+            except Exception as exc:  # noqa: BLE001 - a lost device refuses; the reopen rewrites all
+                log.warning("%s: %s not written: %s", WHERE, signal, exc)
+                self.history.append((signal, level, False))
+            else:
+                self.history.append((signal, level, True))
+
+
+def _log_failure(future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("%s: output write failed: %s", WHERE, future.exception())

@@ -1,0 +1,108 @@
+"""What the line integration runs for one station: metrics, PLC outputs, API and metrics servers.
+
+`serve` and the GUI use it the same way: build it on the station (settings checked, nothing
+listens yet), `station.start()`, then `start()`; `stop()` before the station stops. Each part
+is off unless the settings (or `serve --api/--metrics`) enable it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from inspection_station.core.line.auth import TokenCheck, require_tokens_off_loopback
+from inspection_station.core.settings.model import LineSettings
+
+if TYPE_CHECKING:
+    from inspection_station.core.line.metrics import StationMetrics
+    from inspection_station.core.line.plc_signals import OutputSpec, PlcSignals
+    from inspection_station.core.line.server import HttpServer
+    from inspection_station.core.station import Station
+
+Bind = tuple[str, int]
+
+
+class LineServices:
+    def __init__(
+        self,
+        station: Station,
+        line: LineSettings,
+        *,
+        api_bind: Bind | None = None,
+        metrics_bind: Bind | None = None,
+    ) -> None:
+        """Checks the settings (ConfigError, located) and hooks the metrics in; opens nothing."""
+        self.station = station
+        self.line = line
+        self.api_bind = api_bind or ((line.api_host, line.api_port) if line.api_enabled else None)
+        self.metrics_bind = metrics_bind or (
+            (line.metrics_host, line.metrics_port) if line.metrics_enabled else None
+        )
+        self.tokens = TokenCheck(line.api_token_sha256)
+        for bind, what in ((self.api_bind, "API"), (self.metrics_bind, "metrics")):
+            if bind is not None:
+                require_tokens_off_loopback(bind[0], self.tokens, f"[line] {what} on {bind[0]}:{bind[1]}")
+        self.outputs: tuple[OutputSpec, ...] = ()
+        if line.plc_enabled:
+            from inspection_station.core.line.plc_signals import parse_outputs
+
+            self.outputs = parse_outputs(line.plc_outputs)
+        self.metrics: StationMetrics | None = None
+        if self.api_bind or self.metrics_bind:
+            from inspection_station.core.line.metrics import StationMetrics
+
+            self.metrics = StationMetrics(
+                station.settings.station.name,
+                recorder=lambda: station.recorder,
+                busy=lambda: station.busy,
+            )
+            for component, (state, reason) in dict(station.states).items():
+                self.metrics.state_changed(component, state, reason)
+            station.add_listener(self.metrics)
+        self.plc: PlcSignals | None = None
+        self.api: HttpServer | None = None
+        self.metrics_server: HttpServer | None = None
+
+    def start(self) -> list[str]:
+        """After `station.start()`: PLC outputs on the camera, then the servers; what runs, one line each."""
+        said: list[str] = []
+        try:
+            if self.outputs:
+                from inspection_station.core.line.plc_signals import PlcSignals
+
+                self.plc = PlcSignals(self.station, self.outputs)
+                self.plc.attach()
+                said.append("plc: " + ", ".join(f"{o.signal}={o.line}" for o in self.outputs))
+            if self.api_bind:
+                from inspection_station.core.line.api import create_app
+                from inspection_station.core.line.server import HttpServer
+
+                app = create_app(
+                    self.station,
+                    tokens=self.tokens,
+                    metrics=self.metrics,
+                    max_upload_bytes=int(self.line.max_upload_mb * (1 << 20)),
+                )
+                self.api = HttpServer(app, *self.api_bind, name="http-api").start()
+                said.append(f"api: {self.api.url}")
+            if self.metrics_bind and self.metrics is not None:
+                from inspection_station.core.line.api import create_metrics_app
+                from inspection_station.core.line.server import HttpServer
+
+                app = create_metrics_app(self.metrics, self.tokens)
+                self.metrics_server = HttpServer(app, *self.metrics_bind, name="metrics").start()
+                said.append(f"metrics: {self.metrics_server.url}/metrics")
+        except BaseException:
+            self.stop()
+            raise
+        return said
+
+    def stop(self) -> None:
+        for server in (self.api, self.metrics_server):
+            if server is not None:
+                server.stop()
+        self.api = self.metrics_server = None
+        if self.plc is not None:
+            self.plc.detach()
+            self.plc = None
+        if self.metrics is not None:
+            self.station.remove_listener(self.metrics)
