@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from inspection_station.core.cycle import CycleResult, Verdict
-from inspection_station.core.errors import ConfigError
+from inspection_station.core.errors import CameraError, ConfigError
 from inspection_station.core.listeners import StationListener
 
 if TYPE_CHECKING:
@@ -112,8 +112,10 @@ class PlcSignals(StationListener):
         self._generation = 0  # cycles started; a pulse ends only in its own cycle
         self._pulse: threading.Timer | None = None
         self._warned = False
-        # (signal, level, written to a device): the device's side of the story, for tests
-        self.history: deque[tuple[str, bool, bool]] = deque(maxlen=1000)
+        self.problem = ""  # why the outputs could not be set up on the current camera
+        # (signal, level, written to a device, why): the device's side of the story, for tests
+        # and diagnostics; why = start | verdict | state | open | close | pulse
+        self.history: deque[tuple[str, bool, bool, str]] = deque(maxlen=1000)
 
     @property
     def outputs(self) -> tuple[OutputSpec, ...]:
@@ -147,14 +149,14 @@ class PlcSignals(StationListener):
             self._busy = True
             if self._pulse is not None:
                 self._pulse.cancel()
-            self._post({**dict.fromkeys(VERDICT_SIGNALS, False), "READY": False, "BUSY": True})
+            self._post({**dict.fromkeys(VERDICT_SIGNALS, False), "READY": False, "BUSY": True}, "start")
 
     def cycle_finished(self, result: CycleResult) -> None:
         signal = {Verdict.OK: "OK", Verdict.NOK: "NOK"}.get(result.verdict, "ERROR")
         with self._lock:
             self._busy = False
             # the verdict first, then BUSY low: a PLC reads the verdict on BUSY's falling edge
-            self._post({signal: True, "BUSY": False, "READY": self._ready()})
+            self._post({signal: True, "BUSY": False, "READY": self._ready()}, "verdict")
             spec = self._specs.get(signal)
             if spec is not None and spec.pulse_ms:
                 generation = self._generation
@@ -167,7 +169,7 @@ class PlcSignals(StationListener):
             return  # the camera's part comes from the worker's own open/close hooks
         with self._lock:
             self._ready_parts[component] = state == "ready"
-            self._post({"READY": self._ready()})
+            self._post({"READY": self._ready()}, "state")
 
     # --- camera worker thread ------------------------------------------------------------
 
@@ -177,15 +179,21 @@ class PlcSignals(StationListener):
                 self._warned = True
                 log.warning("%s: this camera has no digital outputs; PLC signals are not sent", WHERE)
             return
-        for spec in self._specs.values():
-            camera.configure_output(spec.line, spec.user_output)
+        try:
+            for spec in self._specs.values():
+                camera.configure_output(spec.line, spec.user_output)
+        except CameraError as exc:  # a line this camera lacks: say so; the station inspects on
+            self.problem = f"{WHERE}: {exc}"
+            log.error("%s", self.problem)
+            return
+        self.problem = ""
         with self._lock:
             levels = dict(self._levels)
-        self._write(camera, levels)  # a new device starts from the current levels
+        self._write(camera, levels, "open")  # a new device starts from the current levels
         with self._lock:
             self._ready_parts["camera"] = True
             # posted, not written: it then runs after writes decided before this reconnect
-            self._post({"READY": self._ready()})
+            self._post({"READY": self._ready()}, "open")
 
     def _closing(self, camera) -> None:
         with self._lock:
@@ -193,7 +201,7 @@ class PlcSignals(StationListener):
             if "READY" in self._levels:
                 self._levels["READY"] = False
         if isinstance(camera, DigitalOutputs) and "READY" in self._specs:
-            self._write(camera, {"READY": False})  # may fail on a device already gone
+            self._write(camera, {"READY": False}, "close")  # may fail on a device already gone
 
     # --- internals -----------------------------------------------------------------------
 
@@ -203,9 +211,9 @@ class PlcSignals(StationListener):
     def _end_pulse(self, signal: str, generation: int) -> None:
         with self._lock:
             if generation == self._generation:
-                self._post({signal: False})
+                self._post({signal: False}, "pulse")
 
-    def _post(self, wanted: dict[str, bool]) -> None:
+    def _post(self, wanted: dict[str, bool], why: str) -> None:
         """Lock held: record the new levels and hand the changes to the camera thread."""
         changed = {s: v for s, v in wanted.items() if s in self._levels and self._levels[s] != v}
         if not changed:
@@ -214,14 +222,14 @@ class PlcSignals(StationListener):
         camera = self._station.camera
         if camera is None:
             return
-        future = camera.call_in_worker(lambda cam: self._write(cam, changed))
+        future = camera.call_in_worker(lambda cam: self._write(cam, changed, why))
         future.add_done_callback(_log_failure)
 
-    def _write(self, camera, levels: dict[str, bool]) -> None:
+    def _write(self, camera, levels: dict[str, bool], why: str) -> None:
         """Worker thread: put the levels on the device (None while disconnected: at reopen)."""
         if camera is None or not isinstance(camera, DigitalOutputs):
             for signal, level in levels.items():
-                self.history.append((signal, level, False))
+                self.history.append((signal, level, False, why))
             return
         for signal, level in levels.items():
             spec = self._specs[signal]
@@ -229,9 +237,9 @@ class PlcSignals(StationListener):
                 camera.set_user_output(spec.user_output, level != spec.inverted)
             except Exception as exc:  # noqa: BLE001 - a lost device refuses; the reopen rewrites all
                 log.warning("%s: %s not written: %s", WHERE, signal, exc)
-                self.history.append((signal, level, False))
+                self.history.append((signal, level, False, why))
             else:
-                self.history.append((signal, level, True))
+                self.history.append((signal, level, True, why))
 
 
 def _log_failure(future) -> None:

@@ -72,6 +72,8 @@ class LineServices:
                 self.plc = PlcSignals(self.station, self.outputs)
                 self.plc.attach()
                 said.append("plc: " + ", ".join(f"{o.signal}={o.line}" for o in self.outputs))
+                if self.plc.problem:
+                    said.append(f"plc: error: {self.plc.problem}")
             if self.api_bind:
                 from inspection_station.core.line.api import create_app
                 from inspection_station.core.line.server import HttpServer
