@@ -222,12 +222,21 @@ class StationMetrics(StationListener):
         return 1.0 if ready and not self._busy() else 0.0
 
 
+_SERIES_SUFFIXES = {
+    "counter": ("_total",),
+    "histogram": ("_bucket", "_sum", "_count"),
+    "info": ("_info",),
+    "gauge": ("",),
+}
+
+
 def metric_names(metrics: StationMetrics) -> set[str]:
-    """Every series name the exporter serves (with _total/_bucket/... suffixes)."""
+    """Every series name the exporter serves, also for families with no sample yet
+    (a labelled counter before its first increment), as PromQL names them."""
     from prometheus_client.parser import text_string_to_metric_families
 
     names: set[str] = set()
     for family in text_string_to_metric_families(metrics.exposition().decode()):
-        names.add(family.name)
+        names.update(family.name + suffix for suffix in _SERIES_SUFFIXES.get(family.type, ("",)))
         names.update(sample.name for sample in family.samples)
     return names
