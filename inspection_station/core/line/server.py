@@ -47,7 +47,10 @@ class HttpServer:
             raise StationError(f"{name}: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         self._socket = sock
         self.port = int(sock.getsockname()[1])
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        # h11 and no websockets: pure Python, nothing optional for a frozen build to miss
+        config = uvicorn.Config(
+            app, http="h11", ws="none", loop="asyncio", lifespan="off", log_level="warning", access_log=False
+        )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
         self._failure: BaseException | None = None
