@@ -159,16 +159,14 @@ class StationMetrics(StationListener):
                 if not slot.matched:
                     name = slot.name or f"{slot.index}:{slot.class_id}"
                     self.missing_slots.labels(st, result.pattern_set, name).inc()
-        low: dict[str, float] = {}
-        high: dict[str, float] = {}
+        # per class first: a model may return hundreds of boxes, the metrics need one update each
+        seen: dict[str, list[float]] = {}
         for d in result.detections:
-            name = d.class_name or str(d.class_id)
-            self.detections.labels(st, name).inc()
-            low[name] = min(low.get(name, 1.0), d.score)
-            high[name] = max(high.get(name, 0.0), d.score)
-        for name in low:
-            self.score_min.labels(st, name).set(low[name])
-            self.score_max.labels(st, name).set(high[name])
+            seen.setdefault(d.class_name or str(d.class_id), []).append(d.score)
+        for name, scores in seen.items():
+            self.detections.labels(st, name).inc(len(scores))
+            self.score_min.labels(st, name).set(min(scores))
+            self.score_max.labels(st, name).set(max(scores))
 
     def trigger_refused(self, source: str) -> None:
         self.refused.labels(self.station, source).inc()
