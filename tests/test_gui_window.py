@@ -383,3 +383,36 @@ def test_engineer_settings_reach_the_window(qtbot, gui, monkeypatch):
     assert calls and calls[0]["bridge"] is gui.bridge
     assert gui.window.windowTitle() == "Inspection Station — line-9"
     assert gui.window.pedal_shortcut.key().toString() == "F9"
+
+
+def test_gui_starts_the_api_from_its_settings(qtbot, tmp_path, monkeypatch):
+    """[line] api_enabled: the GUI serves the same API as `serve` (issue 12)."""
+    import httpx
+
+    from inspection_station import cli
+    from inspection_station.core.line import services as line_services
+    from inspection_station.core.settings.model import save_settings
+
+    settings = station_settings(tmp_path).replace("line", api_enabled=True, api_port=0)
+    config = save_settings(settings, tmp_path / "settings.toml")
+    made = []
+    real_start = line_services.LineServices.start
+    monkeypatch.setattr(line_services.LineServices, "start", lambda self: made.append(self) or real_start(self))
+    seen = {}
+
+    def event_loop(app):
+        qtbot.waitUntil(lambda: bool(made) and made[0].api is not None, timeout=READY_S)
+        window = next(x for x in app.topLevelWidgets() if isinstance(x, MainWindow) and x.isVisible())
+        qtbot.waitUntil(lambda: window.banner.state == "READY", timeout=READY_S)
+        reply = httpx.post(made[0].api.url + "/inspect", timeout=READY_S / 1000)
+        seen["verdict"] = reply.json()["verdict"]
+        qtbot.waitUntil(lambda: window.banner.state == "OK", timeout=READY_S)  # the window shows the API's cycle
+        seen["url"] = made[0].api.url
+        window.close()
+        return 0
+
+    monkeypatch.setattr(QApplication, "exec", event_loop)
+    assert cli.main(["gui", "--config", str(config)]) == 0
+    assert seen["verdict"] == "OK"
+    with pytest.raises(httpx.ConnectError):  # stopped with the window
+        httpx.get(seen["url"] + "/health", timeout=5)

@@ -115,6 +115,10 @@ def test_edits_are_saved_reloaded_and_audited(dialog, tmp_path):
         (lambda d: _widget(d, "station", "name").setText("  "), "Results › Station name", "needs a name"),
         (lambda d: _widget(d, "camera", "roi_x").setValue(0.8) or _widget(d, "camera", "roi_width").setValue(0.5),
          "Camera › ROI width", "inside the image"),
+        (lambda d: _widget(d, "line", "plc_enabled").setChecked(True) or _widget(d, "line", "plc_outputs").setText(
+            "OK=Line2:UserOutput1, GO=Line3:UserOutput2"), "Line › Output lines", "item 2 'GO=Line3:UserOutput2'"),
+        (lambda d: _widget(d, "line", "api_enabled").setChecked(True) or _widget(d, "line", "api_host").setText(
+            "0.0.0.0"), "Line › API address", "set [line] api_token_sha256 first"),
     ],
 )
 def test_invalid_values_are_refused_with_the_field_named(dialog, tmp_path, edit, field, reason):

@@ -41,8 +41,11 @@ def make_application(argv: Sequence[str] | None = None) -> QApplication:
     return app
 
 
-def start_station(station, route: ErrorRoute) -> threading.Thread:
-    """`Station.start()` and live view on a worker thread; failures go to the error route."""
+def start_station(station, route: ErrorRoute, line=None) -> threading.Thread:
+    """`Station.start()` and live view on a worker thread; failures go to the error route.
+
+    `line`: the station's LineServices ([line] API, metrics, PLC outputs), started after it.
+    """
 
     def work() -> None:
         try:
@@ -50,6 +53,15 @@ def start_station(station, route: ErrorRoute) -> threading.Thread:
             station.set_live(True)
         except Exception as exc:  # reported, not fatal: the window stays up and says why
             route.report(f"the station did not start: {exc}")
+            return
+        if line is not None:
+            try:
+                for said in line.start():
+                    log.info("line integration: %s", said)
+                    if ": error:" in said:
+                        route.report(said)
+            except Exception as exc:  # a port in use: the station inspects on, the window says why
+                route.report(f"line integration not started: {exc}")
 
     thread = threading.Thread(target=work, name="station-start", daemon=True)
     thread.start()
@@ -63,6 +75,21 @@ def open_settings_dialog(window: MainWindow, station, bridge: StationBridge, set
     settings = open_engineer_settings(window, window.settings, station, settings_path=settings_path, bridge=bridge)
     if settings is not None:
         window.apply_settings(settings)  # pedal key, title, colours: the window's own part
+
+
+def make_line_services(station, settings: Settings, window: MainWindow):
+    """[line] API / metrics / PLC outputs when enabled (nothing otherwise); bad settings are shown."""
+    line = settings.line
+    if not (line.api_enabled or line.metrics_enabled or line.plc_enabled):
+        return None
+    from inspection_station.core.errors import StationError
+    from inspection_station.core.line.services import LineServices
+
+    try:
+        return LineServices(station, line)
+    except StationError as exc:
+        window.show_message(f"line integration off: {exc}", error=True)
+        return None
 
 
 def run_gui(
@@ -82,6 +109,7 @@ def run_gui(
     bridge = StationBridge()
     station = Station(settings, **bridge.callbacks())
     window = MainWindow(station, bridge, settings, error_route=route)
+    line = make_line_services(station, settings, window)
     if demo:
         window.setWindowTitle(window.windowTitle() + "  (demo)")
     path = Path(settings_path) if settings_path else None
@@ -93,9 +121,11 @@ def run_gui(
     else:
         window.resize(1600, 1000)
         window.showMaximized()
-    QTimer.singleShot(0, lambda: start_station(station, route))
+    QTimer.singleShot(0, lambda: start_station(station, route, line))
     try:
         return int(app.exec())
     finally:
+        if line is not None:
+            line.stop()
         station.stop()
         uninstall_hooks()

@@ -71,4 +71,28 @@ def check_settings(settings: Settings) -> list[SettingProblem]:
         bad("station", "name", "the station needs a name (it is written in every log row)")
     if not settings.station.pedal_key.strip():
         bad("station", "pedal_key", "name the key the foot pedal types, e.g. F12")
+    _check_line(settings, bad)
     return problems
+
+
+def _check_line(settings: Settings, bad) -> None:
+    """[line]: the same rules `LineServices` enforces at start, named per field."""
+    from inspection_station.core.errors import ConfigError
+    from inspection_station.core.line.auth import TokenCheck, is_loopback
+    from inspection_station.core.line.plc_signals import parse_outputs
+
+    line = settings.line
+    try:
+        tokens = TokenCheck(line.api_token_sha256).required
+    except ConfigError as exc:
+        bad("line", "api_token_sha256", str(exc).split(": ", 1)[-1])
+        tokens = True  # reported once, not again below
+    for enabled, key in ((line.api_enabled, "api_host"), (line.metrics_enabled, "metrics_host")):
+        host = getattr(line, key)
+        if enabled and not is_loopback(host) and not tokens:
+            bad("line", key, f"{host} is reachable from the network: set [line] api_token_sha256 first")
+    if line.plc_enabled or line.plc_outputs:
+        try:
+            parse_outputs(line.plc_outputs)
+        except ConfigError as exc:
+            bad("line", "plc_outputs", str(exc).removeprefix("[line] plc_outputs "))

@@ -41,6 +41,7 @@ from inspection_station.core.settings.checks import check_settings
 from inspection_station.core.settings.model import Settings
 from inspection_station.gui.engineer.settings_fields import (
     CAMERA_FIELDS,
+    LINE_FIELDS,
     MODEL_FIELDS,
     PATTERN_FIELDS,
     RESULTS_FIELDS,
@@ -265,6 +266,7 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self._patterns_tab(history), "Patterns")
         self.tabs.addTab(_scroll(self._results_tab()), "Results")
         self.tabs.addTab(_scroll(self._station_tab()), "Station")
+        self.tabs.addTab(_scroll(self._line_tab()), "Line")
 
         self.message = QLabel("", self)
         self.message.setObjectName("message")
@@ -382,6 +384,21 @@ class SettingsDialog(QDialog):
         self.change_password_button = QPushButton("Change engineer password…", page)
         self.change_password_button.clicked.connect(self.change_password)
         layout.addWidget(self.change_password_button, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addStretch(1)
+        return page
+
+    def _line_tab(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addWidget(self._form("line", specs_for(self.settings.line, LINE_FIELDS, exclude={"api_token_sha256"})))
+        tokens = len(self.settings.line.api_token_sha256)
+        note = QLabel(
+            f"{tokens} API token(s) configured (settings file only: `inspection-station serve --new-token`). "
+            "Changes here take effect at the next start of the station.",
+            page,
+        )
+        note.setWordWrap(True)
+        layout.addWidget(note)
         layout.addStretch(1)
         return page
 

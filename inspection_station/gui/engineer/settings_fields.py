@@ -85,6 +85,19 @@ STATION_FIELDS = [
     F("info_text", "About: information", kind="multiline"),
 ]
 
+LINE_FIELDS = [
+    F("api_enabled", "HTTP API (trigger, results, images, /metrics)"),
+    F("api_host", "API address", tooltip="127.0.0.1 = this PC only; any other address needs tokens"),
+    F("api_port", "API port"),
+    F("metrics_enabled", "Prometheus metrics on a port of their own"),
+    F("metrics_host", "Metrics address"),
+    F("metrics_port", "Metrics port"),
+    F("max_upload_mb", "Largest uploaded image", suffix=" MB", decimals=1),
+    F("plc_enabled", "PLC signals on the camera's outputs"),
+    F("plc_outputs", "Output lines", tooltip="SIGNAL=LINE:USEROUTPUT[:pulse=MS][:inverted], comma-separated, "
+      "e.g. READY=Line2:UserOutput1, OK=Line3:UserOutput2:pulse=200"),
+]
+
 
 def specs_for(section: Any, specs: list[F], exclude: set[str] = frozenset()) -> list[F]:
     """`specs` limited to the section's keys, plus any unlabelled key appended."""
