@@ -241,6 +241,7 @@ def test_tokens_required_off_loopback_401_403(tmp_path, make):
         wrong = getattr(httpx, method)(url + path, headers={"Authorization": "Bearer wrong"})
         assert wrong.status_code == 403
     assert httpx.get(url + "/health", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    assert httpx.get(url + "/openapi.json").status_code == 200  # describes, does not act (documented)
     assert api.rows() == []  # refused requests never triggered a cycle
 
 
