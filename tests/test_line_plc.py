@@ -233,3 +233,34 @@ def test_a_line_the_camera_lacks_is_reported_with_what_it_offers(tmp_path):
     finally:
         services.stop()
         station.stop()
+
+
+def test_a_pulse_on_the_trigger_line_runs_the_handshake(tmp_path):
+    """The PLC's own trigger (hardware mode, Line1 in) answered on Line2/Line3 (out)."""
+    settings = station_settings(tmp_path).replace("camera", trigger_mode="hardware").replace(
+        "line", plc_enabled=True, plc_outputs=["BUSY=Line2:UserOutput1", "OK=Line3:UserOutput2"]
+    )
+    results = []
+    station = Station(settings, on_result=results.append)
+    services = LineServices(station, settings.line)
+    station.start()
+    try:
+        assert station.wait_ready(WAIT_S)
+        wait_until(lambda: station.states.get("camera", ("",))[0] == "emulated", "the camera")
+        services.start()
+        plc = services.plc
+
+        def outputs(cam):
+            return {o.signal: cam.read_output(o.line, o.user_output)[2] for o in plc.outputs}
+
+        # The emulator fires its TriggerSoftware node even with a line source: our stand-in PLC pulse.
+        station.camera.call_in_worker(lambda cam: cam.instant_camera.TriggerSoftware.Execute()).result(WAIT_S)
+        wait_until(lambda: results, "the line-triggered cycle")
+        assert results[0].trigger == "hardware" and results[0].verdict is Verdict.OK
+        wait_until(lambda: station.camera.call_in_worker(outputs).result(WAIT_S) == {"BUSY": False, "OK": True},
+                   "OK held, BUSY low")
+        written = [(s, v, why) for s, v, ok, why in plc.history if ok]
+        assert ("BUSY", True, "start") in written and written[-2:] == [("OK", True, "verdict"), ("BUSY", False, "verdict")]
+    finally:
+        services.stop()
+        station.stop()
