@@ -93,6 +93,7 @@ class StationMetrics(StationListener):
         self._ready = {"camera": False, "model": False, "patterns": False}
         self._camera_state = ""
         self._ever_lost = False  # a connection after a loss is a reconnect, the first is not
+        self._children: dict[tuple[int, tuple[str, ...]], object] = {}  # labelled series, by labels
         self._model_file = ""
         r, s = self.registry, ["station"]
         self.cycles = Counter(PREFIX + "cycles", "inspection cycles by verdict", [*s, "verdict"], registry=r)
@@ -145,13 +146,13 @@ class StationMetrics(StationListener):
 
     def cycle_finished(self, result: CycleResult) -> None:
         st = self.station
-        self.cycles.labels(st, result.verdict.value).inc()
+        self._child(self.cycles, result.verdict.value).inc()
         t = result.times
-        self.cycle_seconds.labels(st).observe(t.total_ms / 1e3)
+        self._child(self.cycle_seconds).observe(t.total_ms / 1e3)
         for stage in STAGES:
             ms = getattr(t, f"{stage}_ms")
             if ms > 0:
-                self.stage_seconds.labels(st, stage).observe(ms / 1e3)
+                self._child(self.stage_seconds, stage).observe(ms / 1e3)
         if result.verdict is Verdict.ERROR:
             self.cycle_errors.labels(st, result.error.split(":", 1)[0] or "unknown").inc()
         elif result.verdict is Verdict.NOK and result.match is not None:
@@ -164,9 +165,9 @@ class StationMetrics(StationListener):
         for d in result.detections:
             seen.setdefault(d.class_name or str(d.class_id), []).append(d.score)
         for name, scores in seen.items():
-            self.detections.labels(st, name).inc(len(scores))
-            self.score_min.labels(st, name).set(min(scores))
-            self.score_max.labels(st, name).set(max(scores))
+            self._child(self.detections, name).inc(len(scores))
+            self._child(self.score_min, name).set(min(scores))
+            self._child(self.score_max, name).set(max(scores))
 
     def trigger_refused(self, source: str) -> None:
         self.refused.labels(self.station, source).inc()
@@ -195,6 +196,15 @@ class StationMetrics(StationListener):
         return generate_latest(self.registry)
 
     # --- internals ------------------------------------------------------------------------
+
+    def _child(self, metric, *labels: str):
+        """`metric.labels(station, *labels)`, looked up once: labels() validates and locks on
+        every call, which for many classes was most of a cycle's metrics time."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(self.station, *labels)
+        return child
 
     def _camera_changed(self, state: str) -> None:
         previous, self._camera_state = self._camera_state, state

@@ -18,6 +18,7 @@ from inspection_station.core.errors import StationError
 
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 20.0
+GRACEFUL_S = 5
 
 
 def parse_bind(text: str, default_host: str = "127.0.0.1", what: str = "--api") -> tuple[str, int]:
@@ -51,7 +52,8 @@ class HttpServer:
         self.port = int(sock.getsockname()[1])
         # h11 and no websockets: pure Python, nothing optional for a frozen build to miss
         config = uvicorn.Config(
-            app, http="h11", ws="none", loop="asyncio", lifespan="off", log_level="warning", access_log=False
+            app, http="h11", ws="none", loop="asyncio", lifespan="off", log_level="warning", access_log=False,
+            timeout_graceful_shutdown=GRACEFUL_S,  # requests in flight get this long at stop()
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
