@@ -122,6 +122,16 @@ def test_product_selection_and_check_pattern(make):
     nok = api.client.post("/check", json={"boxes": boxes[:1], "width": 640, "height": 480})
     assert nok.json()["verdict"] == "NOK" and nok.json()["pattern_set"] == "product_nok"  # the active one
     assert [s["matched"] for s in nok.json()["slots"]] == [True, False, False]
+    unknown = api.client.post("/check", json={"boxes": boxes, "width": 640, "height": 480, "pattern_set": "x"})
+    assert unknown.status_code == 404 and "no pattern set 'x'; have: product_nok, product_ok" in unknown.json()["detail"]
+
+
+def test_a_stopped_station_answers_503_and_the_server_stays_up(make):
+    api = make()
+    api.station.stop()
+    r = api.client.post("/inspect")
+    assert r.status_code == 503 and "stopped" in r.json()["detail"]
+    assert api.client.get("/health").json()["ready"] is False
 
 
 @pytest.mark.parametrize(

@@ -162,6 +162,10 @@ class Station:
         return self._busy.locked()
 
     @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    @property
     def detector(self) -> Detector | None:
         return self.pipeline.detector
 

@@ -170,9 +170,9 @@ def create_app(
     async def inspect() -> dict:
         future = station.trigger_future("api")
         if future is None:
-            if station.busy:
-                raise HTTPException(409, "a cycle is still running; the trigger was refused and counted")
-            raise HTTPException(503, "the station is stopped")
+            if station.stopped:
+                raise HTTPException(503, "the station is stopped")
+            raise HTTPException(409, "a cycle is still running; the trigger was refused and counted")
         return cycle_record(await asyncio.wrap_future(future), name)
 
     @app.post("/inspect/image", summary="The verdict on an uploaded image (not logged as a cycle)")
@@ -202,7 +202,8 @@ def create_app(
         pattern_set = station.pattern_sets.get(wanted) if wanted else station.active_pattern_set
         if pattern_set is None:
             have = ", ".join(station.pattern_sets) or "none"
-            raise HTTPException(404, f"pattern_set: no pattern set {wanted!r}; have: {have}")
+            what = f"no pattern set {wanted!r}" if wanted else "no pattern set is active"
+            raise HTTPException(404, f"pattern_set: {what}; have: {have}")
         detections = [Detection(b.class_id, b.class_name, b.score, tuple(b.box)) for b in body.boxes]
         try:
             m = match_pattern(pattern_set, detections, body.width, body.height)
