@@ -142,6 +142,7 @@ def test_a_stopped_station_answers_503_and_the_server_stays_up(make):
         ({"boxes": [], "width": 0, "height": 480}, "width"),
         ({"boxes": [{"class_id": -1, "box": [1, 2, 3, 4]}], "width": 640, "height": 480}, "class_id"),
         ({"width": 640, "height": 480}, "boxes"),
+        ({"boxes": [{"class_id": 0, "box": [1, 2, "Infinity", 4]}], "width": 640, "height": 480}, "box"),
     ],
 )
 def test_bad_check_bodies_are_422_naming_the_field(make, body, field):
@@ -279,3 +280,31 @@ def test_metrics_on_their_own_port_and_nothing_listens_by_default(tmp_path, make
     assert "inspection_station_cycles_total" in text
     assert httpx.get(api.services.metrics_server.url + "/inspect").status_code == 404
     assert "inspection_station_cycles_total" in metric_names(api.services.metrics)
+
+
+def test_random_check_bodies_never_break_the_server(make):
+    """Whatever a client sends to /check, the answer is 200 or a 4xx with a reason, never a 500."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    api = make()
+    number = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**12, 10**12), st.text(max_size=3))
+    box = st.fixed_dictionaries({"class_id": st.one_of(st.integers(-2, 5), st.text(max_size=2)),
+                                 "box": st.lists(number, max_size=5)},
+                                optional={"score": number, "class_name": st.text(max_size=5)})
+    body = st.fixed_dictionaries({"boxes": st.lists(box, max_size=4)},
+                                 optional={"width": number, "height": number,
+                                           "pattern_set": st.one_of(st.none(), st.text(max_size=8))})
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(body)
+    def check(payload):
+        import json
+
+        r = api.client.post("/check", content=json.dumps(payload), headers={"content-type": "application/json"})
+        assert r.status_code in (200, 404, 422), (r.status_code, r.text)
+        if r.status_code != 200:
+            assert r.json()["detail"]
+
+    check()
+    assert api.client.get("/health").status_code == 200

@@ -17,6 +17,7 @@ import asyncio
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
@@ -45,10 +46,13 @@ UPLOAD_CHUNK = 1 << 20
 # --- request bodies ------------------------------------------------------------------------
 
 
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class BoxIn(BaseModel):
     class_id: int = Field(ge=0)
-    box: list[float] = Field(min_length=4, max_length=4, description="x1, y1, x2, y2 in image pixels")
-    score: float = Field(1.0, ge=0.0, le=1.0)
+    box: list[Finite] = Field(min_length=4, max_length=4, description="x1, y1, x2, y2 in image pixels")
+    score: float = Field(1.0, ge=0.0, le=1.0, allow_inf_nan=False)
     class_name: str = ""
 
     @field_validator("box")
@@ -96,6 +100,17 @@ def _count_requests(app: FastAPI, metrics: StationMetrics | None) -> None:
         return response
 
 
+def _validation_errors(app: FastAPI) -> None:
+    """422 with where and what (loc, msg, type), without echoing the input: an input of
+    Infinity or NaN cannot be written back as JSON, and a large body need not be."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                  for e in exc.errors()]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+
 def metrics_response(metrics: StationMetrics | None) -> Response:
     if metrics is None:
         raise HTTPException(404, "metrics are not enabled on this station")
@@ -128,6 +143,7 @@ def create_app(
         dependencies=[Depends(_auth_dependency(tokens))],
     )
     _count_requests(app, metrics)
+    _validation_errors(app)
     name = station.settings.station.name
 
     def find(cycle_id: str) -> CycleResult:
