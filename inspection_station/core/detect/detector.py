@@ -106,8 +106,11 @@ class Detector:
 
     @classmethod
     def load(cls, path: str | Path, settings: ModelSettings | None = None) -> Detector:
+        from inspection_station.core.detect.class_map import with_class_map
+
         settings = settings or ModelSettings()
         model_path = Path(path)
+        settings = with_class_map(settings)  # names (and colours) from the old class map CSV
         if not model_path.is_file():
             raise ModelError(f"{model_path}: no such model file")
         ort = _ort()

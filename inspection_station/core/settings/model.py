@@ -98,6 +98,7 @@ class ModelSettings:
     intra_op_threads: int = _ranged(0, 0, 256)  # 0 = onnxruntime's default
     class_names: list[str] = field(default_factory=list)  # overrides the model's names
     class_colors: list[str] = field(default_factory=list)  # "#rrggbb" per class id
+    class_map: str = ""  # the old backend's CSV id,name,color; class_names/class_colors win over it
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ class ResultsSettings:
     log_dir: str = ""  # "" = <user data>/results
     image_dir: str = ""  # "" = <user data>/images
     review_dir: str = ""  # "" = <user data>/review (operator overrules)
-    archive: str = _choice("failed", "all", "every_n", "failed", "none")
+    archive: str = _choice("failed", "all", "every_n", "failed", "none", "every_n_and_failed")
     archive_every_n: int = _ranged(10, 1, 1_000_000)
     image_format: str = _choice("jpg", "jpg", "png", "webp")
     image_quality: int = _ranged(90, 1, 100)

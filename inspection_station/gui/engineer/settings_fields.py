@@ -61,6 +61,8 @@ MODEL_FIELDS = [
     F("iou", "IoU threshold (NMS)", decimals=3),
     F("max_detections", "Most detections per image"),
     F("intra_op_threads", "Inference threads", tooltip="0 = onnxruntime's default"),
+    F("class_map", "Class map CSV (id,name,color)", kind="file", file_filter="CSV files (*.csv);;All files (*)",
+      tooltip="The old backend's class map; the Classes table below wins over it"),
 ]
 
 PATTERN_FIELDS = [
