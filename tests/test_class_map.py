@@ -47,3 +47,13 @@ def test_the_detector_names_classes_from_the_map_and_settings_win(tmp_path):
     with pytest.raises(ModelError, match="cannot read the class map"):
         Detector.load(model, ModelSettings(class_map=str(tmp_path / "gone.csv")))
     assert class_colours(ModelSettings(class_map=str(tmp_path / "gone.csv"))) == []  # the GUI never fails on it
+
+
+def test_an_fp64_model_runs_on_a_float64_tensor(tmp_path):
+    # the old inference server's MODEL_PRECISION=fp64: the station reads it from the model
+    from onnx import TensorProto
+
+    out = v8_raw_output([(320, 320, 100, 100, 0, 0.9)], 3)
+    det = Detector.load(constant_model(tmp_path / "fp64.onnx", out, input_type=TensorProto.DOUBLE))
+    assert det.input_dtype.__name__ == "float64"
+    assert len(det.detect(__import__("numpy").zeros((480, 640, 3), "uint8"))) == 1

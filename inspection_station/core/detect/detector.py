@@ -210,7 +210,9 @@ def _input_dtype(inp, model_path: Path):
         return np.float32
     if inp.type == "tensor(float16)":
         return np.float16
-    raise ModelError(f"{model_path}: input {inp.name!r} is {inp.type}; expected a float32 or float16 image tensor")
+    if inp.type == "tensor(double)":  # the old inference server's "fp64" precision
+        return np.float64
+    raise ModelError(f"{model_path}: input {inp.name!r} is {inp.type}; expected a float32, float16 or float64 image tensor")
 
 
 def _input_size(inp, settings: ModelSettings, model_path: Path) -> tuple[int, int]:
