@@ -128,3 +128,27 @@ def test_the_station_runs_with_the_sets_that_loaded(setup, events):  # noqa: F81
         assert any(str(patterns / "aaa_broken.yaml") in w for w in station.pattern_warnings)
         assert any("pattern file not loaded" in e and "aaa_broken.yaml:2" in e for e in events["errors"])
         assert ("patterns", "ready", "product_a (2 pattern set(s) loaded; not loaded: aaa_broken.yaml)") in events["states"]
+
+
+def test_a_headless_run_inspects_with_the_sets_that_loaded(tmp_path, model):  # noqa: F811
+    import cv2
+    import numpy as np
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "a.png"), np.full((480, 640, 3), 60, np.uint8))
+    patterns = tmp_path / "patterns"
+    patterns.mkdir()
+    (patterns / "product_a.yaml").write_text(PATTERN)
+    (patterns / "product_b.yaml").write_text(BROKEN)
+    config = tmp_path / "station.toml"
+    config.write_text(
+        f"[camera]\nserial = \"0815-0000\"\nemulation_image_dir = '{frames}'\n[model]\npath = '{model}'\n"
+        f"[patterns]\npath = '{patterns}'\nactive = \"product_a\"\n"
+        f"[results]\nlog_dir = '{tmp_path / 'log'}'\narchive = \"none\"\n"
+    )
+    proc = cli("run", "--headless", "--cycles", "2", "--config", str(config))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("#")]
+    assert len(lines) == 2 and all(" OK " in ln for ln in lines)
+    assert f"pattern file not loaded: {patterns / 'product_b.yaml'}:2:" in proc.stderr
