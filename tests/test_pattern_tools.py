@@ -315,3 +315,38 @@ def test_old_tool_pattern_rotated_by_old_rule_matches_transform(tmp_path):
     rotated_label = parse_yolo_labels(rotate_180_label_text("0 0.3 0.25 0.1 0.2"))[0]
     assert np.allclose(slot.inner, rotated_label.box, atol=1e-3)
     assert isinstance(rotated_label, NormBox)
+
+
+def test_progress_bars_show_on_a_terminal(tmp_path):
+    import fcntl
+    import os
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    for i in range(30):
+        (labels / f"f{i}.txt").write_text(LABEL)
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))  # a sized terminal
+    proc = subprocess.run(
+        [sys.executable, "-m", "inspection_station", "pattern", "transform", "--rotate", "90", str(labels),
+         "--out", str(tmp_path / "out")],
+        stdout=subprocess.PIPE, stderr=slave, timeout=120, text=True,
+    )
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert proc.returncode == 0
+    assert b"reading:" in seen and b"/30 [" in seen and b"file/s" in seen  # the bar, on the terminal
+    assert "file/s" not in proc.stdout  # stdout (a pipe) stays clean
