@@ -415,6 +415,8 @@ class MainWindow(QMainWindow):
                     self.banner.show_error(f"Model not loaded: {reason}")
         elif component == "patterns":
             self._refresh_products()
+            if state == "ready" and "not loaded" in reason:  # name the pattern files that failed
+                self.pattern_label.setToolTip(f"{self.pattern_label.toolTip()}\n{reason}".strip())
             if state == "error":
                 self.pattern_label.setStyleSheet(f"color: {theme.VERDICT_TEXT['NOK']};")
                 self.pattern_label.setText("Product: none")
