@@ -99,3 +99,15 @@ def test_test_images_by_glob_sequential_and_random(tmp_path):
 
     with pytest.raises(CameraError, match="no image files match"):
         FolderCamera(CameraSettings(source="folder", test_images=[str(tmp_path / "nothing*.png")])).open()
+
+
+def test_settings_checks_know_the_old_forms(tmp_path):
+    from inspection_station.core.settings.checks import check_settings
+    from inspection_station.core.settings.model import Settings
+
+    both = Settings().replace("camera", roi_left=0.1, roi_x=0.2)
+    assert [(p.key, "not both" in p.message) for p in check_settings(both)] == [("roi_left", True)]
+    replay = Settings().replace("camera", source="folder", test_images=[str(tmp_path / "*.png")])
+    assert check_settings(replay) == []  # test images alone are a source: no image_folder needed
+    gone = Settings().replace("model", class_map=str(tmp_path / "gone.csv"))
+    assert [p.key for p in check_settings(gone)] == ["class_map"]
