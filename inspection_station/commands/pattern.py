@@ -403,6 +403,8 @@ def run_transform(args: argparse.Namespace) -> int:
     out: Path = args.out
     if src.is_file() and src.suffix.lower() in PATTERN_SUFFIXES:
         ps = load_pattern_set(src)
+        for note in ps.warnings:
+            print(f"inspection-station: warning: {note}", file=sys.stderr)
         moved = transform_pattern_set(ps, op)
         save_pattern_set(PatternSet(out.stem, moved.variants, out, moved.min_scores), out)
         print(f"{out}: {src.name} {_op_text(op)}, {sum(len(v) for v in ps.variants.values())} slots")
