@@ -120,7 +120,9 @@ class FolderCamera:
             raise CameraError(
                 "latest_frame: the camera is not streaming (call start_streaming first)"
             )
-        wait = self._last_stream_t + STREAM_PERIOD_S - time.monotonic()
+        limit = self._settings.frame_rate_limit
+        period = max(STREAM_PERIOD_S, 1.0 / limit) if limit > 0 else STREAM_PERIOD_S  # frame_rate_limit holds here too
+        wait = self._last_stream_t + period - time.monotonic()
         if wait > 0:
             time.sleep(wait)
         self._last_stream_t = time.monotonic()
