@@ -152,3 +152,23 @@ def test_a_headless_run_inspects_with_the_sets_that_loaded(tmp_path, model):  # 
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("#")]
     assert len(lines) == 2 and all(" OK " in ln for ln in lines)
     assert f"pattern file not loaded: {patterns / 'product_b.yaml'}:2:" in proc.stderr
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from inspection_station.core.patterns.yaml_io import parse_pattern_set  # noqa: E402
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.floats(-0.2, 1.2, allow_nan=False))
+def test_the_clip_rule(v):
+    # the outer box's left edge at v (everything else valid): loads clipped within the tolerance, else fails
+    x1 = float(f"{min(v, 0.15):.6f}")  # as a file holds it
+    text = f"v:\n  - {{class_id: 0, inner: [0.2, 0.2, 0.3, 0.3], outer: [{x1:.6f}, 0.1, 0.4, 0.4]}}\n"
+    if x1 >= -CLIP_TOLERANCE:
+        (slot,) = parse_pattern_set(text, "p").variants["v"]
+        assert slot.outer[0] == max(0.0, x1)
+    else:
+        with pytest.raises(PatternFileError, match=r"outer: coordinates must lie in \[0, 1\]"):
+            parse_pattern_set(text, "p")
