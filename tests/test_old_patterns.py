@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from inspection_station.core.errors import PatternError
 from inspection_station.core.patterns.model import PatternFileError
@@ -13,6 +15,7 @@ from inspection_station.core.patterns.yaml_io import (
     choose_pattern_set,
     load_pattern_library,
     load_pattern_set,
+    parse_pattern_set,
     read_pattern_library,
     save_pattern_set,
 )
@@ -152,12 +155,6 @@ def test_a_headless_run_inspects_with_the_sets_that_loaded(tmp_path, model):  # 
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("#")]
     assert len(lines) == 2 and all(" OK " in ln for ln in lines)
     assert f"pattern file not loaded: {patterns / 'product_b.yaml'}:2:" in proc.stderr
-
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from inspection_station.core.patterns.yaml_io import parse_pattern_set  # noqa: E402
 
 
 @settings(max_examples=80, deadline=None)
