@@ -150,3 +150,36 @@ def test_the_environment_and_bad_files(tmp_path, capsys, monkeypatch):
     assert main(["import-old-config", str(bad), "--out", str(out), "--force"]) == 2
     assert f"{bad}:2: expected NAME=VALUE" in capsys.readouterr().err
     assert out.read_text() == before  # the bad input wrote nothing
+
+
+COMPOSE = """\
+services:
+  basler-camera-service:
+    image: maxscw/basler-camera-adapter:v0.6.6
+    environment:
+      - TZ=Europe/Berlin
+      - FASTAPI_ROOT_PATH="/camera"
+      - PIXEL_TYPE=Mono8
+      - EXPOSURE_TIME=6000
+      - TEST_IMAGE=./test
+  backend-service:
+    environment:
+      BE_GENERAL_SAVE_IMAGES: "every 3"
+      BE_GENERAL_SAVE_IMAGES_WITH_FAILED_PATTERN_CHECK: "False"
+"""
+
+
+def test_a_docker_compose_file_of_the_old_system(tmp_path, capsys):
+    compose = tmp_path / "docker-compose.yaml"
+    compose.write_text(COMPOSE)
+    out = tmp_path / "s.toml"
+    assert main(["import-old-config", str(compose), "--out", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    s = load_settings(out, env={}, strict=True).settings
+    assert (s.camera.pixel_format, s.camera.exposure_us, s.camera.emulation_image_dir) == ("Mono8", 6000.0, "./test")
+    assert (s.results.archive, s.results.archive_every_n) == ("every_n", 3)
+    assert any(line.startswith(f"{compose}:6: basler-camera-service: FASTAPI_ROOT_PATH: not needed")
+               for line in report["unmapped"])
+    compose.write_text("version: '3'\n")
+    assert main(["import-old-config", str(compose), "--out", str(out), "--force"]) == 2
+    assert "no 'services:'" in capsys.readouterr().err

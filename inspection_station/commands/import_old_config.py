@@ -1,6 +1,6 @@
 """`inspection-station import-old-config`: the old system's settings as station settings.
 
-Reads the old services' `.env` files, `default_config.toml` files and/or the environment
+Reads the old services' `.env` files, `default_config.toml` files, docker-compose files and/or the environment
 (later sources win, as the old environment won over its TOML), writes the equivalent
 station settings TOML and names, with the reason, every old setting it could not map.
 Exit 0 when written (even with unmapped settings: they are listed), 2 on unreadable input.
@@ -19,7 +19,8 @@ from inspection_station.core.errors import ConfigError
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import-old-config", help="write station settings from the old system's .env / TOML files")
     p.add_argument("sources", nargs="*", type=Path, metavar="FILE",
-                   help="old .env files (NAME=VALUE) and default_config.toml files, lowest precedence first")
+                   help="old .env files (NAME=VALUE), default_config.toml files and docker-compose .yaml files, "
+                        "lowest precedence first")
     p.add_argument("--environment", action="store_true",
                    help="also read the old variables (BE_*, IF_*, FE_*, the camera adapter's) from this environment, last")
     p.add_argument("--out", type=Path, required=True, help="station settings TOML to write")

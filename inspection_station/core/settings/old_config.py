@@ -116,11 +116,64 @@ def read_environment(env: Mapping[str, str] | None = None) -> list[OldValue]:
     return out
 
 
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+def read_compose(path: str | Path) -> list[OldValue]:
+    """The `environment:` of every service in the old docker-compose.yaml (list or mapping form)."""
+    import yaml
+
+    p = Path(path)
+    try:
+        root = yaml.compose(p.read_text(encoding="utf-8-sig"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(f"{p}{f':{mark.line + 1}' if mark else ''}: not valid YAML") from None
+
+    def child(node, name: str):
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if k.value == name:
+                    return v
+        return None
+
+    services = child(root, "services")
+    if not isinstance(services, yaml.MappingNode):
+        raise ConfigError(f"{p}: no 'services:' (expected a docker-compose file)")
+    values = []
+    for service_key, service in services.value:
+        env = child(service, "environment")
+        pairs: list[tuple[str, str, int]] = []
+        if isinstance(env, yaml.SequenceNode):
+            for item in env.value:
+                name, sep, value = str(item.value).partition("=")
+                if sep:
+                    pairs.append((name.strip(), _unquote(value), item.start_mark.line + 1))
+        elif isinstance(env, yaml.MappingNode):
+            pairs = [(str(k.value), _unquote(str(v.value)), k.start_mark.line + 1) for k, v in env.value]
+        for name, value, line in pairs:
+            values.append(OldValue(_strip_prefix(name), value, f"{p}:{line}: {service_key.value}: {name}"))
+    return values
+
+
 def read_old_sources(paths: Iterable[str | Path]) -> list[OldValue]:
-    """Each file by its kind: `.toml` as an old default_config, anything else as a `.env`."""
+    """Each file by its kind: `.toml` an old default_config, `.yml`/`.yaml` a docker-compose
+    file, anything else a `.env`."""
     values: list[OldValue] = []
     for path in paths:
-        values += read_old_toml(path) if Path(path).suffix.lower() == ".toml" else read_env_file(path)
+        suffix = Path(path).suffix.lower()
+        if suffix == ".toml":
+            values += read_old_toml(path)
+        elif suffix in (".yml", ".yaml"):
+            values += read_compose(path)
+        else:
+            values += read_env_file(path)
     return values
 
 
@@ -327,6 +380,10 @@ _NOT_NEEDED: dict[str, str] = {
     "CAMERA_IMAGE_FORMAT": "not needed: frames are no longer encoded between services",
     "LOG_LEVEL": "not mapped: the station logs INFO and up to its log file",
     "LOGGING_LEVEL": "not mapped: the station logs INFO and up to its log file",
+    "STREAMLIT_THEME_PRIMARY_COLOR": "not mapped: the station's colours are fixed for the line (theme)",
+    "STREAMLIT_SERVER_HEADLESS": _HTTP, "STREAMLIT_SERVER_ENABLE_CORS": _HTTP,
+    "STREAMLIT_SERVER_ENABLE_XSRF_PROTECTION": _HTTP,
+    "GENERAL_URL_BACKEND": _HTTP,
     "TZ": "not mapped: the station writes local time with its UTC offset",
     "GENERAL_DATA_FOLDER": "not mapped: set [results] log_dir / image_dir",
 }
