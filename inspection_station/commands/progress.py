@@ -17,3 +17,10 @@ def progress(items: Iterable[T], desc: str, total: int | None = None) -> Iterato
         total = len(items)  # type: ignore[arg-type]
     yield from tqdm(items, desc=desc, total=total, disable=not sys.stderr.isatty(), leave=False,
                     file=sys.stderr, unit="file")
+
+
+def say(text: str) -> None:
+    """Print a line to stdout without tearing a progress bar on the same terminal."""
+    from tqdm import tqdm
+
+    tqdm.write(text, file=sys.stdout)
