@@ -122,6 +122,9 @@ def test_product_selection_and_check_pattern(make):
     nok = api.client.post("/check", json={"boxes": boxes[:1], "width": 640, "height": 480})
     assert nok.json()["verdict"] == "NOK" and nok.json()["pattern_set"] == "product_nok"  # the active one
     assert [s["matched"] for s in nok.json()["slots"]] == [True, False, False]
+    as_detect_json = {"image": "a.png", "width": 640, "height": 480, "pattern_set": "product_ok",
+                      "detections": [dict(b, class_name="screw", score=0.9) for b in boxes]}
+    assert api.client.post("/check", json=as_detect_json).json()["verdict"] == "OK"  # `detect --json` as is
     unknown = api.client.post("/check", json={"boxes": boxes, "width": 640, "height": 480, "pattern_set": "x"})
     assert unknown.status_code == 404 and "no pattern set 'x'; have: product_nok, product_ok" in unknown.json()["detail"]
 

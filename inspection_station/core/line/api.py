@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AliasChoices, BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from inspection_station import __version__
@@ -64,7 +64,8 @@ class BoxIn(BaseModel):
 
 
 class CheckIn(BaseModel):
-    boxes: list[BoxIn] = Field(max_length=100_000)
+    # "detections" too: a `detect --json` object can be posted as it is
+    boxes: list[BoxIn] = Field(max_length=100_000, validation_alias=AliasChoices("boxes", "detections"))
     width: int = Field(gt=0, le=100_000)
     height: int = Field(gt=0, le=100_000)
     pattern_set: str | None = Field(None, description="default: the station's active pattern set")
