@@ -4,6 +4,8 @@ onnxruntime), driven by a real HTTP client."""
 from __future__ import annotations
 
 import concurrent.futures
+import re
+import socket
 import threading
 
 import cv2
@@ -11,9 +13,10 @@ import httpx
 import numpy as np
 import pytest
 
-from inspection_station.core.errors import ConfigError
+from inspection_station.core.errors import ConfigError, StationError
 from inspection_station.core.line.auth import hash_token
 from inspection_station.core.line.metrics import metric_names
+from inspection_station.core.line.server import HttpServer, parse_bind
 from inspection_station.core.line.services import LineServices
 from inspection_station.core.listeners import StationListener
 from inspection_station.core.results.csv_log import read_log
@@ -311,3 +314,29 @@ def test_random_check_bodies_never_break_the_server(make):
 
     check()
     assert api.client.get("/health").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("text", "bind"),
+    [("8080", ("127.0.0.1", 8080)), ("0.0.0.0:9464", ("0.0.0.0", 9464)), ("[::1]:0", ("::1", 0)),
+     ("localhost:80", ("localhost", 80))],
+)
+def test_bind_addresses(text, bind):
+    assert parse_bind(text) == bind
+
+
+@pytest.mark.parametrize("text", ["http", "1.2.3.4:", "70000", "host:-1"])
+def test_bad_bind_addresses_are_located(text):
+    with pytest.raises(StationError, match=rf"--api {re.escape(repr(text))}: "):
+        parse_bind(text)
+
+
+def test_a_port_in_use_is_a_located_error():
+    from fastapi import FastAPI
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(StationError, match=f"http-api: cannot listen on 127.0.0.1:{port}: "):
+            HttpServer(FastAPI(), "127.0.0.1", port)

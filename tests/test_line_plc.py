@@ -161,6 +161,14 @@ def test_pulsed_and_inverted_outputs(plc):
     assert p.values()["BUSY"] is True  # idle again: logical low, written inverted
 
 
+def test_stopping_the_station_drops_ready(plc):
+    p = plc(["READY=Line1:UserOutput1"])
+    wait_until(lambda: p.values()["READY"], "READY")
+    history = p.services.plc.history
+    p.close()  # the fixture's close afterwards is a no-op
+    assert list(history)[-1] == ("READY", False, True, "close")
+
+
 def test_camera_loss_drops_ready_and_the_reconnect_restores_it(plc):
     p = plc([*OUTPUTS, "OK=Line3:UserOutput3"])
     wait_until(lambda: p.values()["READY"], "READY")
