@@ -209,6 +209,8 @@ def test_twenty_parallel_triggers_each_cycle_logged_once_overlaps_refused_and_co
     metrics = api.client.get("/metrics").text
     assert 'inspection_station_refused_triggers_total{source="api",station="station-1"} 19.0' in metrics
     assert 'inspection_station_cycles_total{station="station-1",verdict="OK"} 1.0' in metrics
+    assert 'inspection_station_api_requests_total{endpoint="/inspect",station="station-1",status="409"} 19.0' in metrics
+    assert 'inspection_station_api_request_duration_seconds_count{endpoint="/inspect",station="station-1"} 20.0' in metrics
 
 
 def test_sequential_clients_every_cycle_logged_once(make):

@@ -14,6 +14,7 @@ a wrong one); a non-loopback bind without tokens never starts (core/line/auth.py
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
@@ -95,9 +96,10 @@ def _count_requests(app: FastAPI, metrics: StationMetrics | None) -> None:
 
     @app.middleware("http")
     async def count(request: Request, call_next):
+        started = time.perf_counter()
         response = await call_next(request)
-        route = request.scope.get("route")
-        metrics.api_request(getattr(route, "path", "unmatched"), response.status_code)
+        route = request.scope.get("route")  # the template (/results/{cycle_id}): few series
+        metrics.api_request(getattr(route, "path", "unmatched"), response.status_code, time.perf_counter() - started)
         return response
 
 

@@ -131,6 +131,10 @@ class StationMetrics(StationListener):
         self.api_requests = Counter(
             PREFIX + "api_requests", "HTTP API requests by route and status", [*s, "endpoint", "status"], registry=r
         )
+        self.api_seconds = Histogram(
+            PREFIX + "api_request_duration_seconds", "HTTP API time per request by route",
+            [*s, "endpoint"], buckets=CYCLE_BUCKETS, registry=r,
+        )
         self.ready = Gauge(PREFIX + "ready", "1 when the station can take a trigger", s, registry=r)
         self.ready.labels(station).set_function(self._is_ready)
         for verdict in Verdict:  # every verdict series exists from the start (rate() needs a zero)
@@ -186,8 +190,10 @@ class StationMetrics(StationListener):
         elif component == "model" and state == "ready" and self._model_file:
             self._set_model_info(self._model_file, reason)
 
-    def api_request(self, endpoint: str, status: int) -> None:
-        self.api_requests.labels(self.station, endpoint, str(status)).inc()
+    def api_request(self, endpoint: str, status: int, seconds: float) -> None:
+        """One HTTP request (the old services exported count, failures and time per endpoint)."""
+        self._child(self.api_requests, endpoint, str(status)).inc()
+        self._child(self.api_seconds, endpoint).observe(seconds)
 
     # --- output ---------------------------------------------------------------------------
 
