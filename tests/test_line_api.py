@@ -342,3 +342,13 @@ def test_a_port_in_use_is_a_located_error():
         port = taken.getsockname()[1]
         with pytest.raises(StationError, match=f"http-api: cannot listen on 127.0.0.1:{port}: "):
             HttpServer(FastAPI(), "127.0.0.1", port)
+
+
+def test_new_token_prints_a_token_and_its_digest(capsys):
+    from inspection_station import cli
+
+    assert cli.main(["serve", "--new-token"]) == 0
+    out = capsys.readouterr().out
+    token = re.search(r"^token: (\S+)$", out, re.M).group(1)
+    digest = re.search(r'^api_token_sha256 = \["([0-9a-f]{64})"\]$', out, re.M).group(1)
+    assert len(token) >= 40 and digest == hash_token(token)

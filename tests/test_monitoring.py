@@ -242,6 +242,11 @@ def test_prometheus_counters_equal_the_csv_rows(serve, tmp_path):
         yield_q = httpx.get(url, params={"query": 'sum(inspection_station_cycles_total{verdict="OK"})'
                                          ' / sum(inspection_station_cycles_total{verdict=~"OK|NOK"})'}).json()
         assert float(yield_q["data"]["result"][0]["value"][1]) == pytest.approx(4 / 6)
+        # every dashboard query is valid PromQL for this Prometheus, Grafana's variables filled in
+        for expr in dashboard_queries():
+            promql = expr.replace("$__range", "5m").replace("$station", ".*")
+            reply = httpx.get(url, params={"query": promql}, timeout=10).json()
+            assert reply["status"] == "success", (expr, reply)
     finally:
         prom.terminate()
         prom.wait(30)
