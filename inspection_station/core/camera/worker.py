@@ -38,7 +38,9 @@ T = TypeVar("T")
 
 LIVE_MAX_FPS = 30.0  # live view needs no more; spare the CPU the detector needs
 IDLE_POLL_S = 0.5  # idle wake-up to notice a removed device without a grab
-HARDWARE_POLL_MS = 100  # a trigger wait is cut in slices so commands stay responsive
+# A trigger wait is cut in slices so commands stay responsive: PLC output writes (the verdict,
+# BUSY low) wait at most one slice in hardware trigger mode.
+HARDWARE_POLL_MS = 20
 MAX_FAILED_GRABS = 3  # this many timeouts/damaged frames in a row = "not answering"
 # Image settings a camera applies in software, without reopening the device.
 SOFTWARE_ONLY_KEYS = frozenset(
