@@ -272,3 +272,32 @@ def test_a_pulse_on_the_trigger_line_runs_the_handshake(tmp_path):
     finally:
         services.stop()
         station.stop()
+
+
+def test_a_failed_model_reload_keeps_ready_the_old_model_runs_on(plc, tmp_path):
+    p = plc([*OUTPUTS])
+    wait_until(lambda: p.values()["READY"], "READY")
+    broken = p.station.settings.replace("model", path=str(tmp_path / "missing.onnx"))
+    p.station.apply_settings(broken).result(WAIT_S)
+    assert p.station.states["model"][0] == "error"
+    assert p.values() == {"READY": True, "BUSY": False}
+    assert p.station.ready and p.station.run_cycle("plc-test").verdict is Verdict.OK
+
+
+def test_an_image_folder_has_no_outputs_and_says_so(tmp_path):
+    settings = station_settings(tmp_path).replace(
+        "camera", source="folder", image_folder=str(tmp_path / "emulator")
+    ).replace("line", plc_enabled=True, plc_outputs=["OK=Line2:UserOutput1"])
+    station = Station(settings)
+    services = LineServices(station, settings.line)
+    station.start()
+    try:
+        assert station.wait_ready(WAIT_S)
+        wait_until(lambda: station.states.get("camera", ("",))[0] == "emulated", "the folder camera")
+        said = services.start()
+        assert "has no digital outputs" in services.plc.problem
+        assert any("has no digital outputs" in line for line in said)
+        assert station.run_cycle("plc-test").verdict is Verdict.OK
+    finally:
+        services.stop()
+        station.stop()

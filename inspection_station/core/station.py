@@ -169,6 +169,18 @@ class Station:
         return self._stopped
 
     @property
+    def ready(self) -> bool:
+        """Can take a trigger now: camera open, a model and a pattern set loaded, no cycle running.
+        (A model that failed to reload leaves the old one running: still ready.)"""
+        camera = self.states.get("camera", ("",))[0]
+        return (
+            camera in ("connected", "emulated")
+            and self.detector is not None
+            and self.active_pattern_set is not None
+            and not self.busy
+        )
+
+    @property
     def detector(self) -> Detector | None:
         return self.pipeline.detector
 

@@ -162,14 +162,8 @@ def create_app(
         model = states.get("model", ("loading", ""))
         detector = station.detector
         pattern_set = station.active_pattern_set
-        ready = (
-            camera[0] in ("connected", "emulated")
-            and detector is not None
-            and pattern_set is not None
-            and not station.busy
-        )
         return {
-            "ready": ready,
+            "ready": station.ready,
             "station": name,
             "busy": station.busy,
             "camera": {"state": camera[0], "reason": camera[1]},

@@ -84,13 +84,11 @@ class StationMetrics(StationListener):
         *,
         registry: CollectorRegistry | None = None,
         recorder: Callable[[], ResultsRecorder | None] | None = None,
-        busy: Callable[[], bool] | None = None,
+        ready: Callable[[], bool] | None = None,
     ) -> None:
         self.station = station
         self.registry = registry or CollectorRegistry(auto_describe=True)
-        self._busy = busy or (lambda: False)
         self._lock = threading.Lock()
-        self._ready = {"camera": False, "model": False, "patterns": False}
         self._camera_state = ""
         self._ever_lost = False  # a connection after a loss is a reconnect, the first is not
         self._children: dict[tuple[int, tuple[str, ...]], object] = {}  # labelled series, by labels
@@ -136,7 +134,7 @@ class StationMetrics(StationListener):
             [*s, "endpoint"], buckets=CYCLE_BUCKETS, registry=r,
         )
         self.ready = Gauge(PREFIX + "ready", "1 when the station can take a trigger", s, registry=r)
-        self.ready.labels(station).set_function(self._is_ready)
+        self.ready.labels(station).set_function(lambda: 1.0 if ready is not None and ready() else 0.0)
         for verdict in Verdict:  # every verdict series exists from the start (rate() needs a zero)
             self.cycles.labels(station, verdict.value)
         self.refused.labels(station, "api")
@@ -180,11 +178,9 @@ class StationMetrics(StationListener):
         self.overrules.labels(self.station, verdict).inc()
 
     def state_changed(self, component: str, state: str, reason: str) -> None:
-        with self._lock:
-            if component == "camera":
+        if component == "camera":
+            with self._lock:
                 self._camera_changed(state)
-            elif component in self._ready:
-                self._ready[component] = state == "ready"
         if component == "model" and state == "loading":
             self._model_file = reason
         elif component == "model" and state == "ready" and self._model_file:
@@ -220,7 +216,6 @@ class StationMetrics(StationListener):
             self._ever_lost = True
         for name in CAMERA_STATES:
             self.camera_state.labels(self.station, name).set(1 if name == state else 0)
-        self._ready["camera"] = state in ("connected", "emulated")
 
     def _set_model_info(self, path: str, describe: str) -> None:
         try:
@@ -229,11 +224,6 @@ class StationMetrics(StationListener):
             sha = ""
         provider = describe.rsplit(" on ", 1)[-1] if " on " in describe else ""
         self.model_info.labels(self.station).info({"file": Path(path).name, "sha256": sha, "provider": provider})
-
-    def _is_ready(self) -> float:
-        with self._lock:
-            ready = all(self._ready.values())
-        return 1.0 if ready and not self._busy() else 0.0
 
 
 _SERIES_SUFFIXES = {

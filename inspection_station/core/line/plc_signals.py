@@ -107,7 +107,7 @@ class PlcSignals(StationListener):
         self._specs = {spec.signal: spec for spec in outputs}
         self._lock = threading.Lock()  # decisions and their posting keep one order
         self._levels = dict.fromkeys(self._specs, False)  # logical levels, True = active
-        self._ready_parts = {"camera": False, "model": False, "patterns": False}
+        self._camera_open = False  # from the worker's hooks: the device the outputs live on
         self._busy = False
         self._generation = 0  # cycles started; a pulse ends only in its own cycle
         self._pulse: threading.Timer | None = None
@@ -125,9 +125,6 @@ class PlcSignals(StationListener):
         camera = self._station.camera
         if camera is None:
             raise ConfigError(f"{WHERE}: the station has no camera worker (start the station first)")
-        for component, (state, _) in dict(self._station.states).items():
-            if component in ("model", "patterns"):
-                self._ready_parts[component] = state == "ready"
         self._station.add_listener(self)
         camera.add_camera_hooks(self._opened, self._closing).result(timeout=30)
 
@@ -168,16 +165,16 @@ class PlcSignals(StationListener):
         if component not in ("model", "patterns"):
             return  # the camera's part comes from the worker's own open/close hooks
         with self._lock:
-            self._ready_parts[component] = state == "ready"
             self._post({"READY": self._ready()}, "state")
 
     # --- camera worker thread ------------------------------------------------------------
 
     def _opened(self, camera) -> None:
         if not isinstance(camera, DigitalOutputs):
+            self.problem = f"{WHERE}: {camera.description} has no digital outputs; PLC signals are not sent"
             if not self._warned:
                 self._warned = True
-                log.warning("%s: this camera has no digital outputs; PLC signals are not sent", WHERE)
+                log.warning("%s", self.problem)
             return
         try:
             for spec in self._specs.values():
@@ -191,13 +188,13 @@ class PlcSignals(StationListener):
             levels = dict(self._levels)
         self._write(camera, levels, "open")  # a new device starts from the current levels
         with self._lock:
-            self._ready_parts["camera"] = True
+            self._camera_open = True
             # posted, not written: it then runs after writes decided before this reconnect
             self._post({"READY": self._ready()}, "open")
 
     def _closing(self, camera) -> None:
         with self._lock:
-            self._ready_parts["camera"] = False
+            self._camera_open = False
             if "READY" in self._levels:
                 self._levels["READY"] = False
         if isinstance(camera, DigitalOutputs) and "READY" in self._specs:
@@ -206,7 +203,15 @@ class PlcSignals(StationListener):
     # --- internals -----------------------------------------------------------------------
 
     def _ready(self) -> bool:
-        return all(self._ready_parts.values()) and not self._busy
+        """READY as the PLC sees it: the station's rule (Station.ready), with the camera and
+        busy parts as this object saw them, so the levels follow the order of events."""
+        station = self._station
+        return (
+            self._camera_open
+            and station.detector is not None
+            and station.active_pattern_set is not None
+            and not self._busy
+        )
 
     def _end_pulse(self, signal: str, generation: int) -> None:
         with self._lock:

@@ -53,7 +53,7 @@ class LineServices:
             self.metrics = StationMetrics(
                 station.settings.station.name,
                 recorder=lambda: station.recorder,
-                busy=lambda: station.busy,
+                ready=lambda: station.ready,
             )
             for component, (state, reason) in dict(station.states).items():
                 self.metrics.state_changed(component, state, reason)
