@@ -301,3 +301,14 @@ def test_an_image_folder_has_no_outputs_and_says_so(tmp_path):
     finally:
         services.stop()
         station.stop()
+
+
+def test_an_output_on_the_trigger_input_is_refused(tmp_path):
+    settings = station_settings(tmp_path).replace("camera", trigger_mode="hardware", trigger_line="Line1").replace(
+        "line", plc_enabled=True, plc_outputs=["BUSY=Line1:UserOutput1"])
+    with pytest.raises(ConfigError, match=r"BUSY on Line1, but Line1 is the hardware trigger input"):
+        LineServices(Station(settings), settings.line)
+    from inspection_station.core.settings.checks import check_settings
+
+    (problem,) = [p for p in check_settings(settings) if p.section == "line"]
+    assert problem.key == "plc_outputs" and "hardware trigger input" in problem.message

@@ -99,6 +99,18 @@ def parse_outputs(items: list[str]) -> tuple[OutputSpec, ...]:
     return tuple(specs)
 
 
+def check_trigger_line(outputs: tuple[OutputSpec, ...], trigger_mode: str, trigger_line: str) -> None:
+    """An output on the hardware trigger's input line would silence the PLC's trigger."""
+    if trigger_mode != "hardware":
+        return
+    for spec in outputs:
+        if spec.line == trigger_line:
+            raise ConfigError(
+                f"{WHERE}: {spec.signal} on {spec.line}, but {spec.line} is the hardware trigger input "
+                "([camera] trigger_line); choose another line"
+            )
+
+
 class PlcSignals(StationListener):
     """Drives the mapped outputs from the station's events; attach after `station.start()`."""
 

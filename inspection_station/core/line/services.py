@@ -43,9 +43,11 @@ class LineServices:
                 require_tokens_off_loopback(bind[0], self.tokens, f"[line] {what} on {bind[0]}:{bind[1]}")
         self.outputs: tuple[OutputSpec, ...] = ()
         if line.plc_enabled:
-            from inspection_station.core.line.plc_signals import parse_outputs
+            from inspection_station.core.line.plc_signals import check_trigger_line, parse_outputs
 
             self.outputs = parse_outputs(line.plc_outputs)
+            camera = station.settings.camera
+            check_trigger_line(self.outputs, camera.trigger_mode, camera.trigger_line)
         self.metrics: StationMetrics | None = None
         if self.api_bind or self.metrics_bind:
             from inspection_station.core.line.metrics import StationMetrics

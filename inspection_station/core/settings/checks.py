@@ -85,7 +85,7 @@ def _check_line(settings: Settings, bad) -> None:
     """[line]: the same rules `LineServices` enforces at start, named per field."""
     from inspection_station.core.errors import ConfigError
     from inspection_station.core.line.auth import TokenCheck, is_loopback
-    from inspection_station.core.line.plc_signals import parse_outputs
+    from inspection_station.core.line.plc_signals import check_trigger_line, parse_outputs
 
     line = settings.line
     try:
@@ -99,6 +99,7 @@ def _check_line(settings: Settings, bad) -> None:
             bad("line", key, f"{host} is reachable from the network: set [line] api_token_sha256 first")
     if line.plc_enabled or line.plc_outputs:
         try:
-            parse_outputs(line.plc_outputs)
+            outputs = parse_outputs(line.plc_outputs)
+            check_trigger_line(outputs, settings.camera.trigger_mode, settings.camera.trigger_line)
         except ConfigError as exc:
-            bad("line", "plc_outputs", str(exc).removeprefix("[line] plc_outputs "))
+            bad("line", "plc_outputs", str(exc).removeprefix("[line] plc_outputs").lstrip(": "))
