@@ -35,6 +35,7 @@ from inspection_station.core.line.records import (
     cycle_record,
     decode_upload,
     encode_image,
+    match_fields,
 )
 from inspection_station.core.patterns.matching import match_pattern
 
@@ -222,14 +223,7 @@ def create_app(
             m = match_pattern(pattern_set, detections, body.width, body.height)
         except StationError as exc:
             raise HTTPException(422, str(exc)) from None
-        return {
-            "verdict": "OK" if m.ok else "NOK",
-            "pattern_set": pattern_set.name,
-            "variant": m.variant,
-            "matched": m.filled,
-            "expected": m.expected,
-            "slots": m.to_json_slots(),
-        }
+        return match_fields("OK" if m.ok else "NOK", pattern_set.name, m)
 
     @app.get("/results/last", summary="The newest cycle")
     def last() -> dict:

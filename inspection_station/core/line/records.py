@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -12,12 +13,26 @@ from inspection_station.core.detect.annotate import draw_detections
 from inspection_station.core.errors import ImageError
 from inspection_station.core.images import load_image
 
+if TYPE_CHECKING:
+    from inspection_station.core.patterns.matching import MatchResult
+
 IMAGE_TYPES = {"png": ("image/png", ".png"), "jpeg": ("image/jpeg", ".jpg")}
+
+
+def match_fields(verdict: str, pattern_set: str, match: MatchResult | None) -> dict:
+    """The verdict keys of `inspect --json` (DESIGN.md), for a cycle and for POST /check."""
+    return {
+        "verdict": verdict,
+        "pattern_set": pattern_set,
+        "variant": match.variant if match else None,
+        "matched": match.filled if match else 0,
+        "expected": match.expected if match else 0,
+        "slots": match.to_json_slots() if match else [],
+    }
 
 
 def cycle_record(result: CycleResult, station: str = "") -> dict:
     """`inspect --json`'s keys + cycle_id, timestamp, station, error, trigger, model, timings, links."""
-    m = result.match
     width, height = result.image_size or (0, 0)
     cid = result.cycle_id
     return {
@@ -25,12 +40,7 @@ def cycle_record(result: CycleResult, station: str = "") -> dict:
         "width": width,
         "height": height,
         "detections": [d.to_dict() for d in result.detections],
-        "verdict": result.verdict.value,
-        "pattern_set": result.pattern_set,
-        "variant": m.variant if m else None,
-        "matched": m.filled if m else 0,
-        "expected": m.expected if m else 0,
-        "slots": m.to_json_slots() if m else [],
+        **match_fields(result.verdict.value, result.pattern_set, result.match),
         "cycle_id": cid,
         "timestamp": result.timestamp.isoformat(timespec="milliseconds"),
         "station": station,
