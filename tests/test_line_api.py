@@ -7,6 +7,8 @@ import concurrent.futures
 import re
 import socket
 import threading
+import time
+from pathlib import Path
 
 import cv2
 import httpx
@@ -352,3 +354,32 @@ def test_new_token_prints_a_token_and_its_digest(capsys):
     token = re.search(r"^token: (\S+)$", out, re.M).group(1)
     digest = re.search(r'^api_token_sha256 = \["([0-9a-f]{64})"\]$', out, re.M).group(1)
     assert len(token) >= 40 and digest == hash_token(token)
+
+
+def test_an_older_cycle_image_comes_from_the_archive(tmp_path, make):
+    settings = station_settings(tmp_path).replace("line", api_enabled=True, api_port=0).replace(
+        "results", archive="all", image_format="png")
+    api = make(settings)
+    wait_camera(api)
+    first = api.client.post("/inspect").json()
+    for _ in range(6):  # only the newest 5 cycles keep their frames
+        api.client.post("/inspect")
+    kept = next(r for r in api.station.recent_results if r.cycle_id == first["cycle_id"])
+    assert kept.frame is None and kept.image_path
+    deadline = time.monotonic() + WAIT_S
+    while not Path(kept.image_path).is_file():  # the archive writes behind the cycle
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    r = api.client.get(first["links"]["image"])
+    assert r.status_code == 200
+    assert cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR).shape == (480, 640, 3)
+
+
+def test_an_older_cycle_without_archive_is_404_with_the_reason(make):
+    api = make()
+    wait_camera(api)
+    first = api.client.post("/inspect").json()
+    for _ in range(6):
+        api.client.post("/inspect")
+    r = api.client.get(first["links"]["image"])
+    assert r.status_code == 404 and "no longer kept and it was not archived" in r.json()["detail"]
