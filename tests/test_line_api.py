@@ -383,3 +383,24 @@ def test_an_older_cycle_without_archive_is_404_with_the_reason(make):
         api.client.post("/inspect")
     r = api.client.get(first["links"]["image"])
     assert r.status_code == 404 and "no longer kept and it was not archived" in r.json()["detail"]
+
+
+def test_random_uploads_and_product_names_never_break_the_server(make):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    api = make()
+    png_head = b"\x89PNG\r\n\x1a\n"
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.one_of(st.binary(max_size=2000), st.binary(max_size=500).map(lambda b: png_head + b)),
+           st.text(max_size=30))
+    def poke(data, name):
+        r = api.client.post("/inspect/image", files={"image": ("x.png", data, "image/png")})
+        assert r.status_code == 422 and "x.png" in r.json()["detail"], (r.status_code, r.text)
+        r = api.client.put("/product", json={"pattern_set": name})
+        assert r.status_code in (200, 404, 422), (r.status_code, r.text)
+
+    poke()
+    assert api.station.active_pattern_set is not None
+    assert api.client.get("/health").status_code == 200
