@@ -312,3 +312,18 @@ def test_an_output_on_the_trigger_input_is_refused(tmp_path):
 
     (problem,) = [p for p in check_settings(settings) if p.section == "line"]
     assert problem.key == "plc_outputs" and "hardware trigger input" in problem.message
+
+
+def test_stopped_plc_signals_leave_the_reopened_camera_alone(plc):
+    p = plc([*OUTPUTS])
+    wait_until(lambda: p.values()["READY"], "READY")
+    plc_signals = p.services.plc
+    p.services.stop()  # the station runs on without PLC signals (the GUI after a settings change)
+    assert p.values()["READY"] is False  # dropped: nobody answers for it now
+    seen = len(plc_signals.history)
+    p.station.camera.call_in_worker(lambda cam: _damage(cam, 3)).result(WAIT_S)
+    for _ in range(3):
+        p.station.run_cycle("plc-test")
+    wait_until(lambda: p.station.states["camera"][0] == "emulated" and p.station.ready, "the reconnect")
+    p.station.run_cycle("plc-test")
+    assert len(plc_signals.history) == seen  # no hook, no listener: nothing written since

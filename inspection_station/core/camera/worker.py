@@ -200,6 +200,16 @@ class CameraWorker:
 
         return self._post(add)
 
+    def remove_camera_hooks(
+        self, opened: Callable[[Camera], None], closing: Callable[[Camera], None]
+    ) -> Future[None]:
+        """Undo `add_camera_hooks` (the owner of the hooks stopped)."""
+
+        def remove() -> None:
+            self._camera_hooks = [h for h in self._camera_hooks if h != (opened, closing)]
+
+        return self._post(remove)
+
     # --- worker thread -------------------------------------------------------------------
 
     def _post(self, fn: Callable[[], Any]) -> Future:

@@ -141,10 +141,16 @@ class PlcSignals(StationListener):
         camera.add_camera_hooks(self._opened, self._closing).result(timeout=30)
 
     def detach(self) -> None:
+        """Stop driving the outputs: READY drops (nobody answers for it now), the other lines
+        keep their levels; the station itself runs on."""
         self._station.remove_listener(self)
         with self._lock:
             if self._pulse is not None:
                 self._pulse.cancel()
+            self._post({"READY": False}, "close")
+        camera = self._station.camera
+        if camera is not None and camera.running:
+            camera.remove_camera_hooks(self._opened, self._closing).add_done_callback(_log_failure)
 
     def levels(self) -> dict[str, bool]:
         with self._lock:
