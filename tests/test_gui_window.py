@@ -416,3 +416,26 @@ def test_gui_starts_the_api_from_its_settings(qtbot, tmp_path, monkeypatch):
     assert seen["verdict"] == "OK"
     with pytest.raises(httpx.ConnectError):  # stopped with the window
         httpx.get(seen["url"] + "/health", timeout=5)
+
+
+def test_changed_line_settings_replace_the_api_without_a_restart(qtbot, gui, monkeypatch):
+    import httpx
+
+    from inspection_station.gui import app
+    from inspection_station.gui.engineer import settings_dialog
+    from inspection_station.gui.error_route import ErrorRoute
+
+    line = app.LineRunner(gui.station, gui.window, ErrorRoute())
+    line.prepare(gui.settings)
+    assert line.services is None  # nothing enabled: nothing listens
+    enabled = gui.settings.replace("line", api_enabled=True, api_port=0)
+    monkeypatch.setattr(settings_dialog, "open_engineer_settings", lambda *a, **k: enabled)
+    app.open_settings_dialog(gui.window, gui.station, gui.bridge, None, line)
+    qtbot.waitUntil(lambda: line.services is not None and line.services.api is not None, timeout=READY_S)
+    url = line.services.api.url
+    assert httpx.get(url + "/health", timeout=READY_S / 1000).json()["station"] == "station-1"
+    line.apply(enabled.replace("line", api_enabled=False))
+    assert line.services is None
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url + "/health", timeout=5)
+    line.stop()

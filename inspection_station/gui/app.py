@@ -41,10 +41,10 @@ def make_application(argv: Sequence[str] | None = None) -> QApplication:
     return app
 
 
-def start_station(station, route: ErrorRoute, line=None) -> threading.Thread:
+def start_station(station, route: ErrorRoute, line: LineRunner | None = None) -> threading.Thread:
     """`Station.start()` and live view on a worker thread; failures go to the error route.
 
-    `line`: the station's LineServices ([line] API, metrics, PLC outputs), started after it.
+    `line`: the station's line integration ([line] API, metrics, PLC outputs), started after it.
     """
 
     def work() -> None:
@@ -55,41 +55,85 @@ def start_station(station, route: ErrorRoute, line=None) -> threading.Thread:
             route.report(f"the station did not start: {exc}")
             return
         if line is not None:
-            try:
-                for said in line.start():
-                    log.info("line integration: %s", said)
-                    if ": error:" in said:
-                        route.report(said)
-            except Exception as exc:  # a port in use: the station inspects on, the window says why
-                route.report(f"line integration not started: {exc}")
+            line.start()
 
     thread = threading.Thread(target=work, name="station-start", daemon=True)
     thread.start()
     return thread
 
 
-def open_settings_dialog(window: MainWindow, station, bridge: StationBridge, settings_path: Path | None) -> None:
+def open_settings_dialog(
+    window: MainWindow, station, bridge: StationBridge, settings_path: Path | None, line: LineRunner | None = None
+) -> None:
     """Engineer password, then the settings dialog (gui/settings_dialog.py owns that flow)."""
     from inspection_station.gui.engineer.settings_dialog import open_engineer_settings
 
     settings = open_engineer_settings(window, window.settings, station, settings_path=settings_path, bridge=bridge)
     if settings is not None:
         window.apply_settings(settings)  # pedal key, title, colours: the window's own part
+        if line is not None:
+            line.apply(settings)  # [line] changed: API / metrics / PLC outputs replaced
 
 
-def make_line_services(station, settings: Settings, window: MainWindow):
-    """[line] API / metrics / PLC outputs when enabled (nothing otherwise); bad settings are shown."""
-    line = settings.line
-    if not (line.api_enabled or line.metrics_enabled or line.plc_enabled):
-        return None
-    from inspection_station.core.errors import StationError
-    from inspection_station.core.line.services import LineServices
+class LineRunner:
+    """The station's line integration in the GUI ([line]: API, metrics, PLC outputs).
 
-    try:
-        return LineServices(station, line)
-    except StationError as exc:
-        window.show_message(f"line integration off: {exc}", error=True)
-        return None
+    The use case is core's `LineServices` (as `serve` uses it); this only starts it after the
+    station, replaces it when the engineer changes the [line] settings, and stops it with
+    the window. Nothing runs while [line] enables nothing.
+    """
+
+    def __init__(self, station, window: MainWindow, route: ErrorRoute) -> None:
+        self.station = station
+        self.window = window
+        self.route = route
+        self.services = None
+        self._line = None
+        self._lock = threading.Lock()  # start (worker thread) vs. apply / stop (GUI thread)
+
+    def prepare(self, settings: Settings) -> None:
+        """GUI thread: check the settings and hook the metrics in; shows why when refused."""
+        from inspection_station.core.errors import StationError
+        from inspection_station.core.line.services import LineServices
+
+        self._line = line = settings.line
+        if not (line.api_enabled or line.metrics_enabled or line.plc_enabled):
+            return
+        try:
+            self.services = LineServices(self.station, line)
+        except StationError as exc:
+            self.window.show_message(f"line integration off: {exc}", error=True)
+
+    def start(self) -> list[str]:
+        """After `station.start()` (any thread); problems go to the error route."""
+        with self._lock:
+            if self.services is None:
+                return []
+            try:
+                said = self.services.start()
+            except Exception as exc:  # a port in use: the station inspects on, the window says why
+                self.route.report(f"line integration not started: {exc}")
+                return []
+        for line in said:
+            log.info("line integration: %s", line)
+            if ": error:" in line:
+                self.route.report(line)
+        return said
+
+    def apply(self, settings: Settings) -> None:
+        """GUI thread, after the settings dialog: a changed [line] replaces what runs."""
+        if settings.line == self._line:
+            return
+        self.stop()
+        self.prepare(settings)
+        if self.services is not None and self.station.camera is not None:  # the station runs
+            threading.Thread(target=self.start, name="line-start", daemon=True).start()
+
+    def stop(self) -> None:
+        with self._lock:
+            if self.services is not None:
+                self.services.stop()
+                self.services = None
 
 
 def run_gui(
@@ -109,11 +153,12 @@ def run_gui(
     bridge = StationBridge()
     station = Station(settings, **bridge.callbacks())
     window = MainWindow(station, bridge, settings, error_route=route)
-    line = make_line_services(station, settings, window)
+    line = LineRunner(station, window, route)
+    line.prepare(settings)
     if demo:
         window.setWindowTitle(window.windowTitle() + "  (demo)")
     path = Path(settings_path) if settings_path else None
-    window.open_settings.connect(lambda: open_settings_dialog(window, station, bridge, path))
+    window.open_settings.connect(lambda: open_settings_dialog(window, station, bridge, path, line))
     for warning in warnings:  # tolerant settings loading: started anyway, said why
         window.show_message(f"settings: {warning}", error=True)
     if settings.station.kiosk:
@@ -125,7 +170,6 @@ def run_gui(
     try:
         return int(app.exec())
     finally:
-        if line is not None:
-            line.stop()
+        line.stop()
         station.stop()
         uninstall_hooks()

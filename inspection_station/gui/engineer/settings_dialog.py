@@ -394,7 +394,8 @@ class SettingsDialog(QDialog):
         tokens = len(self.settings.line.api_token_sha256)
         note = QLabel(
             f"{tokens} API token(s) configured (settings file only: `inspection-station serve --new-token`). "
-            "Changes here take effect at the next start of the station.",
+            "Applied changes restart the API, metrics and PLC signals when this dialog closes "
+            "(metrics counters start from zero).",
             page,
         )
         note.setWordWrap(True)
