@@ -22,7 +22,12 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class StageTimes:
-    """Milliseconds per stage of one cycle (0 for a stage that did not run)."""
+    """Milliseconds per stage of one cycle (0 for a stage that did not run).
+
+    `total_ms` is trigger -> verdict, measured once by the pipeline: the CSV `cycle_ms`,
+    the banner, the history and the statistics all show this one number. `log_ms` (the
+    CSV write, measured by the recorder) comes after it and is not part of it.
+    """
 
     grab_ms: float = 0.0
     preprocess_ms: float = 0.0

@@ -84,13 +84,10 @@ class Pipeline:
             grab_ms = frame.grab_ms if frame is not None else 0.0
         times = {"grab_ms": grab_ms}
         result = self._decide(base, frame, grab_error, times, det, patterns)
-        if recorder is not None:
-            t = time.perf_counter()
-            result = recorder.record(
-                dataclasses.replace(result, times=StageTimes(**times, total_ms=_ms_since(started)))
-            )
-            times["log_ms"] = _ms_since(t)
-        return dataclasses.replace(result, times=StageTimes(**times, total_ms=_ms_since(started)))
+        # Measured once: trigger -> verdict. The CSV row carries this total, so it cannot
+        # include its own write; the recorder adds that as `log_ms`, outside the total.
+        result = dataclasses.replace(result, times=StageTimes(**times, total_ms=_ms_since(started)))
+        return recorder.record(result) if recorder is not None else result
 
     def _decide(
         self,

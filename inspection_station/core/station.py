@@ -36,10 +36,11 @@ from inspection_station.core.settings.model import (
     resolve_model_path,
     resolve_patterns_path,
 )
+from inspection_station.core.states import CameraState, Component, LoadState
 
 log = logging.getLogger(__name__)
 
-StateFn = Callable[[str, str, str], None]  # (component, state, reason)
+StateFn = Callable[[str, str, str], None]  # (Component, its state enum, reason)
 RECENT_RESULTS = 50  # kept for the history, overrules and teaching from good frames
 # Only the newest results keep their pixels: 50 frames of 5 MP RGB would hold 750 MB.
 RECENT_FRAMES = 5
@@ -78,6 +79,8 @@ class Station:
         self._busy = threading.Lock()  # held for the whole of a cycle
         self._inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-loader")
+        # Start-up, overrules (review image writes): slow file work the GUI thread must not do.
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="station-io")
         self._model_ready = threading.Event()
         self._life = threading.Lock()  # start() and stop() may come from different threads
         self._stopped = False
@@ -101,11 +104,22 @@ class Station:
             self.camera = CameraWorker(
                 self.settings.camera,
                 on_frame=self._on_frame,
-                on_state=lambda state, reason: self._on_state("camera", str(state), reason),
+                on_state=lambda state, reason: self._on_state(Component.CAMERA, CameraState(state), reason),
                 on_triggered=self._hardware_triggered,
             )
             self.camera.start()
-            return self._loader.submit(self._load_model_and_patterns, self.settings, True)
+            return self._submit(self._loader, "model load", self._load_model_and_patterns, self.settings, True)
+
+    def launch(self, live: bool = True) -> Future:
+        """`start()` (and live view) on the station's own thread: the caller never waits for
+        the log seeding or the camera open. Failures reach `on_error` like any other."""
+
+        def work() -> None:
+            self.start()
+            if live:
+                self.set_live(True)
+
+        return self._submit(self._io, "start-up", work)
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self._model_ready.wait(timeout)
@@ -116,6 +130,7 @@ class Station:
             if self._stopped:
                 return
             self._stopped = True
+        self._io.shutdown(wait=True, cancel_futures=True)
         self._loader.shutdown(wait=True, cancel_futures=True)
         self._inference.shutdown(wait=True, cancel_futures=True)
         if self.camera is not None:
@@ -158,7 +173,10 @@ class Station:
         if not self._busy.acquire(blocking=False):
             self._refuse(source)
             return False
-        return self._submit_cycle(self._software_cycle, source, time.perf_counter()) is not None
+        future = self._submit_cycle(self._software_cycle, source, time.perf_counter())
+        if future is not None:
+            self._watch_cycle(future)
+        return future is not None
 
     def run_cycle(self, source: str = "headless") -> CycleResult:
         """One cycle, blocking: for `run --headless`, `inspect` and tests."""
@@ -207,7 +225,9 @@ class Station:
             self._refuse("hardware")
             return
         started = time.perf_counter() - frame.grab_ms / 1e3
-        self._submit_cycle(self._finish_cycle, frame, "", "hardware", started)
+        future = self._submit_cycle(self._finish_cycle, frame, "", "hardware", started)
+        if future is not None:
+            self._watch_cycle(future)
 
     def _software_cycle(self, source: str, started: float) -> CycleResult:
         frame, error = None, ""
@@ -250,6 +270,34 @@ class Station:
         except Exception:  # a listener's bug must not kill the inference thread
             log.exception("station listener failed")
 
+    # --- futures: every failure reaches the one error route -----------------------------------
+
+    def _submit(self, executor: ThreadPoolExecutor, what: str, fn, *args) -> Future:
+        """`executor.submit` whose failure (any exception, not only StationError) goes to
+        `on_error`: nothing a station thread raises vanishes in an unwatched future."""
+        future = executor.submit(fn, *args)
+        future.add_done_callback(lambda f: self._report_failure(f, what))
+        return future
+
+    def _report_failure(self, future: Future, what: str) -> str:
+        if future.cancelled() or future.exception() is None:
+            return ""
+        exc = future.exception()
+        reason = str(exc) if isinstance(exc, StationError) else f"{type(exc).__name__}: {exc}"
+        log.error("%s failed", what, exc_info=(type(exc), exc, exc.__traceback__))
+        self._safe(self._on_error, f"{what} failed: {reason}")
+        return reason
+
+    def _watch_cycle(self, future: Future) -> None:
+        """A cycle that raised gave no result: say so, and tell the listeners it ended."""
+
+        def done(f: Future) -> None:
+            reason = self._report_failure(f, "inspection cycle")
+            if reason:
+                self._safe(self._on_state, Component.CYCLE, LoadState.ERROR, reason)
+
+        future.add_done_callback(done)
+
     # --- overrule -------------------------------------------------------------------------
 
     def overrule(self, cycle_id: str, corrected: Verdict | str, note: str = "") -> None:
@@ -260,6 +308,10 @@ class Station:
         original = next((r for r in list(self.recent_results) if r.cycle_id == cycle_id), None)
         image = original.frame.image if original is not None and original.frame is not None else None
         self.recorder.overrule(cycle_id, corrected, note, image=image)
+
+    def submit_overrule(self, cycle_id: str, corrected: Verdict | str, note: str = "") -> Future:
+        """`overrule` on the station's I/O thread (it writes the review image)."""
+        return self._submit(self._io, f"overrule of {cycle_id}", self.overrule, cycle_id, corrected, note)
 
     # --- settings, model, patterns --------------------------------------------------------------
 
@@ -273,19 +325,22 @@ class Station:
             self.recorder = self._new_recorder(settings, seed_statistics=False)
             # The swap and the closing of the old one (joins its image writer) happen between
             # cycles on the inference thread: a running cycle never records into a closed log.
-            self._inference.submit(self._swap_recorder, self.recorder)
+            self._submit(self._inference, "results log swap", self._swap_recorder, self.recorder)
         if settings.model != old.model or settings.patterns != old.patterns:
-            return self._loader.submit(self._load_model_and_patterns, settings, settings.model != old.model)
+            return self._submit(
+                self._loader, "model load", self._load_model_and_patterns, settings, settings.model != old.model
+            )
         return None
 
     def select_pattern_set(self, name: str) -> None:
         if name not in self.pattern_sets:
             raise StationError(f"no pattern set {name!r}; have: {', '.join(self.pattern_sets) or 'none'}")
         self.pipeline.pattern_set = self.pattern_sets[name]
-        self._on_state("patterns", "ready", name)
+        self._on_state(Component.PATTERNS, LoadState.READY, name)
 
-    def reload_patterns(self) -> None:
-        self._load_patterns(self.settings)
+    def reload_patterns(self) -> Future:
+        """Parse the pattern files again, on the loader thread (after any model load)."""
+        return self._submit(self._loader, "pattern reload", self._load_patterns, self.settings)
 
     def _open_recorder(self, settings: Settings) -> None:
         self.recorder = self.pipeline.recorder = self._new_recorder(settings)
@@ -316,7 +371,7 @@ class Station:
 
     def _load_model(self, settings: Settings) -> None:
         path = resolve_model_path(settings.model)
-        self._on_state("model", "loading", str(path))
+        self._on_state(Component.MODEL, LoadState.LOADING, str(path))
         try:
             detector = Detector.load(path, settings.model)
         except StationError as exc:
@@ -326,11 +381,11 @@ class Station:
                 # Keep the old model running; say loudly that the new one failed. (If newer
                 # settings arrived meanwhile, their own load decides; don't overwrite them.)
                 self.settings = dataclasses.replace(self.settings, model=self.pipeline.detector.settings)
-            self._on_state("model", "error", str(exc))
+            self._on_state(Component.MODEL, LoadState.ERROR, str(exc))
             self._on_error(f"model not loaded: {exc}")
             return
         self.pipeline.detector = detector
-        self._on_state("model", "ready", detector.describe())
+        self._on_state(Component.MODEL, LoadState.READY, detector.describe())
 
     def _load_patterns(self, settings: Settings) -> None:
         detector = self.pipeline.detector
@@ -340,7 +395,7 @@ class Station:
             library = load_pattern_library(path, num_classes)
         except StationError as exc:
             self.pipeline.pattern_problem = str(exc)
-            self._on_state("patterns", "error", str(exc))
+            self._on_state(Component.PATTERNS, LoadState.ERROR, str(exc))
             self._on_error(f"patterns not loaded: {exc}")
             return
         self.pattern_sets = library
@@ -351,4 +406,5 @@ class Station:
         self.pipeline.pattern_set = library.get(name) if name else None
         if name is None:
             self.pipeline.pattern_problem = f"no pattern files in {path}"
-        self._on_state("patterns", "ready" if name else "error", name or self.pipeline.pattern_problem)
+        state = LoadState.READY if name else LoadState.ERROR
+        self._on_state(Component.PATTERNS, state, name or self.pipeline.pattern_problem)

@@ -126,7 +126,8 @@ class ResultsRecorder:
         """Archive (queued), log (on disk when this returns, or kept for retry), count.
 
         Returns the result with `image_path` set when an image was queued, and
-        `times.log_ms` set to the time spent here when the pipeline left it 0.
+        `times.log_ms` set to the time spent here (the one place the log stage is timed;
+        it is not part of `total_ms`, which the row already carries).
         """
         if self._closed:
             raise ResultsError("results recorder is closed; the cycle was not recorded")
@@ -140,9 +141,8 @@ class ResultsRecorder:
         self._index += 1
         result = dataclasses.replace(result, image_path=image_path)
         self.log.write(cycle_row(result, self.station), cycle_date(result.timestamp))
-        if result.times.log_ms == 0:
-            elapsed = (time.perf_counter() - start) * 1000
-            result = dataclasses.replace(result, times=dataclasses.replace(result.times, log_ms=elapsed))
+        elapsed = (time.perf_counter() - start) * 1000
+        result = dataclasses.replace(result, times=dataclasses.replace(result.times, log_ms=elapsed))
         self.statistics.add(result)
         self._remember(result)
         return result
