@@ -383,3 +383,29 @@ def test_engineer_settings_reach_the_window(qtbot, gui, monkeypatch):
     assert calls and calls[0]["bridge"] is gui.bridge
     assert gui.window.windowTitle() == "Inspection Station — line-9"
     assert gui.window.pedal_shortcut.key().toString() == "F9"
+
+
+def test_csv_cycle_ms_is_the_total_the_window_shows(qtbot, gui):
+    w = gui.window
+    result = inspect_and_wait(qtbot, gui)
+    row = log_rows(gui.station)[-1]
+    assert row["cycle_id"] == result.cycle_id
+    assert result.times.total_ms > 0
+    assert row["cycle_ms"] == f"{result.times.total_ms:.2f}"  # the one total, as the CSV writes it
+    shown = f"{float(row['cycle_ms']):.0f} ms"
+    assert shown in w.banner.detail.text()
+    assert shown in w.history.list.item(0).text()
+    assert w.statistics.cycle_ms[-1] == result.times.total_ms
+
+
+def test_a_cycle_that_raises_leaves_inspecting_and_reaches_the_error_route(qtbot, gui):
+    w = gui.window
+    gui.station.recorder.close()  # a real fault: the cycle cannot be recorded and raises
+    w.inspect_button.click()
+    qtbot.waitUntil(lambda: w.banner.state == "ERROR", timeout=READY_S)
+    assert "results recorder is closed" in w.banner.reason.text()
+    assert w.message_label.text() == (
+        "inspection cycle failed: results recorder is closed; the cycle was not recorded"
+    )
+    qtbot.waitUntil(w.busy_bar.isHidden)
+    assert w.last_result is None  # no result was made up for the failed cycle

@@ -209,6 +209,14 @@ class Station:
 
         return self._inference.submit(work)
 
+    def take_live_frame(self) -> Frame | None:
+        """The newest live frame (emptying the camera worker's one-frame slot), or None.
+
+        The one live-frame path: a view's display timer calls this; nothing is queued.
+        """
+        camera = self.camera
+        return camera.take_live_frame() if camera is not None else None
+
     def set_live(self, enabled: bool) -> None:
         if self.camera is not None:
             self.camera.set_live(enabled)
