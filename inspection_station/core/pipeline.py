@@ -105,7 +105,7 @@ class Pipeline:
         if pattern_set is None:
             return dataclasses.replace(base, error=f"pattern: {self.pattern_problem or 'no pattern set loaded'}")
         try:
-            out = detector.detect_timed(frame.image)
+            out = detector.detect_timed(frame.rgb)
         except Exception as exc:  # any failure of the stage is this cycle's ERROR, never a crash
             return dataclasses.replace(base, error=f"model: {_reason(exc)}")
         times.update(preprocess_ms=out.preprocess_ms, inference_ms=out.inference_ms, decode_ms=out.decode_ms)

@@ -314,7 +314,7 @@ class Station:
             raise StationError("results log is not open")
         # A snapshot: the inference thread appends while this runs on another thread.
         original = next((r for r in list(self.recent_results) if r.cycle_id == cycle_id), None)
-        image = original.frame.image if original is not None and original.frame is not None else None
+        image = original.frame.rgb if original is not None and original.frame is not None else None
         self.recorder.overrule(cycle_id, corrected, note, image=image)
 
     def submit_overrule(self, cycle_id: str, corrected: Verdict | str, note: str = "") -> Future:

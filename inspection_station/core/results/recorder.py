@@ -136,7 +136,7 @@ class ResultsRecorder:
         frame = result.frame
         if frame is not None and self.policy.wants(result.verdict, self._index):
             path = self.archive.path_for(result.cycle_id, result.verdict, result.timestamp)
-            if self.archive.submit(frame.image, path):
+            if self.archive.submit(frame.rgb, path):
                 image_path = str(path)
         self._index += 1
         result = dataclasses.replace(result, image_path=image_path)

@@ -618,7 +618,7 @@ class PatternEditor(QWidget):
     def use_current_frame(self) -> None:
         result = getattr(self.station, "last_result", None)
         if result is not None and result.frame is not None:
-            self._show_image(result.frame.image, f"cycle {result.cycle_id}", result.detections)
+            self._show_image(result.frame.rgb, f"cycle {result.cycle_id}", result.detections)
         else:
             self._show_image(self.image, "no frame yet", ())
 

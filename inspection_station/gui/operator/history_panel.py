@@ -35,7 +35,7 @@ class HistoryEntry:
         frame = result.frame
         if frame is None:
             return cls(result, None, 0, 0)
-        return cls(dataclasses.replace(result, frame=None), downscale(frame.image, PREVIEW_WIDTH), frame.width, frame.height)
+        return cls(dataclasses.replace(result, frame=None), downscale(frame.rgb, PREVIEW_WIDTH), frame.width, frame.height)
 
 
 def short_detail(result: CycleResult) -> str:

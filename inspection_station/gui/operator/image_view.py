@@ -102,7 +102,7 @@ class ImageView(QWidget):
         frame = self.frame_source()
         if frame is not None:
             step = self.live_step(frame.width)
-            image = frame.image if step == 1 else frame.image[::step, ::step]
+            image = frame.rgb if step == 1 else frame.rgb[::step, ::step]
             self._set_image(image, frame.width, frame.height)
 
     def live_step(self, image_width: int) -> int:

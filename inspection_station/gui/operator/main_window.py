@@ -349,7 +349,7 @@ class MainWindow(QMainWindow):
         self.last_result = result
         self.banner.show_result(result)
         frame = result.frame
-        image, width, height = (frame.image, frame.width, frame.height) if frame is not None else (None, 0, 0)
+        image, width, height = (frame.rgb, frame.width, frame.height) if frame is not None else (None, 0, 0)
         self._hold(image, result, width, height)
         self.history.add_result(result)
         self.statistics.add_result(result)
