@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pkgutil
 import subprocess
 import sys
@@ -41,3 +42,26 @@ def test_import_linter_contract_holds():
     proc = subprocess.run([str(lint)], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Contracts: 1 kept, 0 broken." in proc.stdout
+
+
+# Windows needs onnxruntime's DLLs initialised before Qt's: the gui package does it, once.
+ORDER_PROBE = r"""
+import sys
+seen = []
+class Order:
+    def find_spec(self, name, path=None, target=None):
+        if name in ("onnxruntime", "PySide6") and name not in seen:
+            seen.append(name)
+sys.meta_path.insert(0, Order())
+import inspection_station.gui.operator.image_view
+print(",".join(seen))
+"""
+
+
+def test_any_gui_module_loads_onnxruntime_before_qt():
+    proc = subprocess.run(
+        [sys.executable, "-c", ORDER_PROBE], capture_output=True, text=True, cwd=ROOT, timeout=120,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "onnxruntime,PySide6"

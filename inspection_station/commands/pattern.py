@@ -103,7 +103,7 @@ def _labelled_frames(labels: Path, only: set[str] | None = None) -> dict[str, li
 
 
 def _verdict(match: MatchResult) -> str:
-    return "OK" if match.ok else "NOK"
+    return str(match.verdict)
 
 
 def _match_boxes(ps: PatternSet, boxes: list[NormBox]) -> MatchResult:

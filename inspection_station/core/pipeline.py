@@ -116,8 +116,7 @@ class Pipeline:
         except Exception as exc:
             return dataclasses.replace(base, detections=detections, error=f"pattern: {_reason(exc)}")
         times["match_ms"] = _ms_since(t)
-        verdict = Verdict.OK if match.ok else Verdict.NOK
-        return dataclasses.replace(base, verdict=verdict, detections=detections, match=match)
+        return dataclasses.replace(base, verdict=match.verdict, detections=detections, match=match)
 
 
 def _reason(exc: Exception) -> str:

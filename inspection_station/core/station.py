@@ -36,6 +36,7 @@ from inspection_station.core.settings.model import (
     resolve_model_path,
     resolve_patterns_path,
 )
+from inspection_station.core.settings.revert import after_failed_model_load
 from inspection_station.core.states import CameraState, Component, LoadState
 
 log = logging.getLogger(__name__)
@@ -383,12 +384,13 @@ class Station:
         try:
             detector = Detector.load(path, settings.model)
         except StationError as exc:
-            if self.pipeline.detector is None:
+            running = self.pipeline.detector
+            if running is None:
                 self.pipeline.model_problem = str(exc)
-            elif self.settings.model == settings.model:
-                # Keep the old model running; say loudly that the new one failed. (If newer
-                # settings arrived meanwhile, their own load decides; don't overwrite them.)
-                self.settings = dataclasses.replace(self.settings, model=self.pipeline.detector.settings)
+            # Keep the old model running (and named by the settings); say loudly that the new one failed.
+            reverted = after_failed_model_load(self.settings, settings.model, running.settings if running else None)
+            if reverted is not None:
+                self.settings = reverted
             self._on_state(Component.MODEL, LoadState.ERROR, str(exc))
             self._on_error(f"model not loaded: {exc}")
             return

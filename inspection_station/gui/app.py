@@ -13,9 +13,6 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
 
-# Windows: onnxruntime (DirectML) must initialise its DLLs before Qt loads its own
-# (alphabetical import order keeps it first; do not move it below PySide6).
-import onnxruntime  # noqa: F401
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication

@@ -54,9 +54,8 @@ from inspection_station.core.patterns.yaml_io import (
 from inspection_station.core.settings.audit import AuditError, AuditLog
 from inspection_station.gui.engineer.slot_rois import SlotRois
 from inspection_station.gui.engineer.slot_table import SlotTable
+from inspection_station.gui.theme import ERROR_STYLE, OK_STYLE
 
-ERROR_STYLE = "color: #c62828;"
-OK_STYLE = "color: #2e7d32;"
 BLANK_SIZE = (800, 600)  # shown when there is no frame yet: boxes are normalised anyway
 
 
@@ -517,9 +516,8 @@ class PatternEditor(QWidget):
             return None
         w, h = self._size()
         result = match_pattern(self.draft.current, self.detections, w, h)
-        verdict = Verdict.OK if result.ok else Verdict.NOK
         missing = [s.name or f"slot {s.index}" for s in result.slots if not s.matched]
-        text = f"{verdict.value}: variant {result.variant!r}, {result.filled}/{result.expected} slots filled"
+        text = f"{result.verdict.value}: {result.summary()} slots filled"
         if missing:
             text += f"; missing {', '.join(missing)}"
         text += f" ({len(self.detections)} detections on {self.image_source})"

@@ -34,11 +34,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspection_station.core.detect.detector import KNOWN_PROVIDERS
 from inspection_station.core.errors import ConfigError, StationError
 from inspection_station.core.settings import model as config
 from inspection_station.core.settings.audit import AuditError, AuditLog
 from inspection_station.core.settings.checks import check_settings
 from inspection_station.core.settings.model import Settings
+from inspection_station.core.settings.revert import after_failed_model_load
 from inspection_station.gui.engineer.settings_fields import (
     CAMERA_FIELDS,
     MODEL_FIELDS,
@@ -50,10 +52,7 @@ from inspection_station.gui.engineer.settings_fields import (
 )
 from inspection_station.gui.engineer.settings_form import SectionForm
 from inspection_station.gui.engineer.unlock_dialog import ChangePasswordDialog, UnlockDialog
-
-KNOWN_PROVIDERS = ("DmlExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
-ERROR_STYLE = "color: #c62828;"
-OK_STYLE = "color: #2e7d32;"
+from inspection_station.gui.theme import ERROR_STYLE, OK_STYLE
 
 
 class SettingsInputError(StationError):
@@ -421,10 +420,11 @@ class SettingsDialog(QDialog):
     def _revert_model(self) -> str:
         """After a failed load: save the model settings still running, so a restart works."""
         running = getattr(getattr(self.station, "settings", None), "model", None)
-        if not self._model_pending or running is None or running == self.settings.model:
+        new = after_failed_model_load(self.settings, self.settings.model, running) if self._model_pending else None
+        if new is None:
             return ""
         self._model_pending = False
-        old, new = self.settings, dataclasses.replace(self.settings, model=running)
+        old = self.settings
         try:
             config.save_settings(new, self.settings_path)
         except OSError as exc:

@@ -40,10 +40,7 @@ class HistoryEntry:
 
 def short_detail(result: CycleResult) -> str:
     """'variant_a 5/6 · 142 ms', or the error, cut to fit a narrow list."""
-    if result.match is not None:
-        text = f"{result.match.variant or '-'} {result.match.filled}/{result.match.expected}"
-    else:
-        text = result.error or ""
+    text = result.match.summary() if result.match is not None else result.error or ""
     if result.times.total_ms:
         text += f" · {result.times.total_ms:.0f} ms"
     return text if len(text) <= 32 else text[:31] + "…"

@@ -29,7 +29,7 @@ def describe(result: CycleResult) -> tuple[str, str]:
     parts = []
     match = result.match
     if match is not None:
-        parts.append(f"{match.variant or '-'} {match.filled}/{match.expected}")
+        parts.append(match.summary())
     if result.pattern_set:
         parts.insert(0, result.pattern_set)
     if result.times.total_ms:
