@@ -579,13 +579,11 @@ class SettingsDialog(QDialog):
 
     @Slot(str)
     def _pattern_saved(self, name: str) -> None:
-        # the station reloads its pattern library with the (unchanged) settings
+        # The station reloads its pattern library (unchanged settings) on its loader thread,
+        # after any model load; a file it cannot read comes back as a (patterns, error) state
+        # and on the error route.
         if self.station is not None:
-            try:
-                self.station.reload_patterns()
-            except StationError as exc:
-                self.message.setStyleSheet(ERROR_STYLE)
-                self.message.setText(f"Pattern set {name!r} saved, but the station did not reload it: {exc}")
+            self.station.reload_patterns()
 
 
 def open_engineer_settings(
