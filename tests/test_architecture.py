@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import inspection_station.core as core
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +60,7 @@ print(",".join(seen))
 """
 
 
+@pytest.mark.qt
 def test_any_gui_module_loads_onnxruntime_before_qt():
     proc = subprocess.run(
         [sys.executable, "-c", ORDER_PROBE], capture_output=True, text=True, cwd=ROOT, timeout=120,

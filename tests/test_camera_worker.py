@@ -320,6 +320,7 @@ def rss_bytes() -> int:
         return int(fh.read().split()[1]) * 4096
 
 
+@pytest.mark.qt
 def test_the_live_view_takes_the_newest_frames_straight_from_the_worker(images, qtbot):
     """The one live-frame path: the view's display timer empties the worker's slot."""
     from inspection_station.gui.operator.image_view import ImageView

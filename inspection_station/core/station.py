@@ -1,6 +1,6 @@
 """The station: camera worker + inference thread + pipeline + results, Qt-free.
 
-The GUI (through gui/station_bridge.py) and `run --headless` drive the same object.
+The GUI (through gui/operator/station_bridge.py) and `run --headless` drive the same object.
 Threads: the camera worker owns every pylon object; one inference thread runs the
 cycles; model loads run on a loader thread so a slow load never blocks a trigger
 decision. Callbacks come from those threads: a GUI must hop to its own thread.
@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
+from inspection_station.core.camera.discovery import list_devices
 from inspection_station.core.camera.worker import CameraWorker
 from inspection_station.core.cycle import CycleResult, Verdict
 from inspection_station.core.detect.detector import Detector
@@ -217,6 +218,11 @@ class Station:
         """
         camera = self.camera
         return camera.take_live_frame() if camera is not None else None
+
+    def find_cameras(self) -> Future:
+        """The cameras pylon sees (emulated included), as `DeviceInfo`s, on the station's I/O
+        thread: enumeration can take seconds (GigE discovery) and the GUI thread never waits."""
+        return self._submit(self._io, "camera search", list_devices)
 
     def set_live(self, enabled: bool) -> None:
         if self.camera is not None:

@@ -49,7 +49,7 @@ def start_station(station, route: ErrorRoute | None = None) -> Future:
 
 
 def open_settings_dialog(window: MainWindow, station, bridge: StationBridge, settings_path: Path | None) -> None:
-    """Engineer password, then the settings dialog (gui/settings_dialog.py owns that flow)."""
+    """Engineer password, then the settings dialog (gui/engineer/settings_dialog.py owns that flow)."""
     from inspection_station.gui.engineer.settings_dialog import open_engineer_settings
 
     settings = open_engineer_settings(window, window.settings, station, settings_path=settings_path, bridge=bridge)

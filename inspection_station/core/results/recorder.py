@@ -1,7 +1,7 @@
 """What happens to a cycle after its verdict: CSV row, archived image, running statistics.
 
 `ResultsRecorder` is the one object the pipeline calls per cycle. The parts live in small
-modules: `results_log` (CSV), `image_archive` (images, review folder), `statistics`.
+modules: `csv_log` (CSV), `archive` (images, review folder), `statistics`.
 
 Failure policy: recording never raises for disk trouble. The cycle's verdict is returned
 (and shown) regardless; the failure goes to `on_error(message)` and to `health`, rows wait

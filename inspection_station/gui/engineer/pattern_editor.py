@@ -1,8 +1,9 @@
 """The pattern editor: library of pattern sets, variants, slots on the image, teach, try, save.
 
-All pattern logic is core: editing and undo (core/pattern_draft.py), file operations
-(core/pattern_library.py), validation and saving (core/patterns.py), teaching
-(core/teach.py), matching (core/matching.py), audit (core/audit.py). This widget wires
+All pattern logic is core: editing and undo (core/patterns/draft.py), file operations
+(core/patterns/library.py), validation and saving (core/patterns/model.py, yaml_io.py),
+teaching (core/patterns/teaching.py), matching (core/patterns/matching.py), audit
+(core/settings/audit.py). This widget wires
 them to a table and draggable rectangles and keeps the two in sync.
 """
 

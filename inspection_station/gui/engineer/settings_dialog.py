@@ -66,7 +66,7 @@ class SettingsInputError(StationError):
 def enumerate_camera_devices() -> list[tuple[str, str]]:
     """(serial, label) of every camera pylon sees (emulated included); [] on failure.
 
-    Enumeration is core/pylon_devices.py's (the `cameras` command uses it too); the
+    Enumeration is core/camera/discovery.py's (the `cameras` command uses it too); the
     picker keeps working with a typed serial when it is unavailable or fails.
     """
     try:
@@ -78,10 +78,19 @@ def enumerate_camera_devices() -> list[tuple[str, str]]:
 
 
 class DevicePicker(QWidget):
-    """Combo of enumerated cameras (editable: a serial not attached now can be typed)."""
+    """Combo of enumerated cameras (editable: a serial not attached now can be typed).
 
-    def __init__(self, serial: str, parent: QWidget | None = None) -> None:
+    With `find` (the station's `find_cameras`) the search runs on the station's thread and
+    the list fills in when it is done; without a station it runs here, as a fallback.
+    """
+
+    _found = Signal(object)  # the search's Future, done; from the station's thread
+
+    def __init__(self, serial: str, parent: QWidget | None = None, *, find=None) -> None:
         super().__init__(parent)
+        self._find = find
+        # queued even when the future is already done: the list always fills in from the event loop
+        self._found.connect(self._show_found, Qt.ConnectionType.QueuedConnection)
         self.combo = QComboBox(self)
         self.combo.setEditable(True)
         self.combo.setObjectName("camera.serial")
@@ -119,7 +128,21 @@ class DevicePicker(QWidget):
 
     @Slot()
     def refresh(self) -> None:
-        devices = enumerate_camera_devices()
+        if self._find is None:
+            self._show_devices(enumerate_camera_devices())
+            return
+        self.refresh_button.setEnabled(False)
+        self.note.setText("searching …")
+        self._find().add_done_callback(self._found.emit)
+
+    @Slot(object)
+    def _show_found(self, future) -> None:
+        self.refresh_button.setEnabled(True)
+        # a failed search is on the error route already; the picker still takes a typed serial
+        found = future.result() if future.exception() is None else []
+        self._show_devices([(d.serial, d.label) for d in found])
+
+    def _show_devices(self, devices: list[tuple[str, str]]) -> None:
         self.set_devices(devices)
         self.note.setText(f"{len(devices)} found" if devices else "none found (type a serial)")
 
@@ -299,7 +322,8 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(page)
         device_box = QGroupBox("Device", page)
         device_form = QFormLayout(device_box)
-        self.device_picker = DevicePicker(self.settings.camera.serial, device_box)
+        find = self.station.find_cameras if self.station is not None else None
+        self.device_picker = DevicePicker(self.settings.camera.serial, device_box, find=find)
         device_form.addRow("Camera (serial)", self.device_picker)
         layout.addWidget(device_box)
         self.camera_form = self._form("camera", specs_for(self.settings.camera, CAMERA_FIELDS, exclude={"serial"}))
