@@ -409,3 +409,9 @@ def test_a_cycle_that_raises_leaves_inspecting_and_reaches_the_error_route(qtbot
     )
     qtbot.waitUntil(w.busy_bar.isHidden)
     assert w.last_result is None  # no result was made up for the failed cycle
+
+
+def test_the_history_keeps_the_preview_the_station_made(qtbot, gui):
+    result = inspect_and_wait(qtbot, gui)
+    assert result.preview is not None
+    assert gui.window.history.entries()[0].preview is result.preview  # not downscaled again here

@@ -289,3 +289,26 @@ def test_submit_overrule_writes_the_row_off_the_callers_thread(setup, events):
         assert events["errors"][0].startswith(f"overrule of {r.cycle_id} failed: overrule of {r.cycle_id}: expected a verdict")
     finally:
         station.stop()
+
+
+def test_results_come_with_a_preview_made_on_the_stations_thread(setup, events):
+    settings, _ = setup
+    station = make_station(settings, events)
+    station.start()
+    try:
+        assert station.wait_ready(60)
+        r = station.run_cycle()
+        assert r.preview is not None and r.preview.shape == r.frame.rgb.shape  # 640 px: fits, not copied
+        assert r.preview is r.frame.rgb and not r.preview.flags.writeable
+    finally:
+        station.stop()
+
+
+def test_downscaled_previews_stay_under_the_preview_width():
+    import numpy as np
+
+    from inspection_station.core.images import PREVIEW_WIDTH, downscale
+
+    big = np.zeros((2048, 2448, 3), np.uint8)
+    small = downscale(big, PREVIEW_WIDTH)
+    assert small.shape == (1024, 1224, 3) and small.flags.c_contiguous

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from inspection_station.core.detection import Detection
 from inspection_station.core.frame import Frame
@@ -54,3 +54,6 @@ class CycleResult:
     provider: str = ""  # execution provider actually used
     image_path: str = ""  # archived image ("" when not archived, or not yet written)
     trigger: str = "software"  # software / pedal / button / hardware / headless
+    # The frame at most PREVIEW_WIDTH wide (RGB, read-only), made by the station off the GUI
+    # thread; history views keep it when the full frame is long gone. None without a frame.
+    preview: Any = None  # np.ndarray | None

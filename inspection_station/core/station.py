@@ -26,7 +26,7 @@ from inspection_station.core.cycle import CycleResult, Verdict
 from inspection_station.core.detect.detector import Detector
 from inspection_station.core.errors import StationError
 from inspection_station.core.frame import Frame
-from inspection_station.core.images import load_image
+from inspection_station.core.images import PREVIEW_WIDTH, downscale, load_image
 from inspection_station.core.patterns.model import PatternSet
 from inspection_station.core.patterns.yaml_io import load_pattern_library
 from inspection_station.core.pipeline import Pipeline
@@ -266,6 +266,8 @@ class Station:
     ) -> CycleResult:
         try:
             result = self.pipeline.inspect(frame, grab_error=error, grab_ms=grab_ms, trigger=source, started=started)
+            if result.frame is not None:  # here, not on the GUI thread; after the timed cycle
+                result = dataclasses.replace(result, preview=downscale(result.frame.rgb, PREVIEW_WIDTH))
             self.last_result = result
             self._remember(result)
             self._safe(self._on_result, result)
@@ -277,7 +279,7 @@ class Station:
         recent = self.recent_results
         recent.append(result)
         if len(recent) > RECENT_FRAMES and recent[-RECENT_FRAMES - 1].frame is not None:
-            recent[-RECENT_FRAMES - 1] = dataclasses.replace(recent[-RECENT_FRAMES - 1], frame=None)
+            recent[-RECENT_FRAMES - 1] = dataclasses.replace(recent[-RECENT_FRAMES - 1], frame=None, preview=None)
 
     def _safe(self, fn, *args) -> None:
         try:
