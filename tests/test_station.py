@@ -236,6 +236,9 @@ def test_an_exception_inside_the_model_load_future_reaches_the_error_route(setup
         assert isinstance(future.exception(timeout=60), RuntimeError)
         assert wait_for(lambda: events["errors"])
         assert events["errors"] == ["model load failed: RuntimeError: listener broke while the model loaded"]
+        assert station.wait_ready(0)  # a waiter (run --headless) is released, not left hanging
+        r = station.run_cycle()
+        assert r.verdict is Verdict.ERROR and "RuntimeError: listener broke" in r.error  # says why
     finally:
         station.stop()
 
@@ -302,6 +305,15 @@ def test_results_come_with_a_preview_made_on_the_stations_thread(setup, events):
         assert r.preview is r.frame.rgb and not r.preview.flags.writeable
     finally:
         station.stop()
+    from inspection_station.core.station import Station
+
+    headless = Station(settings)  # no result listener: no preview made nor kept
+    headless.start()
+    try:
+        assert headless.wait_ready(60)
+        assert headless.run_cycle().preview is None
+    finally:
+        headless.stop()
 
 
 def test_downscaled_previews_stay_under_the_preview_width():

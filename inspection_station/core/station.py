@@ -266,7 +266,9 @@ class Station:
     ) -> CycleResult:
         try:
             result = self.pipeline.inspect(frame, grab_error=error, grab_ms=grab_ms, trigger=source, started=started)
-            if result.frame is not None:  # here, not on the GUI thread; after the timed cycle
+            if result.frame is not None and self._on_result is not _noop:
+                # for the listener's history view: made here, not on the GUI thread; after the
+                # timed cycle; headless callers (no listener) neither pay for it nor keep it
                 result = dataclasses.replace(result, preview=downscale(result.frame.rgb, PREVIEW_WIDTH))
             self.last_result = result
             self._remember(result)
@@ -381,10 +383,16 @@ class Station:
                 previous.close()
 
     def _load_model_and_patterns(self, settings: Settings, load_model: bool) -> None:
-        if load_model:
-            self._load_model(settings)
-        self._load_patterns(settings)
-        self._model_ready.set()
+        try:
+            if load_model:
+                self._load_model(settings)
+            self._load_patterns(settings)
+        except Exception as exc:  # reported by its future; the cycles must say why they fail
+            if self.pipeline.detector is None:
+                self.pipeline.model_problem = f"the model load failed: {type(exc).__name__}: {exc}"
+            raise
+        finally:  # nobody (run --headless) may wait for a load that raised
+            self._model_ready.set()
 
     def _load_model(self, settings: Settings) -> None:
         path = resolve_model_path(settings.model)
