@@ -415,3 +415,17 @@ def test_the_history_keeps_the_preview_the_station_made(qtbot, gui):
     result = inspect_and_wait(qtbot, gui)
     assert result.preview is not None
     assert gui.window.history.entries()[0].preview is result.preview  # not downscaled again here
+
+
+def test_a_failed_overrule_reaches_the_error_route_and_can_be_tried_again(qtbot, gui):
+    w = gui.window
+    result = inspect_and_wait(qtbot, gui)
+    gui.station.recorder.close()  # a real fault: the correction row cannot be written
+    w.overrule_button.click()
+    qtbot.waitUntil(lambda: w.overrule_dialog.isVisible())
+    w.overrule_confirm.click()
+    qtbot.waitUntil(lambda: "failed" in w.message_label.text(), timeout=10_000)
+    assert w.message_label.text() == (
+        f"overrule of {result.cycle_id} failed: results recorder is closed; the overrule was not recorded"
+    )
+    qtbot.waitUntil(w.overrule_button.isEnabled)  # not recorded: the operator may try again

@@ -139,7 +139,7 @@ class DevicePicker(QWidget):
     def _show_found(self, future) -> None:
         self.refresh_button.setEnabled(True)
         # a failed search is on the error route already; the picker still takes a typed serial
-        found = future.result() if future.exception() is None else []
+        found = [] if future.cancelled() or future.exception() is not None else future.result()
         self._show_devices([(d.serial, d.label) for d in found])
 
     def _show_devices(self, devices: list[tuple[str, str]]) -> None:

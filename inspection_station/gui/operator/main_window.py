@@ -300,7 +300,9 @@ class MainWindow(QMainWindow):
         # route through the station's on_error, the button comes back here.
         future = self.station.submit_overrule(result.cycle_id, corrected, note="operator: wrong verdict")
         future.add_done_callback(
-            lambda f: self._overrule_finished.emit(result.cycle_id, "" if f.exception() is None else "failed")
+            lambda f: self._overrule_finished.emit(
+                result.cycle_id, "failed" if f.cancelled() or f.exception() is not None else ""
+            )
         )
 
     def _overrule_done(self, cycle_id: str, error: str) -> None:
