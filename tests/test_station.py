@@ -324,3 +324,20 @@ def test_downscaled_previews_stay_under_the_preview_width():
     big = np.zeros((2048, 2448, 3), np.uint8)
     small = downscale(big, PREVIEW_WIDTH)
     assert small.shape == (1024, 1224, 3) and small.flags.c_contiguous
+
+
+def test_detect_file_runs_on_the_inference_thread_and_reports_a_bad_file(setup, events):
+    settings, tmp = setup
+    station = make_station(settings, events)
+    station.start()
+    try:
+        assert station.wait_ready(60)
+        image, detections = station.detect_file(tmp / "frames" / "img_0.png").result(timeout=30)
+        assert image.shape == (480, 640, 3) and [d.class_id for d in detections] == [1]
+        bad = tmp / "bad.png"
+        bad.write_text("not a picture")
+        assert isinstance(station.detect_file(bad).exception(timeout=30), StationError)
+        assert wait_for(lambda: events["errors"])
+        assert events["errors"] == [f"detection on {bad} failed: {bad}: not a readable image (expected PNG, JPEG, BMP, TIFF or WebP)"]
+    finally:
+        station.stop()

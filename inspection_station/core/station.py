@@ -209,7 +209,7 @@ class Station:
             detector = self.pipeline.detector
             return image, (detector.detect(image) if detector is not None else [])
 
-        return self._inference.submit(work)
+        return self._submit(self._inference, f"detection on {path}", work)
 
     def take_live_frame(self) -> Frame | None:
         """The newest live frame (emptying the camera worker's one-frame slot), or None.
