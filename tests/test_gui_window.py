@@ -429,3 +429,11 @@ def test_a_failed_overrule_reaches_the_error_route_and_can_be_tried_again(qtbot,
         f"overrule of {result.cycle_id} failed: results recorder is closed; the overrule was not recorded"
     )
     qtbot.waitUntil(w.overrule_button.isEnabled)  # not recorded: the operator may try again
+
+
+def test_the_window_shows_live_frames_taken_straight_from_the_station(qtbot, gui):
+    w = gui.window
+    assert w.image_view.frame_source == gui.station.take_live_frame  # the one live-frame path
+    before = w.image_view.frames_drawn
+    qtbot.waitUntil(lambda: w.image_view.frames_drawn >= before + 3, timeout=READY_S)
+    assert w.image_view.mode == "live"
