@@ -52,6 +52,10 @@ class MatchResult:
         """'variant_a 5/6': the one text every view and command shows for a match."""
         return f"{self.variant or '-'} {self.filled}/{self.expected}"
 
+    def missing(self) -> list[str]:
+        """The unfilled slots of the best variant, as people read them: name, else position and class."""
+        return [s.name or f"slot {s.index} (class {s.class_id})" for s in self.slots if not s.matched]
+
     def to_json_slots(self) -> list[dict]:
         """DESIGN.md's `slots` list for `inspect --json`."""
         return [{"class_id": s.class_id, "matched": s.matched, "detection": s.detection} for s in self.slots]

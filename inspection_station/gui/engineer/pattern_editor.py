@@ -517,7 +517,7 @@ class PatternEditor(QWidget):
             return None
         w, h = self._size()
         result = match_pattern(self.draft.current, self.detections, w, h)
-        missing = [s.name or f"slot {s.index}" for s in result.slots if not s.matched]
+        missing = result.missing()
         text = f"{result.verdict.value}: {result.summary()} slots filled"
         if missing:
             text += f"; missing {', '.join(missing)}"
