@@ -23,7 +23,7 @@ from inspection_station.core.line.services import LineServices
 from inspection_station.core.listeners import StationListener
 from inspection_station.core.results.csv_log import read_log
 from inspection_station.core.station import Station
-from tests.gui_station import station_settings
+from tests.known_station import station_settings
 
 TOKEN = "a-long-random-token-for-tests"
 WAIT_S = 60.0  # bounded waits, never asserted as durations

@@ -14,7 +14,7 @@ from inspection_station.core.line.metrics import StationMetrics
 from inspection_station.core.line.services import LineServices
 from inspection_station.core.results.recorder import ResultsRecorder
 from inspection_station.core.station import Station
-from tests.gui_station import station_settings
+from tests.known_station import station_settings
 from tests.test_results import make_result
 from tests.test_results import settings as results_settings
 

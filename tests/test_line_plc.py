@@ -13,7 +13,7 @@ from inspection_station.core.line.plc_signals import OutputSpec, parse_outputs
 from inspection_station.core.line.services import LineServices
 from inspection_station.core.listeners import StationListener
 from inspection_station.core.station import Station
-from tests.gui_station import station_settings
+from tests.known_station import station_settings
 
 WAIT_S = 30.0
 

@@ -23,7 +23,7 @@ from inspection_station.core.line.metrics import StationMetrics, metric_names
 from inspection_station.core.line.services import LineServices
 from inspection_station.core.results.csv_log import read_log
 from inspection_station.core.station import Station
-from tests.gui_station import station_settings
+from tests.known_station import station_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "monitoring" / "grafana" / "dashboards" / "inspection_station.json"

@@ -63,7 +63,7 @@ def cycle_image(result: CycleResult, *, annotated: bool) -> np.ndarray:
     ImageError when neither is there any more (only the newest cycles keep their frames).
     """
     if result.frame is not None:
-        image = result.frame.image
+        image = result.frame.rgb  # whatever the camera's output order
     elif result.image_path:
         image = load_image(result.image_path)
     else:
