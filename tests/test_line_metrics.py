@@ -114,6 +114,12 @@ def test_log_write_failures_and_images_archived_come_from_the_recorder(tmp_path)
     assert value(m, "inspection_station_images_archived_total", station="s") == 2
 
 
+def test_the_software_version_is_served():
+    from inspection_station import __version__
+
+    assert value(StationMetrics("s"), "inspection_station_station_info", station="s", version=__version__) == 1
+
+
 def test_two_stations_in_one_process_keep_separate_registries():
     a, b = StationMetrics("a"), StationMetrics("b")
     result = make_result(0, Verdict.OK, with_frame=False)

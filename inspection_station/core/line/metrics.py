@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from inspection_station import __version__
 from inspection_station.core.cycle import CycleResult, Verdict
 from inspection_station.core.listeners import StationListener
 from inspection_station.core.results.statistics import STAGES
@@ -126,6 +127,8 @@ class StationMetrics(StationListener):
             PREFIX + "camera_reconnects", "camera connections after a loss", s, registry=r
         )
         self.model_info = Info(PREFIX + "model", "the model in use", s, registry=r)
+        self.station_info = Info(PREFIX + "station", "the station's software", s, registry=r)
+        self.station_info.labels(station).info({"version": __version__})
         self.api_requests = Counter(
             PREFIX + "api_requests", "HTTP API requests by route and status", [*s, "endpoint", "status"], registry=r
         )
