@@ -404,3 +404,21 @@ def test_random_uploads_and_product_names_never_break_the_server(make):
     poke()
     assert api.station.active_pattern_set is not None
     assert api.client.get("/health").status_code == 200
+
+
+def test_an_internal_fault_is_a_500_counted_and_the_station_runs_on(make, monkeypatch):
+    from inspection_station.core.line import api as api_module
+
+    api = make()
+    wait_camera(api)
+    cycle = api.client.post("/inspect").json()
+
+    def broken(*_a, **_k):  # a fault no real encoder gives on demand
+        raise RuntimeError("encoder exploded")
+
+    monkeypatch.setattr(api_module, "encode_image", broken)
+    r = api.client.get(cycle["links"]["image"])
+    assert r.status_code == 500 and r.json()["detail"] == "internal error: RuntimeError: encoder exploded"
+    text = api.client.get("/metrics").text
+    assert 'endpoint="/results/{cycle_id}/image",station="station-1",status="500"} 1.0' in text
+    assert api.client.post("/inspect").json()["verdict"] == "OK"

@@ -14,6 +14,7 @@ a wrong one); a non-loopback bind without tokens never starts (core/line/auth.py
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import TYPE_CHECKING, Annotated
 
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from inspection_station.core.station import Station
 
 UPLOAD_CHUNK = 1 << 20
+log = logging.getLogger(__name__)
 
 
 # --- request bodies ------------------------------------------------------------------------
@@ -91,16 +93,22 @@ def _auth_dependency(tokens: TokenCheck):
     return check
 
 
-def _count_requests(app: FastAPI, metrics: StationMetrics | None) -> None:
-    if metrics is None:
-        return
+def _guard_requests(app: FastAPI, metrics: StationMetrics | None) -> None:
+    """Every request counted (and timed) per route; a handler that raised is answered here
+    with a 500 naming the fault, logged, and the server and station run on. (Re-raised, the
+    exception made uvicorn drop the kept-alive connection instead of answering.)"""
 
     @app.middleware("http")
-    async def count(request: Request, call_next):
+    async def guard(request: Request, call_next):
         started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")  # the template (/results/{cycle_id}): few series
-        metrics.api_request(getattr(route, "path", "unmatched"), response.status_code, time.perf_counter() - started)
+        try:
+            response = await call_next(request)
+        except Exception as exc:  # noqa: BLE001 - any handler bug: a 500, never a dead API
+            log.exception("API %s %s failed", request.method, request.url.path)
+            response = JSONResponse({"detail": f"internal error: {type(exc).__name__}: {exc}"}, status_code=500)
+        if metrics is not None:
+            route = request.scope.get("route")  # the template (/results/{cycle_id}): few series
+            metrics.api_request(getattr(route, "path", "unmatched"), response.status_code, time.perf_counter() - started)
         return response
 
 
@@ -146,7 +154,7 @@ def create_app(
         summary="Trigger inspections, read verdicts, boxes and images; Prometheus metrics.",
         dependencies=[Depends(_auth_dependency(tokens))],
     )
-    _count_requests(app, metrics)
+    _guard_requests(app, metrics)
     _validation_errors(app)
     name = station.settings.station.name
 
