@@ -23,7 +23,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from inspection_station.core.camera.worker import CameraWorker
 from inspection_station.core.cycle import CycleResult, Verdict
 from inspection_station.core.detect.detector import Detector
-from inspection_station.core.errors import StationError
+from inspection_station.core.errors import StationError, located_error
 from inspection_station.core.frame import Frame
 from inspection_station.core.images import load_image
 from inspection_station.core.patterns.model import PatternSet
@@ -309,17 +309,21 @@ class Station:
                 previous.close()
 
     def _load_model_and_patterns(self, settings: Settings, load_model: bool) -> None:
-        if load_model:
-            self._load_model(settings)
-        self._load_patterns(settings)
-        self._model_ready.set()
+        # Ready is set whatever happens: a waiting `run --headless` must never hang on a load.
+        try:
+            if load_model:
+                self._load_model(settings)
+            self._load_patterns(settings)
+        finally:
+            self._model_ready.set()
 
     def _load_model(self, settings: Settings) -> None:
         path = resolve_model_path(settings.model)
         self._on_state("model", "loading", str(path))
         try:
             detector = Detector.load(path, settings.model)
-        except StationError as exc:
+        except Exception as exc:  # any failure, not only ours: the loader thread must report it
+            exc = located_error(path, exc)
             if self.pipeline.detector is None:
                 self.pipeline.model_problem = str(exc)
             elif self.settings.model == settings.model:
@@ -330,6 +334,8 @@ class Station:
             self._on_error(f"model not loaded: {exc}")
             return
         self.pipeline.detector = detector
+        for warning in detector.warnings:
+            self._on_notice(warning)
         self._on_state("model", "ready", detector.describe())
 
     def _load_patterns(self, settings: Settings) -> None:
@@ -338,7 +344,8 @@ class Station:
         path = resolve_patterns_path(settings.patterns)
         try:
             library = load_pattern_library(path, num_classes)
-        except StationError as exc:
+        except Exception as exc:  # any failure, not only ours: the loader thread must report it
+            exc = located_error(path, exc)
             self.pipeline.pattern_problem = str(exc)
             self._on_state("patterns", "error", str(exc))
             self._on_error(f"patterns not loaded: {exc}")
