@@ -7,13 +7,14 @@ import signal
 import sys
 import threading
 
+from inspection_station.commands.arguments import number
 from inspection_station.core.cycle import CycleResult, Verdict
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run the station loop (--headless: no window, software trigger)")
     p.add_argument("--headless", action="store_true", help="no window: trigger by software every cycle")
-    p.add_argument("--cycles", type=int, default=0, help="stop after N cycles (0 = until Ctrl+C)")
+    p.add_argument("--cycles", type=number(0, integer=True), default=0, help="stop after N cycles (0 = until Ctrl+C)")
     p.add_argument("--config", metavar="F", help="settings TOML instead of the user's settings")
     p.add_argument("--demo", action="store_true", help="emulated camera, bundled demo model and pattern")
     p.set_defaults(func=run)

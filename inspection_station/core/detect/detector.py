@@ -17,12 +17,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inspection_station.core.detect.decoders import check_candidates, nms_per_class, recognise_layout
+from inspection_station.core.detect.decoders import (
+    check_candidates,
+    nms_per_class,
+    recognise_layout,
+)
 from inspection_station.core.detect.letterbox import Letterbox, letterbox
 from inspection_station.core.detection import Detection
 from inspection_station.core.errors import ModelError, StationError
-from inspection_station.core.text_files import read_text_limited
 from inspection_station.core.settings.model import ModelSettings
+from inspection_station.core.text_files import read_text_limited
 
 # Providers in the order we prefer them when the settings name none that is available.
 KNOWN_PROVIDERS = ("DmlExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
