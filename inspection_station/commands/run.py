@@ -72,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
                 result = station.run_cycle("headless")
                 errors += result.verdict is Verdict.ERROR
                 print(cycle_line(n, result), flush=True)
+                # Free-running: while the camera is away, wait for it (its state lines say
+                # why) instead of writing an ERROR row per loop turn.
+                while station.camera is not None and not station.camera.available and not stop.is_set():
+                    stop.wait(0.1)
             log_file = station.recorder.log.current_path if station.recorder else None
     finally:
         signal.signal(signal.SIGINT, previous_handler)  # callers in-process get Ctrl+C back

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inspection_station.core.camera.protocol import CameraState, next_frame_id
+from inspection_station.core.camera.protocol import CameraState, FrameSkipped, next_frame_id
 from inspection_station.core.camera.transform import FrameTransform, to_output_format
 from inspection_station.core.errors import CameraError, CameraTimeout, ImageError
 from inspection_station.core.frame import Frame
@@ -30,6 +30,7 @@ class FolderCamera:
         self._transform = FrameTransform.from_settings(settings)
         self._files: list[Path] = []
         self._index = 0
+        self._failed_in_a_row = 0
         self._state = CameraState.CLOSED
         self._streaming = False
         self._last_stream_t = 0.0
@@ -66,6 +67,7 @@ class FolderCamera:
                 f"camera image_folder {self._folder}: no image files (expected {', '.join(IMAGE_SUFFIXES)})"
             )
         self._index = 0
+        self._failed_in_a_row = 0
         self._state = CameraState.EMULATED
 
     def close(self) -> None:
@@ -126,9 +128,14 @@ class FolderCamera:
         path = self._files[self._index]
         self._index = (self._index + 1) % len(self._files)
         try:
-            rgb = load_image(path)
+            rgb = load_image(path, self._settings.max_image_pixels)
         except ImageError as exc:
-            raise CameraError(f"image folder camera: {exc}") from None
+            self._failed_in_a_row += 1
+            if self._failed_in_a_row >= len(self._files):  # none left to serve: the source is gone
+                raise CameraError(f"image folder camera: no file could be read in a whole round; last: {exc}") from None
+            # skipped: the index already points at the next file
+            raise FrameSkipped(f"image folder camera: {exc}; skipped, replay goes on") from None
+        self._failed_in_a_row = 0
         image = to_output_format(self._transform.apply(rgb), self._settings.output_format)
         return Frame(
             image=np.ascontiguousarray(image),

@@ -24,8 +24,42 @@ from inspection_station.core.patterns.model import (
     _variant_problems,
     validate_pattern_set,
 )
+from inspection_station.core.text_files import read_text_limited
 
 # --- reading ---------------------------------------------------------------------------------
+
+# A pattern of 1,000 slots is ~100 kB; 4 MB only stops a wrong or hostile file early.
+MAX_PATTERN_BYTES = 4 << 20
+# A pattern nests 4 levels (variants -> slots -> slot -> box); deeper is not a pattern, and
+# the composer recurses per level (5,000 levels = RecursionError).
+MAX_YAML_DEPTH = 16
+
+
+class _PatternLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases and deep nesting, each with the line.
+
+    Aliases are refused, not capped: a few of them nested (a 500-byte "billion laughs")
+    expand to gigabytes once anything walks or prints the data, and no pattern needs one.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in pattern files; write the values out", mark
+            )
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested deeper than {MAX_YAML_DEPTH} levels (not a pattern file)", mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _node_lines(node: yaml.Node | None) -> dict[str, tuple[int, list[int]]]:
@@ -45,10 +79,29 @@ def _duplicate_keys(node: yaml.Node | None, src: str) -> list[str]:
     problems = []
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
-        for key_node, _ in node.value:
+        for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1
             if key_node.value in seen:
                 problems.append(f"{src}:{line}: variant {key_node.value!r}: duplicate variant name (first on line {seen[key_node.value]})")
+            else:
+                seen[key_node.value] = line
+            if isinstance(value_node, yaml.SequenceNode):  # and inside each slot: `inner` twice
+                for item in value_node.value:
+                    problems += _duplicate_slot_keys(item, src, key_node.value)
+    return problems
+
+
+def _duplicate_slot_keys(item: yaml.Node, src: str, variant: str) -> list[str]:
+    problems = []
+    if isinstance(item, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, _ in item.value:
+            line = key_node.start_mark.line + 1
+            if key_node.value in seen:
+                problems.append(
+                    f"{src}:{line}: variant {variant!r}: field {key_node.value!r} given twice in one slot "
+                    f"(first on line {seen[key_node.value]})"
+                )
             else:
                 seen[key_node.value] = line
     return problems
@@ -122,10 +175,12 @@ def parse_pattern_set(
 ) -> PatternSet:
     """A validated PatternSet from YAML text; PatternFileError lists every problem, located."""
     src = str(path) if path is not None else name
-    loader = yaml.SafeLoader(text)
+    loader = _PatternLoader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
+    except (RecursionError, MemoryError) as exc:  # a last net: the depth cap should come first
+        raise PatternFileError([f"{src}: not a readable pattern file ({type(exc).__name__})"]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -150,6 +205,10 @@ def parse_pattern_set(
         variant = str(key)
         key_line, slot_lines = lines.get(variant, (0, []))
         at_key = f"{src}:{key_line}" if key_line else src
+        if key is None or isinstance(key, bool) or not isinstance(key, str | int | float):
+            # `null:` or `~:` would become a variant named 'None'
+            problems.append(f"{at_key}: variant name must be text, got {key!r}")
+            continue
         if variant == SETTINGS_KEY:
             min_scores = _read_settings(raw_slots, f"{at_key}: {SETTINGS_KEY}", problems)
             continue
@@ -182,14 +241,7 @@ def parse_pattern_set(
 def load_pattern_set(path: str | Path, num_classes: int | None = None) -> PatternSet:
     """Read one pattern file (name = file stem); PatternFileError names every problem."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PatternError(f"{p}: no such pattern file") from None
-    except UnicodeDecodeError as exc:
-        raise PatternError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise PatternError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    text = read_text_limited(p, MAX_PATTERN_BYTES, "pattern file", PatternError)
     return parse_pattern_set(text, p.stem, p, num_classes)
 
 

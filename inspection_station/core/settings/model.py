@@ -72,6 +72,8 @@ class CameraSettings:
     roi_height: float = _ranged(0.0, 0.0)  # 0 = to the bottom edge
     reconnect_min_s: float = _ranged(0.5, 0.05, 60.0)
     reconnect_max_s: float = _ranged(10.0, 0.1, 600.0)
+    # image files (replay, emulator) declaring more pixels are refused before decoding
+    max_image_pixels: int = _ranged(250_000_000, 1, 2_000_000_000)
 
 
 @dataclass(frozen=True)
