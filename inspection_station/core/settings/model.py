@@ -27,7 +27,7 @@ from pathlib import Path
 import tomli_w
 
 from inspection_station.core import paths
-from inspection_station.core.atomic import atomic_write_text
+from inspection_station.core.atomic import atomic_write_text, remove_stale_temp_files
 from inspection_station.core.errors import ConfigError
 from inspection_station.core.text_files import read_text_limited
 
@@ -312,6 +312,7 @@ def load_settings(
         files.append(default_file)
 
     user_file = Path(config_file) if config_file else user_config_path()
+    remove_stale_temp_files(user_file)  # leftovers of a save that a crash interrupted
     read_only = ""
     if user_file.is_file():
         try:
