@@ -207,7 +207,10 @@ def parse_pattern_set(
         at_key = f"{src}:{key_line}" if key_line else src
         if key is None or isinstance(key, bool) or not isinstance(key, str | int | float):
             # `null:` or `~:` would become a variant named 'None'
-            problems.append(f"{at_key}: variant name must be text, got {key!r}")
+            if not key_line and isinstance(node, yaml.MappingNode):
+                key_line = next((k.start_mark.line + 1 for k, _ in node.value if k.tag.endswith((":null", ":bool"))), 0)
+            problems.append(f"{src}:{key_line}: variant name must be text, got {key!r}" if key_line else
+                            f"{src}: variant name must be text, got {key!r}")
             continue
         if variant == SETTINGS_KEY:
             min_scores = _read_settings(raw_slots, f"{at_key}: {SETTINGS_KEY}", problems)
