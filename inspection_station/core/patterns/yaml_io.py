@@ -175,7 +175,13 @@ def parse_pattern_set(
 ) -> PatternSet:
     """A validated PatternSet from YAML text; PatternFileError lists every problem, located."""
     src = str(path) if path is not None else name
-    loader = _PatternLoader(text)
+    try:
+        loader = _PatternLoader(text)  # the reader checks the characters here already
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise PatternFileError(
+            [f"{src}:{line}: not valid YAML: control character #x{exc.character:04x} is not allowed"]
+        ) from None
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
@@ -185,8 +191,13 @@ def parse_pattern_set(
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark is not None else ""
         raise PatternFileError([f"{src}{line}: not valid YAML: {exc.problem or exc.context}"]) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise PatternFileError(
+            [f"{src}:{line}: not valid YAML: control character #x{exc.character:04x} is not allowed"]
+        ) from None
     except yaml.YAMLError as exc:
-        raise PatternFileError([f"{src}: not valid YAML: {exc}"]) from None
+        raise PatternFileError([f"{src}: not valid YAML: {' '.join(str(exc).split())}"]) from None
     finally:
         loader.dispose()
 
