@@ -131,6 +131,8 @@ class FolderCamera:
             rgb = load_image(path, self._settings.max_image_pixels)
         except ImageError as exc:
             self._failed_in_a_row += 1
+            if not self._folder.is_dir():  # the whole folder went (unplugged drive, share gone)
+                raise CameraError(f"camera image_folder {self._folder}: the folder is gone") from None
             if self._failed_in_a_row >= len(self._files):  # none left to serve: the source is gone
                 raise CameraError(f"image folder camera: no file could be read in a whole round; last: {exc}") from None
             # skipped: the index already points at the next file

@@ -345,6 +345,11 @@ class CameraWorker:
             try:
                 frame = camera.grab(timeout_ms)
             except CameraError as exc:
+                if not isinstance(exc, CameraTimeout | FrameIncomplete | FrameSkipped):
+                    # Lost: say so before the caller hears of it, so a loop that waits for
+                    # the camera sees it gone and does not fire straight back into the reconnect.
+                    with self._lock:
+                        self._state, self._reason = CameraState.DISCONNECTED, str(exc)
                 self._settle(batch, exc)
                 raise
             self._settle(batch, frame)
