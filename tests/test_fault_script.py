@@ -25,7 +25,8 @@ def test_faults_never_tear_or_lose_a_row_and_an_outage_writes_no_flood():
         assert f["torn rows"] == 0, phase
         assert f["partial rows (bytes after the last newline)"] == 0, phase
         assert f["rows lost (printed, not in the log)"] == 0, phase
-        assert f["rows"] == f["cycles"], phase
+        # a kill may land between a row's fsync and its printed line: more rows, never fewer
+        assert f["rows"] == f["cycles"] if phase != "kills" else f["rows"] >= f["cycles"], phase
     for phase in ("emulator outage", "replay outage"):
         # before issue 15: thousands of ERROR rows in such an outage, or the test pattern judged
         assert figures[phase]["ERROR rows during the outage"] <= 5, phase

@@ -267,6 +267,12 @@ def test_unknown_environment_variables_and_a_folder_as_settings_path_are_warned(
     assert len(loaded.warnings) == 2 and loaded.read_only
 
 
+def test_configured_paths_that_do_not_exist_are_warned_at_load(tmp_path):
+    path = tmp_path / "settings.toml"
+    path.write_text(f'[model]\npath = "{tmp_path / "gone.onnx"}"\n[camera]\nsource = "folder"\nimage_folder = "{tmp_path}"\n')
+    assert load_settings(path, env={}).warnings == [f"[model] path: no such model file {str(tmp_path / 'gone.onnx')!r}"]
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -335,7 +335,23 @@ def load_settings(
     if strict and problems:
         raise ConfigError("; ".join(problems))
     sections = {name: SECTIONS[name](**values[name]) for name in SECTIONS}
-    return LoadedSettings(Settings(**sections), problems, files, user_file, read_only)
+    settings = Settings(**sections)
+    problems += _missing_paths(settings)
+    return LoadedSettings(settings, problems, files, user_file, read_only)
+
+
+def _missing_paths(settings: Settings) -> list[str]:
+    """Configured files and folders that are not there: said at start, not at the first cycle."""
+    wanted = [("model", "path", settings.model.path, "model file"),
+              ("patterns", "path", settings.patterns.path, "pattern file or folder"),
+              ("camera", "emulation_image_dir", settings.camera.emulation_image_dir, "folder")]
+    if settings.camera.source == "folder":
+        wanted.append(("camera", "image_folder", settings.camera.image_folder, "folder"))
+    return [
+        f"[{section}] {key}: no such {what} {value!r}"
+        for section, key, value, what in wanted
+        if value and not Path(value).exists()
+    ]
 
 
 def settings_to_toml(settings: Settings) -> str:
