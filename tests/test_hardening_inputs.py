@@ -132,6 +132,12 @@ def test_a_model_with_bad_names_loads_with_numbers_and_a_located_warning(tmp_pat
     ]
 
 
+def test_an_unrecognised_output_shape_names_the_model_file(tmp_path):
+    path = constant_model(tmp_path / "odd.onnx", np.zeros((1, 3)))
+    with pytest.raises(ModelError, match=rf"^{re.escape(str(path))}: unrecognised detector output shape \[1, 3\]"):
+        Detector.load(path)
+
+
 def nan_model(tmp_path):
     return constant_model(tmp_path / "nan.onnx", v8_raw_output([(np.nan, 320, 100, 50, 1, 0.9)], 3))
 
