@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from inspection_station.core.errors import ImageError
-from inspection_station.core.image_header import image_size
+from inspection_station.core.image_header import HEADER_BYTES, image_size
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 # The largest Basler sensors have ~65 MP; 250 MP (0.75 GB as RGB) leaves room for stitched
@@ -30,7 +30,8 @@ def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
         raise ImageError(f"{p}: cannot read: {exc.strerror or exc}") from None
     if data.size == 0:
         raise ImageError(f"{p}: the file is empty")
-    size = image_size(data.tobytes())
+    # the first 64 kB hold the size (a JPEG with a bigger EXIF block needs the whole file)
+    size = image_size(data[:HEADER_BYTES].tobytes()) or image_size(data.tobytes())
     if size is None:  # a format we cannot size is not decoded: its pixel count is unknown
         raise ImageError(f"{p}: not a readable image (expected PNG, JPEG, BMP, TIFF or WebP)")
     width, height = size

@@ -59,6 +59,8 @@ def parse_names(text: str, where: str = "names") -> tuple[list[str] | None, str]
     try:
         value = ast.literal_eval(text)
         if isinstance(value, dict):
+            if not all(isinstance(k, int | str) and str(k).isdigit() for k in value):
+                return None, f"{where}: expected class ids 0, 1, 2, ... as keys; ignored"
             keys = sorted(value, key=int)
             if any(isinstance(k, bool) or int(k) != i for i, k in enumerate(keys)):
                 return None, f"{where}: expected class ids 0, 1, 2, ... as keys; ignored"
