@@ -180,10 +180,14 @@ def camera_outage(work: Path, outage_s: float, source: str) -> dict:
 def disk_full(work: Path, full_s: float) -> dict | None:
     small = work / "small"
     small.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(small)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        print(f"\n== full disk: not run (a small tmpfs needs root: {mounted.stderr.strip()})")
+    try:
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(small)],
+                                 capture_output=True, text=True)
+        why = mounted.stderr.strip() if mounted.returncode else ""
+    except OSError as exc:  # no mount command here (Windows, a slim container)
+        why = str(exc)
+    if why:
+        print(f"\n== full disk: not run (a small tmpfs needs root and mount: {why})")
         return None
     try:
         log_dir = small / "log"
