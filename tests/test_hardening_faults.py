@@ -154,6 +154,18 @@ def test_stale_temp_files_of_a_crashed_write_are_removed(tmp_path):
     assert fresh.exists() and not stale.exists()
 
 
+def test_loading_a_pattern_folder_removes_leftover_temp_files(tmp_path):
+    from inspection_station.core.patterns.yaml_io import load_pattern_library
+
+    (tmp_path / "a.yaml").write_text("v:\n  - class_id: 0\n    inner: [0.2, 0.2, 0.3, 0.3]\n    outer: [0.1, 0.1, 0.4, 0.4]\n")
+    stale = tmp_path / ".a.yaml.x1y2.tmp"
+    stale.write_text("half a save")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    assert list(load_pattern_library(tmp_path)) == ["a"]
+    assert not stale.exists()
+
+
 _REWRITER = """
 import sys
 from inspection_station.core.atomic import atomic_write_bytes

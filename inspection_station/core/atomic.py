@@ -41,10 +41,19 @@ def _temp_prefix(target: Path) -> str:
 def remove_stale_temp_files(target: str | Path, older_than_s: float = STALE_TEMP_S) -> list[Path]:
     """Delete the temp files that crashed writes of `target` left behind; returns them."""
     target = Path(target)
+    return _remove_stale(target.parent, f"{_temp_prefix(target)}*{TEMP_SUFFIX}", older_than_s)
+
+
+def remove_stale_temp_files_in(folder: str | Path, older_than_s: float = STALE_TEMP_S) -> list[Path]:
+    """Delete the leftovers of crashed writes of any file directly in `folder` (at start)."""
+    return _remove_stale(Path(folder), f".*{TEMP_SUFFIX}", older_than_s)
+
+
+def _remove_stale(folder: Path, pattern: str, older_than_s: float) -> list[Path]:
     removed = []
     now = time.time()
     with contextlib.suppress(OSError):  # a folder we cannot list: nothing to clean
-        for leftover in target.parent.glob(f"{_temp_prefix(target)}*{TEMP_SUFFIX}"):
+        for leftover in folder.glob(pattern):
             with contextlib.suppress(OSError):
                 if now - leftover.stat().st_mtime >= older_than_s:
                     leftover.unlink()

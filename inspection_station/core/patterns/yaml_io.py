@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from inspection_station.core.atomic import atomic_write_text
+from inspection_station.core.atomic import atomic_write_text, remove_stale_temp_files_in
 from inspection_station.core.errors import PatternError
 from inspection_station.core.patterns.model import (
     _SETTINGS_KEYS,
@@ -274,6 +274,8 @@ def load_pattern_library(file_or_folder: str | Path, num_classes: int | None = N
         return {ps.name: ps}
     if not root.is_dir():
         raise PatternError(f"{root}: no such pattern file or folder")
+    for folder in {root, *(p.parent for p in pattern_files(root))}:
+        remove_stale_temp_files_in(folder)  # leftovers of saves a crash interrupted
     files = pattern_files(root)
     if not files:
         raise PatternError(f"{root}: no pattern files (*.yaml, *.yml) in the folder")
