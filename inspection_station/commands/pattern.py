@@ -216,11 +216,11 @@ def parse_margins(items: list[str]) -> dict[int, float]:
             if not sep:
                 raise ValueError
             c, f = int(cls), float(factor)
-            if c < 0 or not f >= 0:
+            if c < 0 or not 0 <= f <= 5:  # nan and inf fail here too (as --tolerance)
                 raise ValueError
         except ValueError:
             raise StationError(f"pattern derive --margin {item!r}: expected CLASS=FACTOR, "
-                               "a class id >= 0 and a factor >= 0 (e.g. 2=0.25)") from None
+                               "a class id >= 0 and a factor in [0, 5] (e.g. 2=0.25)") from None
         margins[c] = f
     return margins
 
