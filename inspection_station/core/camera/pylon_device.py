@@ -139,6 +139,7 @@ class PylonCamera:
             raise CameraError(
                 f"{self.description}: not in hardware trigger mode ([camera] trigger_mode)"
             )
+        self._check_emulator_files()
         start = time.perf_counter()
         s = self._settings
         return self._retrieve(
