@@ -67,6 +67,7 @@ class FolderCamera:
         if self._settings.test_images:
             self._files = self._test_image_files()
             self._index = 0
+            self._failed_in_a_row = 0
             self._state = CameraState.EMULATED
             return
         if not str(self._folder) or str(self._folder) == ".":
@@ -167,7 +168,7 @@ class FolderCamera:
             rgb = load_image(path, self._settings.max_image_pixels)
         except ImageError as exc:
             self._failed_in_a_row += 1
-            if not self._folder.is_dir():  # the whole folder went (unplugged drive, share gone)
+            if not self._settings.test_images and not self._folder.is_dir():  # the whole folder went
                 raise CameraError(f"camera image_folder {self._folder}: the folder is gone") from None
             if self._failed_in_a_row >= len(self._files):  # none left to serve: the source is gone
                 raise CameraError(f"image folder camera: no file could be read in a whole round; last: {exc}") from None
