@@ -188,7 +188,7 @@ class Station:
         """
 
         def work():
-            image = load_image(path)
+            image = load_image(path, self.settings.camera.max_image_pixels)
             detector = self.pipeline.detector
             return image, (detector.detect(image) if detector is not None else [])
 
