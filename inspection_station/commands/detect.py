@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             continue
         if args.json:
-            print(json.dumps(image_record(path, image, detections)), flush=True)
+            print(json.dumps(image_record(path, image, detections), allow_nan=False), flush=True)  # strict JSON
         else:
             print(f"{path}: {image.shape[1]}x{image.shape[0]}, {len(detections)} detections")
             for d in detections:

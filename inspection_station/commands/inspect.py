@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
                 expected=m.expected if m else 0,
                 slots=m.to_json_slots() if m else [],
             )
-            print(json.dumps(record), flush=True)
+            print(json.dumps(record, allow_nan=False), flush=True)  # strict JSON, never NaN
         else:
             detail = f"{m.variant} {m.filled}/{m.expected}" if m else result.error
             print(f"{path}: {result.verdict.value}  {detail}")
