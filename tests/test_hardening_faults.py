@@ -212,3 +212,30 @@ def test_the_dialog_says_read_only_and_never_saves_over_a_broken_file(qtbot, tmp
     assert not dialog.apply()
     assert "not saved over it" in dialog.message.text()
     assert path.read_bytes() == original
+
+
+# --- archived images: a row's image path counts once the index confirms it --------------------
+
+
+def test_the_image_index_confirms_written_images_only(tmp_path):
+    import numpy as np
+
+    from inspection_station.core.results.archive import ImageArchive
+    from inspection_station.core.results.image_index import image_state, index_path, written_images
+
+    errors: list[str] = []
+    archive = ImageArchive(tmp_path, image_format="png", on_error=errors.append)
+    day = tmp_path / "2026-11-24"
+    good = day / "c1_NOK.png"
+    blocked = tmp_path / "2026-11-25"
+    blocked.write_text("a file where the day's folder should be: the image cannot be written")
+    bad = blocked / "c2_NOK.png"
+    assert archive.submit(np.zeros((8, 8, 3), np.uint8), good)
+    assert archive.submit(np.zeros((8, 8, 3), np.uint8), bad)  # queued: the row names it
+    archive.close()
+    assert written_images(day) == {"c1_NOK.png"} and index_path(day) == tmp_path / "2026-11-24.written.txt"
+    assert (image_state(str(good)), image_state(str(bad)), image_state("")) == ("written", "not written", "")
+    assert len(errors) == 1 and "c2_NOK.png: cannot write the archived image" in errors[0]
+    good.unlink()  # e.g. retention
+    assert image_state(str(good)) == "removed"
+    assert sorted(p.name for p in day.iterdir()) == []  # the index is beside the images, not among them
