@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             )
             print(json.dumps(record, allow_nan=False), flush=True)  # strict JSON, never NaN
         else:
-            detail = f"{m.variant} {m.filled}/{m.expected}" if m else result.error
+            detail = m.summary() if m else result.error
             print(f"{path}: {result.verdict.value}  {detail}")
     if Verdict.ERROR in verdicts:
         return 2
