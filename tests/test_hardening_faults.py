@@ -198,6 +198,7 @@ def test_kill_9_during_saves_never_tears_the_file_or_its_backup(tmp_path):
 # --- the settings dialog says read-only ------------------------------------------------------------
 
 
+@pytest.mark.qt
 def test_the_dialog_says_read_only_and_never_saves_over_a_broken_file(qtbot, tmp_path):
     from inspection_station.gui.engineer.settings_dialog import SettingsDialog
 
