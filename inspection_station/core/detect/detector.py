@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from inspection_station.core.detect.decoders import nms_per_class, recognise_layout
-from inspection_station.core.detect.letterbox import Letterbox, letterbox
+from inspection_station.core.detect.letterbox import Letterbox, LetterboxBuffer
 from inspection_station.core.detection import Detection
 from inspection_station.core.errors import ModelError
 from inspection_station.core.settings.model import ModelSettings
@@ -92,6 +92,7 @@ class Detector:
         self.output_name: str = session.get_outputs()[0].name
         self.provider: str = session.get_providers()[0]
         self.metadata: dict[str, str] = dict(session.get_modelmeta().custom_metadata_map)
+        self._letterbox = LetterboxBuffer(*self.input_size)
         # Warm-up: the first run allocates and optimises; it also tells us the layout.
         tensor, _ = self.preprocess(np.zeros((self.input_size[1], self.input_size[0], 3), np.uint8))
         try:
@@ -148,6 +149,7 @@ class Detector:
         return self.class_names[class_id] if 0 <= class_id < len(self.class_names) else str(class_id)
 
     def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:
+        """The model's input tensor for an RGB image; overwritten by the next call (copy to keep)."""
         if image.ndim == 2:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
         elif image.ndim != 3 or image.shape[2] not in (3, 4):
@@ -156,9 +158,8 @@ class Detector:
             image = cv2.cvtColor(image, cv2.COLOR_RGBA2RGB)
         if image.shape[0] == 0 or image.shape[1] == 0:
             raise ModelError("the image has no pixels")
-        canvas, box = letterbox(image, *self.input_size)
-        # HWC uint8 -> NCHW float in [0, 1] in one C++ pass.
-        tensor = cv2.dnn.blobFromImage(canvas, scalefactor=1 / 255.0)
+        # Into buffers of this detector: the tensor is valid until the next preprocess.
+        tensor, box = self._letterbox.tensor(image)
         if self.input_dtype != np.float32:
             tensor = tensor.astype(self.input_dtype)
         return tensor, box
