@@ -178,6 +178,9 @@ def test_provider_choice_is_filtered_and_reported(v8_model):
         "DmlExecutionProvider",
         "CPUExecutionProvider",
     ]
+    # the default preference takes OpenVINO where its build is installed, before the CPU
+    openvino = ["OpenVINOExecutionProvider", "CPUExecutionProvider"]
+    assert choose_providers(ModelSettings().providers, openvino) == openvino
     import onnxruntime
 
     det = Detector.load(v8_model, ModelSettings(providers=["CUDAExecutionProvider"]))

@@ -16,7 +16,6 @@ Needs the `onnx` package (onnxruntime.quantization builds on it): the `optimize`
 
 from __future__ import annotations
 
-import hashlib
 import os
 import statistics
 import tempfile
@@ -29,6 +28,7 @@ import numpy as np
 
 from inspection_station.core.detect.agreement import BoxAgreement, box_agreement
 from inspection_station.core.detect.detector import Detector, _ort
+from inspection_station.core.detect.session_cache import file_sha256
 from inspection_station.core.detection import Detection
 from inspection_station.core.errors import ImageError, ModelError, StationError
 from inspection_station.core.images import list_images, load_image
@@ -47,14 +47,6 @@ QUANTISATION_KEY = "quantization"  # metadata entry naming how the model was mad
 
 def _no_progress(stage: str, done: int, total: int) -> None:
     pass
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _onnx():
