@@ -14,7 +14,7 @@ import sys
 from inspection_station.core.errors import StationError
 
 # Order = order in --help. Modules are imported lazily so `detect` never loads Qt.
-COMMANDS = ("gui", "run", "detect", "inspect", "cameras", "pattern", "export_predictions", "model")
+COMMANDS = ("gui", "run", "detect", "inspect", "cameras", "pattern", "export_predictions", "import_old_config", "model")
 # The command line name and one line of help per module, so that the top-level --help
 # and --version import no command module (their imports reach numpy, onnxruntime, Qt):
 # only the chosen command's module is imported. A module missing here is imported for
@@ -27,6 +27,7 @@ SUMMARIES = {
     "cameras": ("cameras", "list Basler cameras (and the pylon emulator)"),
     "pattern": ("pattern", "teach a pattern from good parts, or evaluate one on a labelled set"),
     "export_predictions": ("export-predictions", "YOLO txt labels + drawn images for a folder of images"),
+    "import_old_config": ("import-old-config", "write station settings from the old system's .env / TOML files"),
     "model": ("model", "int8 model with an accuracy report (optimize); model facts (info)"),
 }
 

@@ -46,6 +46,10 @@ def test_help_still_lists_every_command_and_a_command_still_gets_its_own_options
     from inspection_station.cli import COMMANDS, SUMMARIES, build_parser
 
     assert set(SUMMARIES) <= set(COMMANDS)
+    # the summaries say what the modules themselves register
+    full = build_parser()
+    registered = {a.dest: a.help for a in full._subparsers._group_actions[0]._choices_actions}  # noqa: SLF001
+    assert {cli_name: summary for cli_name, summary in SUMMARIES.values()} == registered
     listed = build_parser("gui").format_help()
     for cli_name, summary in SUMMARIES.values():
         assert cli_name in listed and summary.split()[0] in listed

@@ -40,30 +40,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 class _Bar:
-    """One progress bar per stage on stderr (tqdm when installed, else a line per stage)."""
+    """One tqdm bar per stage on stderr, on a terminal only (as commands/progress.py):
+    stdout stays clean for --json. The core reports (stage, done, total)."""
 
-    def __init__(self, quiet: bool) -> None:
-        self._quiet = quiet
+    def __init__(self) -> None:
         self._stage = ""
         self._bar = None
 
     def __call__(self, stage: str, done: int, total: int) -> None:
-        if self._quiet:
-            return
         if stage != self._stage:
+            from tqdm import tqdm
+
             self.close()
             self._stage = stage
-            try:
-                from tqdm import tqdm
-
-                # disable=None: no bar when stderr is not a terminal (logs, pipes, CI)
-                self._bar = tqdm(total=total, desc=stage, unit="img", file=sys.stderr, leave=False, disable=None)
-            except ImportError:
-                if sys.stderr.isatty():
-                    print(f"{stage} ...", file=sys.stderr, flush=True)
-        if self._bar is not None:
-            self._bar.n = done
-            self._bar.refresh()
+            self._bar = tqdm(total=total, desc=stage, unit="img", file=sys.stderr, leave=False,
+                             disable=not sys.stderr.isatty())
+        self._bar.n = done
+        self._bar.refresh()
 
     def close(self) -> None:
         if self._bar is not None:
@@ -84,7 +77,7 @@ def run_optimize(args: argparse.Namespace) -> int:
     if args.labels is not None:
         labels, images = opt.read_label_folder(args.labels, images)
     pattern_set = _pattern_set(args.patterns, args.pattern_set) if args.patterns else None
-    bar = _Bar(quiet=False)
+    bar = _Bar()
     try:
         made = opt.quantize_int8(args.model, opt.evenly_spaced(images, count), args.out, progress=bar)
         fp32, int8 = Detector.load(args.model), Detector.load(made.path)
