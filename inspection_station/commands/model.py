@@ -73,13 +73,14 @@ def run_optimize(args: argparse.Namespace) -> int:
     if count < 1:
         raise ConfigError(f"--calibration-images: expected a positive number, got {count}")
     images = opt.image_paths(args.images)
+    calibration = opt.evenly_spaced(images, count)  # from every image, labelled or not
     labels = None
     if args.labels is not None:
-        labels, images = opt.read_label_folder(args.labels, images)
+        labels, images = opt.read_label_folder(args.labels, images)  # compared: the labelled ones
     pattern_set = _pattern_set(args.patterns, args.pattern_set) if args.patterns else None
     bar = _Bar()
     try:
-        made = opt.quantize_int8(args.model, opt.evenly_spaced(images, count), args.out, progress=bar)
+        made = opt.quantize_int8(args.model, calibration, args.out, progress=bar)
         fp32, int8 = Detector.load(args.model), Detector.load(made.path)
         result = opt.compare_models(fp32, int8, images, labels=labels, pattern_set=pattern_set, progress=bar)
     finally:
