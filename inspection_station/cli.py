@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from inspection_station.core.errors import StationError
+from inspection_station.core.errors import StationError, located_error
 
 # Order = order in --help. Modules are imported lazily so `detect` never loads Qt.
 COMMANDS = ("gui", "run", "detect", "inspect", "cameras", "pattern", "export_predictions", "import_old_config", "model")
@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - last net: one line and exit 2, never a traceback
+        print(f"inspection-station: error: {located_error(args.command, exc)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

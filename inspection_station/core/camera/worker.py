@@ -28,7 +28,12 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from inspection_station.core.camera.protocol import Camera, CameraState, FrameIncomplete
+from inspection_station.core.camera.protocol import (
+    Camera,
+    CameraState,
+    FrameIncomplete,
+    FrameSkipped,
+)
 from inspection_station.core.errors import CameraError, CameraTimeout
 from inspection_station.core.frame import Frame
 from inspection_station.core.settings.model import CameraSettings
@@ -158,12 +163,20 @@ class CameraWorker:
         with self._lock:
             if self._stopping or not self.running:
                 future.set_exception(CameraError("the camera worker is not running"))
-            elif self._state is CameraState.DISCONNECTED:
+                return future
+            if self._state is CameraState.DISCONNECTED:
+                # Answered here, and the back-off sleep is NOT woken: a request per trigger
+                # must not turn the reconnect delay into a reconnect storm.
                 future.set_exception(CameraError(f"camera disconnected: {self._reason}"))
-            else:
-                self._requests.append(_Request(future, time.monotonic() + timeout_ms / 1000))
+                return future
+            self._requests.append(_Request(future, time.monotonic() + timeout_ms / 1000))
         self._wake.set()
         return future
+
+    @property
+    def available(self) -> bool:
+        """Connected or emulated: a request now is served (not answered 'disconnected')."""
+        return self._state in (CameraState.CONNECTED, CameraState.EMULATED)
 
     def set_live(self, enabled: bool) -> None:
         with self._lock:
@@ -305,6 +318,8 @@ class CameraWorker:
             served = self._serve(camera)
             if served:
                 self._failed_grabs = 0  # only a frame ends a run of failures, not an idle wait
+        except FrameSkipped as exc:  # the request that asked has its ERROR; the source is fine
+            log.warning("%s", exc)
         except (CameraTimeout, FrameIncomplete) as exc:
             self._failed_grabs += 1
             if self._failed_grabs >= MAX_FAILED_GRABS:
@@ -340,6 +355,11 @@ class CameraWorker:
             try:
                 frame = camera.grab(timeout_ms)
             except CameraError as exc:
+                if not isinstance(exc, CameraTimeout | FrameIncomplete | FrameSkipped):
+                    # Lost: say so before the caller hears of it, so a loop that waits for
+                    # the camera sees it gone and does not fire straight back into the reconnect.
+                    with self._lock:
+                        self._state, self._reason = CameraState.DISCONNECTED, str(exc)
                 self._settle(batch, exc)
                 raise
             self._settle(batch, frame)
@@ -365,6 +385,9 @@ class CameraWorker:
         except CameraTimeout:
             self._wake.clear()
             return False  # no pulse yet: normal, not a failure
+        except FrameSkipped as exc:  # a pulse came but its frame could not be made
+            self._fail_requests(exc)
+            raise
         with self._lock:
             batch, self._requests = self._requests, []
             live = self._live

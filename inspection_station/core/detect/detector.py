@@ -19,11 +19,16 @@ import cv2
 import numpy as np
 
 from inspection_station.core.detect import session_cache
-from inspection_station.core.detect.decoders import nms_per_class, recognise_layout
+from inspection_station.core.detect.decoders import (
+    check_candidates,
+    nms_per_class,
+    recognise_layout,
+)
 from inspection_station.core.detect.letterbox import Letterbox, LetterboxBuffer
 from inspection_station.core.detection import Detection
-from inspection_station.core.errors import ModelError
+from inspection_station.core.errors import ModelError, StationError
 from inspection_station.core.settings.model import ModelSettings
+from inspection_station.core.text_files import read_text_limited
 
 # Providers in the order we prefer them when the settings name none that is available.
 # OpenVINO comes from the onnxruntime-openvino build (the `openvino` extra) on Intel PCs.
@@ -45,28 +50,56 @@ def _ort():
 # --- class names ----------------------------------------------------------------------------
 
 
-def _parse_names(text: str) -> list[str] | None:
+# Ultralytics writes `names` as a dict repr of at most a few thousand classes: 1 MB and
+# 100,000 names are far above any real model and keep a hostile file from costing much.
+MAX_NAMES_TEXT = 1 << 20
+MAX_NAMES = 100_000
+
+
+def parse_names(text: str, where: str = "names") -> tuple[list[str] | None, str]:
+    """Class names from ultralytics' `names` metadata: (names, "") or (None, why not).
+
+    Literals only (ast.literal_eval), with size and count caps; any failure of the parser
+    (deep nesting: RecursionError, MemoryError) is a located reason, never an exception.
+    """
+    if len(text) > MAX_NAMES_TEXT:
+        return None, f"{where}: {len(text)} characters, more than the {MAX_NAMES_TEXT} allowed; ignored"
     try:
         value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return None
-    if isinstance(value, dict):
-        try:
-            return [str(value[k]) for k in sorted(value, key=int)]
-        except (TypeError, ValueError):
-            return None
-    if isinstance(value, list | tuple):
-        return [str(v) for v in value]
-    return None
+        if isinstance(value, dict):
+            if not all(isinstance(k, int | str) and str(k).isdigit() for k in value):
+                return None, f"{where}: expected class ids 0, 1, 2, ... as keys; ignored"
+            keys = sorted(value, key=int)
+            if any(isinstance(k, bool) or int(k) != i for i, k in enumerate(keys)):
+                return None, f"{where}: expected class ids 0, 1, 2, ... as keys; ignored"
+            items = [value[k] for k in keys]
+        elif isinstance(value, list | tuple):
+            items = list(value)
+        else:
+            return None, f"{where}: expected a dict {{0: 'name', ...}} or a list, got {type(value).__name__}; ignored"
+        if len(items) > MAX_NAMES:
+            return None, f"{where}: {len(items)} names, more than the {MAX_NAMES} allowed; ignored"
+        if not all(isinstance(v, str | int) and not isinstance(v, bool) for v in items):
+            return None, f"{where}: expected text names; ignored"
+        return [str(v) for v in items], ""
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+        return None, f"{where}: not a Python literal of class names ({type(exc).__name__}); ignored"
 
 
-def _sidecar_names(model_path: Path) -> list[str] | None:
-    """`<model>.names` or `<model stem>.txt`: one class name per line."""
+MAX_SIDECAR_BYTES = 1 << 20
+
+
+def sidecar_names(model_path: Path) -> tuple[list[str] | None, str]:
+    """`<model>.names` or `<model stem>.txt`: one class name per line; (names, "") or (None, why)."""
     for candidate in (model_path.with_suffix(".names"), model_path.with_suffix(".txt")):
         if candidate.is_file():
-            lines = [ln.strip() for ln in candidate.read_text(encoding="utf-8").splitlines()]
-            return [ln for ln in lines if ln]
-    return None
+            try:
+                text = read_text_limited(candidate, MAX_SIDECAR_BYTES, "class names file")
+            except StationError as exc:
+                return None, f"{exc}; class numbers are used"
+            lines = [ln.strip() for ln in text.splitlines()]
+            return [ln for ln in lines if ln], ""
+    return None, ""
 
 
 # --- the detector ---------------------------------------------------------------------------
@@ -109,8 +142,12 @@ class Detector:
             out = session.run([self.output_name], {self.input_name: tensor})[0]
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ModelError(f"{model_path}: the warm-up run failed: {_short(exc)}") from None
-        self.layout = recognise_layout(tuple(out.shape), *self.input_size)
+        try:
+            self.layout = recognise_layout(tuple(out.shape), *self.input_size)
+        except ModelError as exc:
+            raise ModelError(f"{model_path}: {exc}") from None
         self.num_classes = self.layout.num_classes(tuple(out.shape))
+        self.warnings: list[str] = []  # located, for the station's notice route
         self.class_names = self._class_names()
 
     # -- construction --
@@ -169,9 +206,13 @@ class Detector:
     def _class_names(self) -> list[str]:
         names = list(self.settings.class_names) or None
         if names is None and "names" in self.metadata:
-            names = _parse_names(self.metadata["names"])
+            names, problem = parse_names(self.metadata["names"], f"{self.model_path}: metadata 'names'")
+            if problem:
+                self.warnings.append(problem)
         if names is None:
-            names = _sidecar_names(self.model_path)
+            names, problem = sidecar_names(self.model_path)
+            if problem:
+                self.warnings.append(problem)
         names = names or []
         count = self.num_classes if self.num_classes is not None else len(names)
         return [names[i] if i < len(names) else str(i) for i in range(max(count, len(names)))]
@@ -213,6 +254,11 @@ class Detector:
     def decode(self, out: np.ndarray, box: Letterbox) -> list[Detection]:
         s = self.settings
         c = self.layout.decode(out, s.confidence)
+        # A broken export (NaN boxes, fp16 overflow, made-up classes) must not be judged:
+        # the cycle becomes ERROR with the reason instead of a silent NOK (or OK).
+        problem = check_candidates(c, self.num_classes if self.num_classes is not None else self.class_count)
+        if problem:
+            raise ModelError(f"{self.model_path.name}: {problem}")
         if self.layout.needs_nms:
             keep = nms_per_class(c, s.iou, s.max_detections)
         else:

@@ -309,6 +309,14 @@ class SettingsDialog(QDialog):
         if bridge is not None:
             bridge.state_changed.connect(self.show_state)
         self._show_provider()
+        self._show_read_only()
+
+    def _show_read_only(self) -> None:
+        """A settings file that does not parse is never saved over: say so before any edit."""
+        problem = config.settings_file_problem(self.settings_path)
+        if problem:
+            self.message.setStyleSheet(ERROR_STYLE)
+            self.message.setText(f"Read-only: running on defaults. {problem}. Fix or replace the file to save changes.")
 
     # --- tabs -----------------------------------------------------------------------------
 
@@ -451,8 +459,8 @@ class SettingsDialog(QDialog):
         old = self.settings
         try:
             config.save_settings(new, self.settings_path)
-        except OSError as exc:
-            return f" (the saved settings still name the failed model: {exc.strerror or exc})"
+        except (OSError, ConfigError) as exc:
+            return f" (the saved settings still name the failed model: {getattr(exc, 'strerror', None) or exc})"
         self.settings = new
         self._audit_settings(old, new)
         self.settings_applied.emit(new)
@@ -542,9 +550,9 @@ class SettingsDialog(QDialog):
             return True
         try:
             config.save_settings(new, self.settings_path)
-        except OSError as exc:
+        except (OSError, ConfigError) as exc:
             self.message.setStyleSheet(ERROR_STYLE)
-            self.message.setText(f"Not saved to {self.settings_path}: {exc.strerror or exc}")
+            self.message.setText(f"Not saved to {self.settings_path}: {getattr(exc, 'strerror', None) or exc}")
             return False
         old, self.settings = self.settings, new
         audit_note = self._audit_settings(old, new)
@@ -591,9 +599,9 @@ class SettingsDialog(QDialog):
             self.settings.station, engineer_password_hash=with_new_hash.station.engineer_password_hash))
         try:
             config.save_settings(new, self.settings_path)
-        except OSError as exc:  # a slot: say it here, never let it escape
+        except (OSError, ConfigError) as exc:  # a slot: say it here, never let it escape
             self.message.setStyleSheet(ERROR_STYLE)
-            self.message.setText(f"Password not changed: not saved to {self.settings_path}: {exc.strerror or exc}")
+            self.message.setText(f"Password not changed: not saved to {self.settings_path}: {getattr(exc, 'strerror', None) or exc}")
             return
         old, self.settings = self.settings, new
         note = self._audit_settings(old, new)

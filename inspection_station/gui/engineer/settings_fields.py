@@ -46,6 +46,8 @@ CAMERA_FIELDS = [
     F("grab_timeout_ms", "Grab timeout", suffix=" ms"),
     F("reconnect_min_s", "First reconnect delay", suffix=" s"),
     F("reconnect_max_s", "Longest reconnect delay", suffix=" s"),
+    F("max_image_pixels", "Largest image file", suffix=" pixels",
+      tooltip="Replayed or emulated image files declaring more pixels are refused before decoding"),
     F("transmission_type", "GigE transmission type"),
     F("destination_address", "GigE destination address"),
     F("destination_port", "GigE destination port"),
