@@ -43,6 +43,9 @@ T = TypeVar("T")
 
 LIVE_MAX_FPS = 30.0  # live view needs no more; spare the CPU the detector needs
 IDLE_POLL_S = 0.5  # idle wake-up to notice a removed device without a grab
+# The removal poll (pylon's IsCameraDeviceRemoved, ~1 ms, sleeps inside) runs on idle steps
+# only, never between a request and its trigger: a delivered frame proves the device is
+# there, and a removed one fails its grab, which is handled as a lost camera anyway.
 # A trigger wait is cut in slices so commands stay responsive: PLC output writes (the verdict,
 # BUSY low) wait at most one slice in hardware trigger mode.
 HARDWARE_POLL_MS = 20
@@ -341,8 +344,10 @@ class CameraWorker:
 
     def _serve_safely(self) -> None:
         camera = self._camera
+        served = False
         try:
-            if self._serve(camera):
+            served = self._serve(camera)
+            if served:
                 self._failed_grabs = 0  # only a frame ends a run of failures, not an idle wait
         except FrameSkipped as exc:  # the request that asked has its ERROR; the source is fine
             log.warning("%s", exc)
@@ -360,8 +365,12 @@ class CameraWorker:
             log.exception("camera worker error")
             self._lose_camera(f"{type(exc).__name__}: {exc}")
             return
-        if camera.is_removed():
+        if not served and not self._has_requests() and camera.is_removed():
             self._lose_camera(f"{camera.description} was removed")
+
+    def _has_requests(self) -> bool:
+        with self._lock:
+            return bool(self._requests)
 
     def _serve(self, camera: Camera) -> bool:
         """One step: grab for pending requests or live view, or wait for work; True = a frame came."""

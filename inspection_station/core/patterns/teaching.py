@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from inspection_station.core.detection import Detection
 from inspection_station.core.errors import PatternError
+from inspection_station.core.patterns.matching import assignment_solver
 from inspection_station.core.patterns.model import Box, Slot
 from inspection_station.core.text_files import read_text_limited
 
@@ -139,7 +139,7 @@ def cluster_boxes(
             mean_centres = np.array([_centres(np.array(members[s])).mean(axis=0) for s in slot_ids])
             box_centres = _centres(np.array(boxes))
             cost = np.linalg.norm(mean_centres[:, None, :] - box_centres[None, :, :], axis=-1)
-            rows, cols = linear_sum_assignment(cost)
+            rows, cols = assignment_solver()(cost)
             for r, c in zip(rows, cols, strict=True):
                 members[slot_ids[r]].append(boxes[c])
             taken += len(rows)

@@ -92,14 +92,23 @@ class CameraSettings:
 class ModelSettings:
     path: str = ""  # "" = the bundled demo model
     providers: list[str] = field(
-        default_factory=lambda: ["DmlExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+        default_factory=lambda: [
+            "DmlExecutionProvider",
+            "CUDAExecutionProvider",
+            "OpenVINOExecutionProvider",
+            "CPUExecutionProvider",
+        ]
     )
     input_width: int = _ranged(640, 32, 8192)  # fallback for models with dynamic input size
     input_height: int = _ranged(640, 32, 8192)
     confidence: float = _ranged(0.25, 0.0, 1.0)
     iou: float = _ranged(0.45, 0.0, 1.0)
     max_detections: int = _ranged(300, 1, 100_000)
-    intra_op_threads: int = _ranged(0, 0, 256)  # 0 = onnxruntime's default
+    intra_op_threads: int = _ranged(0, 0, 256)  # 0 = onnxruntime's default: one per physical core
+    # onnxruntime's graph optimisation level; the optimised graph is cached in the user
+    # data folder (keyed by the model's hash, the level, onnxruntime and the CPU)
+    graph_optimization: str = _choice("all", "disabled", "basic", "extended", "all")
+    cache_optimized: bool = True
     class_names: list[str] = field(default_factory=list)  # overrides the model's names
     class_colors: list[str] = field(default_factory=list)  # "#rrggbb" per class id
     class_map: str = ""  # the old backend's CSV id,name,color; class_names/class_colors win over it
