@@ -30,6 +30,28 @@ class SlotResult:
     detection: int | None  # index into the detections that filled it
     inner: Box
     outer: Box
+    # An unfilled slot with a detection of ANOTHER class sitting in it (edges fit, class
+    # does not): a wrong part, not a missing one. Index into the detections, or None.
+    wrong_detection: int | None = None
+    wrong_class_id: int | None = None
+
+
+def slot_label(slot: SlotResult, class_names: Sequence[str] = ()) -> str:
+    """A slot as people name it: its name, else its class name, else "slot <index>"."""
+    if slot.name:
+        return slot.name
+    if 0 <= slot.class_id < len(class_names) and class_names[slot.class_id]:
+        return class_names[slot.class_id]
+    return f"slot {slot.index}"
+
+
+def wrong_part_text(slot: SlotResult, detections: Sequence[Detection], class_names: Sequence[str] = ()) -> str:
+    """'capacitor in slot chip_mcu' for a wrong part; "" when the slot has none."""
+    if slot.wrong_detection is None or not 0 <= slot.wrong_detection < len(detections):
+        return ""
+    det = detections[slot.wrong_detection]
+    part = det.class_name or f"class {det.class_id}"
+    return f"{part} in slot {slot_label(slot, class_names)}"
 
 
 @dataclass(frozen=True)
@@ -41,6 +63,11 @@ class MatchResult:
     slots: tuple[SlotResult, ...]
     unmatched: tuple[int, ...]  # detection indices that filled no slot of the best variant
     per_variant: dict[str, int]  # filled count of every variant, file order
+
+    @property
+    def wrong_parts(self) -> tuple[SlotResult, ...]:
+        """Unfilled slots that hold a part of another class."""
+        return tuple(s for s in self.slots if not s.matched and s.wrong_detection is not None)
 
     def to_json_slots(self) -> list[dict]:
         """DESIGN.md's `slots` list for `inspect --json`."""
@@ -57,17 +84,43 @@ def fit_matrix(
     """Bool [slots, detections]: which detection fits which slot (boxes normalised, N x 4)."""
     if not slots or len(classes) == 0:
         return np.zeros((len(slots), len(classes)), dtype=bool)
-    inner = np.array([s.inner for s in slots], dtype=np.float64)[:, None, :]  # S x 1 x 4
-    outer = np.array([s.outer for s in slots], dtype=np.float64)[:, None, :]
     slot_cls = np.array([s.class_id for s in slots])[:, None]
     # absent minimum = -inf, so any score (even NaN-free negatives) passes
     need = np.array([-np.inf if m is None else m for m in min_scores], dtype=np.float64)[:, None]
-    b = boxes[None, :, :]  # 1 x N x 4
+    edges_ok = place_matrix(slots, boxes)
+    return edges_ok & (slot_cls == classes[None, :]) & (scores[None, :] >= need)
+
+
+def place_matrix(slots: Sequence[Slot], boxes: np.ndarray) -> np.ndarray:
+    """Bool [slots, detections]: which detection's edges fit which slot, whatever its class."""
+    if not slots or len(boxes) == 0:
+        return np.zeros((len(slots), len(boxes)), dtype=bool)
+    inner = np.array([s.inner for s in slots], dtype=np.float64)[:, None, :]
+    outer = np.array([s.outer for s in slots], dtype=np.float64)[:, None, :]
     # x1, y1 between outer (low) and inner (high); x2, y2 between inner (low) and outer (high)
     lo = np.concatenate([outer[..., :2], inner[..., 2:]], axis=-1)
     hi = np.concatenate([inner[..., :2], outer[..., 2:]], axis=-1)
-    edges_ok = np.all((lo <= b) & (b <= hi), axis=-1)
-    return edges_ok & (slot_cls == classes[None, :]) & (scores[None, :] >= need)
+    return np.all((lo <= boxes[None, :, :]) & (boxes[None, :, :] <= hi), axis=-1)
+
+
+def _wrong_parts(
+    slots: Sequence[Slot], assigned: np.ndarray, classes: np.ndarray, scores: np.ndarray, boxes: np.ndarray
+) -> list[int | None]:
+    """Per slot: the most confident unused detection of another class that sits in it."""
+    wrong: list[int | None] = [None] * len(slots)
+    if not slots or len(boxes) == 0:
+        return wrong
+    used = {int(a) for a in assigned if a >= 0}
+    places = place_matrix(slots, boxes)
+    for i, slot in enumerate(slots):
+        if assigned[i] >= 0:
+            continue
+        candidates = [j for j in np.flatnonzero(places[i]) if int(j) not in used and classes[j] != slot.class_id]
+        if candidates:
+            best = max(candidates, key=lambda j: scores[j])
+            wrong[i] = int(best)
+            used.add(int(best))  # one part is wrong in one slot only
+    return wrong
 
 
 def assign(fits: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -116,9 +169,11 @@ def match_pattern(
             best = (name, slots, assigned)
     assert best is not None
     name, slots, assigned = best
+    wrong = _wrong_parts(slots, assigned, classes, scores, boxes)
     slot_results = tuple(
-        SlotResult(i, s.class_id, s.name, bool(a >= 0), int(a) if a >= 0 else None, s.inner, s.outer)
-        for i, (s, a) in enumerate(zip(slots, assigned, strict=True))
+        SlotResult(i, s.class_id, s.name, bool(a >= 0), int(a) if a >= 0 else None, s.inner, s.outer,
+                   w, int(classes[w]) if w is not None else None)
+        for i, (s, a, w) in enumerate(zip(slots, assigned, wrong, strict=True))
     )
     used = set(int(a) for a in assigned if a >= 0)
     filled = per_variant[name]
