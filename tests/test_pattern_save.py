@@ -44,7 +44,7 @@ def test_save_keeps_comments_key_order_quoting_and_mode(pattern_file):
                  '"chip_mcu"   # the MCU, quoted by habit', "# left screw"):
         assert kept in text
     assert text.index("variant_b:") < text.index("variant_a:")
-    assert "inner: [0.61, 0.4, 0.7, 0.52]" in text
+    assert "inner: [0.61, 0.40, 0.70, 0.52]" in text  # unchanged numbers keep their spelling
     assert stat.S_IMODE(pattern_file.stat().st_mode) == 0o640
     assert load_pattern_set(pattern_file).variants["variant_a"][0].inner == (0.61, 0.40, 0.70, 0.52)
     assert (pattern_file.parent / "board.yaml.bak").read_text(encoding="utf-8") == ORIGINAL

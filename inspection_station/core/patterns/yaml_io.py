@@ -282,8 +282,14 @@ def _flow(values) -> Any:
 
 
 def _set_list(target, values: list[float]) -> None:
-    """Replace a box's numbers in place: the sequence keeps its style and its comments."""
-    target[:] = values
+    """Replace a box's numbers in place: the sequence keeps its style and its comments, and
+    an unchanged number keeps its spelling ("0.20" stays "0.20")."""
+    if len(target) != len(values):
+        target[:] = values
+        return
+    for i, value in enumerate(values):
+        if not _is_number(target[i]) or float(target[i]) != value:
+            target[i] = value
 
 
 def _update_slot(node, slot: Slot):
