@@ -85,6 +85,7 @@ def run_gui(
     if demo:
         window.setWindowTitle(window.windowTitle() + "  (demo)")
     path = Path(settings_path) if settings_path else None
+    window.settings_path = path  # where the engineer's edits go (the demo's own file in --demo)
     window.open_settings.connect(lambda: open_settings_dialog(window, station, bridge, path))
     for warning in warnings:  # tolerant settings loading: started anyway, said why
         window.show_message(f"settings: {warning}", error=True)
