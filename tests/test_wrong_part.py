@@ -84,3 +84,21 @@ def test_corrected_yield_applies_the_overrules_beside_the_raw_yield(overrules, r
     assert snap.yield_ratio == raw and snap.corrected_yield_ratio == corrected
     assert snap.overrules == len(overrules)
     assert f"corrected yield: {100 * corrected:.1f} %" in "\n".join(stats.summary_lines())
+
+
+def test_the_banner_and_the_overlay_name_the_wrong_part(qtbot, tmp_path):
+    import pyqtgraph as pg
+
+    from inspection_station.gui.operator.overlay import Overlay
+    from inspection_station.gui.operator.verdict_banner import describe
+
+    model = constant_model(tmp_path / "m.onnx", v8_raw_output([CAPACITOR], 3), names=NAMES)
+    screw = Slot(0, (0.1, 0.1, 0.2, 0.2), (0.05, 0.05, 0.25, 0.25), name="screw_left")
+    pipeline = Pipeline(Detector.load(model), PatternSet("board", {"v": (chip_slot(), screw)}))
+    result = pipeline.inspect(Frame(np.zeros((640, 640, 3), np.uint8), 1, 0.0, "test"))
+    _detail, reason = describe(result)
+    assert reason == "wrong part: capacitor in slot chip_mcu; missing: screw_left"
+    root = pg.ItemGroup()
+    overlay = Overlay(root)
+    overlay.show(result.detections, result.match, 640, 640)
+    assert overlay.drawn_slot_labels() == ["wrong: capacitor in slot chip_mcu", "missing screw_left"]

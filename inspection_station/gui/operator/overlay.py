@@ -16,6 +16,7 @@ from PySide6.QtGui import QBrush, QColor, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem
 
 from inspection_station.core.detection import Detection
+from inspection_station.core.patterns.matching import wrong_part_text
 from inspection_station.gui import theme
 
 Z_SLOTS = 10
@@ -138,7 +139,9 @@ class Overlay:
             if not slot.matched:
                 label = self._slot_labels.take()
                 label.fill = pg.mkBrush(theme.SLOT_MISSING)
-                label.setText(f"missing {slot.name or f'class {slot.class_id}'}", color="#ffffff")
+                wrong = wrong_part_text(slot, detections)
+                text = f"wrong: {wrong}" if wrong else f"missing {slot.name or f'class {slot.class_id}'}"
+                label.setText(text, color="#ffffff")
                 label.setPos(outer.left(), outer.top())
         for pool in self._pools:
             pool.finish()
@@ -150,6 +153,9 @@ class Overlay:
 
     def drawn_labels(self) -> list[str]:
         return [item.toPlainText() for item in self._box_labels.visible]
+
+    def drawn_slot_labels(self) -> list[str]:
+        return [item.toPlainText() for item in self._slot_labels.visible]
 
     def drawn_slots(self) -> list[tuple[QRectF, QRectF, bool]]:
         """(inner, outer, filled) per drawn slot."""
