@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 
-# Before any Qt import: no display needed, and a fresh machine has no X server.
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Before any Qt import: no display needed, and a fresh machine has no X server. The
+# offscreen screens are the panels a line has (1920x1080 first, 1366x768, 1280x720, 4K):
+# tests/test_screen_fit.py puts each window on each of them.
+_SCREENS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "screens.json")
+if os.environ.get("QT_QPA_PLATFORM", "offscreen") == "offscreen":
+    os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={_SCREENS}"
 # Two emulated cameras for every test process (pylon reads this at TL creation).
 os.environ.setdefault("PYLON_CAMEMU", "2")
 

@@ -22,6 +22,10 @@ VERDICT_COLORS = {
 VERDICT_TEXT = {"OK": "#69f0ae", "NOK": "#ff5252", "ERROR": "#ffca28"}
 SLOT_FILLED = "#00e676"
 SLOT_MISSING = "#ff1744"
+# A slot not judged yet (the pattern editor before "Try"). One drawing convention for the
+# live overlay and the editor: inner box SOLID, outer box DASHED.
+SLOT_PENDING = "#ffd740"
+SLOT_SELECTED = "#4fc3f7"
 # Detection box colours per class id; no pure green/red so boxes never look like slot states.
 CLASS_PALETTE = (
     "#00b0ff", "#ffea00", "#e040fb", "#ff9100", "#18ffff", "#ff80ab",

@@ -12,8 +12,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -39,7 +38,8 @@ from inspection_station.core.errors import PatternError, StationError
 from inspection_station.core.images import IMAGE_SUFFIXES, load_image
 from inspection_station.core.patterns import library as lib
 from inspection_station.core.patterns.draft import DEFAULT_SLOT, PatternDraft
-from inspection_station.core.patterns.matching import match_pattern
+from inspection_station.core.patterns.geometry import nudge as nudge_slot
+from inspection_station.core.patterns.matching import match_pattern, wrong_part_text
 from inspection_station.core.patterns.model import PatternFileError, PatternSet, Slot
 from inspection_station.core.patterns.teaching import (
     derive_variant,
@@ -52,7 +52,7 @@ from inspection_station.core.patterns.yaml_io import (
     save_pattern_set,
 )
 from inspection_station.core.settings.audit import AuditError, AuditLog
-from inspection_station.gui.engineer.slot_rois import SlotRois
+from inspection_station.gui.engineer.slot_canvas import SlotCanvas
 from inspection_station.gui.engineer.slot_table import SlotTable
 
 ERROR_STYLE = "color: #c62828;"
@@ -146,21 +146,25 @@ class PatternEditor(QWidget):
         self.image_label = QLabel("", centre)
         row.addWidget(self.image_label, 1)
         cv.addLayout(row)
-        self.graphics = pg.GraphicsView(background="#202020")
-        self.view = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
-        self.graphics.setCentralItem(self.view)
-        self.image_item = pg.ImageItem(axisOrder="row-major")
-        self.view.addItem(self.image_item)
-        self.rois = SlotRois(self.view, self)
+        self.canvas = SlotCanvas(centre)
+        self.graphics, self.view = self.canvas.graphics, self.canvas.view
+        self.image_item, self.rois = self.canvas.image_item, self.canvas.rois
         self.rois.moving.connect(self._roi_moving)
         self.rois.moved.connect(self._roi_moved)
+        self.rois.selected.connect(self.select_slot)
+        self.canvas.nudge_requested.connect(self.nudge)
+        self.canvas.box_chosen.connect(lambda which: self.select_slot(self.rois.selection[0], which))
         self.table = SlotTable(centre)
         self.table.slot_edited.connect(self._table_edited)
         self.table.cell_problems_changed.connect(self._validate)
+        self.table.itemSelectionChanged.connect(
+            lambda: self.select_slot(self.table.selected_row(), self.rois.selection[1]))
         split = QSplitter(Qt.Orientation.Vertical, centre)
-        split.addWidget(self.graphics)
+        split.addWidget(self.canvas)
         split.addWidget(self.table)
-        split.setSizes([400, 200])
+        split.setStretchFactor(0, 4)
+        split.setStretchFactor(1, 1)
+        split.setSizes([700, 180])
         cv.addWidget(split, 1)
         row, (self.undo_button, self.redo_button, *_rest) = _buttons(
             centre, ("Undo", self.undo), ("Redo", self.redo), ("Add slot", self.add_slot), ("Remove slot", self.remove_slot)
@@ -458,6 +462,30 @@ class PatternEditor(QWidget):
         self.rois.colour_by_match(None)
         self._validate()
 
+    def select_slot(self, row: int, which: str = "outer") -> None:
+        """Slot `row` selected, its `which` box editable (canvas, table and toggle agree)."""
+        if row < 0 or row >= len(self._slots()):
+            row = -1
+        self.rois.select(row, which)
+        self.canvas.set_box(which)
+        if row >= 0 and self.table.selected_row() != row:
+            self.table.selectRow(row)
+
+    def nudge(self, dx: int, dy: int, resize: bool = False) -> None:
+        """Move (or with `resize` grow) the selected box by whole image pixels: one undo step."""
+        row, which = self.rois.selection
+        slots = self._slots()
+        if not (self.draft and self.variant) or not 0 <= row < len(slots):
+            self._say("Select a slot first (click it, or its row in the table).", ok=False)
+            return
+        w, h = self._size()
+        moved = nudge_slot(slots[row], which, dx, dy, w, h, resize=resize)
+        verb = "resize" if resize else "move"
+        self.draft.set_slot(self.variant, row, moved, what=f"{verb} the {which} box of slot {row} by {dx}, {dy} px")
+        self.rois.place(row, moved)
+        self.table.show_boxes(row, moved.inner, moved.outer)
+        self._validate()
+
     def add_slot(self) -> None:
         if self.draft and self.variant:
             self._edit(lambda: self.draft.add_slot(self.variant))
@@ -516,17 +544,24 @@ class PatternEditor(QWidget):
             self.try_label.setText(f"Fix first: {problems[0]}")
             return None
         w, h = self._size()
-        result = match_pattern(self.draft.current, self.detections, w, h)
+        # The variant being edited, judged alone: Try never jumps to another variant.
+        edited = PatternSet(self.draft.current.name, {self.variant: self._slots()}, None,
+                            self.draft.current.min_scores)
+        result = match_pattern(edited, self.detections, w, h)
+        best = match_pattern(self.draft.current, self.detections, w, h)
         verdict = Verdict.OK if result.ok else Verdict.NOK
-        missing = [s.name or f"slot {s.index}" for s in result.slots if not s.matched]
+        missing = [s.name or f"slot {s.index}" for s in result.slots if not s.matched and s.wrong_detection is None]
+        wrong = [wrong_part_text(s, self.detections, self.class_names) for s in result.wrong_parts]
         text = f"{verdict.value}: variant {result.variant!r}, {result.filled}/{result.expected} slots filled"
+        if wrong:
+            text += f"; wrong part: {', '.join(wrong)}"
         if missing:
             text += f"; missing {', '.join(missing)}"
         text += f" ({len(self.detections)} detections on {self.image_source})"
+        if best.variant != self.variant:
+            text += f". The whole set would pick variant {best.variant!r} ({best.filled}/{best.expected})."
         self.try_label.setStyleSheet(OK_STYLE if result.ok else ERROR_STYLE)
         self.try_label.setText(text)
-        if result.variant != self.variant:
-            self._show_variants(result.variant)
         self.rois.colour_by_match([s.matched for s in result.slots])
         return result
 
@@ -608,9 +643,7 @@ class PatternEditor(QWidget):
         self.image = np.ascontiguousarray(image)
         self.image_source = source
         self.detections = list(detections)
-        self.image_item.setImage(self.image, levels=(0, 255), autoLevels=False)
-        w, h = self._size()
-        self.view.setRange(QRectF(0, 0, w, h), padding=0.02)
+        self.canvas.set_image(self.image)
         self.image_label.setText(f"{source}: {len(self.detections)} detections")
         self.rois.clear()  # size may have changed: rebuild at the new scale
         self._show_slots()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -49,7 +49,9 @@ from inspection_station.gui.engineer.settings_fields import (
     specs_for,
 )
 from inspection_station.gui.engineer.settings_form import SectionForm
+from inspection_station.gui import theme
 from inspection_station.gui.engineer.unlock_dialog import ChangePasswordDialog, UnlockDialog
+from inspection_station.gui.screen_fit import fit_to_screen
 
 KNOWN_PROVIDERS = ("DmlExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 ERROR_STYLE = "color: #c62828;"
@@ -132,7 +134,7 @@ class ProviderList(QListWidget):
         super().__init__(parent)
         self.setObjectName("model.providers")
         self.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
-        self.setMaximumHeight(90)
+        self.setMaximumHeight(theme.px(110))
         self.set_providers(providers)
 
     def set_providers(self, providers: list[str]) -> None:
@@ -157,7 +159,7 @@ class ClassTable(QWidget):
         self.table.setObjectName("model.class_names")
         self.table.setHorizontalHeaderLabels(["Name", "Colour (#rrggbb)"])
         self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setMinimumHeight(120)
+        self.table.setMinimumHeight(theme.px(120))
         self.table.cellDoubleClicked.connect(self._pick_colour)
         add = QPushButton("Add class", self)
         add.clicked.connect(lambda: self._add_row("", ""))
@@ -250,8 +252,8 @@ class SettingsDialog(QDialog):
         history=None,
     ) -> None:
         super().__init__(parent)
+        self.setObjectName("engineer_dialog")  # theme.py: compact desk-sized controls
         self.setWindowTitle("Station settings (engineer)")
-        self.resize(1100, 760)
         self.settings = settings
         self.station = station
         self.settings_path = Path(settings_path) if settings_path else config.user_config_path()
@@ -269,20 +271,31 @@ class SettingsDialog(QDialog):
         self.message = QLabel("", self)
         self.message.setObjectName("message")
         self.message.setWordWrap(True)
+        self.message.setMinimumWidth(theme.px(200))
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok
             | QDialogButtonBox.StandardButton.Apply
             | QDialogButtonBox.StandardButton.Close,
             self,
         )
+        # keyboard routes: Alt+O / Alt+A / Alt+C, Enter = OK, Escape = Close
+        for which, text in ((QDialogButtonBox.StandardButton.Ok, "&OK"),
+                            (QDialogButtonBox.StandardButton.Apply, "&Apply"),
+                            (QDialogButtonBox.StandardButton.Close, "&Close")):
+            self.buttons.button(which).setText(text)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setDefault(True)
         self.buttons.button(QDialogButtonBox.StandardButton.Apply).clicked.connect(self.apply)
         self.buttons.accepted.connect(self._ok)
         self.buttons.rejected.connect(self.reject)
 
+        # the answer to a click sits beside the buttons, both always on screen
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.message, 1)
+        bottom.addWidget(self.buttons, 0, Qt.AlignmentFlag.AlignBottom)
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs, 1)
-        layout.addWidget(self.message)
-        layout.addWidget(self.buttons)
+        layout.addLayout(bottom)
+        fit_to_screen(self, 0.94, most=QSize(2400, 1500))
 
         if bridge is not None:
             bridge.state_changed.connect(self.show_state)

@@ -14,6 +14,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QComboBox, QTableWidget, QTableWidgetItem, QWidget
 
 from inspection_station.core.patterns.model import Box, Slot
+from inspection_station.gui import theme
 
 COL_CLASS, COL_INNER, COL_OUTER, COL_NAME, COL_MIN_SCORE = range(5)
 HEADERS = ["Class", "Inner x1, y1, x2, y2", "Outer x1, y1, x2, y2", "Name (optional)", "Min score (optional)"]
@@ -46,8 +47,8 @@ class SlotTable(QTableWidget):
         self.setHorizontalHeaderLabels(HEADERS)
         self.horizontalHeader().setStretchLastSection(True)
         self.setWordWrap(False)
-        for col, width in ((COL_CLASS, 110), (COL_INNER, 215), (COL_OUTER, 215), (COL_NAME, 110)):
-            self.setColumnWidth(col, width)  # boxes readable in full: "0.2000, 0.2000, 0.3000, 0.3000"
+        for col, width in ((COL_CLASS, 170), (COL_INNER, 250), (COL_OUTER, 250), (COL_NAME, 130)):
+            self.setColumnWidth(col, theme.px(width))  # boxes readable in full: "0.2000, 0.2000, 0.3000, 0.3000"
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.class_names: list[str] = []
@@ -59,6 +60,8 @@ class SlotTable(QTableWidget):
 
     def _class_combo(self, class_id: int) -> QComboBox:
         combo = QComboBox(self)
+        combo.setObjectName("slot_class")
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         count = max(len(self.class_names), class_id + 1)
         for i in range(count):
             name = self.class_names[i] if i < len(self.class_names) else ""
@@ -79,6 +82,8 @@ class SlotTable(QTableWidget):
                 self.setItem(row, COL_OUTER, QTableWidgetItem(format_box(slot.outer)))
                 self.setItem(row, COL_NAME, QTableWidgetItem(slot.name or ""))
                 self.setItem(row, COL_MIN_SCORE, QTableWidgetItem("" if slot.min_score is None else f"{slot.min_score:g}"))
+            # rows as tall as their class box: combo boxes never overlap the next row
+            self.resizeRowsToContents()
         self.cell_problems_changed.emit()
 
     def show_boxes(self, row: int, inner: Box, outer: Box) -> None:
