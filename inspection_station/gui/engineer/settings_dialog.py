@@ -39,6 +39,7 @@ from inspection_station.core.settings import model as config
 from inspection_station.core.settings.audit import AuditError, AuditLog
 from inspection_station.core.settings.checks import check_settings
 from inspection_station.core.settings.model import Settings
+from inspection_station.gui import theme
 from inspection_station.gui.engineer.settings_fields import (
     CAMERA_FIELDS,
     MODEL_FIELDS,
@@ -49,7 +50,6 @@ from inspection_station.gui.engineer.settings_fields import (
     specs_for,
 )
 from inspection_station.gui.engineer.settings_form import SectionForm
-from inspection_station.gui import theme
 from inspection_station.gui.engineer.unlock_dialog import ChangePasswordDialog, UnlockDialog
 from inspection_station.gui.screen_fit import fit_to_screen
 
