@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QInputDialog,
@@ -75,14 +76,20 @@ def _titled_list(
     parent: QWidget, layout: QVBoxLayout, title: str, name: str, chosen: Callable[[str], None],
     *actions: tuple[str, Callable],
 ) -> QListWidget:
-    """A caption, a list (current text -> `chosen`) and a row of buttons under it."""
+    """A caption, a list (current text -> `chosen`) and its buttons under it, two a row
+    (a narrow column: the canvas gets the width)."""
     layout.addWidget(QLabel(title, parent))
     items = QListWidget(parent)
     items.setObjectName(name)
     items.currentTextChanged.connect(chosen)
     layout.addWidget(items, 1)
-    row, _ = _buttons(parent, *actions)
-    layout.addLayout(row)
+    grid = QGridLayout()
+    for i, (text, slot) in enumerate(actions):
+        b = QPushButton(text, parent)
+        b.setMinimumWidth(0)
+        b.clicked.connect(slot)
+        grid.addWidget(b, i // 2, i % 2)
+    layout.addLayout(grid)
     return items
 
 
@@ -128,6 +135,7 @@ class PatternEditor(QWidget):
         # library: sets and variants
         left = QWidget(self)
         lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
         self.sets_list = _titled_list(
             left, lv, "Pattern sets (files)", "sets_list", self._set_chosen,
             ("New", self.new_set), ("Rename", self.rename_set),
@@ -179,6 +187,7 @@ class PatternEditor(QWidget):
         # teach, try, validation, save
         right = QWidget(self)
         rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 0, 0, 0)
         teach = QGroupBox("Teach from good parts", right)
         tf = QFormLayout(teach)
         self.tolerance = QDoubleSpinBox(teach)
@@ -225,10 +234,18 @@ class PatternEditor(QWidget):
         for w, stretch in ((left, 0), (centre, 1), (right, 0)):
             split.addWidget(w)
             split.setStretchFactor(split.count() - 1, stretch)
-        split.setSizes([220, 640, 260])
+        split.setSizes([160, 1000, 220])  # shares: the canvas takes what the side columns leave
+        self.splitter = split
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(split)
+
+    def balance_columns(self) -> None:
+        """Library, canvas and tools columns at 17 / 61 / 22 % of the width now (a splitter
+        keeps the side columns' old widths on a resize; a new window must share afresh)."""
+        total = sum(self.splitter.sizes())
+        if total > 0:
+            self.splitter.setSizes([int(total * 0.17), int(total * 0.61), int(total * 0.22)])
 
     # --- prompts (tests replace these) --------------------------------------------------------
 

@@ -264,7 +264,7 @@ class SettingsDialog(QDialog):
         self.tabs = QTabWidget(self)
         self.tabs.addTab(_scroll(self._camera_tab()), "Camera")
         self.tabs.addTab(_scroll(self._model_tab()), "Model")
-        self.tabs.addTab(self._patterns_tab(history), "Patterns")
+        self.tabs.addTab(_scroll(self._patterns_tab(history)), "Patterns")
         self.tabs.addTab(_scroll(self._results_tab()), "Results")
         self.tabs.addTab(_scroll(self._station_tab()), "Station")
 
@@ -350,6 +350,7 @@ class SettingsDialog(QDialog):
     def _patterns_tab(self, history) -> QWidget:
         # imported here: the editor pulls in pyqtgraph, which the other tabs do not need
         from inspection_station.gui.engineer.pattern_editor import PatternEditor
+        from inspection_station.gui.engineer.pattern_editor_window import PatternEditorWindow
 
         page = QWidget()
         layout = QVBoxLayout(page)
@@ -366,7 +367,17 @@ class SettingsDialog(QDialog):
         self.pattern_editor.saved.connect(self._pattern_saved)
         self.pattern_editor.library_changed.connect(self._fill_active_choices)
         self._fill_active_choices()
-        layout.addWidget(self.pattern_editor, 1)
+        # the editor gets a window of its own, as big as the screen: precise work needs room
+        self.pattern_window = PatternEditorWindow(self.pattern_editor, self)
+        self.open_editor_button = QPushButton("Open the &pattern editor …", page)
+        self.open_editor_button.setObjectName("open_pattern_editor")
+        self.open_editor_button.clicked.connect(self.pattern_window.open)
+        hint = QLabel("Pattern sets, variants and slots on the frame: teach, try and save. "
+                      "The editor opens in its own window, filling the screen.", page)
+        hint.setWordWrap(True)
+        layout.addWidget(hint)
+        layout.addWidget(self.open_editor_button, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addStretch(1)
         return page
 
     def _fill_active_choices(self) -> None:

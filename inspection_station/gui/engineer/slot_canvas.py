@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QSizePolicy,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -65,6 +65,7 @@ class SlotCanvas(QWidget):
         self.outer_button.clicked.connect(lambda: self.box_chosen.emit("outer"))
         self.hint = QLabel("arrows 1 px · Shift 10 px · Ctrl resize", self)
         self.hint.setStyleSheet("color: #a0a0a0;")
+        self.hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # may be cut, never widens
         tools.addWidget(self.hint, 1)
         self.zoom_label = QLabel("", self)
         tools.addWidget(self.zoom_label)
@@ -76,8 +77,9 @@ class SlotCanvas(QWidget):
         self.graphics.installEventFilter(self)
         self.view.sigRangeChanged.connect(lambda *_: self._show_zoom())
 
-    def _tool(self, text: str, tip: str, slot, checkable: bool = False) -> QPushButton:
-        button = QPushButton(text, self)
+    def _tool(self, text: str, tip: str, slot, checkable: bool = False) -> QToolButton:
+        button = QToolButton(self)  # compact: a push button's 80 px minimum would widen the editor
+        button.setText(text)
         button.setToolTip(tip)
         button.setCheckable(checkable)
         button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the arrow keys stay with the canvas

@@ -88,7 +88,7 @@ class StatisticsPanel(QWidget):
         self.hist_curve = self.hist_plot.plot(stepMode="center", fillLevel=0, fillBrush="#4fc3f780",
                                               pen=pg.mkPen("#4fc3f7", width=1))
         for plot in (self.trend_plot, self.hist_plot):
-            plot.setMinimumHeight(theme.px(60))  # the window must fit a 1080p screen with its big banner
+            plot.setMinimumHeight(theme.px(45))  # the window must fit 1280x720 with its banner  # the window must fit a 1080p screen with its big banner
 
         self.class_table = QTableWidget(0, 3)
         self.class_table.setHorizontalHeaderLabels(["class", "count", "score range"])
@@ -96,7 +96,7 @@ class StatisticsPanel(QWidget):
         self.class_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.class_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.class_table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
-        self.class_table.setMinimumHeight(60)
+        self.class_table.setMinimumHeight(theme.px(45))
 
         self.confirm = None  # (title, question, yes) -> bool; the window supplies its dialog
         self.reset_button = QPushButton("Reset shift …")
