@@ -102,3 +102,20 @@ def test_the_banner_and_the_overlay_name_the_wrong_part(qtbot, tmp_path):
     overlay = Overlay(root)
     overlay.show(result.detections, result.match, 640, 640)
     assert overlay.drawn_slot_labels() == ["wrong: capacitor in slot chip_mcu", "missing screw_left"]
+
+
+@pytest.mark.parametrize("image", ["demo_07.png", "demo_10.png"])
+def test_the_demo_boards_with_a_wrong_part_say_which_part_is_in_which_slot(image):
+    """The bundled demo model on the bundled 'wrong part' boards (ground_truth.csv)."""
+    from inspection_station.core import paths
+    from inspection_station.core.images import load_image
+    from inspection_station.core.patterns.yaml_io import load_pattern_set
+
+    detector = Detector.load(paths.models_dir() / "demo_parts.onnx")
+    pattern = load_pattern_set(paths.resources_dir() / "patterns" / "demo_parts.yaml")
+    picture = load_image(paths.resources_dir() / "demo_images" / image)
+    frame = Frame(picture, 1, 0.0, "demo")
+    result = Pipeline(detector, pattern).inspect(frame)
+    assert result.verdict is Verdict.NOK
+    texts = [wrong_part_text(s, result.detections) for s in result.match.wrong_parts]
+    assert texts and all(" in slot " in t for t in texts), texts

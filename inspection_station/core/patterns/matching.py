@@ -30,8 +30,8 @@ class SlotResult:
     detection: int | None  # index into the detections that filled it
     inner: Box
     outer: Box
-    # An unfilled slot with a detection of ANOTHER class sitting in it (edges fit, class
-    # does not): a wrong part, not a missing one. Index into the detections, or None.
+    # An unfilled slot with a detection of ANOTHER class sitting in it (its centre inside
+    # the outer box, most of it inside): a wrong part, not a missing one. Detection index.
     wrong_detection: int | None = None
     wrong_class_id: int | None = None
 
@@ -103,6 +103,22 @@ def place_matrix(slots: Sequence[Slot], boxes: np.ndarray) -> np.ndarray:
     return np.all((lo <= boxes[None, :, :]) & (boxes[None, :, :] <= hi), axis=-1)
 
 
+def sits_in_matrix(slots: Sequence[Slot], boxes: np.ndarray) -> np.ndarray:
+    """Bool [slots, detections]: the detection sits in the slot, whatever its class and size:
+    its centre inside the outer box and at least half its area inside it. Looser than the
+    edge fit on purpose: a wrong part rarely has the right part's size."""
+    if not slots or len(boxes) == 0:
+        return np.zeros((len(slots), len(boxes)), dtype=bool)
+    outer = np.array([s.outer for s in slots], dtype=np.float64)[:, None, :]  # S x 1 x 4
+    b = boxes[None, :, :]
+    cx, cy = (b[..., 0] + b[..., 2]) / 2, (b[..., 1] + b[..., 3]) / 2
+    centre_in = (outer[..., 0] <= cx) & (cx <= outer[..., 2]) & (outer[..., 1] <= cy) & (cy <= outer[..., 3])
+    iw = np.clip(np.minimum(b[..., 2], outer[..., 2]) - np.maximum(b[..., 0], outer[..., 0]), 0, None)
+    ih = np.clip(np.minimum(b[..., 3], outer[..., 3]) - np.maximum(b[..., 1], outer[..., 1]), 0, None)
+    area = np.clip((b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1]), 1e-12, None)
+    return centre_in & (iw * ih >= 0.5 * area)
+
+
 def _wrong_parts(
     slots: Sequence[Slot], assigned: np.ndarray, classes: np.ndarray, scores: np.ndarray, boxes: np.ndarray
 ) -> list[int | None]:
@@ -111,7 +127,7 @@ def _wrong_parts(
     if not slots or len(boxes) == 0:
         return wrong
     used = {int(a) for a in assigned if a >= 0}
-    places = place_matrix(slots, boxes)
+    places = sits_in_matrix(slots, boxes)
     for i, slot in enumerate(slots):
         if assigned[i] >= 0:
             continue
