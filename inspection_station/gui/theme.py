@@ -126,6 +126,8 @@ QDialog#engineer_dialog QPushButton, QWidget#pattern_editor_window QPushButton {
 QDialog#engineer_dialog QComboBox, QWidget#pattern_editor_window QComboBox {{
     font-size: {p(12)}pt; min-height: {x(26)}px; padding: {x(2)}px {x(8)}px; border-radius: 4px; border-width: 1px;
 }}
+QToolButton {{ background: #37474f; border: 1px solid #607d8b; border-radius: 4px; padding: {x(2)}px {x(8)}px; }}
+QToolButton:checked {{ background: #0277bd; border: 2px solid #4fc3f7; font-weight: bold; }}
 QDialog#engineer_dialog QTabBar::tab {{ font-size: {p(13)}pt; padding: {x(6)}px {x(16)}px; min-width: {x(80)}px; }}
 QDialog#engineer_dialog QListWidget, QDialog#engineer_dialog QTableWidget,
 QWidget#pattern_editor_window QListWidget, QWidget#pattern_editor_window QTableWidget {{ font-size: {p(12)}pt; }}

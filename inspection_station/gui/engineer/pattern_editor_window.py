@@ -35,7 +35,8 @@ class PatternEditorWindow(QWidget):
 
     def open(self) -> None:
         """Show on the screen of the window that asked, filling it."""
-        self.place.setText(f"Pattern folder: {self.editor.folder}")
+        self.place.setText(f"Pattern folder: {self.editor.folder.name}")
+        self.place.setToolTip(str(self.editor.folder))
         owner = self.parentWidget()
         screen = owner.screen() if owner is not None else None
         fit_to_screen(self, 1.0, screen=screen)
