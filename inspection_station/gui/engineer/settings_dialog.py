@@ -8,7 +8,6 @@ off the GUI thread; this dialog only shows the states the station reports.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal, Slot
@@ -36,9 +35,10 @@ from PySide6.QtWidgets import (
 
 from inspection_station.core.errors import ConfigError, StationError
 from inspection_station.core.settings import model as config
-from inspection_station.core.settings.audit import AuditError, AuditLog
+from inspection_station.core.settings.audit import AuditLog
 from inspection_station.core.settings.checks import check_settings
 from inspection_station.core.settings.model import Settings
+from inspection_station.core.settings.store import SettingsStore
 from inspection_station.gui import theme
 from inspection_station.gui.engineer.settings_fields import (
     CAMERA_FIELDS,
@@ -258,8 +258,9 @@ class SettingsDialog(QDialog):
         self.station = station
         self.settings_path = Path(settings_path) if settings_path else config.user_config_path()
         self.audit = audit or AuditLog(who=f"engineer@{settings.station.name}")
+        # save -> audit -> apply -> revert is core's use case; this dialog only shows it
+        self.store = SettingsStore(settings, self.settings_path, self.audit, station)
         self.forms: list[SectionForm] = []
-        self._model_pending = False  # a model change was handed to the station, not yet loaded
 
         self.tabs = QTabWidget(self)
         self.tabs.addTab(_scroll(self._camera_tab()), "Camera")
@@ -437,26 +438,19 @@ class SettingsDialog(QDialog):
             self.message.setText(f"Model not changed: {reason}{self._revert_model()}")
         else:
             if state == "ready":
-                self._model_pending = False
+                self.store.model_loaded()
             self.model_state.setStyleSheet(OK_STYLE if state == "ready" else "")
             self.model_state.setText(f"{state}: {reason}" if reason else state)
         self._show_provider()
 
     def _revert_model(self) -> str:
-        """After a failed load: save the model settings still running, so a restart works."""
-        running = getattr(getattr(self.station, "settings", None), "model", None)
-        if not self._model_pending or running is None or running == self.settings.model:
-            return ""
-        self._model_pending = False
-        old, new = self.settings, dataclasses.replace(self.settings, model=running)
-        try:
-            config.save_settings(new, self.settings_path)
-        except OSError as exc:
-            return f" (the saved settings still name the failed model: {exc.strerror or exc})"
-        self.settings = new
-        self._audit_settings(old, new)
-        self.settings_applied.emit(new)
-        return " The saved model settings were put back to the model in use."
+        """After a failed load: the store saves the model settings still running."""
+        before = self.store.settings
+        note = self.store.model_failed()
+        if self.store.settings is not before:
+            self.settings = self.store.settings
+            self.settings_applied.emit(self.settings)
+        return note
 
     # --- building, checking, applying --------------------------------------------------------
 
@@ -540,40 +534,21 @@ class SettingsDialog(QDialog):
             self.message.setStyleSheet("")
             self.message.setText("No changes to apply.")
             return True
-        try:
-            config.save_settings(new, self.settings_path)
-        except OSError as exc:
-            self.message.setStyleSheet(ERROR_STYLE)
-            self.message.setText(f"Not saved to {self.settings_path}: {exc.strerror or exc}")
+        old = self.settings
+        if self.station is not None and new.model != old.model:
+            self.model_state.setStyleSheet("")
+            self.model_state.setText("loading the new model …")
+        outcome = self.store.apply(new)
+        self.message.setStyleSheet(OK_STYLE if outcome.ok else ERROR_STYLE)
+        self.message.setText(outcome.message)
+        if outcome.settings is old:  # nothing saved: the form keeps the engineer's edits
             return False
-        old, self.settings = self.settings, new
-        audit_note = self._audit_settings(old, new)
+        self.settings = outcome.settings
         if new.patterns != old.patterns:
             self.pattern_editor.set_patterns_path(config.resolve_patterns_path(new.patterns))
         self.pattern_editor.set_class_names(self._class_names())
-        if self.station is not None:
-            self._model_pending = new.model != old.model
-            if new.model != old.model:
-                self.model_state.setStyleSheet("")
-                self.model_state.setText("loading the new model …")
-            try:
-                self.station.apply_settings(new)
-            except StationError as exc:
-                self.message.setStyleSheet(ERROR_STYLE)
-                self.message.setText(f"Saved, but the station refused them: {exc}")
-                self.settings_applied.emit(new)
-                return False
-        self.message.setStyleSheet(OK_STYLE)
-        self.message.setText(f"Saved to {self.settings_path} and applied.{audit_note}")
         self.settings_applied.emit(new)
-        return True
-
-    def _audit_settings(self, old: Settings, new: Settings) -> str:
-        try:
-            self.audit.record_settings(old, new)
-        except AuditError as exc:
-            return f" (audit log not written: {exc})"
-        return ""
+        return outcome.ok
 
     def _ok(self) -> None:
         if self.apply():
@@ -587,19 +562,12 @@ class SettingsDialog(QDialog):
 
     def save_password(self, with_new_hash: Settings) -> None:
         """Store only the new hash (pending form edits are not applied by this)."""
-        new = dataclasses.replace(self.settings, station=dataclasses.replace(
-            self.settings.station, engineer_password_hash=with_new_hash.station.engineer_password_hash))
-        try:
-            config.save_settings(new, self.settings_path)
-        except OSError as exc:  # a slot: say it here, never let it escape
-            self.message.setStyleSheet(ERROR_STYLE)
-            self.message.setText(f"Password not changed: not saved to {self.settings_path}: {exc.strerror or exc}")
-            return
-        old, self.settings = self.settings, new
-        note = self._audit_settings(old, new)
-        self.message.setStyleSheet(OK_STYLE)
-        self.message.setText(f"Engineer password changed.{note}")
-        self.settings_applied.emit(new)  # the window unlocks with the settings it holds
+        outcome = self.store.save_password_hash(with_new_hash.station.engineer_password_hash)
+        self.message.setStyleSheet(OK_STYLE if outcome.ok else ERROR_STYLE)
+        self.message.setText(outcome.message)
+        if outcome.ok:
+            self.settings = outcome.settings
+            self.settings_applied.emit(outcome.settings)  # the window unlocks with the settings it holds
 
     @Slot(str)
     def _pattern_saved(self, name: str) -> None:
