@@ -38,6 +38,7 @@ from inspection_station.core.detection import Detection
 from inspection_station.core.errors import PatternError, StationError
 from inspection_station.core.images import IMAGE_SUFFIXES, load_image
 from inspection_station.core.patterns import library as lib
+from inspection_station.core.patterns.audited_library import AuditedLibrary, LibraryOutcome
 from inspection_station.core.patterns.draft import DEFAULT_SLOT, PatternDraft
 from inspection_station.core.patterns.geometry import nudge as nudge_slot
 from inspection_station.core.patterns.matching import match_pattern, wrong_part_text
@@ -50,9 +51,8 @@ from inspection_station.core.patterns.teaching import (
 from inspection_station.core.patterns.yaml_io import (
     load_pattern_set,
     pattern_files,
-    save_pattern_set,
 )
-from inspection_station.core.settings.audit import AuditError, AuditLog
+from inspection_station.core.settings.audit import AuditLog
 from inspection_station.gui.engineer.slot_canvas import SlotCanvas
 from inspection_station.gui.engineer.slot_table import SlotTable
 
@@ -117,6 +117,7 @@ class PatternEditor(QWidget):
         self.class_names = list(class_names)
         self._history = history  # CycleResults to teach from; None = station.recent_results
         self.folder = lib.library_folder(Path(patterns_path))
+        self.library = AuditedLibrary(self.folder, self.audit)
         self.files: dict[str, Path] = {}
         self.draft: PatternDraft | None = None
         self.variant: str | None = None
@@ -261,11 +262,12 @@ class PatternEditor(QWidget):
         self.status.setStyleSheet(OK_STYLE if ok else ERROR_STYLE)
         self.status.setText(text)
 
-    def _audit(self, fn: Callable[[], object]) -> None:
-        try:
-            fn()
-        except AuditError as exc:
-            self._say(f"{self.status.text()} (audit log not written: {exc})", ok=False)
+    def _report(self, done: LibraryOutcome) -> None:
+        """A library use case's outcome; an audit entry that failed is said in red."""
+        if done.audit_note:
+            self._say(f"{done.message} ({done.audit_note})", ok=False)
+        else:
+            self._say(done.message)
 
     # --- public state -----------------------------------------------------------------------
 
@@ -297,6 +299,7 @@ class PatternEditor(QWidget):
 
     def set_patterns_path(self, patterns_path: Path) -> None:
         self.folder = lib.library_folder(Path(patterns_path))
+        self.library = AuditedLibrary(self.folder, self.audit)
         self.reload_library()
 
     # --- library ------------------------------------------------------------------------------
@@ -353,14 +356,13 @@ class PatternEditor(QWidget):
         if not name or not self._unsaved_ok():
             return
         try:
-            ps = lib.create_set(self.folder, name, DEFAULT_SLOT)
+            done = self.library.create(name, DEFAULT_SLOT)
         except StationError as exc:
             self._say(str(exc), ok=False)
             return
-        self._say(f"Created {ps.path.name}.")
-        self._audit(lambda: self.audit.record("pattern", ps.path.name, None, ps.variants, action="create"))
+        self._report(done)
         self.draft = None
-        self.reload_library(select=ps.name)
+        self.reload_library(select=done.path.stem)
 
     def rename_set(self) -> None:
         if self.draft is None or not self._unsaved_ok():
@@ -370,14 +372,13 @@ class PatternEditor(QWidget):
         if not name or name == old.name:
             return
         try:
-            target = lib.rename_set(self.files[old.name], name)
+            done = self.library.rename(self.files[old.name], name)
         except StationError as exc:
             self._say(str(exc), ok=False)
             return
-        self._say(f"Renamed to {target.name}.")
-        self._audit(lambda: self.audit.record("pattern", self.files[old.name].name, self.files[old.name].name, target.name, action="rename"))
+        self._report(done)
         self.draft = None
-        self.reload_library(select=target.stem)
+        self.reload_library(select=done.path.stem)
 
     def duplicate_set(self) -> None:
         if self.draft is None:
@@ -387,26 +388,24 @@ class PatternEditor(QWidget):
         if not name or not self._unsaved_ok():
             return
         try:
-            target = lib.duplicate_set(self.files[old.name], name)
+            done = self.library.duplicate(self.files[old.name], name)
         except StationError as exc:
             self._say(str(exc), ok=False)
             return
-        self._say(f"Copied to {target.name} (the saved version).")
-        self._audit(lambda: self.audit.record("pattern", target.name, self.files[old.name].name, target.name, action="duplicate"))
+        self._report(done)
         self.draft = None
-        self.reload_library(select=target.stem)
+        self.reload_library(select=done.path.stem)
 
     def delete_set(self) -> None:
         name = self.sets_list.currentItem().text() if self.sets_list.currentItem() else None
         if not name or not self.confirm(f"Delete pattern set {name!r}? The file is kept as a backup."):
             return
         try:
-            backup = lib.delete_set(self.files[name])
+            done = self.library.delete(self.files[name])
         except StationError as exc:
             self._say(str(exc), ok=False)
             return
-        self._say(f"Deleted {name}; backup kept as {backup.name}.")
-        self._audit(lambda: self.audit.record("pattern", self.files[name].name, self.files[name].name, backup.name, action="delete"))
+        self._report(done)
         self.draft = None
         self.reload_library()
 
@@ -593,16 +592,14 @@ class PatternEditor(QWidget):
         before = self.draft.saved
         path = self.files.get(before.name) or before.path
         try:
-            save_pattern_set(self.draft.current, path, self.num_classes)
-            saved = load_pattern_set(path)
+            done = self.library.save(self.draft.current, before, path, self.num_classes)
         except StationError as exc:
             self._say(f"Not saved: {exc}", ok=False)
             return False
-        self.draft.mark_saved(saved)
-        self._say(f"Saved {path.name} (previous version kept as {path.name}.bak).")
-        self._audit(lambda: self.audit.record_patterns(path.name, before, saved))
+        self.draft.mark_saved(done.saved)
+        self._report(done)
         self._validate()
-        self.saved.emit(saved.name)
+        self.saved.emit(done.saved.name)
         return True
 
     # --- teaching ------------------------------------------------------------------------------
