@@ -55,6 +55,7 @@ from inspection_station.core.patterns.yaml_io import (
 from inspection_station.core.settings.audit import AuditLog
 from inspection_station.gui.engineer.slot_canvas import SlotCanvas
 from inspection_station.gui.engineer.slot_table import SlotTable
+from inspection_station.gui.station_protocol import FrameSource, model_class_names
 
 ERROR_STYLE = "color: #c62828;"
 OK_STYLE = "color: #2e7d32;"
@@ -103,7 +104,7 @@ class PatternEditor(QWidget):
     def __init__(
         self,
         patterns_path: Path,
-        station=None,
+        station: FrameSource | None = None,
         parent: QWidget | None = None,
         *,
         audit: AuditLog | None = None,
@@ -273,8 +274,7 @@ class PatternEditor(QWidget):
 
     @property
     def num_classes(self) -> int | None:
-        detector = getattr(self.station, "detector", None)
-        names = getattr(detector, "class_names", None)
+        names = model_class_names(self.station)
         return len(names) if names else None
 
     def set_names(self) -> list[str]:
@@ -626,7 +626,8 @@ class PatternEditor(QWidget):
         self._teach_into(slots, f"taught from {self.image_source}")
 
     def history(self) -> list:
-        source = self._history if self._history is not None else getattr(self.station, "recent_results", ())
+        source = self._history if self._history is not None else (
+            self.station.recent_results if self.station is not None else ())
         return list(source() if callable(source) else source)
 
     def teach_from_history(self) -> None:
@@ -663,7 +664,7 @@ class PatternEditor(QWidget):
         self._show_slots()
 
     def use_current_frame(self) -> None:
-        result = getattr(self.station, "last_result", None)
+        result = self.station.last_result if self.station is not None else None
         if result is not None and result.frame is not None:
             self._show_image(result.frame.image, f"cycle {result.cycle_id}", result.detections)
         else:

@@ -52,6 +52,7 @@ from inspection_station.gui.engineer.settings_fields import (
 from inspection_station.gui.engineer.settings_form import SectionForm
 from inspection_station.gui.engineer.unlock_dialog import ChangePasswordDialog, UnlockDialog
 from inspection_station.gui.screen_fit import fit_to_screen
+from inspection_station.gui.station_protocol import StationView, model_class_names
 
 KNOWN_PROVIDERS = ("DmlExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 ERROR_STYLE = "color: #c62828;"
@@ -243,7 +244,7 @@ class SettingsDialog(QDialog):
     def __init__(
         self,
         settings: Settings,
-        station=None,
+        station: StationView | None = None,
         parent: QWidget | None = None,
         *,
         settings_path: str | Path | None = None,
@@ -413,14 +414,13 @@ class SettingsDialog(QDialog):
     # --- model state ----------------------------------------------------------------------
 
     def _model_class_names(self) -> list[str]:
-        detector = getattr(self.station, "detector", None)
-        return list(getattr(detector, "class_names", []) or [])
+        return model_class_names(self.station)
 
     def _class_names(self) -> list[str]:
         return list(self.settings.model.class_names) or self._model_class_names()
 
     def _show_provider(self) -> None:
-        detector = getattr(self.station, "detector", None)
+        detector = self.station.detector if self.station is not None else None
         if detector is None:
             self.provider_label.setText("no model loaded" if self.station is not None else "station not running")
         else:

@@ -39,6 +39,7 @@ from inspection_station.gui.operator.station_bridge import StationBridge
 from inspection_station.gui.operator.statistics_panel import StatisticsPanel
 from inspection_station.gui.operator.verdict_banner import VerdictBanner
 from inspection_station.gui.operator.warnings_indicator import WarningsIndicator
+from inspection_station.gui.station_protocol import StationView
 
 DEFAULT_PEDAL_KEY = "F12"
 MESSAGE_MS = 8000  # how long a status message stays
@@ -76,7 +77,7 @@ class MainWindow(QMainWindow):
 
     def __init__(
         self,
-        station,
+        station: StationView,
         bridge: StationBridge,
         settings: Settings,
         error_route: ErrorRoute | None = None,
@@ -555,7 +556,7 @@ class MainWindow(QMainWindow):
         self.busy_bar.setVisible(loading or self._cycle_running)
 
     def _update_log_label(self) -> None:
-        recorder = getattr(self.station, "recorder", None)
+        recorder = self.station.recorder
         path = None
         if recorder is not None:
             path = recorder.log.current_path
