@@ -1,9 +1,11 @@
 """The engineer settings dialog: camera, model, patterns, results and station tabs.
 
-Applying builds a new `Settings`, checks it (field named on refusal), saves it
-atomically to the user's TOML, writes one audit row per changed key and hands it to
-`station.apply_settings` — the station reconfigures the camera and loads a new model
-off the GUI thread; this dialog only shows the states the station reports.
+Applying builds a new `Settings` and checks it (field named on refusal); saving,
+auditing, applying and reverting a failed model are core's `SettingsStore`. The station
+reconfigures the camera and loads a new model off the GUI thread; this dialog only shows
+the outcome and the states the station reports. Its parts are widgets of one job each:
+settings_form (generated fields), device_picker, provider_list, class_table, and the
+pattern editor in its own window (pattern_editor_window).
 """
 
 from __future__ import annotations
@@ -11,10 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal, Slot
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QColorDialog,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -22,12 +21,8 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QPushButton,
     QScrollArea,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -40,6 +35,9 @@ from inspection_station.core.settings.checks import check_settings
 from inspection_station.core.settings.model import Settings
 from inspection_station.core.settings.store import SettingsStore
 from inspection_station.gui import theme
+from inspection_station.gui.engineer.class_table import ClassTable
+from inspection_station.gui.engineer.device_picker import DevicePicker
+from inspection_station.gui.engineer.provider_list import ProviderList
 from inspection_station.gui.engineer.settings_fields import (
     CAMERA_FIELDS,
     MODEL_FIELDS,
@@ -54,7 +52,6 @@ from inspection_station.gui.engineer.unlock_dialog import ChangePasswordDialog, 
 from inspection_station.gui.screen_fit import fit_to_screen
 from inspection_station.gui.station_protocol import StationView, model_class_names
 
-KNOWN_PROVIDERS = ("DmlExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 ERROR_STYLE = "color: #c62828;"
 OK_STYLE = "color: #2e7d32;"
 
@@ -65,164 +62,6 @@ class SettingsInputError(StationError):
     def __init__(self, section: str, key: str, message: str) -> None:
         self.section, self.key = section, key
         super().__init__(message)
-
-
-def enumerate_camera_devices() -> list[tuple[str, str]]:
-    """(serial, label) of every camera pylon sees (emulated included); [] on failure.
-
-    Enumeration is core/pylon_devices.py's (the `cameras` command uses it too); the
-    picker keeps working with a typed serial when it is unavailable or fails.
-    """
-    try:
-        from inspection_station.core.camera.discovery import list_devices
-
-        return [(d.serial, d.label) for d in list_devices()]
-    except Exception:  # noqa: BLE001 - no camera runtime, a driver error: the picker still works
-        return []
-
-
-class DevicePicker(QWidget):
-    """Combo of enumerated cameras (editable: a serial not attached now can be typed)."""
-
-    def __init__(self, serial: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.combo = QComboBox(self)
-        self.combo.setEditable(True)
-        self.combo.setObjectName("camera.serial")
-        self.refresh_button = QPushButton("Find cameras", self)
-        self.refresh_button.clicked.connect(self.refresh)
-        self.note = QLabel("", self)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.combo, 1)
-        layout.addWidget(self.refresh_button)
-        layout.addWidget(self.note)
-        self.set_devices([], serial)
-
-    def set_devices(self, devices: list[tuple[str, str]], serial: str | None = None) -> None:
-        serial = self.serial() if serial is None else serial
-        self.combo.clear()
-        self.combo.addItem("(first camera found)", "")
-        for dev_serial, description in devices:
-            self.combo.addItem(f"{dev_serial}  {description}".strip(), dev_serial)
-        self.set_serial(serial)
-
-    def set_serial(self, serial: str) -> None:
-        index = self.combo.findData(serial)
-        if index < 0:
-            self.combo.addItem(serial, serial)
-            index = self.combo.count() - 1
-        self.combo.setCurrentIndex(index)
-
-    def serial(self) -> str:
-        text = self.combo.currentText().strip()
-        index = self.combo.currentIndex()
-        if index >= 0 and text == self.combo.itemText(index):
-            return str(self.combo.itemData(index) or "")
-        return text.split()[0] if text else ""  # typed by hand
-
-    @Slot()
-    def refresh(self) -> None:
-        devices = enumerate_camera_devices()
-        self.set_devices(devices)
-        self.note.setText(f"{len(devices)} found" if devices else "none found (type a serial)")
-
-
-class ProviderList(QListWidget):
-    """Execution providers in preference order: check to use, drag to reorder."""
-
-    def __init__(self, providers: list[str], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("model.providers")
-        self.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
-        self.setMaximumHeight(theme.px(110))
-        self.set_providers(providers)
-
-    def set_providers(self, providers: list[str]) -> None:
-        self.clear()
-        for name in list(providers) + [p for p in KNOWN_PROVIDERS if p not in providers]:
-            item = QListWidgetItem(name, self)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsDragEnabled)
-            item.setCheckState(Qt.CheckState.Checked if name in providers else Qt.CheckState.Unchecked)
-
-    def providers(self) -> list[str]:
-        return [
-            self.item(i).text() for i in range(self.count()) if self.item(i).checkState() == Qt.CheckState.Checked
-        ]
-
-
-class ClassTable(QWidget):
-    """Class names and colours overriding the model's (row = class id)."""
-
-    def __init__(self, names: list[str], colors: list[str], model_names: list[str], parent=None) -> None:
-        super().__init__(parent)
-        self.table = QTableWidget(0, 2, self)
-        self.table.setObjectName("model.class_names")
-        self.table.setHorizontalHeaderLabels(["Name", "Colour (#rrggbb)"])
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setMinimumHeight(theme.px(120))
-        self.table.cellDoubleClicked.connect(self._pick_colour)
-        add = QPushButton("Add class", self)
-        add.clicked.connect(lambda: self._add_row("", ""))
-        remove = QPushButton("Remove last", self)
-        remove.clicked.connect(lambda: self.table.setRowCount(max(0, self.table.rowCount() - 1)))
-        from_model = QPushButton("Copy model's names", self)
-        from_model.clicked.connect(lambda: self.set_values(list(model_names), self.colors()))
-        from_model.setEnabled(bool(model_names))
-        hint = QLabel(
-            "Empty = the model's own names"
-            + (f": {', '.join(model_names)}" if model_names else "")
-            + ". Double-click a colour to pick one.",
-            self,
-        )
-        hint.setWordWrap(True)
-        buttons = QHBoxLayout()
-        for b in (add, remove, from_model):
-            buttons.addWidget(b)
-        buttons.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(hint)
-        layout.addWidget(self.table)
-        layout.addLayout(buttons)
-        self.set_values(names, colors)
-
-    def _add_row(self, name: str, colour: str) -> None:
-        row = self.table.rowCount()
-        self.table.insertRow(row)
-        self.table.setItem(row, 0, QTableWidgetItem(name))
-        item = QTableWidgetItem(colour)
-        if QColor.isValidColorName(colour):
-            item.setBackground(QColor(colour))
-        self.table.setItem(row, 1, item)
-
-    def set_values(self, names: list[str], colors: list[str]) -> None:
-        self.table.setRowCount(0)
-        for i in range(max(len(names), len(colors))):
-            self._add_row(names[i] if i < len(names) else "", colors[i] if i < len(colors) else "")
-
-    def _text(self, row: int, col: int) -> str:
-        item = self.table.item(row, col)
-        return item.text().strip() if item else ""
-
-    def names(self) -> list[str]:
-        names = [self._text(r, 0) for r in range(self.table.rowCount())]
-        return [] if not any(names) else names  # all empty = use the model's names
-
-    def colors(self) -> list[str]:
-        colours = [self._text(r, 1) for r in range(self.table.rowCount())]
-        while colours and not colours[-1]:
-            colours.pop()
-        return colours
-
-    def _pick_colour(self, row: int, col: int) -> None:
-        if col != 1:
-            return
-        current = QColor(self._text(row, 1) or "#ffffff")
-        chosen = QColorDialog.getColor(current, self, "Class colour")
-        if chosen.isValid():
-            self.table.setItem(row, 1, QTableWidgetItem(chosen.name()))
-            self.table.item(row, 1).setBackground(chosen)
 
 
 def _scroll(widget: QWidget) -> QScrollArea:
