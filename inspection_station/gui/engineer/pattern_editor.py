@@ -15,19 +15,14 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
     QGridLayout,
-    QGroupBox,
     QHBoxLayout,
     QInputDialog,
     QLabel,
     QListWidget,
     QMessageBox,
     QPushButton,
-    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -55,6 +50,7 @@ from inspection_station.core.patterns.yaml_io import (
 from inspection_station.core.settings.audit import AuditLog
 from inspection_station.gui.engineer.slot_canvas import SlotCanvas
 from inspection_station.gui.engineer.slot_table import SlotTable
+from inspection_station.gui.engineer.teach_panel import TeachPanel
 from inspection_station.gui.station_protocol import FrameSource, model_class_names
 
 ERROR_STYLE = "color: #c62828;"
@@ -190,28 +186,13 @@ class PatternEditor(QWidget):
         right = QWidget(self)
         rv = QVBoxLayout(right)
         rv.setContentsMargins(0, 0, 0, 0)
-        teach = QGroupBox("Teach from good parts", right)
-        tf = QFormLayout(teach)
-        self.tolerance = QDoubleSpinBox(teach)
-        self.tolerance.setRange(0.0, 2.0)
-        self.tolerance.setSingleStep(0.05)
-        self.tolerance.setValue(0.1)
-        self.tolerance.setToolTip("Margin as a fraction of each box's size: inner shrinks, outer grows by it")
-        tf.addRow("Tolerance / widening", self.tolerance)
-        self.teach_frame_button = QPushButton("Teach from this frame", teach)
-        self.teach_frame_button.clicked.connect(self.teach_from_frame)
-        tf.addRow(self.teach_frame_button)
-        self.last_n = QSpinBox(teach)
-        self.last_n.setRange(1, 1000)
-        self.last_n.setValue(10)
-        tf.addRow("Last N cycles", self.last_n)
-        self.only_ok = QCheckBox("only cycles judged OK", teach)
-        self.only_ok.setChecked(True)
-        tf.addRow(self.only_ok)
-        self.teach_history_button = QPushButton("Teach from the last N cycles", teach)
-        self.teach_history_button.clicked.connect(self.teach_from_history)
-        tf.addRow(self.teach_history_button)
-        rv.addWidget(teach)
+        self.teach_panel = TeachPanel(right)
+        self.teach_panel.teach_frame.connect(self.teach_from_frame)
+        self.teach_panel.teach_history.connect(self.teach_from_history)
+        # the editor reads these (teaching is its use of core/patterns/teaching.py)
+        self.tolerance, self.last_n, self.only_ok = (
+            self.teach_panel.tolerance, self.teach_panel.last_n, self.teach_panel.only_ok)
+        rv.addWidget(self.teach_panel)
         self.try_button = QPushButton("Try on this frame", right)
         self.try_button.clicked.connect(self.try_pattern)
         rv.addWidget(self.try_button)
