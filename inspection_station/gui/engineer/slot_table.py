@@ -11,7 +11,14 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import QSignalBlocker, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QAbstractItemView, QComboBox, QTableWidget, QTableWidgetItem, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHeaderView,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
 
 from inspection_station.core.patterns.model import Box, Slot
 from inspection_station.gui import theme
@@ -47,8 +54,10 @@ class SlotTable(QTableWidget):
         self.setHorizontalHeaderLabels(HEADERS)
         self.horizontalHeader().setStretchLastSection(True)
         self.setWordWrap(False)
-        for col, width in ((COL_CLASS, 170), (COL_INNER, 250), (COL_OUTER, 250), (COL_NAME, 130)):
-            self.setColumnWidth(col, theme.px(width))  # boxes readable in full: "0.2000, 0.2000, 0.3000, 0.3000"
+        header = self.horizontalHeader()
+        for col in (COL_CLASS, COL_INNER, COL_OUTER):  # boxes readable in full: "0.2000, 0.2000, 0.3000, 0.3000"
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.setColumnWidth(COL_NAME, theme.px(160))
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.class_names: list[str] = []
