@@ -68,3 +68,15 @@ def test_a_new_file_gets_the_usual_mode_not_0600(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def test_unknown_fields_of_an_old_file_survive_a_save_even_in_a_new_slot(tmp_path):
+    path = tmp_path / "old.yaml"
+    path.write_text("a:\n  - class_id: 0\n    inner: [0.2, 0.2, 0.3, 0.3]\n    outer: [0.1, 0.1, 0.4, 0.4]\n"
+                    "    operator_hint: check the thread  # the old tool's field\n", encoding="utf-8")
+    ps = load_pattern_set(path)
+    (slot,) = ps.variants["a"]
+    save_pattern_set(dataclasses.replace(ps, variants={"a": (slot,), "b": (slot,)}), path)
+    text = path.read_text(encoding="utf-8")
+    assert text.count("operator_hint: check the thread") == 2
+    assert "# the old tool's field" in text

@@ -41,6 +41,7 @@ class StationView(FrameSource, Protocol):
     settings: Settings
     statistics: Statistics
     pattern_sets: dict[str, PatternSet]
+    pattern_warnings: list[str]  # files that did not load and reading notes, since the last load
 
     @property
     def recorder(self) -> ResultsRecorder | None: ...

@@ -361,6 +361,8 @@ def _update_slot(node, slot: Slot):
 
     if not isinstance(node, CommentedMap):
         node = CommentedMap()
+        for key, value in slot.extras:  # a new node: the unknown fields read from the file
+            node[key] = value
     node["class_id"] = int(slot.class_id)
     for key, box in (("inner", slot.inner), ("outer", slot.outer)):
         values = [float(v) for v in box]

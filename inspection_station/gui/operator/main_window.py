@@ -473,6 +473,8 @@ class MainWindow(QMainWindow):
                     self.banner.show_error(f"Model not loaded: {reason}")
         elif component == "patterns":
             self._refresh_products()
+            for note in self.station.pattern_warnings:  # reading notes and files that did not load
+                self.warnings.add(f"patterns: {note}")
             if state == "ready" and "not loaded" in reason:  # name the pattern files that failed
                 self.pattern_label.setToolTip(f"{self.pattern_label.toolTip()}\n{reason}".strip())
             if state == "error":

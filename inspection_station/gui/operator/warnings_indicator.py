@@ -20,8 +20,8 @@ class WarningsIndicator(QToolButton):
         self.setVisible(False)  # nothing to say yet
 
     def add(self, text: str) -> None:
-        if not text or (self.items and self.items[-1][1] == text):
-            return  # the same report twice in a row is one warning
+        if not text or any(seen == text for _, seen in self.items):
+            return  # the same report again (a reload, a retry) is the same warning
         self.items.append((datetime.now().astimezone(), text))
         n = len(self.items)
         self.setText(f"⚠ {n} warning{'s' if n != 1 else ''}")
