@@ -100,6 +100,8 @@ def test_quit_in_kiosk_mode_needs_an_unlocked_engineer(qtbot, tmp_path):
     window.confirm = lambda *q: True
     assert not window.request_quit() and window.isVisible()
     assert "engineer" in window.message_label.text()
+    window.close()  # Alt+F4 / the system's close: the same rule
+    assert window.isVisible()
     window.engineer_unlocked = True
     assert window.request_quit() and not window.isVisible()
 

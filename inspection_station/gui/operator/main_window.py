@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         self.shown_result: CycleResult | None = None
         self.settings_path: Path | None = None  # where the engineer's edits are saved (run_gui)
         self.engineer_unlocked = False  # set by a successful unlock; gates Quit in kiosk mode
+        self._quit_confirmed = False
         self.refused_count = 0
         self._overruled: set[str] = set()
         self._states: dict[str, tuple[str, str]] = {}  # component -> (state, reason)
@@ -363,8 +364,17 @@ class MainWindow(QMainWindow):
         running = "A cycle is running. " if self._cycle_running else ""
         if not self.confirm("Quit", f"{running}Stop the station and close the window?", "&Quit the station"):
             return False
+        self._quit_confirmed = True
         self.close()
         return True
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt)
+        """Kiosk mode: Alt+F4 or the system's close is Quit, engineer-only like the menu's."""
+        if self.settings.station.kiosk and not self._quit_confirmed and not self.engineer_unlocked:
+            event.ignore()
+            self.show_message("Quit is for engineers in kiosk mode: unlock the settings first", error=True)
+            return
+        super().closeEvent(event)
 
     def add_warning(self, text: str) -> None:
         """A settings or pattern warning: listed in the status bar until the station stops."""
