@@ -83,6 +83,7 @@ QPushButton#inspect_button {{ background: #0277bd; border-color: #4fc3f7; font-s
 QPushButton#inspect_button:pressed {{ background: #01579b; }}
 QPushButton#inspect_button:disabled {{ background: #263238; border-color: #37474f; }}
 QPushButton#overrule_button {{ background: #4e342e; border-color: #a1887f; }}
+QPushButton#reset_shift {{ font-size: {p(14)}pt; min-height: {x(40)}px; padding: {x(2)}px {x(14)}px; }}
 QComboBox {{
     background: #37474f; border: 2px solid #607d8b; border-radius: {x(10)}px; padding: {x(4)}px {x(16)}px;
     font-size: {p(BUTTON_PT - 4)}pt; min-height: {x(TOUCH_HEIGHT - 8)}px;

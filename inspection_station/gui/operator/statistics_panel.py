@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -88,7 +89,7 @@ class StatisticsPanel(QWidget):
         self.hist_curve = self.hist_plot.plot(stepMode="center", fillLevel=0, fillBrush="#4fc3f780",
                                               pen=pg.mkPen("#4fc3f7", width=1))
         for plot in (self.trend_plot, self.hist_plot):
-            plot.setMinimumHeight(theme.px(45))  # the window must fit 1280x720 with its banner  # the window must fit a 1080p screen with its big banner
+            plot.setMinimumHeight(theme.px(110))  # readable; the panel scrolls on a small screen  # the window must fit a 1080p screen with its big banner
 
         self.class_table = QTableWidget(0, 3)
         self.class_table.setHorizontalHeaderLabels(["class", "count", "score range"])
@@ -96,16 +97,20 @@ class StatisticsPanel(QWidget):
         self.class_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.class_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.class_table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
-        self.class_table.setMinimumHeight(theme.px(45))
+        self.class_table.setMinimumHeight(theme.px(110))
 
         self.confirm = None  # (title, question, yes) -> bool; the window supplies its dialog
         self.reset_button = QPushButton("Reset shift …")
+        self.reset_button.setObjectName("reset_shift")  # rarely used: not a touch-sized target
         self.reset_button.clicked.connect(self.request_reset)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.reset_button)
 
-        layout = QVBoxLayout(self)
+        # The content scrolls on a small panel: plots keep a readable height instead of
+        # being squashed to a line, and the window still fits the screen.
+        content = QWidget()
+        layout = QVBoxLayout(content)
         layout.addLayout(grid)
         self.percentile_label = _caption("")
         layout.addWidget(self.percentile_label)
@@ -113,6 +118,14 @@ class StatisticsPanel(QWidget):
         layout.addWidget(self.hist_plot, 2)
         layout.addWidget(self.class_table, 2)
         layout.addLayout(buttons)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
 
     # --- inputs --------------------------------------------------------------------------
 
