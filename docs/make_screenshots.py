@@ -8,8 +8,9 @@ Without a display it starts its own Xvfb (+ openbox when installed, so "maximise
 what a window manager makes of it) of `--size`; `--display :N` picks the display number.
 Pictures go to `<out>/<size>/`:
 
-- operator: idle (live, READY), ok, nok, error (a camera timeout injected in the camera
-  worker), replay (an older cycle shown again from the history), statistics
+- operator: idle (live, READY), ok, nok, wrong_part (a NOK naming a part of another class
+  in a slot), error (a camera timeout injected in the camera worker), replay (an older
+  cycle shown again from the history), statistics
 - engineer: settings_<tab> for every settings tab, pattern_editor (zoomed in on a slot)
 """
 
@@ -116,7 +117,7 @@ def shoot(args) -> int:
         app.primaryScreen().grabWindow(0).save(str(path))  # the whole screen, not one window
         print(f"screenshots: {path}")
 
-    def cycle_until(verdict: str, product: str) -> bool:
+    def cycle_until(verdict: str, product: str, also=lambda result: True) -> bool:
         if product:
             window.product_combo.setCurrentText(product)
         for _ in range(args.max_cycles):
@@ -124,7 +125,7 @@ def shoot(args) -> int:
             window.inspect("button")
             if not pump(lambda before=before: window.last_result is not before):
                 return False
-            if str(window.last_result.verdict) == verdict:
+            if str(window.last_result.verdict) == verdict and also(window.last_result):
                 return True
             pump(lambda: not window.banner.is_flashing(), 3)
         return False
@@ -144,6 +145,8 @@ def shoot(args) -> int:
                 save(verdict.lower())
             else:
                 print(f"screenshots: no {verdict} cycle in {args.max_cycles} tries", file=sys.stderr)
+        if cycle_until("NOK", args.nok_product, lambda r: r.match is not None and bool(r.match.wrong_parts)):
+            save("wrong_part")
         good_frame = next((r for r in reversed(station.recent_results) if r.frame is not None), None)
 
         def failing_grab(camera):  # the next grab times out, as with a lost trigger

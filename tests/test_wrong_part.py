@@ -101,7 +101,7 @@ def test_the_banner_and_the_overlay_name_the_wrong_part(qtbot, tmp_path):
     root = pg.ItemGroup()
     overlay = Overlay(root)
     overlay.show(result.detections, result.match, 640, 640)
-    assert overlay.drawn_slot_labels() == ["wrong: capacitor in slot chip_mcu", "missing screw_left"]
+    assert overlay.drawn_slot_labels() == ["wrong: capacitor", "missing screw_left"]
 
 
 @pytest.mark.parametrize("image", ["demo_07.png", "demo_10.png"])

@@ -45,13 +45,18 @@ def slot_label(slot: SlotResult, class_names: Sequence[str] = ()) -> str:
     return f"slot {slot.index}"
 
 
-def wrong_part_text(slot: SlotResult, detections: Sequence[Detection], class_names: Sequence[str] = ()) -> str:
-    """'capacitor in slot chip_mcu' for a wrong part; "" when the slot has none."""
+def wrong_part_name(slot: SlotResult, detections: Sequence[Detection]) -> str:
+    """The part sitting wrongly in `slot` ('capacitor'); "" when the slot has none."""
     if slot.wrong_detection is None or not 0 <= slot.wrong_detection < len(detections):
         return ""
     det = detections[slot.wrong_detection]
-    part = det.class_name or f"class {det.class_id}"
-    return f"{part} in slot {slot_label(slot, class_names)}"
+    return det.class_name or f"class {det.class_id}"
+
+
+def wrong_part_text(slot: SlotResult, detections: Sequence[Detection], class_names: Sequence[str] = ()) -> str:
+    """'capacitor in slot chip_mcu' for a wrong part; "" when the slot has none."""
+    part = wrong_part_name(slot, detections)
+    return f"{part} in slot {slot_label(slot, class_names)}" if part else ""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from PySide6.QtGui import QBrush, QColor, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem
 
 from inspection_station.core.detection import Detection
-from inspection_station.core.patterns.matching import wrong_part_text
+from inspection_station.core.patterns.matching import wrong_part_name
 from inspection_station.gui import theme
 
 Z_SLOTS = 10
@@ -139,10 +139,15 @@ class Overlay:
             if not slot.matched:
                 label = self._slot_labels.take()
                 label.fill = pg.mkBrush(theme.SLOT_MISSING)
-                wrong = wrong_part_text(slot, detections)
-                text = f"wrong: {wrong}" if wrong else f"missing {slot.name or f'class {slot.class_id}'}"
-                label.setText(text, color="#ffffff")
-                label.setPos(outer.left(), outer.top())
+                wrong = wrong_part_name(slot, detections)
+                if wrong:  # under the box: the wrong part's own label sits on top of it
+                    label.setAnchor((0, 0))
+                    label.setText(f"wrong: {wrong}", color="#ffffff")
+                    label.setPos(outer.left(), outer.bottom())
+                else:
+                    label.setAnchor((0, 1))
+                    label.setText(f"missing {slot.name or f'class {slot.class_id}'}", color="#ffffff")
+                    label.setPos(outer.left(), outer.top())
         for pool in self._pools:
             pool.finish()
 
