@@ -269,6 +269,8 @@ class MainWindow(QMainWindow):
     def go_live(self) -> None:
         """Live view, and the banner back to the live state (a held verdict is not current)."""
         self._live_view()
+        if self.banner.replay:
+            self.show_message("Back to the live view")  # the "Replaying cycle …" line is over
         self.shown_result = None
         self._update_overrule_button()
         if self._banner_problem is None:
