@@ -117,3 +117,13 @@ def test_nudge_is_pixel_exact_for_any_frame_size():
         moved = nudge(SLOT, "outer", 1, -1, width, height)
         assert moved.outer[0] * width - SLOT.outer[0] * width == pytest.approx(1.0, abs=1e-3)
         assert moved.outer[1] * height - SLOT.outer[1] * height == pytest.approx(-1.0, abs=1e-3)
+
+
+def test_table_cells_give_the_boxes_in_image_pixels(editor):
+    from inspection_station.gui.engineer.slot_table import COL_OUTER
+
+    tip = editor.table.item(0, COL_OUTER).toolTip()
+    assert "x 345.6 – 614.4" in tip and f"on {W} x {H}" in tip  # 0.18 and 0.32 of 1920 px
+    editor.select_slot(0, "outer")
+    editor.nudge(1, 0)
+    assert "x 346.6 – 615.4" in editor.table.item(0, COL_OUTER).toolTip()

@@ -454,6 +454,7 @@ class PatternEditor(QWidget):
     def _show_slots(self) -> None:
         slots = self._slots()
         self.table.class_names = self.class_names
+        self.table.image_size = self._size()
         self.table.set_slots(slots)
         self.rois.set_slots(slots, self._size(), self.class_names)
         self.rois.colour_by_match(None)

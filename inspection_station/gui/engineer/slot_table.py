@@ -62,6 +62,7 @@ class SlotTable(QTableWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.class_names: list[str] = []
         self.problems: dict[tuple[int, int], str] = {}  # (row, column) -> why the text is not used
+        self.image_size = (1, 1)  # the frame's pixels, for the cells' tooltips
         self._slots: list[Slot] = []
         self.itemChanged.connect(self._item_changed)
 
@@ -93,6 +94,8 @@ class SlotTable(QTableWidget):
                 self.setItem(row, COL_MIN_SCORE, QTableWidgetItem("" if slot.min_score is None else f"{slot.min_score:g}"))
             # rows as tall as their class box: combo boxes never overlap the next row
             self.resizeRowsToContents()
+            for row in range(len(slots)):
+                self._pixel_tips(row)
         self.cell_problems_changed.emit()
 
     def show_boxes(self, row: int, inner: Box, outer: Box) -> None:
@@ -100,6 +103,26 @@ class SlotTable(QTableWidget):
         with QSignalBlocker(self):
             self.item(row, COL_INNER).setText(format_box(inner))
             self.item(row, COL_OUTER).setText(format_box(outer))
+            self._pixel_tips(row)
+
+    def set_image_size(self, width: int, height: int) -> None:
+        """The frame the boxes are on: each box cell's tooltip gives it in image pixels."""
+        self.image_size = (width, height)
+        for row in range(self.rowCount()):
+            self._pixel_tips(row)
+
+    def _pixel_tips(self, row: int) -> None:
+        w, h = self.image_size
+        for col in (COL_INNER, COL_OUTER):
+            item = self.item(row, col)
+            if item is None or (row, col) in self.problems:
+                continue  # a bad cell's tooltip says what is wrong
+            try:
+                x1, y1, x2, y2 = parse_box(item.text())
+            except ValueError:
+                continue
+            item.setToolTip(f"in image pixels: x {x1 * w:.1f} – {x2 * w:.1f}, y {y1 * h:.1f} – {y2 * h:.1f} "
+                            f"({(x2 - x1) * w:.1f} x {(y2 - y1) * h:.1f} px on {w} x {h})")
 
     # --- editing --------------------------------------------------------------------------
 
@@ -146,6 +169,7 @@ class SlotTable(QTableWidget):
                 if item is not None:
                     item.setBackground(BAD_CELL if (row, col) in self.problems else QColor(0, 0, 0, 0))
                     item.setToolTip(self.problems.get((row, col), ""))
+            self._pixel_tips(row)
 
     def selected_row(self) -> int:
         rows = self.selectionModel().selectedRows()
