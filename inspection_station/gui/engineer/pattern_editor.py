@@ -1,9 +1,11 @@
 """The pattern editor: library of pattern sets, variants, slots on the image, teach, try, save.
 
-All pattern logic is core: editing and undo (core/pattern_draft.py), file operations
-(core/pattern_library.py), validation and saving (core/patterns.py), teaching
-(core/teach.py), matching (core/matching.py), audit (core/audit.py). This widget wires
-them to a table and draggable rectangles and keeps the two in sync.
+All pattern logic is core: editing and undo (core/patterns/draft.py), the library's file
+operations with their audit entries (core/patterns/audited_library.py), validation and
+saving (core/patterns/yaml_io.py), teaching (teaching.py), matching (matching.py), pixel
+nudges (geometry.py). This widget wires them to its parts, one job each: the library
+column (library_panel.py), the canvas (slot_canvas.py with slot_rois.py), the slot table
+(slot_table.py) and the teach controls (teach_panel.py), and keeps them in sync.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
-    QGridLayout,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -48,6 +49,7 @@ from inspection_station.core.patterns.yaml_io import (
     pattern_files,
 )
 from inspection_station.core.settings.audit import AuditLog
+from inspection_station.gui.engineer.library_panel import LibraryPanel
 from inspection_station.gui.engineer.slot_canvas import SlotCanvas
 from inspection_station.gui.engineer.slot_table import SlotTable
 from inspection_station.gui.engineer.teach_panel import TeachPanel
@@ -67,27 +69,6 @@ def _buttons(parent: QWidget, *specs: tuple[str, Callable]) -> tuple[QHBoxLayout
         row.addWidget(b)
         made.append(b)
     return row, made
-
-
-def _titled_list(
-    parent: QWidget, layout: QVBoxLayout, title: str, name: str, chosen: Callable[[str], None],
-    *actions: tuple[str, Callable],
-) -> QListWidget:
-    """A caption, a list (current text -> `chosen`) and its buttons under it, two a row
-    (a narrow column: the canvas gets the width)."""
-    layout.addWidget(QLabel(title, parent))
-    items = QListWidget(parent)
-    items.setObjectName(name)
-    items.currentTextChanged.connect(chosen)
-    layout.addWidget(items, 1)
-    grid = QGridLayout()
-    for i, (text, slot) in enumerate(actions):
-        b = QPushButton(text, parent)
-        b.setMinimumWidth(0)
-        b.clicked.connect(slot)
-        grid.addWidget(b, i // 2, i % 2)
-    layout.addLayout(grid)
-    return items
 
 
 class PatternEditor(QWidget):
@@ -131,19 +112,16 @@ class PatternEditor(QWidget):
 
     def _build(self) -> None:
         # library: sets and variants
-        left = QWidget(self)
-        lv = QVBoxLayout(left)
-        lv.setContentsMargins(0, 0, 0, 0)
-        self.sets_list = _titled_list(
-            left, lv, "Pattern sets (files)", "sets_list", self._set_chosen,
-            ("New", self.new_set), ("Rename", self.rename_set),
-            ("Duplicate", self.duplicate_set), ("Delete", self.delete_set),
+        left = LibraryPanel(
+            self._set_chosen,
+            [("New", self.new_set), ("Rename", self.rename_set),
+             ("Duplicate", self.duplicate_set), ("Delete", self.delete_set)],
+            self._variant_chosen,
+            [("New", self.new_variant), ("Rename", self.rename_variant),
+             ("Duplicate", self.duplicate_variant), ("Delete", self.delete_variant)],
+            self,
         )
-        self.variants_list = _titled_list(
-            left, lv, "Variants", "variants_list", self._variant_chosen,
-            ("New", self.new_variant), ("Rename", self.rename_variant),
-            ("Duplicate", self.duplicate_variant), ("Delete", self.delete_variant),
-        )
+        self.sets_list, self.variants_list = left.sets_list, left.variants_list
 
         # image with slot rectangles
         centre = QWidget(self)
