@@ -316,7 +316,9 @@ class MainWindow(QMainWindow):
         )
         box.setInformativeText("The image is kept for review and the log gets a correction row.")
         confirm = box.addButton(f"Yes, it is {corrected}", QMessageBox.ButtonRole.YesRole)
-        box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
+        cancel = box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(cancel)  # a stray Enter (or pedal key) never corrects a verdict
+        box.setEscapeButton(cancel)
         box.setWindowModality(Qt.WindowModality.WindowModal)
         box.finished.connect(lambda _code: self._overrule_answered(box.clickedButton() is confirm, result, corrected))
         self.overrule_dialog, self.overrule_confirm = box, confirm
