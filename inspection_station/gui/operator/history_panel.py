@@ -20,7 +20,7 @@ from inspection_station.gui import theme
 from inspection_station.gui.images_qt import downscale, to_pixmap
 
 PREVIEW_WIDTH = 1600
-THUMB_SIZE = QSize(128, 96)
+THUMB_SIZE = QSize(128, 96)  # at 1920x1080; scaled with the screen (theme.px)
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,8 @@ class HistoryPanel(QWidget):
         super().__init__(parent)
         self.size = max(1, int(size))
         self.list = QListWidget()
-        self.list.setIconSize(THUMB_SIZE)
+        self.thumb_size = QSize(theme.px(THUMB_SIZE.width()), theme.px(THUMB_SIZE.height()))
+        self.list.setIconSize(self.thumb_size)
         self.list.setUniformItemSizes(True)
         self.list.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -74,7 +75,7 @@ class HistoryPanel(QWidget):
         item.setData(Qt.ItemDataRole.UserRole, entry)
         item.setForeground(QColor(theme.VERDICT_TEXT.get(str(result.verdict), theme.TEXT)))
         if entry.preview is not None:
-            thumb = downscale(entry.preview, THUMB_SIZE.width())
+            thumb = downscale(entry.preview, self.thumb_size.width())
             item.setIcon(QIcon(to_pixmap(thumb)))
         self.list.insertItem(0, item)
         while self.list.count() > self.size:
