@@ -47,14 +47,21 @@ class FieldSpec:
     tooltip: str = ""
 
 
+def _number(value: float) -> str:
+    """1000000 -> '1 000 000', 0.05 -> '0.05': no '1e+06' for an engineer to decode."""
+    if float(value).is_integer():
+        return f"{int(value):,}".replace(",", "\u2009")  # thin space groups
+    return f"{value:g}"
+
+
 def allowed_range(lo, hi) -> str:
     """What a number field accepts, said as the engineer reads it."""
     if lo is not None and hi is not None:
-        return f"allowed: {lo:g} … {hi:g}"
+        return f"allowed: {_number(lo)} … {_number(hi)}"
     if lo is not None:
-        return f"allowed: at least {lo:g}"
+        return f"allowed: at least {_number(lo)}"
     if hi is not None:
-        return f"allowed: at most {hi:g}"
+        return f"allowed: at most {_number(hi)}"
     return ""
 
 
