@@ -111,8 +111,10 @@ class VerdictBanner(QFrame):
     def show_result(self, result: CycleResult, replay: bool = False) -> None:
         """A cycle's verdict; `replay` marks a history cycle shown again (its time, REPLAY)."""
         detail, reason = describe(result)
-        if replay:
-            detail = f"REPLAY of {result.timestamp:%H:%M:%S}  ·  {detail}"
+        if replay:  # the time moves to the front, once
+            stamp = f"{result.timestamp:%H:%M:%S}"
+            rest = detail.removesuffix(stamp).removesuffix("  ·  ")
+            detail = f"REPLAY of {stamp}" + (f"  ·  {rest}" if rest else "")
         self._set(str(result.verdict), str(result.verdict), detail, reason, replay=replay)
 
     def show_error(self, reason: str) -> None:
