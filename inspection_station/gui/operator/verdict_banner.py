@@ -95,7 +95,7 @@ class VerdictBanner(QFrame):
         self._border_px = 8
         self._flash_timer = QTimer(self)
         self._flash_timer.setSingleShot(True)
-        self._flash_timer.timeout.connect(self._end_flash)
+        self._flash_timer.timeout.connect(self.end_flash)
         self.show_ready()
         self.set_scale(1.0)
 
@@ -144,7 +144,9 @@ class VerdictBanner(QFrame):
         self.setStyleSheet(self._style(state, flash=flashing, replay=replay))
         self._fit_reason()
 
-    def _end_flash(self) -> None:
+    def end_flash(self) -> None:
+        """The flash's time is up (the timer calls this): the steady reason shows again."""
+        self._flash_timer.stop()
         self.setStyleSheet(self._style(self.state, replay=self.replay))
         self._fit_reason()
 
