@@ -183,7 +183,7 @@ def shoot(args) -> int:
         dialog.open_editor_button.click()
         pump(dialog.pattern_window.isVisible, 5)
         if good_frame is not None:
-            editor._show_image(good_frame.frame.image, f"cycle {good_frame.cycle_id}", good_frame.detections)
+            editor._show_image(good_frame.frame.rgb, f"cycle {good_frame.cycle_id}", good_frame.detections)
         editor.select_slot(0, "outer")
         slots = editor._slots()
         if slots:

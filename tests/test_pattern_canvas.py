@@ -109,7 +109,8 @@ def test_try_keeps_the_variant_being_edited(editor):
     editor.select_variant("b")
     editor.detections = []
     editor.try_pattern()
-    assert editor.variant == "b" and "variant 'b'" in editor.try_label.text()
+    assert editor.variant == "b" and "variant b 0/1" in editor.try_label.text()
+    assert "would pick variant a 0/2" in editor.try_label.text()  # said, not jumped to
 
 
 def test_nudge_is_pixel_exact_for_any_frame_size():

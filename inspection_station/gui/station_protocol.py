@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from inspection_station.core.cycle import CycleResult, Verdict
     from inspection_station.core.detect.detector import Detector
+    from inspection_station.core.frame import Frame
     from inspection_station.core.patterns.model import PatternSet
     from inspection_station.core.results.recorder import ResultsRecorder
     from inspection_station.core.results.statistics import Statistics
@@ -57,9 +58,15 @@ class StationView(FrameSource, Protocol):
 
     def overrule(self, cycle_id: str, corrected: Verdict | str, note: str = "") -> None: ...
 
+    def submit_overrule(self, cycle_id: str, corrected: Verdict | str, note: str = "") -> Future: ...
+
+    def take_live_frame(self) -> Frame | None: ...
+
     def apply_settings(self, settings: Settings) -> Future | None: ...
 
-    def reload_patterns(self) -> None: ...
+    def reload_patterns(self) -> Future: ...
+
+    def find_cameras(self) -> Future: ...
 
 
 def model_class_names(station: FrameSource | None) -> list[str]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from inspection_station.core.cycle import Verdict
 from inspection_station.core.detection import Detection
 from inspection_station.core.errors import PatternError
 from inspection_station.core.patterns.model import Box, PatternSet, Slot
@@ -73,6 +74,29 @@ class MatchResult:
     def wrong_parts(self) -> tuple[SlotResult, ...]:
         """Unfilled slots that hold a part of another class."""
         return tuple(s for s in self.slots if not s.matched and s.wrong_detection is not None)
+
+    @property
+    def verdict(self) -> Verdict:
+        """The verdict rule, written once: OK when the best variant has every slot filled."""
+        return Verdict.OK if self.ok else Verdict.NOK
+
+    def summary(self) -> str:
+        """'variant_a 5/6': the one text every view and command shows for a match."""
+        return f"{self.variant or '-'} {self.filled}/{self.expected}"
+
+    def missing(self, wrong_too: bool = True) -> list[str]:
+        """The unfilled slots of the best variant, as people read them: name, else position and class.
+        `wrong_too=False` leaves out the slots that hold a wrong part (named by `nok_reason`)."""
+        return [s.name or f"slot {s.index} (class {s.class_id})" for s in self.slots
+                if not s.matched and (wrong_too or s.wrong_detection is None)]
+
+    def nok_reason(self, detections: Sequence[Detection], class_names: Sequence[str] = ()) -> str:
+        """'wrong part: capacitor in slot chip_mcu; missing: screw_left': a NOK's reason, written once."""
+        wrong = [wrong_part_text(s, detections, class_names) for s in self.wrong_parts]
+        missing = self.missing(wrong_too=False)
+        return "; ".join(
+            (["wrong part: " + ", ".join(wrong)] if wrong else []) + (["missing: " + ", ".join(missing)] if missing else [])
+        )
 
     def to_json_slots(self) -> list[dict]:
         """DESIGN.md's `slots` list for `inspect --json`."""

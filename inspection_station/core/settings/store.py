@@ -24,6 +24,7 @@ from typing import Protocol
 from inspection_station.core.errors import StationError
 from inspection_station.core.settings.audit import AuditError, AuditLog
 from inspection_station.core.settings.model import Settings, save_settings
+from inspection_station.core.settings.revert import after_failed_model_load
 
 
 class SettingsTarget(Protocol):
@@ -85,10 +86,11 @@ class SettingsStore:
         """After a failed model load: save the model settings still running. Returns the
         sentence to add to the engineer's message ("" when there was nothing to put back)."""
         running = self.station.settings.model if self.station is not None else None
-        if not self.model_pending or running is None or running == self.settings.model:
+        # the revert policy is core/settings/revert.py's, written once
+        new = after_failed_model_load(self.settings, self.settings.model, running) if self.model_pending else None
+        if new is None:
             return ""
         self.model_pending = False
-        new = dataclasses.replace(self.settings, model=running)
         problem = self._save(new)
         if problem:
             return f" (the saved settings still name the failed model: {problem})"

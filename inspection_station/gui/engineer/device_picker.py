@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QWidget
 
 
 def enumerate_camera_devices() -> list[tuple[str, str]]:
     """(serial, label) of every camera pylon sees (emulated included); [] on failure.
 
-    Enumeration is core/pylon_devices.py's (the `cameras` command uses it too); the
+    Enumeration is core/camera/discovery.py's (the `cameras` command uses it too); the
     picker keeps working with a typed serial when it is unavailable or fails.
     """
     try:
@@ -21,10 +21,19 @@ def enumerate_camera_devices() -> list[tuple[str, str]]:
 
 
 class DevicePicker(QWidget):
-    """Combo of enumerated cameras (editable: a serial not attached now can be typed)."""
+    """Combo of enumerated cameras (editable: a serial not attached now can be typed).
 
-    def __init__(self, serial: str, parent: QWidget | None = None) -> None:
+    With `find` (the station's `find_cameras`) the search runs on the station's thread and
+    the list fills in when it is done; without a station it runs here, as a fallback.
+    """
+
+    _found = Signal(object)  # the search's Future, done; from the station's thread
+
+    def __init__(self, serial: str, parent: QWidget | None = None, *, find=None) -> None:
         super().__init__(parent)
+        self._find = find
+        # queued even when the future is already done: the list always fills in from the event loop
+        self._found.connect(self._show_found, Qt.ConnectionType.QueuedConnection)
         self.combo = QComboBox(self)
         self.combo.setEditable(True)
         self.combo.setObjectName("camera.serial")
@@ -62,6 +71,20 @@ class DevicePicker(QWidget):
 
     @Slot()
     def refresh(self) -> None:
-        devices = enumerate_camera_devices()
+        if self._find is None:
+            self._show_devices(enumerate_camera_devices())
+            return
+        self.refresh_button.setEnabled(False)
+        self.note.setText("searching …")
+        self._find().add_done_callback(self._found.emit)
+
+    @Slot(object)
+    def _show_found(self, future) -> None:
+        self.refresh_button.setEnabled(True)
+        # a failed search is on the error route already; the picker still takes a typed serial
+        found = [] if future.cancelled() or future.exception() is not None else future.result()
+        self._show_devices([(d.serial, d.label) for d in found])
+
+    def _show_devices(self, devices: list[tuple[str, str]]) -> None:
         self.set_devices(devices)
         self.note.setText(f"{len(devices)} found" if devices else "none found (type a serial)")

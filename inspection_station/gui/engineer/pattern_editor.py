@@ -54,9 +54,8 @@ from inspection_station.gui.engineer.slot_canvas import SlotCanvas
 from inspection_station.gui.engineer.slot_table import SlotTable
 from inspection_station.gui.engineer.teach_panel import TeachPanel
 from inspection_station.gui.station_protocol import FrameSource, model_class_names
+from inspection_station.gui.theme import ERROR_STYLE, OK_STYLE
 
-ERROR_STYLE = "color: #c62828;"
-OK_STYLE = "color: #2e7d32;"
 BLANK_SIZE = (800, 600)  # shown when there is no frame yet: boxes are normalised anyway
 
 
@@ -525,17 +524,16 @@ class PatternEditor(QWidget):
                             self.draft.current.min_scores)
         result = match_pattern(edited, self.detections, w, h)
         best = match_pattern(self.draft.current, self.detections, w, h)
-        verdict = Verdict.OK if result.ok else Verdict.NOK
-        missing = [s.name or f"slot {s.index}" for s in result.slots if not s.matched and s.wrong_detection is None]
+        text = f"{result.verdict.value}: variant {result.summary()} slots filled"
         wrong = [wrong_part_text(s, self.detections, self.class_names) for s in result.wrong_parts]
-        text = f"{verdict.value}: variant {result.variant!r}, {result.filled}/{result.expected} slots filled"
         if wrong:
             text += f"; wrong part: {', '.join(wrong)}"
+        missing = result.missing(wrong_too=False)
         if missing:
             text += f"; missing {', '.join(missing)}"
         text += f" ({len(self.detections)} detections on {self.image_source})"
         if best.variant != self.variant:
-            text += f". The whole set would pick variant {best.variant!r} ({best.filled}/{best.expected})."
+            text += f". The whole set would pick variant {best.summary()}."
         self.try_label.setStyleSheet(OK_STYLE if result.ok else ERROR_STYLE)
         self.try_label.setText(text)
         self.rois.colour_by_match([s.matched for s in result.slots])
@@ -626,7 +624,7 @@ class PatternEditor(QWidget):
     def use_current_frame(self) -> None:
         result = self.station.last_result if self.station is not None else None
         if result is not None and result.frame is not None:
-            self._show_image(result.frame.image, f"cycle {result.cycle_id}", result.detections)
+            self._show_image(result.frame.rgb, f"cycle {result.cycle_id}", result.detections)
         else:
             self._show_image(self.image, "no frame yet", ())
 

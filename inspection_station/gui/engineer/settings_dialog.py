@@ -51,9 +51,7 @@ from inspection_station.gui.engineer.settings_form import SectionForm
 from inspection_station.gui.engineer.unlock_dialog import ChangePasswordDialog, UnlockDialog
 from inspection_station.gui.screen_fit import fit_to_screen
 from inspection_station.gui.station_protocol import StationView, model_class_names
-
-ERROR_STYLE = "color: #c62828;"
-OK_STYLE = "color: #2e7d32;"
+from inspection_station.gui.theme import ERROR_STYLE, OK_STYLE
 
 
 class SettingsInputError(StationError):
@@ -154,7 +152,8 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(page)
         device_box = QGroupBox("Device", page)
         device_form = QFormLayout(device_box)
-        self.device_picker = DevicePicker(self.settings.camera.serial, device_box)
+        find = self.station.find_cameras if self.station is not None else None
+        self.device_picker = DevicePicker(self.settings.camera.serial, device_box, find=find)
         device_form.addRow("Camera (serial)", self.device_picker)
         layout.addWidget(device_box)
         self.camera_form = self._form("camera", specs_for(self.settings.camera, CAMERA_FIELDS, exclude={"serial"}))
@@ -410,13 +409,11 @@ class SettingsDialog(QDialog):
 
     @Slot(str)
     def _pattern_saved(self, name: str) -> None:
-        # the station reloads its pattern library with the (unchanged) settings
+        # The station reloads its pattern library (unchanged settings) on its loader thread,
+        # after any model load; a file it cannot read comes back as a (patterns, error) state
+        # and on the error route.
         if self.station is not None:
-            try:
-                self.station.reload_patterns()
-            except StationError as exc:
-                self.message.setStyleSheet(ERROR_STYLE)
-                self.message.setText(f"Pattern set {name!r} saved, but the station did not reload it: {exc}")
+            self.station.reload_patterns()
 
 
 def open_engineer_settings(

@@ -7,7 +7,6 @@ slow (overrule image writing) runs on a worker thread; the GUI thread only paint
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from inspection_station.core.cycle import CycleResult, Verdict
 from inspection_station.core.detect.class_map import class_colours
 from inspection_station.core.results.csv_log import log_path
 from inspection_station.core.settings.model import Settings, resolve_results_dirs
+from inspection_station.core.states import Component, LoadState
 from inspection_station.gui import theme
 from inspection_station.gui.error_route import ErrorRoute
 from inspection_station.gui.operator.history_panel import HistoryEntry, HistoryPanel
@@ -115,7 +115,7 @@ class MainWindow(QMainWindow):
 
     def _build_widgets(self) -> None:
         self.banner = VerdictBanner()
-        self.image_view = ImageView(class_colours(self.settings.model))
+        self.image_view = ImageView(class_colours(self.settings.model), frame_source=self.station.take_live_frame)
         self.history = HistoryPanel(self.settings.station.history_size)
         self.statistics = StatisticsPanel(self.station.statistics)
         self.side_tabs = QTabWidget()
@@ -216,8 +216,6 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         b = self.bridge
         b.result_ready.connect(self.show_result)
-        b.frame_ready.connect(self.image_view.show_live_frame)
-        b.set_frame_source(self._take_live_frame)
         b.state_changed.connect(self.show_state)
         b.error.connect(lambda message: self.error_route.report(message))
         b.refused.connect(self.show_refused)
@@ -331,21 +329,19 @@ class MainWindow(QMainWindow):
         self._update_overrule_button()
         self.show_message(f"Recording the correction of {result.cycle_id} …")
 
-        def work() -> None:  # writes the review image: file I/O, off the GUI thread
-            try:
-                self.station.overrule(result.cycle_id, corrected, note="operator: wrong verdict")
-            except Exception as exc:
-                self._overrule_finished.emit(result.cycle_id, str(exc) or type(exc).__name__)
-            else:
-                self._overrule_finished.emit(result.cycle_id, "")
-
-        threading.Thread(target=work, name="overrule", daemon=True).start()
+        # Writes the review image: the station's I/O thread; a failure reaches the error
+        # route through the station's on_error, the button comes back here.
+        future = self.station.submit_overrule(result.cycle_id, corrected, note="operator: wrong verdict")
+        future.add_done_callback(
+            lambda f: self._overrule_finished.emit(
+                result.cycle_id, "failed" if f.cancelled() or f.exception() is not None else ""
+            )
+        )
 
     def _overrule_done(self, cycle_id: str, error: str) -> None:
         if error:
             self._overruled.discard(cycle_id)
             self._update_overrule_button()
-            self.error_route.report(f"overrule of {cycle_id} not recorded: {error}")
         else:
             self.show_message(f"Correction of cycle {cycle_id} recorded; image kept for review")
             self.statistics.refresh()
@@ -425,7 +421,7 @@ class MainWindow(QMainWindow):
         else:  # a known problem (broken pattern, no model) stays named, with this cycle's reason
             self.banner.show_error(result.error or "the cycle failed")
         frame = result.frame
-        image, width, height = (frame.image, frame.width, frame.height) if frame is not None else (None, 0, 0)
+        image, width, height = (frame.rgb, frame.width, frame.height) if frame is not None else (None, 0, 0)
         self._hold(image, result, width, height)
         self.history.add_result(result)
         self.statistics.add_result(result)
@@ -485,6 +481,10 @@ class MainWindow(QMainWindow):
                 if self.station.detector is None:
                     self._banner_problem = "model"
                     self.banner.show_error(f"Model not loaded: {reason}")
+        elif component == Component.CYCLE and state == LoadState.ERROR:
+            # the cycle raised and gave no result (the error route has the reason)
+            self._cycle_running = False
+            self.banner.show_error(f"Inspection failed: {reason}")
         elif component == "patterns":
             self._refresh_products()
             for note in self.station.pattern_warnings:  # reading notes and files that did not load
@@ -529,10 +529,6 @@ class MainWindow(QMainWindow):
         self._message_timer.start(MESSAGE_MS)
 
     # --- helpers -----------------------------------------------------------------------------
-
-    def _take_live_frame(self):
-        camera = getattr(self.station, "camera", None)
-        return camera.take_live_frame() if camera is not None else None
 
     def _hold(self, image, result: CycleResult, width: int, height: int) -> None:
         """Show a cycle's picture with its boxes until the next cycle or Live; without a picture

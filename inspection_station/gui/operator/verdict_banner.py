@@ -12,7 +12,6 @@ from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QVBoxLayout
 
 from inspection_station.core.cycle import CycleResult, Verdict
-from inspection_station.core.patterns.matching import wrong_part_text
 from inspection_station.gui import theme
 
 FLASH_MS = 2000  # a refusal stays readable (>= 1.5 s) even when the cycle's verdict lands
@@ -33,7 +32,7 @@ def describe(result: CycleResult) -> tuple[str, str]:
     parts = []
     match = result.match
     if match is not None:
-        parts.append(f"{match.variant or '-'} {match.filled}/{match.expected}")
+        parts.append(match.summary())
     if result.pattern_set:
         parts.insert(0, result.pattern_set)
     if result.times.total_ms:
@@ -43,10 +42,7 @@ def describe(result: CycleResult) -> tuple[str, str]:
     if result.verdict == Verdict.ERROR:
         reason = result.error or "the cycle failed"
     elif result.verdict == Verdict.NOK and match is not None:
-        wrong = [wrong_part_text(s, result.detections) for s in match.wrong_parts]
-        missing = [s.name or f"class {s.class_id}" for s in match.slots if not s.matched and s.wrong_detection is None]
-        lines = (["wrong part: " + ", ".join(wrong)] if wrong else []) + (["missing: " + ", ".join(missing)] if missing else [])
-        reason = "; ".join(lines)
+        reason = match.nok_reason(result.detections)
     return "  ·  ".join(parts), reason
 
 
