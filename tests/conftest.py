@@ -19,11 +19,17 @@ import pytest  # noqa: E402
 # rest in a venv where Qt is not installed at all, with `-m "not qt"` for single Qt tests
 # in otherwise Qt-free files. Only that explicit switch leaves anything out.
 QT_TEST_FILES = [
+    "test_demo_layer.py",
     "test_gui_old_patterns.py",
     "test_gui_widgets.py",
     "test_gui_window.py",
+    "test_operator_flows.py",
+    "test_pattern_canvas.py",
     "test_pattern_editor.py",
+    "test_screen_fit.py",
     "test_settings_dialog.py",
+    "test_settings_dialog_keys.py",
+    "test_station_protocol.py",  # the widgets' Protocol lives in the gui package
     "test_packaging.py",  # the frozen GUI app
 ]
 if os.environ.get("INSPECTION_STATION_CORE_TESTS_ONLY") == "1":

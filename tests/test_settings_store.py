@@ -5,11 +5,29 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
+
 from inspection_station.core.settings.audit import AuditLog
-from inspection_station.core.settings.model import load_settings
+from inspection_station.core.settings.model import Settings, load_settings
 from inspection_station.core.settings.store import SettingsStore
 from inspection_station.core.station import Station
-from tests.gui_station import station_settings
+from tests.onnx_models import constant_model
+
+# End-to-end layout [1, K, 6]: one box, enough for a model that loads and runs.
+_OUTPUT = np.array([[[100, 100, 200, 200, 0.9, 0]]], np.float32)
+
+
+def station_settings(tmp_path):
+    """A station on the emulator (bundled demo images and patterns) with a tiny real model;
+    Qt-free, so this file runs in the core-only CI step too."""
+    model = constant_model(tmp_path / "constant.onnx", _OUTPUT, names={0: "screw"})
+    return (
+        Settings()
+        .replace("camera", serial="0815-0000", emulation=True, trigger_mode="software")
+        .replace("model", path=str(model))
+        .replace("results", log_dir=str(tmp_path / "log"), image_dir=str(tmp_path / "images"),
+                 review_dir=str(tmp_path / "review"), archive="none")
+    )
 
 
 def test_apply_saves_audits_each_key_and_hands_the_settings_to_the_station(tmp_path):

@@ -86,6 +86,7 @@ def test_corrected_yield_applies_the_overrules_beside_the_raw_yield(overrules, r
     assert f"corrected yield: {100 * corrected:.1f} %" in "\n".join(stats.summary_lines())
 
 
+@pytest.mark.qt
 def test_the_banner_and_the_overlay_name_the_wrong_part(qtbot, tmp_path):
     import pyqtgraph as pg
 
