@@ -24,7 +24,7 @@ from inspection_station.core.camera.discovery import list_devices
 from inspection_station.core.camera.worker import CameraWorker
 from inspection_station.core.cycle import CycleResult, Verdict
 from inspection_station.core.detect.detector import Detector
-from inspection_station.core.errors import StationError
+from inspection_station.core.errors import StationError, located_error
 from inspection_station.core.frame import Frame
 from inspection_station.core.images import PREVIEW_WIDTH, downscale, load_image
 from inspection_station.core.patterns.model import PatternSet
@@ -208,7 +208,7 @@ class Station:
         """
 
         def work():
-            image = load_image(path)
+            image = load_image(path, self.settings.camera.max_image_pixels)
             detector = self.pipeline.detector
             return image, (detector.detect(image) if detector is not None else [])
 
@@ -402,7 +402,8 @@ class Station:
         self._on_state(Component.MODEL, LoadState.LOADING, str(path))
         try:
             detector = Detector.load(path, settings.model)
-        except StationError as exc:
+        except Exception as exc:  # any failure, not only ours: the loader thread must report it
+            exc = located_error(path, exc)
             running = self.pipeline.detector
             if running is None:
                 self.pipeline.model_problem = str(exc)
@@ -414,6 +415,8 @@ class Station:
             self._on_error(f"model not loaded: {exc}")
             return
         self.pipeline.detector = detector
+        for warning in detector.warnings:
+            self._on_notice(warning)
         self._on_state(Component.MODEL, LoadState.READY, detector.describe())
 
     def _load_patterns(self, settings: Settings) -> None:
@@ -422,7 +425,8 @@ class Station:
         path = resolve_patterns_path(settings.patterns)
         try:
             library = read_pattern_library(path, num_classes)
-        except StationError as exc:
+        except Exception as exc:  # any failure, not only ours: the loader thread must report it
+            exc = located_error(path, exc)
             self.pattern_warnings = [str(exc)]
             self.pipeline.pattern_problem = str(exc)
             self._on_state(Component.PATTERNS, LoadState.ERROR, str(exc))

@@ -10,11 +10,14 @@ ties); OK when it has every slot filled.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import importlib.machinery
+import importlib.util
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from inspection_station.core.cycle import Verdict
 from inspection_station.core.detection import Detection
@@ -168,6 +171,40 @@ def _wrong_parts(
     return wrong
 
 
+_LSAP = "scipy.optimize._lsap"
+_solver: Callable | None = None
+
+
+def assignment_solver() -> Callable:
+    """scipy's assignment solver without the rest of scipy.optimize, loaded on first use.
+
+    `from scipy.optimize import linear_sum_assignment` runs scipy.optimize's __init__,
+    which pulls in scipy.linalg, sparse and more: 0.36 s of every start. The solver is one
+    C extension (scipy.optimize._lsap) that needs only numpy, so it is loaded from its file;
+    the ordinary import is the fallback for a layout where the file is not found.
+    """
+    global _solver
+    if _solver is None:
+        module = sys.modules.get(_LSAP)
+        if module is None:
+            try:
+                import scipy
+
+                loader = (importlib.machinery.ExtensionFileLoader, importlib.machinery.EXTENSION_SUFFIXES)
+                folder = Path(scipy.__path__[0]) / "optimize"
+                spec = importlib.machinery.FileFinder(str(folder), loader).find_spec(_LSAP)
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                sys.modules[_LSAP] = module  # a later `import scipy.optimize` reuses it
+            except Exception:  # noqa: BLE001 - any surprise: the ordinary (slower) import
+                from scipy.optimize import linear_sum_assignment
+
+                _solver = linear_sum_assignment
+                return _solver
+        _solver = module.linear_sum_assignment
+    return _solver
+
+
 def assign(fits: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """Per slot the detection index filling it, or -1; maximum cardinality matching.
 
@@ -180,7 +217,7 @@ def assign(fits: np.ndarray, scores: np.ndarray) -> np.ndarray:
         return result
     bonus = np.clip(np.nan_to_num(scores, nan=0.0), 0.0, 1.0) / (n_slots + 1)
     weight = np.where(fits, 1.0 + bonus[None, :], 0.0)
-    rows, cols = linear_sum_assignment(weight, maximize=True)
+    rows, cols = assignment_solver()(weight, maximize=True)
     keep = fits[rows, cols]
     result[rows[keep]] = cols[keep]
     return result

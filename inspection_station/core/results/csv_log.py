@@ -303,11 +303,18 @@ class ResultsLog:
     def _drain(self) -> bool:
         while self._pending:
             day, line = self._pending[0]
+            start = -1
             try:
                 prefix = self._ensure_open(day)
+                start = os.lseek(self._fd, 0, os.SEEK_END)  # O_APPEND: the row starts here
                 self._write_all(prefix + line)
                 os.fsync(self._fd)
             except OSError as exc:
+                # A full disk may have taken part of the row: cut it off, so the file holds
+                # whole rows only and the retry does not follow a fragment.
+                if start >= 0 and self._fd is not None:
+                    with contextlib.suppress(OSError):  # failing too: the reopen cuts the torn tail
+                        os.ftruncate(self._fd, start)
                 self._close_fd()  # reopen (and re-check header / torn tail) next time
                 self._fail(exc)
                 return False
@@ -345,14 +352,41 @@ class ResultsLog:
                 f"{log_path(self.log_dir, day)}: written by another version (different columns); "
                 f"kept unchanged, new rows go to {path.name}"
             )
+        if state == "torn-tail" and self._cut_torn_tail(path):
+            state = "ours"
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
         fd = os.open(path, flags, 0o644)
         self._fd, self._fd_day, self._fd_path = fd, day, path
         if state == "new":
             return _BOM + self._header
         if state == "torn-tail":
-            return b"\n"  # end the torn line so our row starts on its own line
+            return b"\n"  # could not cut it: end the torn line so our row starts on its own line
         return b""
+
+    def _cut_torn_tail(self, path: Path) -> bool:
+        """Truncate an unfinished last line (a crash or a full disk mid-row); True when done.
+
+        Only bytes after the last newline go: they are no record, and a reader (Excel,
+        csv.reader over the whole file) would merge them with the next row.
+        """
+        try:
+            with path.open("r+b") as fh:
+                end = fh.seek(0, os.SEEK_END)
+                pos = end
+                while pos > 0:
+                    step = min(1 << 16, pos)
+                    fh.seek(pos - step)
+                    chunk = fh.read(step)
+                    newline = chunk.rfind(b"\n")
+                    if newline >= 0:
+                        cut = pos - step + newline + 1
+                        fh.truncate(cut)
+                        self._notice(f"{path}: {end - cut} byte(s) of an unfinished row at the end removed")
+                        return True
+                    pos -= step
+        except OSError:
+            return False
+        return False
 
     def _inspect(self, path: Path) -> str:
         """'new' (absent/empty), 'ours', 'torn-tail' (ours, last line unterminated), 'other-header'."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from inspection_station.core.errors import StationError
+from inspection_station.core.errors import ConfigError, StationError
 from inspection_station.core.settings.audit import AuditError, AuditLog
 from inspection_station.core.settings.model import Settings, save_settings
 from inspection_station.core.settings.revert import after_failed_model_load
@@ -62,8 +62,8 @@ class SettingsStore:
         """'' when saved, else why not (the old file stays as it was)."""
         try:
             save_settings(new, self.path)
-        except OSError as exc:
-            return f"not saved to {self.path}: {exc.strerror or exc}"
+        except (OSError, ConfigError) as exc:  # ConfigError: save_settings refused the values
+            return f"not saved to {self.path}: {getattr(exc, 'strerror', None) or exc}"
         return ""
 
     def apply(self, new: Settings) -> StoreOutcome:

@@ -139,6 +139,14 @@ class SettingsDialog(QDialog):
         if bridge is not None:
             bridge.state_changed.connect(self.show_state)
         self._show_provider()
+        self._show_read_only()
+
+    def _show_read_only(self) -> None:
+        """A settings file that does not parse is never saved over: say so before any edit."""
+        problem = config.settings_file_problem(self.settings_path)
+        if problem:
+            self.message.setStyleSheet(ERROR_STYLE)
+            self.message.setText(f"Read-only: running on defaults. {problem}. Fix or replace the file to save changes.")
 
     # --- tabs -----------------------------------------------------------------------------
 
