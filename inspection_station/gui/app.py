@@ -61,6 +61,7 @@ def open_settings_dialog(
 
     settings = open_engineer_settings(window, window.settings, station, settings_path=settings_path, bridge=bridge)
     if settings is not None:
+        window.engineer_unlocked = True  # #13's roles replace this one flag
         window.apply_settings(settings)  # pedal key, title, colours: the window's own part
         if line is not None:
             line.apply(settings)  # [line] changed: API / metrics / PLC outputs replaced
@@ -149,8 +150,10 @@ def run_gui(
     if demo:
         window.setWindowTitle(window.windowTitle() + "  (demo)")
     path = Path(settings_path) if settings_path else None
+    window.settings_path = path  # where the engineer's edits go (the demo's own file in --demo)
     window.open_settings.connect(lambda: open_settings_dialog(window, station, bridge, path, line))
-    for warning in warnings:  # tolerant settings loading: started anyway, said why
+    for warning in warnings:  # tolerant settings loading: started anyway, said why (and keeps saying)
+        window.add_warning(f"settings: {warning}")
         window.show_message(f"settings: {warning}", error=True)
     if settings.station.kiosk:
         window.toggle_fullscreen()

@@ -393,12 +393,139 @@ def pattern_set_to_yaml(ps: PatternSet) -> str:
     return yaml.dump(data, Dumper=_PatternDumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
+def _round_trip():
+    from ruamel.yaml import YAML  # only the writer needs it: reading stays on PyYAML
+
+    rt = YAML(typ="rt")
+    rt.preserve_quotes = True
+    rt.width = 4096  # never fold a long name onto two lines
+    rt.indent(mapping=2, sequence=4, offset=2)
+    return rt
+
+
+def _flow(values) -> Any:
+    from ruamel.yaml.comments import CommentedSeq
+
+    seq = CommentedSeq(values)
+    seq.fa.set_flow_style()
+    return seq
+
+
+def _set_list(target, values: list[float]) -> None:
+    """Replace a box's numbers in place: the sequence keeps its style and its comments, and
+    an unchanged number keeps its spelling ("0.20" stays "0.20")."""
+    if len(target) != len(values):
+        target[:] = values
+        return
+    for i, value in enumerate(values):
+        if not _is_number(target[i]) or float(target[i]) != value:
+            target[i] = value
+
+
+def _update_slot(node, slot: Slot):
+    from ruamel.yaml.comments import CommentedMap
+
+    if not isinstance(node, CommentedMap):
+        node = CommentedMap()
+        for key, value in slot.extras:  # a new node: the unknown fields read from the file
+            node[key] = value
+    node["class_id"] = int(slot.class_id)
+    for key, box in (("inner", slot.inner), ("outer", slot.outer)):
+        values = [float(v) for v in box]
+        if isinstance(node.get(key), list):
+            _set_list(node[key], values)
+        else:
+            node[key] = _flow(values)
+    for key, value in (("name", slot.name), ("min_score", slot.min_score)):
+        if value is None:
+            node.pop(key, None)
+        else:
+            node[key] = value if key == "name" else float(value)
+    return node
+
+
+def _merge_document(doc, ps: PatternSet):
+    """The old file's tree with `ps`'s values: comments, key order, quoting, flow style kept.
+
+    A variant or slot that stays is updated in place; one that is new is appended; one that
+    was removed goes (with its comments).
+    """
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if not isinstance(doc, CommentedMap):
+        doc = CommentedMap()
+    wanted = dict(ps.variants)
+    for key in [k for k in doc if str(k) != SETTINGS_KEY and str(k) not in wanted]:
+        del doc[key]
+    for variant, slots in wanted.items():
+        key = next((k for k in doc if str(k) == variant), variant)
+        seq = doc.get(key)
+        if not isinstance(seq, CommentedSeq):
+            seq = CommentedSeq()
+        for i, slot in enumerate(slots):
+            if i < len(seq):
+                seq[i] = _update_slot(seq[i], slot)
+            else:
+                seq.append(_update_slot(None, slot))
+        del seq[len(slots):]
+        doc[key] = seq
+    if ps.min_scores:
+        table = CommentedMap((int(k), float(v)) for k, v in ps.min_scores.items())
+        settings = doc.get(SETTINGS_KEY)
+        if isinstance(settings, CommentedMap):
+            settings["min_score"] = table
+        else:
+            doc[SETTINGS_KEY] = CommentedMap(min_score=table)
+    elif SETTINGS_KEY in doc:
+        settings = doc[SETTINGS_KEY]
+        if isinstance(settings, CommentedMap):
+            settings.pop("min_score", None)
+        if not settings:
+            del doc[SETTINGS_KEY]
+    return doc
+
+
+def pattern_set_to_yaml_over(ps: PatternSet, old_text: str) -> str:
+    """`ps` written over the text of its previous file, keeping what the engineer wrote
+    around the values (comments, key order, quoting); plain text when the old is unreadable."""
+    import io
+
+    from ruamel.yaml.error import YAMLError as RuamelError
+
+    rt = _round_trip()
+    try:
+        doc = rt.load(old_text) if old_text.strip() else None
+    except RuamelError:
+        return pattern_set_to_yaml(ps)  # the old file was broken: nothing worth keeping
+    out = io.StringIO()
+    rt.dump(_merge_document(doc, ps), out)
+    return out.getvalue()
+
+
+def _reads_back_as(text: str, ps: PatternSet, target: Path) -> bool:
+    try:
+        back = parse_pattern_set(text, ps.name, target)
+    except PatternError:
+        return False
+    return back.variants == ps.variants and back.min_scores == ps.min_scores
+
+
 def save_pattern_set(ps: PatternSet, path: str | Path | None = None, num_classes: int | None = None) -> Path:
-    """Write atomically (previous file kept as .bak); an invalid set is refused, file untouched."""
+    """Write atomically (previous file kept as .bak); an invalid set is refused, file untouched.
+
+    Over an existing file the engineer's comments, key order and file mode are kept.
+    """
     target = Path(path) if path is not None else ps.path
     if target is None:
         raise PatternError(f"pattern set {ps.name!r}: no file to save to")
     problems = validate_pattern_set(ps, num_classes)
     if problems:
         raise PatternFileError([f"not saved to {target}: {p}" for p in problems])
-    return atomic_write_text(target, pattern_set_to_yaml(ps))
+    try:
+        old_text = target.read_text(encoding="utf-8") if target.is_file() else ""
+    except (OSError, UnicodeDecodeError):
+        old_text = ""
+    text = pattern_set_to_yaml_over(ps, old_text) if old_text else pattern_set_to_yaml(ps)
+    if not _reads_back_as(text, ps, target):  # e.g. an unknown key the old file carried
+        text = pattern_set_to_yaml(ps)
+    return atomic_write_text(target, text)

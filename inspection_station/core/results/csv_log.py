@@ -31,6 +31,7 @@ from pathlib import Path
 from inspection_station.core.cycle import CycleResult
 from inspection_station.core.detection import Detection
 from inspection_station.core.errors import ResultsError
+from inspection_station.core.patterns.matching import wrong_part_text
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ LOG_COLUMNS: tuple[str, ...] = (
     "filled",
     "expected",
     "missing_slots",  # per unfilled slot: its name, else "<slot index>:<class id>", ';'-joined
+    "wrong_parts",  # per slot holding another class: "capacitor in slot chip_mcu", ';'-joined
     "n_detections",
     "detections",  # compact JSON [[class_id, score, x1, y1, x2, y2], ...]
     "cycle_ms",
@@ -100,6 +102,12 @@ def missing_slots(result: CycleResult) -> str:
     return ";".join(s.name or f"{s.index}:{s.class_id}" for s in result.match.slots if not s.matched)
 
 
+def wrong_parts(result: CycleResult) -> str:
+    if result.match is None:
+        return ""
+    return ";".join(wrong_part_text(s, result.detections) for s in result.match.wrong_parts)
+
+
 def cycle_row(result: CycleResult, station: str) -> dict[str, str]:
     """The log row for one cycle (all values as text)."""
     match = result.match
@@ -114,6 +122,7 @@ def cycle_row(result: CycleResult, station: str) -> dict[str, str]:
         "filled": str(match.filled) if match is not None else "",
         "expected": str(match.expected) if match is not None else "",
         "missing_slots": missing_slots(result),
+        "wrong_parts": wrong_parts(result),
         "n_detections": str(len(result.detections)),
         "detections": detections_json(result.detections),
         "cycle_ms": _ms(times.total_ms),
