@@ -15,7 +15,7 @@ from inspection_station import __version__
 from inspection_station.core.errors import StationError
 
 # Order = order in --help. Modules are imported lazily so `detect` never loads Qt.
-COMMANDS = ("gui", "run", "detect", "inspect", "cameras", "pattern", "export_predictions")
+COMMANDS = ("gui", "run", "detect", "inspect", "cameras", "pattern", "export_predictions", "user", "audit")
 
 
 def build_parser() -> argparse.ArgumentParser:
