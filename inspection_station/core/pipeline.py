@@ -11,15 +11,18 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
+import weakref
 from datetime import datetime
 from typing import Protocol
 
 from inspection_station.core.cycle import CycleResult, StageTimes, Verdict
 from inspection_station.core.detect.detector import Detector
 from inspection_station.core.errors import StationError
+from inspection_station.core.fingerprints import pattern_set_hash, short
 from inspection_station.core.frame import Frame
 from inspection_station.core.patterns.matching import match_pattern
 from inspection_station.core.patterns.model import PatternSet
+from inspection_station.core.trace.part_id import PartIdPolicy
 
 
 class Recorder(Protocol):
@@ -51,6 +54,10 @@ class Pipeline:
         self.recorder = recorder
         self.model_problem = model_problem  # why there is no detector, for ERROR cycles
         self.pattern_problem = pattern_problem
+        self.part_id_policy: PartIdPolicy | None = None  # None = no part ids
+        # short sha256 of each loaded detector's file, filled before the detector is swapped in
+        self.model_hashes: weakref.WeakKeyDictionary[Detector, str] = weakref.WeakKeyDictionary()
+        self._pattern_hash: tuple[PatternSet, str] | None = None
 
     def inspect(
         self,
@@ -60,10 +67,12 @@ class Pipeline:
         grab_ms: float | None = None,
         trigger: str = "software",
         started: float | None = None,
+        part_id: str = "",
     ) -> CycleResult:
         """Run one cycle on `frame`; `started` is the perf_counter() of the trigger.
 
         `grab_ms` is the grab as the caller saw it; None = the camera's own `frame.grab_ms`.
+        `part_id` is the id typed or scanned for this part ("" = none / decode it).
         """
         started = time.perf_counter() if started is None else started
         now = datetime.now().astimezone()
@@ -79,6 +88,9 @@ class Pipeline:
             model=det.model_path.name if det else "",
             provider=det.provider if det else "",
             trigger=trigger,
+            part_id=part_id,
+            model_sha256=self._model_sha(det),
+            pattern_hash=self._pattern_sha(patterns),
         )
         if grab_ms is None:
             grab_ms = frame.grab_ms if frame is not None else 0.0
@@ -103,6 +115,12 @@ class Pipeline:
     ) -> CycleResult:
         if frame is None:
             return dataclasses.replace(base, error=f"camera: {grab_error or 'no frame'}")
+        policy = self.part_id_policy
+        if policy is not None and policy.enabled:
+            outcome = policy.decide(base.part_id, frame.image)
+            base = dataclasses.replace(base, part_id=outcome.part_id)
+            if outcome.error:
+                return dataclasses.replace(base, error=outcome.error)
         if detector is None:
             return dataclasses.replace(base, error=f"model: {self.model_problem or 'no model loaded'}")
         if pattern_set is None:
@@ -121,6 +139,18 @@ class Pipeline:
         times["match_ms"] = _ms_since(t)
         verdict = Verdict.OK if match.ok else Verdict.NOK
         return dataclasses.replace(base, verdict=verdict, detections=detections, match=match)
+
+
+    def _model_sha(self, detector: Detector | None) -> str:
+        return self.model_hashes.get(detector, "") if detector is not None else ""
+
+    def _pattern_sha(self, pattern_set: PatternSet | None) -> str:
+        if pattern_set is None:
+            return ""
+        cached = self._pattern_hash
+        if cached is None or cached[0] is not pattern_set:  # hashed once per loaded set
+            cached = self._pattern_hash = (pattern_set, short(pattern_set_hash(pattern_set)))
+        return cached[1]
 
 
 def _reason(exc: Exception) -> str:

@@ -24,6 +24,7 @@ from inspection_station.core.camera.worker import CameraWorker
 from inspection_station.core.cycle import CycleResult, Verdict
 from inspection_station.core.detect.detector import Detector
 from inspection_station.core.errors import StationError
+from inspection_station.core.fingerprints import file_sha256, short
 from inspection_station.core.frame import Frame
 from inspection_station.core.images import load_image
 from inspection_station.core.patterns.model import PatternSet
@@ -36,6 +37,7 @@ from inspection_station.core.settings.model import (
     resolve_model_path,
     resolve_patterns_path,
 )
+from inspection_station.core.trace.part_id import PartIdPolicy, clean_part_id
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,9 @@ class Station:
         self._model_ready = threading.Event()
         self._life = threading.Lock()  # start() and stop() may come from different threads
         self._stopped = False
+        self._part_id = ""  # typed / scanned for the next cycle
+        self._part_id_lock = threading.Lock()
+        self.pipeline.part_id_policy = PartIdPolicy(settings.part_id)
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -230,7 +235,10 @@ class Station:
         self, frame: Frame | None, error: str, source: str, started: float, grab_ms: float | None = None
     ) -> CycleResult:
         try:
-            result = self.pipeline.inspect(frame, grab_error=error, grab_ms=grab_ms, trigger=source, started=started)
+            result = self.pipeline.inspect(
+                frame, grab_error=error, grab_ms=grab_ms, trigger=source, started=started,
+                part_id=self._take_part_id(),
+            )
             self.last_result = result
             self._remember(result)
             self._safe(self._on_result, result)
@@ -249,6 +257,27 @@ class Station:
             fn(*args)
         except Exception:  # a listener's bug must not kill the inference thread
             log.exception("station listener failed")
+
+    # --- part id ----------------------------------------------------------------------------
+
+    def set_part_id(self, text: str) -> str:
+        """The id typed or scanned for the next part; the next cycle takes it. Returns it cleaned."""
+        try:
+            part_id = clean_part_id(text)
+        except ValueError as exc:
+            raise StationError(str(exc)) from None
+        with self._part_id_lock:
+            self._part_id = part_id
+        return part_id
+
+    @property
+    def pending_part_id(self) -> str:
+        return self._part_id
+
+    def _take_part_id(self) -> str:
+        with self._part_id_lock:
+            part_id, self._part_id = self._part_id, ""
+        return part_id
 
     # --- overrule -------------------------------------------------------------------------
 
@@ -274,6 +303,8 @@ class Station:
             # The swap and the closing of the old one (joins its image writer) happen between
             # cycles on the inference thread: a running cycle never records into a closed log.
             self._inference.submit(self._swap_recorder, self.recorder)
+        if settings.part_id != old.part_id:
+            self.pipeline.part_id_policy = PartIdPolicy(settings.part_id)
         if settings.model != old.model or settings.patterns != old.patterns:
             return self._loader.submit(self._load_model_and_patterns, settings, settings.model != old.model)
         return None
@@ -329,7 +360,12 @@ class Station:
             self._on_state("model", "error", str(exc))
             self._on_error(f"model not loaded: {exc}")
             return
+        try:  # which bytes judge the parts: the CSV names them by hash
+            self.pipeline.model_hashes[detector] = short(file_sha256(path))
+        except OSError as exc:
+            self._on_error(f"{path}: model loaded but not hashed for the log: {exc.strerror or exc}")
         self.pipeline.detector = detector
+        log.info("model loaded: %s sha256 %s", detector.describe(), self.pipeline.model_hashes.get(detector, "?"))
         self._on_state("model", "ready", detector.describe())
 
     def _load_patterns(self, settings: Settings) -> None:
