@@ -21,6 +21,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"inspection-station: warning: {warning}", file=sys.stderr)
     demo = bool(getattr(args, "demo", False))
     settings = demo_settings(loaded.settings) if demo else loaded.settings
+    from inspection_station.core.logging_setup import setup_logging
+
+    setup_logging(settings.logging)
 
     import onnxruntime  # noqa: F401  # Windows: its DLLs before Qt's (see gui/app.py)
 

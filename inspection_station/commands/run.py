@@ -52,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
 
     settings = load_station_settings(args)
     settings = settings.replace("camera", trigger_mode="software")  # headless: we are the trigger
+    from inspection_station.core.logging_setup import setup_logging
+
+    setup_logging(settings.logging, console=False)  # stderr already gets the states and errors
     say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
     stop = threading.Event()
     previous_handler = signal.signal(signal.SIGINT, lambda *_: stop.set())
