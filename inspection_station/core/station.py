@@ -31,11 +31,13 @@ from inspection_station.core.patterns.model import PatternSet
 from inspection_station.core.patterns.yaml_io import load_pattern_library
 from inspection_station.core.pipeline import Pipeline
 from inspection_station.core.results.recorder import ResultsRecorder
+from inspection_station.core.results.retention import RetentionWorker
 from inspection_station.core.results.statistics import Statistics
 from inspection_station.core.settings.model import (
     Settings,
     resolve_model_path,
     resolve_patterns_path,
+    resolve_results_dirs,
 )
 from inspection_station.core.trace.part_id import PartIdPolicy, clean_part_id
 
@@ -86,6 +88,7 @@ class Station:
         self._part_id = ""  # typed / scanned for the next cycle
         self._part_id_lock = threading.Lock()
         self.pipeline.part_id_policy = PartIdPolicy(settings.part_id)
+        self.retention: RetentionWorker | None = None
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -103,6 +106,7 @@ class Station:
                 done.set_result(None)
                 return done
             self._open_recorder(self.settings)
+            self._start_retention(self.settings)
             self.camera = CameraWorker(
                 self.settings.camera,
                 on_frame=self._on_frame,
@@ -123,6 +127,8 @@ class Station:
             self._stopped = True
         self._loader.shutdown(wait=True, cancel_futures=True)
         self._inference.shutdown(wait=True, cancel_futures=True)
+        if self.retention is not None:
+            self.retention.stop()
         if self.camera is not None:
             self.camera.stop()
         try:  # the pipeline still holds the previous recorder when stop() cancelled its swap
@@ -303,6 +309,9 @@ class Station:
             # The swap and the closing of the old one (joins its image writer) happen between
             # cycles on the inference thread: a running cycle never records into a closed log.
             self._inference.submit(self._swap_recorder, self.recorder)
+        if self.retention is not None and (settings.results != old.results or settings.retention != old.retention):
+            _log_dir, image_dir, review_dir = resolve_results_dirs(settings.results)
+            self.retention.update(image_dir, review_dir, settings.retention)
         if settings.part_id != old.part_id:
             self.pipeline.part_id_policy = PartIdPolicy(settings.part_id)
         if settings.model != old.model or settings.patterns != old.patterns:
@@ -317,6 +326,19 @@ class Station:
 
     def reload_patterns(self) -> None:
         self._load_patterns(self.settings)
+
+    def _start_retention(self, settings: Settings) -> None:
+        """Image retention and the low-disk check, on their own thread (off the cycle's path)."""
+        _log_dir, image_dir, review_dir = resolve_results_dirs(settings.results)
+
+        def low_disk(low: bool, message: str) -> None:
+            self._on_state("disk", "low" if low else "ok", message)
+            if low:
+                self._on_error(message)
+
+        self.retention = RetentionWorker(
+            image_dir, review_dir, settings.retention, on_low_disk=low_disk, on_problem=self._on_error
+        ).start()
 
     def _open_recorder(self, settings: Settings) -> None:
         self.recorder = self.pipeline.recorder = self._new_recorder(settings)
