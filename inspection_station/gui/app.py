@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QApplication
 
 from inspection_station.core import paths
 from inspection_station.core.settings.model import Settings
+from inspection_station.gui.engineer.access_ui import AccessUi, station_access
 from inspection_station.gui.error_route import ErrorRoute, install_exception_hooks
 from inspection_station.gui.operator.main_window import MainWindow
 from inspection_station.gui.operator.station_bridge import StationBridge
@@ -56,13 +57,18 @@ def start_station(station, route: ErrorRoute) -> threading.Thread:
     return thread
 
 
-def open_settings_dialog(window: MainWindow, station, bridge: StationBridge, settings_path: Path | None) -> None:
-    """Engineer password, then the settings dialog (gui/settings_dialog.py owns that flow)."""
+def open_settings_dialog(
+    window: MainWindow, station, bridge: StationBridge, settings_path: Path | None, access_ui=None
+) -> None:
+    """Sign-in, then the settings dialog (gui/settings_dialog.py owns that flow)."""
     from inspection_station.gui.engineer.settings_dialog import open_engineer_settings
 
-    settings = open_engineer_settings(window, window.settings, station, settings_path=settings_path, bridge=bridge)
+    settings = open_engineer_settings(window, window.settings, station, settings_path=settings_path, bridge=bridge,
+                                      access_ui=access_ui)
     if settings is not None:
         window.apply_settings(settings)  # pedal key, title, colours: the window's own part
+        if access_ui is not None:  # the roles per action and the idle time may have changed
+            access_ui.control.apply_settings(settings.access, settings.station.name)
 
 
 def run_gui(
@@ -85,7 +91,9 @@ def run_gui(
     if demo:
         window.setWindowTitle(window.windowTitle() + "  (demo)")
     path = Path(settings_path) if settings_path else None
-    window.open_settings.connect(lambda: open_settings_dialog(window, station, bridge, path))
+    access_ui = AccessUi(station_access(settings), window)
+    window.attach_access(access_ui)
+    window.open_settings.connect(lambda: open_settings_dialog(window, station, bridge, path, access_ui))
     for warning in warnings:  # tolerant settings loading: started anyway, said why
         window.show_message(f"settings: {warning}", error=True)
     if settings.station.kiosk:
@@ -94,8 +102,11 @@ def run_gui(
         window.resize(1600, 1000)
         window.showMaximized()
     QTimer.singleShot(0, lambda: start_station(station, route))
+    # first run: say that an administrator is needed, explicitly (never the first to press Settings)
+    QTimer.singleShot(0, lambda: access_ui.offer_first_admin(window, modal=False))
     try:
         return int(app.exec())
     finally:
+        access_ui.close()
         station.stop()
         uninstall_hooks()

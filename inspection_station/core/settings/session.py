@@ -187,11 +187,13 @@ class AccessControl:
         station.select_pattern_set(name)
         self.record("product", "patterns.active", old, name, action="switch")
 
-    def reset_shift(self, statistics) -> None:
-        """Start the shift statistics over (a Statistics), audited with the counts dropped."""
+    def reset_shift(self, statistics, reset: Callable[[], None] | None = None) -> None:
+        """Start the shift statistics over (a Statistics), audited with the counts dropped.
+
+        `reset` does the resetting when a view holds more than the core numbers."""
         self.require("reset_shift")
         snapshot = statistics.snapshot()
-        statistics.reset()
+        (reset or statistics.reset)()
         self.record("shift", "statistics", dict(snapshot.counts), {}, action="reset")
 
     def record_overrule(self, cycle_id: str, old_verdict: str, new_verdict: str) -> None:

@@ -29,12 +29,14 @@ from PySide6.QtWidgets import (
 
 from inspection_station import __version__
 from inspection_station.core.cycle import CycleResult, Verdict
+from inspection_station.core.logging_setup import log_dir
 from inspection_station.core.results.csv_log import log_path
 from inspection_station.core.settings.model import Settings, resolve_results_dirs
 from inspection_station.gui import theme
 from inspection_station.gui.error_route import ErrorRoute
 from inspection_station.gui.operator.history_panel import HistoryEntry, HistoryPanel
 from inspection_station.gui.operator.image_view import ImageView
+from inspection_station.gui.operator.part_id_field import PartIdField
 from inspection_station.gui.operator.station_bridge import StationBridge
 from inspection_station.gui.operator.statistics_panel import StatisticsPanel
 from inspection_station.gui.operator.verdict_banner import VerdictBanner
@@ -93,6 +95,7 @@ class MainWindow(QMainWindow):
         self._cycle_running = False
         self._model_ready_once = False
         self._banner_problem: str | None = None  # "camera" / "model": the banner shows it
+        self.access_ui = None  # AccessUi once attached: sign-in, permissions, audit
 
         self._build_widgets()
         self._build_actions()
@@ -154,6 +157,9 @@ class MainWindow(QMainWindow):
         layout.setSpacing(10)
         layout.addWidget(self.banner)
         layout.addWidget(self.splitter, 1)
+        self.part_id_field = PartIdField(self.station, self.error_route.report)
+        self.part_id_field.setVisible(False)  # only where the settings ask for scanned ids
+        layout.addWidget(self.part_id_field)
         layout.addLayout(buttons)
         self.setCentralWidget(central)
 
@@ -171,6 +177,7 @@ class MainWindow(QMainWindow):
         self.overlay_action.setChecked(True)
         self.fullscreen_action = view_menu.addAction("Full screen (F11)", self.toggle_fullscreen)
         engineer_menu = menu.addMenu("&Engineer")
+        self.engineer_menu = engineer_menu
         self.settings_action = QAction("Settings …", self)
         engineer_menu.addAction(self.settings_action)
         help_menu = menu.addMenu("&Help")
@@ -195,8 +202,14 @@ class MainWindow(QMainWindow):
         self.model_label = QLabel("Model: …")
         self.pattern_label = QLabel("Product: …")
         self.log_label = QLabel("Log: …")
+        self.disk_label = QLabel("")  # a low disk: stays until the space is back
+        self.disk_label.setObjectName("disk_label")
+        self.disk_label.setVisible(False)
+        self.user_label = QLabel("")  # who is signed in (accounts)
+        self.user_label.setObjectName("user_label")
         bar.addWidget(self.message_label, 1)
-        for widget in (self.busy_bar, self.camera_label, self.model_label, self.pattern_label, self.log_label):
+        for widget in (self.busy_bar, self.camera_label, self.model_label, self.pattern_label, self.log_label,
+                       self.disk_label, self.user_label):
             bar.addPermanentWidget(widget)
         self._message_timer = QTimer(self)
         self._message_timer.setSingleShot(True)
@@ -227,6 +240,8 @@ class MainWindow(QMainWindow):
         self.fullscreen_shortcut.activated.connect(self.toggle_fullscreen)
         self.history.entry_selected.connect(self.show_history_entry)
         self.statistics.reset_requested.connect(lambda: self.show_message("Shift statistics reset"))
+        self.statistics.reset_button.clicked.disconnect()  # the role check and audit come first
+        self.statistics.reset_button.clicked.connect(self.request_reset_shift)
         self._overrule_finished.connect(self._overrule_done)
 
     def apply_settings(self, settings: Settings) -> None:
@@ -241,6 +256,7 @@ class MainWindow(QMainWindow):
         self.history.size = st.history_size
         self.image_view.overlay.set_class_colors(settings.model.class_colors)
         self.inspect_button.setToolTip(f"Inspect the part (foot pedal: {sequence.toString()})")
+        self.part_id_field.setVisible(settings.part_id.source in ("scanner", "scanner_or_image"))
         self._update_log_label()
 
     # --- operator actions ----------------------------------------------------------------------
@@ -269,9 +285,46 @@ class MainWindow(QMainWindow):
         if not name or (self.station.active_pattern_set and self.station.active_pattern_set.name == name):
             return
         try:
-            self.station.select_pattern_set(name)
+            if self.access_ui is None:
+                self.station.select_pattern_set(name)
+            elif self.access_ui.permit("product_switch", self):
+                self.access_ui.control.switch_product(self.station, name)  # audited: who, from, to
+            else:
+                self._refresh_products()  # refused: the list shows what is really active
         except Exception as exc:  # a stale list: say so, keep going
             self.error_route.report(str(exc))
+
+    def request_reset_shift(self) -> None:
+        """Reset shift: the configured role (a sign-in if needed), then audited."""
+        if self.access_ui is None:
+            self.statistics.reset()
+            return
+        if self.access_ui.permit("reset_shift", self):
+            try:
+                self.access_ui.control.reset_shift(self.station.statistics, self.statistics.reset)
+            except Exception as exc:  # e.g. the audit trail cannot be written: say so
+                self.error_route.report(f"shift not reset: {exc}")
+
+    def attach_access(self, access_ui) -> None:
+        """Accounts (gui/engineer/access_ui.py): sign-in menu, who is signed in, idle lock."""
+        self.access_ui = access_ui
+        menu = self.engineer_menu
+        menu.addSeparator()
+        self.sign_in_action = menu.addAction("Sign in …", lambda: access_ui.permit("settings", self))
+        self.sign_out_action = menu.addAction("Sign out", access_ui.sign_out)
+        self.first_admin_action = menu.addAction("Create the administrator …",
+                                                 lambda: access_ui.offer_first_admin(self))
+        access_ui.changed.connect(self._update_user_label)
+        access_ui.locked.connect(lambda message: self.show_message(message))
+        self._update_user_label()
+
+    def _update_user_label(self) -> None:
+        if self.access_ui is None:
+            return
+        self.user_label.setText(self.access_ui.status_text())
+        signed_in = self.access_ui.control.session is not None
+        self.sign_out_action.setEnabled(signed_in)
+        self.first_admin_action.setVisible(self.access_ui.control.needs_first_admin())
 
     def request_overrule(self) -> None:
         """Ask the operator to confirm that the last verdict was wrong (non-blocking dialog)."""
@@ -297,10 +350,13 @@ class MainWindow(QMainWindow):
         self._overruled.add(result.cycle_id)
         self._update_overrule_button()
         self.show_message(f"Recording the correction of {result.cycle_id} …")
+        access = self.access_ui.control if self.access_ui is not None else None  # read here, on the GUI thread
 
         def work() -> None:  # writes the review image: file I/O, off the GUI thread
             try:
                 self.station.overrule(result.cycle_id, corrected, note="operator: wrong verdict")
+                if access is not None:
+                    access.record_overrule(result.cycle_id, str(result.verdict), str(corrected))
             except Exception as exc:
                 self._overrule_finished.emit(result.cycle_id, str(exc) or type(exc).__name__)
             else:
@@ -336,6 +392,7 @@ class MainWindow(QMainWindow):
             ("Link", f'<a href="{st.link}" style="color:#4fc3f7">{st.link}</a>' if st.link else ""),
             ("Model", detector.model_path.name if detector else "not loaded"),
             ("Provider", detector.provider if detector else "–"),
+            ("Logs", str(log_dir())),
         ]
         table = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in rows if v)
         info = f"<p>{st.info_text}</p>" if st.info_text else ""
@@ -359,6 +416,7 @@ class MainWindow(QMainWindow):
         self._hold(image, result, width, height)
         self.history.add_result(result)
         self.statistics.add_result(result)
+        self.part_id_field.cycle_done(result)
         self._update_overrule_button()
         self._update_busy()
         self._update_log_label()
@@ -412,6 +470,14 @@ class MainWindow(QMainWindow):
                 if self.station.detector is None:
                     self._banner_problem = "model"
                     self.banner.show_error(f"Model not loaded: {reason}")
+        elif component == "disk":
+            low = state == "low"
+            self.disk_label.setVisible(low)
+            self.disk_label.setText("LOW DISK" if low else "")
+            self.disk_label.setToolTip(reason)
+            self.disk_label.setStyleSheet(f"color: {theme.VERDICT_TEXT['NOK']}; font-weight: bold;")
+            if not low:
+                self.show_message(reason)
         elif component == "patterns":
             self._refresh_products()
             if state == "error":
