@@ -275,3 +275,39 @@ def test_station_access_migrates_an_old_engineer_password(tmp_path):
         "station", engineer_password_hash=access.hash_password("old pw", n=2**4, r=1, p=1))
     control = station_access(settings)
     assert control.login("engineer", "old pw").role == "engineer"
+
+
+def test_the_admin_manages_accounts_in_the_gui(qtbot, control):
+    from inspection_station.gui.engineer.accounts_dialog import AccountsDialog
+
+    control.store.add("ada", "admin", "admin-pw")
+    control.store.add("eve", "engineer", "eve-pw")
+    seen = {}
+
+    def manage(dialog: AccountsDialog):
+        qtbot.addWidget(dialog)
+        assert [dialog.table.item(r, 0).text() for r in range(dialog.table.rowCount())] == ["ada", "eve"]
+        dialog.name.setText("olga")
+        dialog.role.setCurrentText("operator")
+        dialog.password.setText("olga-pw")
+        dialog.confirm.setText("olga-pw")
+        dialog.add_button.click()
+        assert dialog.message.text() == "olga (operator) added."
+        dialog.select("ada")
+        dialog.remove_button.click()
+        seen["remove_self"] = dialog.message.text()
+        dialog.select("eve")
+        dialog.unlock_button.click()
+        dialog.remove_button.click()
+        return QDialog.DialogCode.Rejected
+
+    ui = ScriptedAccess(control, [cancel])
+    assert not ui.open_accounts()  # nobody signed in and the sign-in cancelled: no page
+    ui.answers = [sign_in("eve", "eve-pw")]
+    assert not ui.open_accounts()  # an engineer is not an admin
+    ui.answers = [sign_in("ada", "admin-pw"), manage]
+    assert ui.open_accounts()
+    assert "cannot remove the account you are signed in with" in seen["remove_self"]
+    assert [(u.name, u.role) for u in control.store.users()] == [("ada", "admin"), ("olga", "operator")]
+    users = [(r["action"], r["target"], r["user"]) for r in audit_rows() if r["kind"] == "user"]
+    assert users == [("create", "olga", "ada"), ("unlock", "eve", "ada"), ("remove", "eve", "ada")]

@@ -96,6 +96,16 @@ class AccessUi(QObject):
         self.changed.emit()
         return created
 
+    def open_accounts(self, parent: QWidget | None = None) -> bool:
+        """The admin's accounts page, after an admin sign-in if needed."""
+        from inspection_station.gui.engineer.accounts_dialog import AccountsDialog
+
+        if not self.permit("users", parent):
+            return False
+        self.run_dialog(AccountsDialog(self.control, parent))
+        self.changed.emit()
+        return True
+
     def sign_out(self) -> None:
         if self.control.logout():
             self.changed.emit()

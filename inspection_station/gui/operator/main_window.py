@@ -312,6 +312,7 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         self.sign_in_action = menu.addAction("Sign in …", lambda: access_ui.permit("settings", self))
         self.sign_out_action = menu.addAction("Sign out", access_ui.sign_out)
+        self.accounts_action = menu.addAction("Accounts …", lambda: access_ui.open_accounts(self))
         self.first_admin_action = menu.addAction("Create the administrator …",
                                                  lambda: access_ui.offer_first_admin(self))
         access_ui.changed.connect(self._update_user_label)
