@@ -71,3 +71,14 @@ def test_a_camera_loss_and_reconnect_are_in_the_log_file(restore_logging, tmp_pa
     assert "WARNING" in text and "camera disconnected:" in text
     assert "camera reconnected after a loss:" in text
     assert "[camera" in text  # written from the camera worker thread (thread name in each line)
+
+
+def test_headless_run_writes_the_log_file(restore_logging, capsys):
+    from inspection_station import cli
+
+    assert cli.main(["run", "--headless", "--demo", "--cycles", "1"]) == 0
+    _flush()
+    text = log_file().read_text(encoding="utf-8")
+    assert "logging at INFO" in text
+    assert "model loaded: demo_parts.onnx" in text and "sha256" in text
+    assert "camera emulated" in text or "camera connected" in text

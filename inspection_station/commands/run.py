@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
 
 from inspection_station.core.cycle import CycleResult, Verdict
+
+log = logging.getLogger("inspection_station.run")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -64,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         with Station(
             settings,
             on_state=lambda comp, state, reason: say(f"[{comp}] {state}: {reason}"),
-            on_error=lambda msg: say(f"inspection-station: error: {msg}"),
+            on_error=lambda msg: (say(f"inspection-station: error: {msg}"), log.error("%s", msg)),
             on_notice=lambda msg: say(f"inspection-station: {msg}"),
         ) as station:
             while not station.wait_ready(0.2) and not stop.is_set():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import sys
+import threading
 from pathlib import Path
 
 from inspection_station.core import paths
@@ -66,5 +67,29 @@ def setup_logging(settings: LoggingSettings | None = None, *, console: bool | No
         root.addHandler(handler)
     root.setLevel(min(level, root.level) if root.level != logging.NOTSET else level)
     logging.captureWarnings(True)
+    _log_uncaught_thread_exceptions()
     logging.getLogger(__name__).info("logging at %s to %s", settings.level, path or "the console only")
     return path
+
+
+_hook_installed = False
+
+
+def _log_uncaught_thread_exceptions() -> None:
+    """A worker thread's uncaught exception goes to the log file too (then to the previous hook:
+    the GUI's error route, or Python's default printout)."""
+    global _hook_installed
+    if _hook_installed:
+        return
+    _hook_installed = True
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is not SystemExit:
+            name = args.thread.name if args.thread else "a thread"
+            logging.getLogger("inspection_station").error(
+                "uncaught exception in %s", name, exc_info=(args.exc_type, args.exc_value, args.exc_traceback)
+            )
+        previous(args)
+
+    threading.excepthook = hook
