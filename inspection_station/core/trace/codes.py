@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from inspection_station.core.errors import ConfigError
@@ -66,7 +67,8 @@ class CodeReader:
         x1, y1, x2, y2 = region_pixels(width, height, *self.region)
         crop = np.ascontiguousarray(image[y1:y2, x1:x2])
         if crop.ndim == 3 and crop.shape[2] == 3:
-            crop = np.ascontiguousarray(crop.mean(axis=2).astype(np.uint8))  # luminance: format-agnostic
+            # one grey channel: the decoder binarises anyway, and RGB vs BGR does not matter
+            crop = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
         kwargs = {"formats": tuple(self._formats)} if self._formats else {}
         codes = []
         for found in zx.read_barcodes(crop, **kwargs):

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
-    QHBoxLayout,
+    QGridLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
@@ -63,9 +63,9 @@ class AccountsDialog(QDialog):
         self.password_button = QPushButton("Set password of selected", self)
         self.unlock_button = QPushButton("Unlock selected", self)
         self.remove_button = QPushButton("Remove selected", self)
-        actions = QHBoxLayout()
-        for button in (self.add_button, self.password_button, self.unlock_button, self.remove_button):
-            actions.addWidget(button)
+        actions = QGridLayout()  # two columns: the theme's big buttons fit a 1366 px screen
+        for i, button in enumerate((self.add_button, self.password_button, self.unlock_button, self.remove_button)):
+            actions.addWidget(button, i // 2, i % 2)
         self.add_button.clicked.connect(self.add_user)
         self.password_button.clicked.connect(self.set_password)
         self.unlock_button.clicked.connect(self.unlock)
@@ -75,12 +75,16 @@ class AccountsDialog(QDialog):
         self.message.setWordWrap(True)
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         close.rejected.connect(self.reject)
+        self.table.setMinimumHeight(120)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table, 1)
         layout.addLayout(form)
         layout.addLayout(actions)
         layout.addWidget(self.message)
         layout.addWidget(close)
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        if screen is not None:  # sized from the screen, never beyond it
+            self.resize(min(900, screen.width() - 40), min(720, screen.height() - 40))
         self.refresh()
 
     def refresh(self) -> None:
