@@ -311,3 +311,34 @@ def test_the_admin_manages_accounts_in_the_gui(qtbot, control):
     assert [(u.name, u.role) for u in control.store.users()] == [("ada", "admin"), ("olga", "operator")]
     users = [(r["action"], r["target"], r["user"]) for r in audit_rows() if r["kind"] == "user"]
     assert users == [("create", "olga", "ada"), ("unlock", "eve", "ada"), ("remove", "eve", "ada")]
+
+
+def test_access_and_records_tab_roles_are_admin_only_and_bad_formats_are_refused(qtbot, tmp_path, control):
+    control.store.add("ada", "admin", "admin-pw")
+    control.store.add("eddie", "engineer", "eng-pw")
+    settings = station_settings(tmp_path)
+    control.login("eddie", "eng-pw")
+    dialog = SettingsDialog(settings, None, settings_path=tmp_path / "s.toml", access=control)
+    qtbot.addWidget(dialog)
+    role = dialog._widget_of("access", "settings_role")
+    assert not role.isEnabled()  # an engineer cannot lower the bar for themselves
+    dialog._widget_of("part_id", "source").setCurrentIndex(dialog._widget_of("part_id", "source").findData("image"))
+    dialog._widget_of("part_id", "formats").setText("DataMatrix, Hologram")
+    assert not dialog.apply()
+    assert "Access & records › Code formats" in dialog.message.text() and "'Hologram'" in dialog.message.text()
+    dialog._widget_of("part_id", "formats").setText("DataMatrix")
+    dialog._widget_of("retention", "max_age_days").setValue(30)
+    assert dialog.apply(), dialog.message.text()
+    assert dialog.settings.part_id.source == "image" and dialog.settings.retention.max_age_days == 30
+
+    control.login("ada", "admin-pw")
+    admin_dialog = SettingsDialog(dialog.settings, None, settings_path=tmp_path / "s.toml", access=control)
+    qtbot.addWidget(admin_dialog)
+    switch = admin_dialog._widget_of("access", "product_switch_role")
+    assert switch.isEnabled()
+    switch.setCurrentIndex(switch.findData("engineer"))
+    assert admin_dialog.apply(), admin_dialog.message.text()
+    assert admin_dialog.settings.access.product_switch_role == "engineer"
+    row = audit_rows()[-1]
+    assert (row["target"], row["new"], row["user"], row["role"]) == (
+        "access.product_switch_role", "engineer", "ada", "admin")

@@ -63,8 +63,13 @@ def open_settings_dialog(
     """Sign-in, then the settings dialog (gui/settings_dialog.py owns that flow)."""
     from inspection_station.gui.engineer.settings_dialog import open_engineer_settings
 
+    before = window.settings
     settings = open_engineer_settings(window, window.settings, station, settings_path=settings_path, bridge=bridge,
                                       access_ui=access_ui)
+    if settings is not None and settings.logging != before.logging:
+        from inspection_station.core.logging_setup import setup_logging
+
+        setup_logging(settings.logging)  # a new level or size takes effect now
     if settings is not None:
         window.apply_settings(settings)  # pedal key, title, colours: the window's own part
         if access_ui is not None:  # the roles per action and the idle time may have changed

@@ -41,6 +41,7 @@ from inspection_station.core.settings.checks import check_settings
 from inspection_station.core.settings.model import Settings
 from inspection_station.core.settings.session import AccessControl
 from inspection_station.gui.engineer.login_dialog import ChangeOwnPasswordDialog
+from inspection_station.gui.engineer.records_tab import records_tab
 from inspection_station.gui.engineer.settings_fields import (
     CAMERA_FIELDS,
     MODEL_FIELDS,
@@ -274,6 +275,7 @@ class SettingsDialog(QDialog):
             self.tabs.setTabToolTip(self.tabs.count() - 1, f"needs the role {access.needed_role('patterns')}")
         self.tabs.addTab(_scroll(self._results_tab()), "Results")
         self.tabs.addTab(_scroll(self._station_tab()), "Station")
+        self.tabs.addTab(_scroll(records_tab(self)), "Access & records")
 
         self.message = QLabel("", self)
         self.message.setObjectName("message")
