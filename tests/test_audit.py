@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from inspection_station import cli
 from inspection_station.core import paths
@@ -159,3 +161,24 @@ def test_two_log_objects_on_one_file_keep_one_chain(tmp_path):
     for i in range(4):
         (a if i % 2 else b).record("settings", "k", i, i + 1)
     assert verify_audit(a.path).intact and verify_audit(a.path).chained == 4
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(line=st.integers(0, 5), field=st.sampled_from(["time", "who", "target", "old", "new", "user", "role", "seq"]),
+       value=st.one_of(st.integers(), st.text(max_size=8)))
+def test_any_changed_value_in_any_line_is_detected(tmp_path, line, field, value):
+    path = tmp_path / f"audit-{line}-{field}.jsonl"
+    path.unlink(missing_ok=True)
+    head_path_ = path.with_name(path.name + ".head")
+    head_path_.unlink(missing_ok=True)
+    log = AuditLog(path, actor=Actor("ada", "admin", "st-1"))
+    for i in range(6):
+        log.record("settings", f"k{i}", i, i + 1)
+    lines = _lines(path)
+    row = json.loads(lines[line])
+    assume(row[field] != value)
+    row[field] = value
+    lines[line] = json.dumps(row) + "\n"
+    path.write_text("".join(lines), encoding="utf-8")
+    result = verify_audit(path)
+    assert not result.intact and f"audit-{line}-{field}.jsonl:{line + 1}:" in result.problem
