@@ -182,3 +182,18 @@ def test_any_changed_value_in_any_line_is_detected(tmp_path, line, field, value)
     path.write_text("".join(lines), encoding="utf-8")
     result = verify_audit(path)
     assert not result.intact and f"audit-{line}-{field}.jsonl:{line + 1}:" in result.problem
+
+
+def test_a_head_behind_the_end_is_no_tampering_but_a_replaced_tail_is(tmp_path):
+    path = _chained_log(tmp_path, 3)
+    head = path.with_name(path.name + ".head")
+    behind = head.read_text(encoding="utf-8")
+    AuditLog(path).record("settings", "k", 1, 2)
+    head.write_text(behind, encoding="utf-8")  # as if the process died before the head was written
+    assert verify_audit(path).intact
+    lines = _lines(path)
+    path.write_text("".join(lines[:2]), encoding="utf-8")  # cut back to 2, then forge a new line 3
+    AuditLog(path).record("settings", "forged", 0, 1)
+    head.write_text(behind, encoding="utf-8")
+    result = verify_audit(path)
+    assert not result.intact and "sequence 3 is not the one the head recorded" in result.problem

@@ -341,6 +341,7 @@ def verify_audit(path: str | Path | None = None) -> VerifyResult:
     except OSError as exc:
         raise AuditError(f"{p}: cannot read the audit log: {exc.strerror or exc}") from None
     prev, seq, lines, chained = GENESIS, 0, 0, 0
+    hashes: dict[int, str] = {}  # seq -> hash, to find the head's line
 
     def bad(number: int, what: str) -> VerifyResult:
         return VerifyResult(False, lines, chained, f"{p}:{number}: {what}")
@@ -368,18 +369,26 @@ def verify_audit(path: str | Path | None = None) -> VerifyResult:
         if fields.get("seq") != seq + 1:
             return bad(number, f"sequence {fields.get('seq')} after {seq}: a line was deleted or inserted")
         seq, prev, chained = int(fields["seq"]), fields["hash"], chained + 1
+        hashes[seq] = prev
     head = head_path(p)
     if head.exists():
         try:
             head_seq, head_hash = head.read_text(encoding="utf-8").split()
         except (OSError, ValueError):
             return VerifyResult(False, lines, chained, f"{head}: unreadable head record")
-        if (int(head_seq), head_hash) != (seq, prev):
+        if int(head_seq) > seq:
             return VerifyResult(
                 False, lines, chained,
                 f"{p}: ends at sequence {seq} but the head says {head_seq}: "
-                "lines at the end were deleted (or the head was replaced)",
+                "lines at the end were deleted",
             )
+        if hashes.get(int(head_seq)) != head_hash:
+            return VerifyResult(
+                False, lines, chained,
+                f"{p}: the line with sequence {head_seq} is not the one the head recorded: "
+                "lines were replaced (or the head was)",
+            )
+        # a head behind the end: a crash between a line and its head; the chain covers the rest
     elif chained:
         return VerifyResult(False, lines, chained, f"{head}: missing; the end of the log cannot be checked")
     return VerifyResult(True, lines, chained)
