@@ -228,7 +228,7 @@ def test_reset_shift_needs_an_engineer_and_is_audited(qtbot, tmp_path, clock, st
     gui.ui.answers = [sign_in("eddie", "eng-pw")]
     gui.window.statistics.reset_button.click()
     assert not gui.station.statistics.snapshot().counts.get("OK")
-    assert gui.window.user_label.text() == "Signed in: eddie (engineer)"
+    assert gui.window.window_access.user_label.text() == "Signed in: eddie (engineer)"
     row = audit_rows()[-1]
     assert (row["kind"], row["action"], row["user"], row["old"]) == ("shift", "reset", "eddie", {"OK": 1, "NOK": 0, "ERROR": 0})
 

@@ -34,12 +34,14 @@ from inspection_station.core.results.csv_log import log_path
 from inspection_station.core.settings.model import Settings, resolve_results_dirs
 from inspection_station.gui import theme
 from inspection_station.gui.error_route import ErrorRoute
+from inspection_station.gui.operator.disk_label import DiskLabel
 from inspection_station.gui.operator.history_panel import HistoryEntry, HistoryPanel
 from inspection_station.gui.operator.image_view import ImageView
 from inspection_station.gui.operator.part_id_field import PartIdField
 from inspection_station.gui.operator.station_bridge import StationBridge
 from inspection_station.gui.operator.statistics_panel import StatisticsPanel
 from inspection_station.gui.operator.verdict_banner import VerdictBanner
+from inspection_station.gui.operator.window_access import WindowAccess
 
 DEFAULT_PEDAL_KEY = "F12"
 MESSAGE_MS = 8000  # how long a status message stays
@@ -202,14 +204,10 @@ class MainWindow(QMainWindow):
         self.model_label = QLabel("Model: …")
         self.pattern_label = QLabel("Product: …")
         self.log_label = QLabel("Log: …")
-        self.disk_label = QLabel("")  # a low disk: stays until the space is back
-        self.disk_label.setObjectName("disk_label")
-        self.disk_label.setVisible(False)
-        self.user_label = QLabel("")  # who is signed in (accounts)
-        self.user_label.setObjectName("user_label")
+        self.disk_label = DiskLabel()  # a low disk: stays until the space is back
         bar.addWidget(self.message_label, 1)
         for widget in (self.busy_bar, self.camera_label, self.model_label, self.pattern_label, self.log_label,
-                       self.disk_label, self.user_label):
+                       self.disk_label):
             bar.addPermanentWidget(widget)
         self._message_timer = QTimer(self)
         self._message_timer.setSingleShot(True)
@@ -240,8 +238,6 @@ class MainWindow(QMainWindow):
         self.fullscreen_shortcut.activated.connect(self.toggle_fullscreen)
         self.history.entry_selected.connect(self.show_history_entry)
         self.statistics.reset_requested.connect(lambda: self.show_message("Shift statistics reset"))
-        self.statistics.reset_button.clicked.disconnect()  # the role check and audit come first
-        self.statistics.reset_button.clicked.connect(self.request_reset_shift)
         self._overrule_finished.connect(self._overrule_done)
 
     def apply_settings(self, settings: Settings) -> None:
@@ -294,38 +290,10 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # a stale list: say so, keep going
             self.error_route.report(str(exc))
 
-    def request_reset_shift(self) -> None:
-        """Reset shift: the configured role (a sign-in if needed), then audited."""
-        if self.access_ui is None:
-            self.statistics.reset()
-            return
-        if self.access_ui.permit("reset_shift", self):
-            try:
-                self.access_ui.control.reset_shift(self.station.statistics, self.statistics.reset)
-            except Exception as exc:  # e.g. the audit trail cannot be written: say so
-                self.error_route.report(f"shift not reset: {exc}")
-
     def attach_access(self, access_ui) -> None:
-        """Accounts (gui/engineer/access_ui.py): sign-in menu, who is signed in, idle lock."""
+        """Accounts (gui/engineer/access_ui.py): sign-in menu, who is signed in, audited actions."""
         self.access_ui = access_ui
-        menu = self.engineer_menu
-        menu.addSeparator()
-        self.sign_in_action = menu.addAction("Sign in …", lambda: access_ui.permit("settings", self))
-        self.sign_out_action = menu.addAction("Sign out", access_ui.sign_out)
-        self.accounts_action = menu.addAction("Accounts …", lambda: access_ui.open_accounts(self))
-        self.first_admin_action = menu.addAction("Create the administrator …",
-                                                 lambda: access_ui.offer_first_admin(self))
-        access_ui.changed.connect(self._update_user_label)
-        access_ui.locked.connect(lambda message: self.show_message(message))
-        self._update_user_label()
-
-    def _update_user_label(self) -> None:
-        if self.access_ui is None:
-            return
-        self.user_label.setText(self.access_ui.status_text())
-        signed_in = self.access_ui.control.session is not None
-        self.sign_out_action.setEnabled(signed_in)
-        self.first_admin_action.setVisible(self.access_ui.control.needs_first_admin())
+        self.window_access = WindowAccess(self, access_ui)
 
     def request_overrule(self) -> None:
         """Ask the operator to confirm that the last verdict was wrong (non-blocking dialog)."""
@@ -472,13 +440,7 @@ class MainWindow(QMainWindow):
                     self._banner_problem = "model"
                     self.banner.show_error(f"Model not loaded: {reason}")
         elif component == "disk":
-            low = state == "low"
-            self.disk_label.setVisible(low)
-            self.disk_label.setText("LOW DISK" if low else "")
-            self.disk_label.setToolTip(reason)
-            self.disk_label.setStyleSheet(f"color: {theme.VERDICT_TEXT['NOK']}; font-weight: bold;")
-            if not low:
-                self.show_message(reason)
+            self.disk_label.show_state(state, reason)
         elif component == "patterns":
             self._refresh_products()
             if state == "error":
