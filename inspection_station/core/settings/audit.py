@@ -256,15 +256,20 @@ class _file_lock:
             self.fh = self.lock_path.open("a+b")
         except OSError as exc:
             raise AuditError(f"{self.lock_path}: cannot lock the audit log: {exc.strerror or exc}") from None
-        if os.name == "nt":
-            import msvcrt
+        try:
+            if os.name == "nt":
+                import msvcrt
 
-            self.fh.seek(0)
-            msvcrt.locking(self.fh.fileno(), msvcrt.LK_LOCK, 1)
-        else:
-            import fcntl
+                self.fh.seek(0)
+                msvcrt.locking(self.fh.fileno(), msvcrt.LK_LOCK, 1)  # retries for ~10 s, then fails
+            else:
+                import fcntl
 
-            fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX)
+                fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX)
+        except OSError as exc:
+            self.fh.close()
+            self.fh = None
+            raise AuditError(f"{self.lock_path}: cannot lock the audit log: {exc.strerror or exc}") from None
 
     def __exit__(self, *exc) -> None:
         if self.fh is None:
