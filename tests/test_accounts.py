@@ -258,3 +258,15 @@ def test_user_add_prompts_twice_without_echo(capsys, monkeypatch):
     answers = iter(["one-pw", "two-pw"])
     assert cli.main(["user", "passwd", "eddie"]) == 2
     assert "differ" in capsys.readouterr().err
+
+
+def test_a_login_the_audit_cannot_record_does_not_happen(control, tmp_path):
+    from inspection_station.core.settings.audit import AuditError
+
+    control.store.add("eddie", "engineer", "eng-pw")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    control.audit = AuditLog(blocker / "audit.jsonl")
+    with pytest.raises(AuditError, match="cannot"):
+        control.login("eddie", "eng-pw")
+    assert control.session is None

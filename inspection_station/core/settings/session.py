@@ -143,13 +143,16 @@ class AccessControl:
             self.audit.record("login", name or "(empty)", None, str(exc), action="failed",
                               actor=Actor(name or "(empty)", "", self.station))
             raise
-        with self._lock:
-            previous, self.session = self.session, Session(user.name, user.role, self._clock())
-            self._last_activity = self._clock()
+        previous = self.session
         if previous is not None and previous.user != user.name:
             self.audit.record("login", previous.user, None, "signed out by the next login", action="logout",
                               actor=Actor(previous.user, previous.role, self.station))
-        self.audit.record("login", user.name, None, user.role, action="login", actor=self.actor)
+        # the line first: a login the audit trail cannot record does not happen (AuditError)
+        self.audit.record("login", user.name, None, user.role, action="login",
+                          actor=Actor(user.name, user.role, self.station))
+        with self._lock:
+            self.session = Session(user.name, user.role, self._clock())
+            self._last_activity = self._clock()
         return self.session
 
     def logout(self, reason: str = "signed out") -> bool:
