@@ -325,7 +325,7 @@ def test_access_and_records_tab_roles_are_admin_only_and_bad_formats_are_refused
     dialog._widget_of("part_id", "source").setCurrentIndex(dialog._widget_of("part_id", "source").findData("image"))
     dialog._widget_of("part_id", "formats").setText("DataMatrix, Hologram")
     assert not dialog.apply()
-    assert "Access & records › Code formats" in dialog.message.text() and "'Hologram'" in dialog.message.text()
+    assert "Access and records › Code formats" in dialog.message.text() and "'Hologram'" in dialog.message.text()
     dialog._widget_of("part_id", "formats").setText("DataMatrix")
     dialog._widget_of("retention", "max_age_days").setValue(30)
     assert dialog.apply(), dialog.message.text()

@@ -1,4 +1,4 @@
-"""The settings dialog's "Access & records" tab: roles per action, part ids, image
+"""The settings dialog's "Access and records" tab: roles per action, part ids, image
 retention and the log file. Forms are generated from the settings sections; the role
 table is editable by an admin only (an engineer must not lower the bar for themselves)."""
 

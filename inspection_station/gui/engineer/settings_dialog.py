@@ -275,7 +275,7 @@ class SettingsDialog(QDialog):
             self.tabs.setTabToolTip(self.tabs.count() - 1, f"needs the role {access.needed_role('patterns')}")
         self.tabs.addTab(_scroll(self._results_tab()), "Results")
         self.tabs.addTab(_scroll(self._station_tab()), "Station")
-        self.tabs.addTab(_scroll(records_tab(self)), "Access & records")
+        self.tabs.addTab(_scroll(records_tab(self)), "Access and records")
 
         self.message = QLabel("", self)
         self.message.setObjectName("message")
