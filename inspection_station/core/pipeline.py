@@ -140,7 +140,6 @@ class Pipeline:
         verdict = Verdict.OK if match.ok else Verdict.NOK
         return dataclasses.replace(base, verdict=verdict, detections=detections, match=match)
 
-
     def _model_sha(self, detector: Detector | None) -> str:
         return self.model_hashes.get(detector, "") if detector is not None else ""
 
