@@ -15,7 +15,10 @@ from inspection_station import __version__
 from inspection_station.core.errors import StationError
 
 # Order = order in --help. Modules are imported lazily so `detect` never loads Qt.
-COMMANDS = ("gui", "run", "detect", "inspect", "cameras", "pattern", "export_predictions", "user", "audit")
+COMMANDS = (
+    "gui", "run", "detect", "inspect", "cameras", "pattern", "export_predictions", "import_old_config",
+    "user", "audit",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

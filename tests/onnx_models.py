@@ -27,7 +27,7 @@ def constant_model(
     out = np.asarray(output, dtype=np.float32)
     nodes = []
     src = "images"
-    if input_type == TensorProto.FLOAT16:
+    if input_type != TensorProto.FLOAT:  # float16, double: computed in float32 inside
         nodes.append(helper.make_node("Cast", ["images"], ["images_f"], to=TensorProto.FLOAT))
         src = "images_f"
     nodes += [

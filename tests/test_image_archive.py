@@ -38,6 +38,7 @@ def rgb_image() -> np.ndarray:
         ("every_n", [0, 3, 6]),
         ("failed", [1, 3, 6]),
         ("none", []),
+        ("every_n_and_failed", [0, 1, 3, 6]),  # the old backend's "every x" + failed ones
     ],
 )
 def test_policy_picks_the_cycles(mode, expected):

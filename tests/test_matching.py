@@ -296,7 +296,7 @@ def test_evaluate_counts_verdicts_and_scores_them_against_a_truth_csv(tmp_path, 
     truth.write_text("file,verdict\ngood1.jpg,OK\ngood2.jpg,NOK\nmoved.png,OK\n")
 
     assert main(["pattern", "evaluate", "--patterns", str(pattern), "--labels", str(labels),
-                 "--truth", str(truth), "--json"]) == 0
+                 "--truth", str(truth), "--json"]) == 1  # 1: good2 is a false accept
     out = json.loads(capsys.readouterr().out)
     verdicts = {r["file"]: r["verdict"] for r in out["images"]}
     assert verdicts == {"good1": "OK", "good2": "OK", "missing": "NOK", "moved": "NOK"}

@@ -142,8 +142,10 @@ S = "{class_id: 0, inner: %s, outer: %s}"
         ("v:\n  - {inner: [0.2, 0.2, 0.3, 0.3], outer: [0.1, 0.1, 0.4, 0.4]}",
          [":2:", "slot 0", "class_id:", "missing"]),
         ("v:\n  - {class_id: 0, outer: [0.1, 0.1, 0.4, 0.4]}", [":2:", "slot 0", "inner:", "missing"]),
-        ("v:\n  - {class_id: 0, inner: [0.2, 0.2, 0.3, 0.3], outer: [0.1, 0.1, 0.4, 0.4], innr: 1}",
-         [":2:", "slot 0", "innr:", "unknown field"]),
+        # an unknown field is kept with a warning (the old system ignored it), so a typo of
+        # a required field shows as that field missing
+        ("v:\n  - {class_id: 0, innr: [0.2, 0.2, 0.3, 0.3], outer: [0.1, 0.1, 0.4, 0.4]}",
+         [":2:", "slot 0", "inner:", "missing"]),
         ("v:\n  - {class_id: 0, inner: [0.2, 0.2, 0.3, 0.3], outer: [0.1, 0.1, 0.4, 0.4], min_score: 2}",
          [":2:", "slot 0", "min_score:", "[0, 1]"]),
         ("v:\n  - {class_id: 0, inner: [0.2, 0.2, 0.3, 0.3], outer: [0.1, 0.1, 0.4, 0.4], name: '  '}",

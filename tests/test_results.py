@@ -87,6 +87,7 @@ def test_match_details_reach_the_row(tmp_path):
         ("every_n", {0, 3, 6}),
         ("failed", {1, 3, 6}),
         ("none", set()),
+        ("every_n_and_failed", {0, 1, 3, 6}),
     ],
 )
 def test_archive_policies_write_exactly_the_expected_files(tmp_path, archive, expected):

@@ -240,7 +240,7 @@ def test_cli_derive_and_evaluate_from_a_models_predictions(tmp_path, capsys):
     (labels / "img000.txt").rename(labels / "a.txt")
     (labels / "img001.txt").rename(labels / "b.txt")  # b's labels: nothing there, so truly NOK
     assert main(["pattern", "evaluate", "--patterns", str(pattern), "--model", str(model),
-                 "--images", str(images), "--labels", str(labels), "--json"]) == 0
+                 "--images", str(images), "--labels", str(labels), "--json"]) == 1  # 1: a false accept
     report = json.loads(capsys.readouterr().out)
     assert [(r["file"], r["verdict"], r["truth"]) for r in report["images"]] == [("a", "OK", "OK"), ("b", "OK", "NOK")]
     assert (report["summary"]["correct"], report["summary"]["false_accepts"]) == (1, 1)

@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from inspection_station.commands.progress import progress, say
 from inspection_station.core.errors import StationError
 from inspection_station.core.settings.model import ModelSettings
 
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         drawn.mkdir(parents=True, exist_ok=True)
     (out / "classes.txt").write_text("".join(f"{n}\n" for n in detector.class_names), encoding="utf-8")
     failed = 0
-    for path in files:
+    for path in progress(files, "exporting"):
         try:
             image = load_image(path)
         except StationError as exc:
@@ -58,6 +59,6 @@ def run(args: argparse.Namespace) -> int:
         atomic_write_text(labels / f"{path.stem}.txt", "".join(f"{ln}\n" for ln in lines), backup=False)
         if not args.no_draw:
             (drawn / f"{path.stem}.jpg").write_bytes(encode_image(draw_detections(image, detections), "jpg", 90))
-        print(f"{path.name}: {len(detections)} detections")
+        say(f"{path.name}: {len(detections)} detections")
     print(f"labels in {labels}" + ("" if args.no_draw else f", drawn images in {drawn}"))
     return 2 if failed else 0

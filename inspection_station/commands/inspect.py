@@ -28,15 +28,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from inspection_station.core.detect.detector import Detector
     from inspection_station.core.images import load_image
-    from inspection_station.core.patterns.yaml_io import load_pattern_library
+    from inspection_station.core.patterns.yaml_io import choose_pattern_set, read_pattern_library
     from inspection_station.core.pipeline import Pipeline
 
     detector = Detector.load(args.model, ModelSettings(confidence=args.conf, iou=args.iou))
-    library = load_pattern_library(args.patterns, detector.class_count)  # never empty: it raises
-    name = args.pattern_set or next(iter(library))
-    if name not in library:
-        raise StationError(f"{args.patterns}: no pattern set {name!r}; have: {', '.join(library)}")
-    pipeline = Pipeline(detector, library[name])
+    # each file loads on its own: a broken file elsewhere in the folder does not stop this set
+    library = read_pattern_library(args.patterns, detector.class_count)
+    pattern_set = choose_pattern_set(library, args.pattern_set or "", args.patterns)
+    for note in [*library.problems, *pattern_set.warnings]:
+        print(f"inspection-station: warning: {note}", file=sys.stderr)
+    name = pattern_set.name
+    pipeline = Pipeline(detector, pattern_set)
     verdicts = []
     for n, path in enumerate(args.images):
         try:

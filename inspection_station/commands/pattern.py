@@ -1,10 +1,15 @@
-"""`inspection-station pattern derive|evaluate`: teach a pattern, and measure one on a labelled set.
+"""`inspection-station pattern derive|evaluate|transform|check`: the old system's pattern tools.
 
 derive    the old tools/determine_desired_coordinates: a variant from good frames' boxes
-          (YOLO txt labels, or the model's predictions on images)
+          (YOLO txt labels, or the model's predictions on images); per-class margins, a
+          class filter and a PNG of the taught slots
 evaluate  the old tools/overall_coordinate_evaluation: the verdict per image, OK/NOK
           counts and, against a truth (CSV `file,verdict`, or the labels' own verdict
-          when boxes come from the model), accuracy, false accepts and false rejects
+          when boxes come from the model), accuracy, false accepts and false rejects;
+          drawn images of every disagreement; exit 1 on any false accept
+transform the old tools/rotate_bbox: rotate (clockwise) or flip a pattern file or a folder
+          of YOLO labels
+check     the old /check-pattern endpoint: the verdict of boxes given as `detect --json`
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from inspection_station.commands.progress import progress
 from inspection_station.core.errors import PatternError, StationError
 from inspection_station.core.patterns.matching import MatchResult, match_pattern
-from inspection_station.core.patterns.model import PatternSet
+from inspection_station.core.patterns.model import PATTERN_SUFFIXES, PatternSet
 from inspection_station.core.patterns.teaching import (
     NormBox,
     derive_variant,
@@ -26,7 +33,6 @@ from inspection_station.core.patterns.teaching import (
     to_detections,
 )
 from inspection_station.core.patterns.yaml_io import (
-    load_pattern_library,
     load_pattern_set,
     save_pattern_set,
 )
@@ -47,6 +53,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--conf", type=float, default=None, help="confidence threshold for --model")
     d.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
                    help="margin as a fraction of each part's size (default %(default)s)")
+    d.add_argument("--margin", action="append", default=[], metavar="CLASS=FACTOR",
+                   help="margin of one class id (overrides --tolerance for it); repeat per class")
+    d.add_argument("--classes", default="", metavar="IDS",
+                   help="comma-separated class ids to teach; other classes' boxes are ignored")
+    d.add_argument("--draw", type=Path, metavar="PNG",
+                   help="write the taught slots over a frame (the first of --images, else a blank one)")
     d.add_argument("--variant", default="variant_a", help="variant name (default %(default)s)")
     d.add_argument("--out", type=Path, required=True,
                    help="pattern file to write; an existing file keeps its other variants")
@@ -61,8 +73,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--model", type=Path, help="ONNX model: judge its predictions; the labels' verdict is the truth")
     e.add_argument("--conf", type=float, default=None, help="confidence threshold for --model")
     e.add_argument("--truth", type=Path, help="CSV with columns file,verdict (OK/NOK) per image")
+    e.add_argument("--save-images", type=Path, metavar="DIR",
+                   help="write a drawn image of every disagreement with the truth (boxes + the best variant's slots)")
     e.add_argument("--json", action="store_true", help="print the result as JSON")
     e.set_defaults(func=run_evaluate)
+
+    t = psub.add_parser("transform", help="rotate (clockwise) or flip a pattern file or a folder of YOLO labels")
+    how = t.add_mutually_exclusive_group(required=True)
+    how.add_argument("--rotate", type=int, choices=(90, 180, 270), help="clockwise, in degrees")
+    how.add_argument("--flip", choices=("h", "v"), help="h = mirror left-right, v = mirror top-bottom")
+    t.add_argument("input", type=Path, metavar="IN", help="a pattern file (.yaml) or a folder of YOLO txt labels")
+    t.add_argument("--out", type=Path, required=True, help="the pattern file, or the labels folder, to write")
+    t.set_defaults(func=run_transform)
+
+    c = psub.add_parser("check", help="the verdict of boxes given as JSON (`detect --json` output): exit 0 OK, 1 NOK")
+    c.add_argument("--boxes", type=Path, required=True, metavar="FILE.json",
+                   help="one `detect --json` object (or one per line): boxes in pixels, width, height")
+    c.add_argument("--patterns", type=Path, required=True, help="pattern file, or a folder of pattern files")
+    c.add_argument("--pattern-set", default="", help="which pattern set of the folder (default: the first)")
+    c.add_argument("--json", action="store_true", help="one JSON object per record, as `inspect --json`")
+    c.set_defaults(func=run_check)
 
 
 # --- inputs ----------------------------------------------------------------------------------
@@ -92,7 +122,7 @@ def _predicted_frames(model: Path, images: Path, conf: float | None) -> tuple[di
     settings = ModelSettings() if conf is None else ModelSettings(confidence=conf)
     detector = Detector.load(model, settings)
     frames = {}
-    for stem, path in image_files(images).items():
+    for stem, path in progress(list(image_files(images).items()), "predicting"):
         image = load_image(path)
         frames[stem] = normalise_detections(detector.detect(image), image.shape[1], image.shape[0])
     return frames, detector.class_count
@@ -126,7 +156,9 @@ def run_derive(args: argparse.Namespace) -> int:
     if not frames:
         raise StationError("pattern derive: no frames found (no label files / images)")
 
-    taught = derive_variant(list(frames.values()), args.tolerance)
+    margins = parse_margins(args.margin)
+    classes = parse_classes(args.classes)
+    taught = derive_variant(list(frames.values()), args.tolerance, margins, classes)
     out: Path = args.out
     if out.exists():
         existing = load_pattern_set(out)
@@ -138,7 +170,10 @@ def run_derive(args: argparse.Namespace) -> int:
     save_pattern_set(ps, out, num_classes)
 
     only_this = PatternSet(ps.name, {args.variant: taught.slots}, out)
-    passing = [stem for stem, boxes in frames.items() if _match_boxes(only_this, boxes).ok]
+    kept = {stem: [b for b in boxes if classes is None or b.class_id in classes] for stem, boxes in frames.items()}
+    passing = [stem for stem, boxes in kept.items() if _match_boxes(only_this, boxes).ok]
+    if args.draw:
+        _draw_taught(args.draw, taught.slots, args.images)
     if args.json:
         print(json.dumps({
             "out": str(out),
@@ -152,6 +187,7 @@ def run_derive(args: argparse.Namespace) -> int:
             ],
             "odd_frames": [list(frames)[i] for i in taught.odd_frames],
             "notes": list(taught.notes),
+            "drawn": str(args.draw) if args.draw else None,
         }))
         return 0
     print(f"{out}: variant {args.variant!r} from {taught.frames} frames, {len(taught.slots)} slots "
@@ -163,7 +199,58 @@ def run_derive(args: argparse.Namespace) -> int:
     for index, note in zip(taught.odd_frames, taught.notes, strict=True):
         print(f"  note: {stems[index]}: {note.split(': ', 1)[1]} (it may fail this variant)")
     print(f"  taught frames passing: {len(passing)}/{len(frames)}")
+    if args.draw:
+        print(f"  drawn: {args.draw}")
     return 0
+
+
+def parse_margins(items: list[str]) -> dict[int, float]:
+    """`--margin 0=0.2 --margin 3=0.5` -> {0: 0.2, 3: 0.5}."""
+    margins: dict[int, float] = {}
+    for item in items:
+        cls, sep, factor = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            c, f = int(cls), float(factor)
+            if c < 0 or not f >= 0:
+                raise ValueError
+        except ValueError:
+            raise StationError(f"pattern derive --margin {item!r}: expected CLASS=FACTOR, "
+                               "a class id >= 0 and a factor >= 0 (e.g. 2=0.25)") from None
+        margins[c] = f
+    return margins
+
+
+def parse_classes(text: str) -> set[int] | None:
+    if not text.strip():
+        return None
+    try:
+        ids = {int(v) for v in text.split(",") if v.strip()}
+        if any(v < 0 for v in ids):
+            raise ValueError
+    except ValueError:
+        raise StationError(f"pattern derive --classes {text!r}: expected class ids >= 0, comma-separated (e.g. 0,2,3)") from None
+    return ids
+
+
+def _first_image(images: Path | None):
+    from inspection_station.core.images import load_image
+
+    if images is None:
+        return None
+    files = list(image_files(images).values())
+    return load_image(files[0]) if files else None
+
+
+def _draw_taught(png: Path, slots, images: Path | None) -> None:
+    from inspection_station.core.atomic import atomic_write_bytes
+    from inspection_station.core.patterns.drawing import blank_frame, draw_slots
+    from inspection_station.core.results.archive import encode_image
+
+    frame = _first_image(images)
+    drawn = draw_slots(frame if frame is not None else blank_frame(), slots)
+    atomic_write_bytes(png, encode_image(drawn, "png"), backup=False)
 
 
 def _box(box) -> str:
@@ -220,12 +307,13 @@ def summarise(rows: list[ImageVerdict]) -> dict:
 
 
 def _choose_set(path: Path, name: str, num_classes: int | None) -> PatternSet:
-    library = load_pattern_library(path, num_classes)
-    if name:
-        if name not in library:
-            raise PatternError(f"{path}: no pattern set {name!r} (have {', '.join(library)})")
-        return library[name]
-    return next(iter(library.values()))
+    from inspection_station.core.patterns.yaml_io import choose_pattern_set, read_pattern_library
+
+    library = read_pattern_library(path, num_classes)  # a broken file elsewhere does not stop this set
+    ps = choose_pattern_set(library, name, path)
+    for note in [*library.problems, *ps.warnings]:
+        print(f"inspection-station: warning: {note}", file=sys.stderr)
+    return ps
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -244,13 +332,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
         truth = {stem: _verdict(_match_boxes(ps, boxes)) for stem, boxes in _labelled_frames(args.labels).items()}
 
     rows = []
+    matches: dict[str, MatchResult] = {}
     for stem, boxes in frames.items():
-        m = _match_boxes(ps, boxes)
+        m = matches[stem] = _match_boxes(ps, boxes)
         rows.append(ImageVerdict(stem, _verdict(m), m.variant, m.filled, m.expected, truth.get(stem)))
     summary = summarise(rows)
+    wrong = [r for r in rows if r.truth is not None and r.truth != r.verdict]
+    if args.save_images:
+        summary["images_saved"] = _save_disagreements(args.save_images, wrong, ps, frames, matches, args.images)
+    # a false accept lets a bad part through: a finding, whatever the accuracy
+    code = 1 if summary["false_accepts"] else 0
     if args.json:
         print(json.dumps({"pattern_set": ps.name, "images": [r.__dict__ for r in rows], "summary": summary}))
-        return 0
+        return code
     print(f"pattern set {ps.name!r} on {len(rows)} images")
     print(f"  {'image':<28} {'verdict':<7} {'variant':<16} {'matched':>9}  truth")
     for r in rows:
@@ -261,4 +355,106 @@ def run_evaluate(args: argparse.Namespace) -> int:
         line += (f"; accuracy {summary['accuracy']:.1%} ({summary['correct']}/{summary['with_truth']}), "
                  f"false accepts {summary['false_accepts']}, false rejects {summary['false_rejects']}")
     print(line)
+    if args.save_images:
+        print(f"  {summary['images_saved']} disagreement image(s) in {args.save_images}")
+    return code
+
+
+def _save_disagreements(
+    folder: Path,
+    wrong: list[ImageVerdict],
+    ps: PatternSet,
+    frames: dict[str, list[NormBox]],
+    matches: dict[str, MatchResult],
+    images: Path | None,
+) -> int:
+    """`<stem>_<verdict>-vs-<truth>.jpg` per disagreement: boxes + the best variant's slots."""
+    from inspection_station.core.images import load_image
+    from inspection_station.core.patterns.drawing import blank_frame, draw_judgement
+    from inspection_station.core.results.archive import encode_image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    pictures = image_files(images) if images else {}
+    for r in progress(wrong, "drawing"):
+        image = load_image(pictures[r.file]) if r.file in pictures else blank_frame()
+        h, w = image.shape[:2]
+        m = matches[r.file]
+        slots = ps.variants[m.variant] if m.variant else ()
+        drawn = draw_judgement(image, slots, [s.matched for s in m.slots], to_detections(frames[r.file], w, h))
+        (folder / f"{r.file}_{r.verdict}-vs-{r.truth}.jpg").write_bytes(encode_image(drawn, "jpg", 90))
+    return len(wrong)
+
+
+# --- transform -------------------------------------------------------------------------------
+
+
+def run_transform(args: argparse.Namespace) -> int:
+    from inspection_station.core.atomic import atomic_write_bytes
+    from inspection_station.core.patterns.geometry_ops import (
+        operation,
+        transform_label_text,
+        transform_pattern_set,
+    )
+
+    op = operation(args.rotate, args.flip)
+    src: Path = args.input
+    out: Path = args.out
+    if src.is_file() and src.suffix.lower() in PATTERN_SUFFIXES:
+        ps = load_pattern_set(src)
+        for note in ps.warnings:
+            print(f"inspection-station: warning: {note}", file=sys.stderr)
+        moved = transform_pattern_set(ps, op)
+        save_pattern_set(PatternSet(out.stem, moved.variants, out, moved.min_scores), out)
+        print(f"{out}: {src.name} {_op_text(op)}, {sum(len(v) for v in ps.variants.values())} slots")
+        return 0
+    if not src.is_dir():
+        raise StationError(f"{src}: expected a pattern file (.yaml, .yml) or a folder of YOLO txt labels")
+    if out.resolve() == src.resolve():
+        raise StationError(f"{out}: the output folder is the input folder; the labels would be overwritten")
+    files = label_files(src)
+    if not files:
+        raise StationError(f"{src}: no YOLO txt label files in the folder")
+    texts = {}
+    for path in progress(list(files.values()), "reading"):  # all checked before any is written
+        try:
+            texts[path.name] = transform_label_text(path.read_text(encoding="utf-8"), op, str(path))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PatternError(f"{path}: cannot read labels: {exc}") from None
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in progress(list(texts.items()), "writing"):
+        # derived files, the input stays: whole-file replaces without an fsync each (1000s of files)
+        atomic_write_bytes(out / name, text.encode("utf-8"), backup=False, fsync=False)
+    for name in NOT_LABELS:  # class lists travel with the labels, unchanged
+        if (src / name).is_file():
+            (out / name).write_bytes((src / name).read_bytes())
+    print(f"{out}: {len(texts)} label files {_op_text(op)}")
     return 0
+
+
+def _op_text(op: str) -> str:
+    return {"rotate90": "rotated 90 degrees clockwise", "rotate180": "rotated 180 degrees",
+            "rotate270": "rotated 270 degrees clockwise", "flip_h": "flipped left-right",
+            "flip_v": "flipped top-bottom"}[op]
+
+
+# --- check -----------------------------------------------------------------------------------
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from inspection_station.core.patterns.box_records import read_box_records, record_detections
+
+    ps = _choose_set(args.patterns, args.pattern_set, None)
+    records = read_box_records(args.boxes)
+    judged = [(where, record, *record_detections(where, record)) for where, record in records]  # all checked first
+    verdicts = []
+    for where, record, detections, width, height in judged:
+        m = match_pattern(ps, detections, width, height)
+        verdicts.append(_verdict(m))
+        if args.json:
+            out = dict(record)
+            out.update(verdict=_verdict(m), pattern_set=ps.name, variant=m.variant, matched=m.filled,
+                       expected=m.expected, slots=m.to_json_slots())
+            print(json.dumps(out), flush=True)
+        else:
+            print(f"{record.get('image', where)}: {_verdict(m)}  {m.variant} {m.filled}/{m.expected}")
+    return 1 if "NOK" in verdicts else 0

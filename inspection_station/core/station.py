@@ -28,7 +28,7 @@ from inspection_station.core.fingerprints import file_sha256, short
 from inspection_station.core.frame import Frame
 from inspection_station.core.images import load_image
 from inspection_station.core.patterns.model import PatternSet
-from inspection_station.core.patterns.yaml_io import load_pattern_library
+from inspection_station.core.patterns.yaml_io import PatternLibrary, read_pattern_library
 from inspection_station.core.pipeline import Pipeline
 from inspection_station.core.results.recorder import ResultsRecorder
 from inspection_station.core.results.retention import RetentionWorker
@@ -77,6 +77,9 @@ class Station:
         self.camera: CameraWorker | None = None
         self.pipeline = Pipeline(None, None, model_problem="the model is still loading")
         self.pattern_sets: dict[str, PatternSet] = {}
+        # located notes of the last pattern load: files that failed (their sets are missing),
+        # coordinates clipped, unknown fields kept; the GUI and `run` show them
+        self.pattern_warnings: list[str] = []
         self.recent_results: deque[CycleResult] = deque(maxlen=RECENT_RESULTS)
         self.last_result: CycleResult | None = None
         self._busy = threading.Lock()  # held for the whole of a cycle
@@ -395,18 +398,33 @@ class Station:
         num_classes = detector.class_count if detector is not None else None
         path = resolve_patterns_path(settings.patterns)
         try:
-            library = load_pattern_library(path, num_classes)
+            library = read_pattern_library(path, num_classes)
         except StationError as exc:
+            self.pattern_warnings = [str(exc)]
             self.pipeline.pattern_problem = str(exc)
             self._on_state("patterns", "error", str(exc))
             self._on_error(f"patterns not loaded: {exc}")
             return
-        self.pattern_sets = library
+        self.pattern_warnings = _library_notes(library)
+        for problems in library.failed.values():
+            # each file loads on its own: the station runs with the sets that loaded
+            self._on_error(f"pattern file not loaded: {'; '.join(problems[:3])}")
+        for note in library.warnings:
+            log.warning("pattern file: %s", note)
+        if library.warnings:
+            self._on_notice(f"pattern files loaded with {len(library.warnings)} note(s), first: {library.warnings[0]}")
+        self.pattern_sets = library.sets
         wanted = settings.patterns.active
-        if wanted and wanted not in library:
+        if wanted and wanted not in library.sets:
             self._on_error(f"pattern set {wanted!r} not found in {path}; using the first")
-        name = wanted if wanted in library else next(iter(library), None)
-        self.pipeline.pattern_set = library.get(name) if name else None
+        name = wanted if wanted in library.sets else next(iter(library.sets), None)
+        self.pipeline.pattern_set = library.sets.get(name) if name else None
         if name is None:
-            self.pipeline.pattern_problem = f"no pattern files in {path}"
-        self._on_state("patterns", "ready" if name else "error", name or self.pipeline.pattern_problem)
+            self.pipeline.pattern_problem = "no pattern set loaded from " + str(path) + (
+                f": {library.problems[0]}" if library.failed else "")
+        reason = f"{name} ({library.summary()})" if name and library.failed else name
+        self._on_state("patterns", "ready" if name else "error", reason or self.pipeline.pattern_problem)
+
+
+def _library_notes(library: PatternLibrary) -> list[str]:
+    return [f"not loaded: {p}" for p in library.problems] + list(library.warnings)

@@ -1,5 +1,8 @@
 """A camera that replays image files from a folder in name order, looping.
 
+`test_images` (files or globs, the old adapter's TEST_IMAGE) add files to replay, and
+`test_image_order = "random"` picks each frame at random among them.
+
 For demos, tests and re-running a day's archived images through the station. It has no
 trigger line: `pulse()` stands in for one (a pedal press) so hardware-trigger mode can be
 exercised without a camera. Files are decoded at each grab (the folder may be large).
@@ -7,6 +10,8 @@ exercised without a camera. Files are decoded at each grab (the folder may be la
 
 from __future__ import annotations
 
+import glob
+import random
 import threading
 import time
 from pathlib import Path
@@ -34,6 +39,8 @@ class FolderCamera:
         self._streaming = False
         self._last_stream_t = 0.0
         self._pulse = threading.Event()
+        self._rng = random.Random()
+        self._warnings: list[str] = []
 
     # --- Camera protocol -------------------------------------------------------------
 
@@ -43,17 +50,24 @@ class FolderCamera:
 
     @property
     def description(self) -> str:
+        if self._settings.test_images:
+            return f"test images ({len(self._files)} files, {self._settings.test_image_order})"
         return f"image folder {self._folder} ({len(self._files)} images)"
 
     @property
     def warnings(self) -> list[str]:
-        return []
+        return list(self._warnings)
 
     @property
     def files(self) -> list[Path]:
         return list(self._files)
 
     def open(self) -> None:
+        if self._settings.test_images:
+            self._files = self._test_image_files()
+            self._index = 0
+            self._state = CameraState.EMULATED
+            return
         if not str(self._folder) or str(self._folder) == ".":
             raise CameraError(
                 "camera image_folder is not set (source = 'folder' needs a folder of images)"
@@ -67,6 +81,23 @@ class FolderCamera:
             )
         self._index = 0
         self._state = CameraState.EMULATED
+
+    def _test_image_files(self) -> list[Path]:
+        """The files of `test_images` (plus image_folder's, if set), each once, in name order."""
+        files: list[Path] = list_images(self._folder) if str(self._folder) not in ("", ".") and self._folder.is_dir() else []
+        self._warnings = []
+        for entry in self._settings.test_images:
+            matched = [Path(p) for p in sorted(glob.glob(entry, recursive=True))]
+            matched = [p for p in matched if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+            if not matched:
+                self._warnings.append(f"[camera] test_images {entry!r}: no image files match")
+            files += [p for p in matched if p not in files]
+        if not files:
+            raise CameraError(
+                f"camera test_images {self._settings.test_images}: no image files match "
+                f"(expected files or globs of {', '.join(IMAGE_SUFFIXES)})"
+            )
+        return files
 
     def close(self) -> None:
         self._state = CameraState.CLOSED
@@ -89,7 +120,9 @@ class FolderCamera:
             raise CameraError(
                 "latest_frame: the camera is not streaming (call start_streaming first)"
             )
-        wait = self._last_stream_t + STREAM_PERIOD_S - time.monotonic()
+        limit = self._settings.frame_rate_limit
+        period = max(STREAM_PERIOD_S, 1.0 / limit) if limit > 0 else STREAM_PERIOD_S  # frame_rate_limit holds here too
+        wait = self._last_stream_t + period - time.monotonic()
         if wait > 0:
             time.sleep(wait)
         self._last_stream_t = time.monotonic()
@@ -123,8 +156,11 @@ class FolderCamera:
 
     def _next_frame(self, start: float, mode: str) -> Frame:
         self._require_open()
-        path = self._files[self._index]
-        self._index = (self._index + 1) % len(self._files)
+        if self._settings.test_image_order == "random":
+            path = self._rng.choice(self._files)  # the old adapter picked test images at random
+        else:
+            path = self._files[self._index]
+            self._index = (self._index + 1) % len(self._files)
         try:
             rgb = load_image(path)
         except ImageError as exc:

@@ -303,6 +303,9 @@ class PylonCamera:
         if s.gain >= 0:
             self._set_enum("GainAuto", "Off", "gain", "silent")
             self._set_number(("Gain", "GainAbs"), s.gain, "gain")
+        if s.frame_rate_limit > 0:  # the old adapter's FRAMES_PER_SECOND
+            self._set_bool("AcquisitionFrameRateEnable", True, "frame_rate_limit")
+            self._set_number(("AcquisitionFrameRateAbs", "AcquisitionFrameRate"), s.frame_rate_limit, "frame_rate_limit")
         if s.packet_size:
             self._set_number(("GevSCPSPacketSize",), s.packet_size, "packet_size", integer=True)
         stream = cam.GetStreamGrabberNodeMap()
@@ -407,6 +410,14 @@ class PylonCamera:
                 node.SetValue(float(value))
             return
         self._unavailable(key, " / ".join(names), "warn")
+
+    def _set_bool(self, name: str, value: bool, key: str) -> None:
+        _, genicam = pylon_modules()
+        node = self._node(name)
+        if node is None or not genicam.IsWritable(node):
+            self._unavailable(key, name, "warn")
+            return
+        node.SetValue(bool(value))
 
     def _set_text(self, name: str, value: str, key: str, *, nodemap=None) -> None:
         _, genicam = pylon_modules()

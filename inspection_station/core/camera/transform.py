@@ -1,9 +1,14 @@
 """Rotation, region of interest and output colour order applied to every camera frame.
 
-Order: rotate first, then crop, so the ROI is drawn on the image the operator sees.
+Order: rotate first, then crop, so the ROI is drawn on the image the operator sees;
+`roi_before_rotation` crops the raw frame first (the old camera adapter's order).
 Positive angles turn counter-clockwise (numpy's rot90 and OpenCV's convention).
 Multiples of 90 degrees use np.rot90 (a view, then one copy); any other angle uses
-cv2.warpAffine around the centre, keeping the frame size (corners fill black).
+cv2.warpAffine around the centre, keeping the frame size (corners fill black), or with
+`rotation_expand` growing the frame so no corner is lost (PIL's expand=True).
+
+The ROI comes in two forms: x, y, width, height in one unit (`roi_unit`), or the old
+adapter's four edges (`roi_left/top/right/bottom`), each <= 1 a fraction, else pixels.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ class FrameTransform:
         0.0,
         0.0,
     )  # x, y, width, height; 0 size = to the edge
+    roi_edges: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # the old form (left, top, right, bottom)
+    crop_first: bool = False  # crop the raw frame, then rotate
+    expand: bool = False  # angles off 90 degrees: grow the frame to keep the corners
 
     @classmethod
     def from_settings(cls, settings: CameraSettings) -> FrameTransform:
@@ -34,22 +42,38 @@ class FrameTransform:
             rotation_deg=settings.rotation_deg,
             roi_unit=settings.roi_unit,
             roi=(settings.roi_x, settings.roi_y, settings.roi_width, settings.roi_height),
+            roi_edges=(settings.roi_left, settings.roi_top, settings.roi_right, settings.roi_bottom),
+            crop_first=settings.roi_before_rotation,
+            expand=settings.rotation_expand,
         )
 
     @property
     def is_identity(self) -> bool:
-        return self.rotation_deg % 360 == 0 and not any(self.roi)
+        return self.rotation_deg % 360 == 0 and not any(self.roi) and not any(self.roi_edges)
 
     def apply(self, image: np.ndarray) -> np.ndarray:
         """The rotated, cropped image, C-contiguous (a copy unless nothing changes)."""
         if self.is_identity:
             return np.ascontiguousarray(image)
-        out = rotate(image, self.rotation_deg)
-        x0, y0, x1, y1 = roi_box(out.shape[1], out.shape[0], self.roi, self.roi_unit)
-        return np.ascontiguousarray(out[y0:y1, x0:x1])
+        if self.crop_first:
+            return np.ascontiguousarray(rotate(self._crop(image), self.rotation_deg, self.expand))
+        return np.ascontiguousarray(self._crop(rotate(image, self.rotation_deg, self.expand)))
+
+    def _crop(self, image: np.ndarray) -> np.ndarray:
+        h, w = image.shape[:2]
+        if any(self.roi_edges):
+            if any(self.roi):
+                raise CameraError(
+                    "camera ROI: set either roi_x/roi_y/roi_width/roi_height or the old form "
+                    f"roi_left/roi_top/roi_right/roi_bottom, not both (got {self.roi} and {self.roi_edges})"
+                )
+            x0, y0, x1, y1 = edges_box(w, h, self.roi_edges)
+        else:
+            x0, y0, x1, y1 = roi_box(w, h, self.roi, self.roi_unit)
+        return image[y0:y1, x0:x1]
 
 
-def rotate(image: np.ndarray, degrees: float) -> np.ndarray:
+def rotate(image: np.ndarray, degrees: float, expand: bool = False) -> np.ndarray:
     angle = degrees % 360
     if angle == 0:
         return image
@@ -58,9 +82,33 @@ def rotate(image: np.ndarray, degrees: float) -> np.ndarray:
         return np.rot90(image, int(quarter))  # cheap: a strided view
     h, w = image.shape[:2]
     matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    size = (w, h)
+    if expand:  # the bounding box of the turned frame, the centre moved to its middle
+        cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+        size = (int(np.ceil(h * sin + w * cos - 1e-9)), int(np.ceil(h * cos + w * sin - 1e-9)))
+        matrix[0, 2] += size[0] / 2 - w / 2
+        matrix[1, 2] += size[1] / 2 - h / 2
     return cv2.warpAffine(
-        image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+        image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
     )
+
+
+def edges_box(width: int, height: int, edges: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of the old adapter's ROI: each edge <= 1 a fraction of the frame, else
+    pixels; right/bottom 0 = the frame's edge; clipped to the frame."""
+    left, top, right, bottom = edges
+
+    def px(value: float, size: int) -> float:
+        return value * size if value <= 1.0 else value
+
+    x0, y0 = int(round(px(left, width))), int(round(px(top, height)))
+    x1 = width if right <= 0 else min(width, int(round(px(right, width))))
+    y1 = height if bottom <= 0 else min(height, int(round(px(bottom, height))))
+    if x0 >= x1 or y0 >= y1:
+        raise CameraError(
+            f"camera ROI edges left/top/right/bottom {edges} leave no pixels of the {width} x {height} frame"
+        )
+    return x0, y0, x1, y1
 
 
 def roi_box(

@@ -42,7 +42,8 @@ HARDWARE_POLL_MS = 100  # a trigger wait is cut in slices so commands stay respo
 MAX_FAILED_GRABS = 3  # this many timeouts/damaged frames in a row = "not answering"
 # Image settings a camera applies in software, without reopening the device.
 SOFTWARE_ONLY_KEYS = frozenset(
-    {"rotation_deg", "roi_unit", "roi_x", "roi_y", "roi_width", "roi_height", "output_format"}
+    {"rotation_deg", "roi_unit", "roi_x", "roi_y", "roi_width", "roi_height", "output_format",
+     "roi_left", "roi_top", "roi_right", "roi_bottom", "roi_before_rotation", "rotation_expand"}
 )
 
 FrameCallback = Callable[[Frame], None]

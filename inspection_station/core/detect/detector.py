@@ -106,8 +106,11 @@ class Detector:
 
     @classmethod
     def load(cls, path: str | Path, settings: ModelSettings | None = None) -> Detector:
+        from inspection_station.core.detect.class_map import with_class_map
+
         settings = settings or ModelSettings()
         model_path = Path(path)
+        settings = with_class_map(settings)  # names (and colours) from the old class map CSV
         if not model_path.is_file():
             raise ModelError(f"{model_path}: no such model file")
         ort = _ort()
@@ -207,7 +210,9 @@ def _input_dtype(inp, model_path: Path):
         return np.float32
     if inp.type == "tensor(float16)":
         return np.float16
-    raise ModelError(f"{model_path}: input {inp.name!r} is {inp.type}; expected a float32 or float16 image tensor")
+    if inp.type == "tensor(double)":  # the old inference server's "fp64" precision
+        return np.float64
+    raise ModelError(f"{model_path}: input {inp.name!r} is {inp.type}; expected a float32, float16 or float64 image tensor")
 
 
 def _input_size(inp, settings: ModelSettings, model_path: Path) -> tuple[int, int]:

@@ -62,6 +62,8 @@ class Slot:
     outer: Box
     name: str | None = None
     min_score: float | None = None
+    # fields this station does not know, kept as read so a save writes them back (old files)
+    extras: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
 
     def label(self, index: int) -> str:
         return self.name or f"slot {index}"
@@ -75,6 +77,8 @@ class PatternSet:
     variants: dict[str, tuple[Slot, ...]]
     path: Path | None = None
     min_scores: dict[int, float] = field(default_factory=dict)  # per class id, from _settings
+    # located notes from reading (coordinates clipped, unknown fields kept); never errors
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         # accept lists from callers, store tuples: the value must not change under a matcher

@@ -15,7 +15,7 @@ the inner box never collapses.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,13 +193,24 @@ def slot_from_boxes(class_id: int, boxes: Sequence[Box], tolerance: float) -> Sl
     return Slot(int(class_id), tuple(float(v) for v in inner), tuple(float(v) for v in outer))  # type: ignore[arg-type]
 
 
-def derive_variant(frames: Sequence[Sequence[NormBox]], tolerance: float = 0.1) -> TeachResult:
-    """A variant every given good frame passes; slots ordered top-to-bottom, left-to-right."""
-    frames = [list(f) for f in frames]
+def derive_variant(
+    frames: Sequence[Sequence[NormBox]],
+    tolerance: float = 0.1,
+    class_tolerance: Mapping[int, float] | None = None,
+    classes: Collection[int] | None = None,
+) -> TeachResult:
+    """A variant every given good frame passes; slots ordered top-to-bottom, left-to-right.
+
+    `class_tolerance` overrides the margin per class id (the old tool's per-class factor);
+    `classes` keeps only those class ids (the old tool's class filter).
+    """
+    frames = [[b for b in f if classes is None or b.class_id in classes] for f in frames]
     if not frames or not any(frames):
-        raise PatternError("teaching needs at least one frame with boxes")
+        raise PatternError("teaching needs at least one frame with boxes" + (
+            f" of classes {', '.join(map(str, sorted(classes)))}" if classes is not None else ""))
+    margins = dict(class_tolerance or {})
     slot_class, members, notes = cluster_boxes(frames)
-    slots = [slot_from_boxes(c, m, tolerance) for c, m in zip(slot_class, members, strict=True)]
+    slots = [slot_from_boxes(c, m, margins.get(c, tolerance)) for c, m in zip(slot_class, members, strict=True)]
     order = sorted(range(len(slots)), key=lambda i: (round(slots[i].outer[1], 2), slots[i].outer[0], i))
     return TeachResult(
         slots=tuple(slots[i] for i in order),

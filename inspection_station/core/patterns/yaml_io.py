@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from inspection_station.core.patterns.model import (
     PatternSet,
     Slot,
     _at_slot,
+    _fmt_box,
     _is_number,
     _min_scores_problems,
     _variant_problems,
@@ -26,6 +28,11 @@ from inspection_station.core.patterns.model import (
 )
 
 # --- reading ---------------------------------------------------------------------------------
+
+# How far outside [0, 1] a coordinate may lie and still load (clipped, with a warning): the
+# old tool clipped centre/size before converting to edges, so an edge part can overhang by up
+# to half its size. Beyond this it is a typo, and an error.
+CLIP_TOLERANCE = 0.05
 
 
 def _node_lines(node: yaml.Node | None) -> dict[str, tuple[int, list[int]]]:
@@ -54,7 +61,7 @@ def _duplicate_keys(node: yaml.Node | None, src: str) -> list[str]:
     return problems
 
 
-def _read_box(raw: dict, key: str, where: str, problems: list[str]) -> Box | None:
+def _read_box(raw: dict, key: str, where: str, problems: list[str], warnings: list[str]) -> Box | None:
     if key not in raw:
         problems.append(f"{where}, {key}: missing (expected [x1, y1, x2, y2] normalised to the image)")
         return None
@@ -62,25 +69,32 @@ def _read_box(raw: dict, key: str, where: str, problems: list[str]) -> Box | Non
     if not isinstance(value, list) or len(value) != 4 or not all(_is_number(v) for v in value):
         problems.append(f"{where}, {key}: expected 4 numbers [x1, y1, x2, y2], got {value!r}")
         return None
-    return tuple(float(v) for v in value)  # type: ignore[return-value]
+    box = tuple(float(v) for v in value)
+    clipped = tuple(min(1.0, max(0.0, v)) if -CLIP_TOLERANCE <= v <= 1.0 + CLIP_TOLERANCE else v for v in box)
+    if clipped != box:
+        # the old coordinate tool clipped in x/y/w/h and then converted: edges a little past the image
+        warnings.append(f"{where}, {key}: coordinates {_fmt_box(box)} clipped to {_fmt_box(clipped)} "
+                        f"(within {CLIP_TOLERANCE:g} outside [0, 1], as the old tools wrote them)")
+    return clipped  # type: ignore[return-value]
 
 
-def _read_slot(raw: Any, where: str, problems: list[str]) -> Slot | None:
+def _read_slot(raw: Any, where: str, problems: list[str], warnings: list[str]) -> Slot | None:
     """A Slot from one raw YAML item, or None after recording why not."""
     if not isinstance(raw, dict):
         problems.append(f"{where}: expected a mapping with class_id, inner and outer, got {raw!r}")
         return None
     before = len(problems)
-    for key in raw:
-        if key not in _SLOT_KEYS:
-            problems.append(f"{where}, {key}: unknown field (expected {', '.join(_SLOT_KEYS)})")
+    extras = tuple((str(k), v) for k, v in raw.items() if k not in _SLOT_KEYS)
+    for key, _ in extras:
+        # the old system ignored fields it did not know; keep them (a save writes them back)
+        warnings.append(f"{where}, {key}: unknown field kept and ignored (known: {', '.join(_SLOT_KEYS)})")
     class_id = raw.get("class_id")
     if "class_id" not in raw:
         problems.append(f"{where}, class_id: missing (expected a whole number)")
     elif not isinstance(class_id, int) or isinstance(class_id, bool):
         problems.append(f"{where}, class_id: expected a whole number, got {class_id!r}")
-    inner = _read_box(raw, "inner", where, problems)
-    outer = _read_box(raw, "outer", where, problems)
+    inner = _read_box(raw, "inner", where, problems, warnings)
+    outer = _read_box(raw, "outer", where, problems, warnings)
     name = raw.get("name")
     if name is not None and not isinstance(name, str):
         if isinstance(name, int | float) and not isinstance(name, bool):
@@ -92,7 +106,7 @@ def _read_slot(raw: Any, where: str, problems: list[str]) -> Slot | None:
         problems.append(f"{where}, min_score: expected a number in [0, 1], got {min_score!r}")
     if len(problems) > before:
         return None
-    return Slot(class_id, inner, outer, name, None if min_score is None else float(min_score))  # type: ignore[arg-type]
+    return Slot(class_id, inner, outer, name, None if min_score is None else float(min_score), extras)  # type: ignore[arg-type]
 
 
 def _read_settings(raw: Any, where: str, problems: list[str]) -> dict[int, float]:
@@ -143,6 +157,7 @@ def parse_pattern_set(
         )
 
     problems = _duplicate_keys(node, src)
+    warnings: list[str] = []
     lines = _node_lines(node)
     variants: dict[str, tuple[Slot, ...]] = {}
     min_scores: dict[int, float] = {}
@@ -165,7 +180,7 @@ def parse_pattern_set(
         parsed = []
         for index, raw in enumerate(raw_slots):
             raw_name = raw.get("name") if isinstance(raw, dict) and isinstance(raw.get("name"), str) else None
-            slot = _read_slot(raw, at_slot(index, raw_name), problems)
+            slot = _read_slot(raw, at_slot(index, raw_name), problems, warnings)
             if slot is not None:
                 parsed.append((index, slot))
         problems += _variant_problems(parsed, len(raw_slots), num_classes, at_variant, at_slot)
@@ -176,7 +191,7 @@ def parse_pattern_set(
     problems += _min_scores_problems(min_scores, num_classes, f"{src}: {SETTINGS_KEY}")
     if problems:
         raise PatternFileError(problems)
-    return PatternSet(name, variants, Path(path) if path is not None else None, min_scores)
+    return PatternSet(name, variants, Path(path) if path is not None else None, min_scores, tuple(warnings))
 
 
 def load_pattern_set(path: str | Path, num_classes: int | None = None) -> PatternSet:
@@ -202,32 +217,80 @@ def pattern_files(folder: str | Path) -> list[Path]:
     )
 
 
-def load_pattern_library(file_or_folder: str | Path, num_classes: int | None = None) -> dict[str, PatternSet]:
-    """Pattern sets by name (file stem), ordered by name; all files' problems in one error."""
+@dataclass(frozen=True)
+class PatternLibrary:
+    """What a pattern file or folder yielded: each file loads or fails on its own."""
+
+    sets: dict[str, PatternSet]  # by name (file stem), ordered by name
+    failed: dict[str, tuple[str, ...]]  # file path -> its located problems
+    warnings: tuple[str, ...]  # located notes of the sets that loaded (clipped, unknown fields)
+
+    @property
+    def problems(self) -> list[str]:
+        return [p for problems in self.failed.values() for p in problems]
+
+    def summary(self) -> str:
+        """One line for a status bar: what loaded, what did not."""
+        line = f"{len(self.sets)} pattern set(s) loaded"
+        if self.failed:
+            line += f"; not loaded: {', '.join(Path(f).name for f in self.failed)}"
+        return line
+
+
+def read_pattern_library(file_or_folder: str | Path, num_classes: int | None = None) -> PatternLibrary:
+    """Load every pattern file of a folder on its own: a broken file fails only its set.
+
+    Raises PatternError only when there is nothing to load (no such path, no pattern files).
+    """
     root = Path(file_or_folder)
     if root.is_file():
-        ps = load_pattern_set(root, num_classes)
-        return {ps.name: ps}
-    if not root.is_dir():
+        files = [root]
+    elif root.is_dir():
+        files = pattern_files(root)
+        if not files:
+            raise PatternError(f"{root}: no pattern files (*.yaml, *.yml) in the folder")
+    else:
         raise PatternError(f"{root}: no such pattern file or folder")
-    files = pattern_files(root)
-    if not files:
-        raise PatternError(f"{root}: no pattern files (*.yaml, *.yml) in the folder")
-    library: dict[str, PatternSet] = {}
-    problems: list[str] = []
+    sets: dict[str, PatternSet] = {}
+    failed: dict[str, tuple[str, ...]] = {}
+    warnings: list[str] = []
     for path in files:
-        if path.stem in library:
-            problems.append(f"{path}: pattern set {path.stem!r} already defined by {library[path.stem].path}")
+        if path.stem in sets:
+            failed[str(path)] = (f"{path}: pattern set {path.stem!r} already defined by {sets[path.stem].path}",)
             continue
         try:
-            library[path.stem] = load_pattern_set(path, num_classes)
+            ps = load_pattern_set(path, num_classes)
         except PatternFileError as exc:
-            problems += exc.problems
+            failed[str(path)] = tuple(exc.problems)
+            continue
         except PatternError as exc:
-            problems.append(str(exc))
-    if problems:
-        raise PatternFileError(problems)
-    return dict(sorted(library.items()))
+            failed[str(path)] = (str(exc),)
+            continue
+        sets[ps.name] = ps
+        warnings += ps.warnings
+    return PatternLibrary(dict(sorted(sets.items())), failed, tuple(warnings))
+
+
+def load_pattern_library(file_or_folder: str | Path, num_classes: int | None = None) -> dict[str, PatternSet]:
+    """Pattern sets by name (file stem), ordered by name; strict: all files' problems in one error."""
+    library = read_pattern_library(file_or_folder, num_classes)
+    if library.failed:
+        raise PatternFileError(library.problems)
+    return library.sets
+
+
+def choose_pattern_set(library: PatternLibrary, name: str, where: str | Path) -> PatternSet:
+    """The named set (default: the first that loaded); a failed or missing one names why."""
+    if not name:
+        if not library.sets:
+            raise PatternFileError(library.problems or [f"{where}: no pattern set loaded"])
+        return next(iter(library.sets.values()))
+    if name in library.sets:
+        return library.sets[name]
+    for path, problems in library.failed.items():
+        if Path(path).stem == name:
+            raise PatternFileError(list(problems))
+    raise PatternError(f"{where}: no pattern set {name!r}; have: {', '.join(library.sets) or 'none'}")
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -252,6 +315,7 @@ def _slot_to_dict(slot: Slot) -> dict:
         out["name"] = slot.name
     if slot.min_score is not None:
         out["min_score"] = float(slot.min_score)
+    out.update((k, v) for k, v in slot.extras if k not in out)  # unknown fields read from the file
     return out
 
 

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 Report = Callable[[str], None]
 
-ARCHIVE_MODES = ("all", "every_n", "failed", "none")
+ARCHIVE_MODES = ("all", "every_n", "failed", "none", "every_n_and_failed")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -38,7 +38,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 class ArchivePolicy:
     """Which cycles keep their image (the old system's choices)."""
 
-    mode: str = "failed"  # all / every_n / failed (NOK + ERROR) / none
+    mode: str = "failed"  # all / every_n / failed (NOK + ERROR) / none / every_n_and_failed
     every_n: int = 10
 
     def __post_init__(self) -> None:
@@ -51,10 +51,14 @@ class ArchivePolicy:
         """`index` counts recorded cycles from 0: every_n keeps cycles 0, n, 2n, ..."""
         if self.mode == "all":
             return True
+        every = index % self.every_n == 0
+        failed = str(verdict) in (Verdict.NOK, Verdict.ERROR)
         if self.mode == "every_n":
-            return index % self.every_n == 0
+            return every
         if self.mode == "failed":
-            return str(verdict) in (Verdict.NOK, Verdict.ERROR)
+            return failed
+        if self.mode == "every_n_and_failed":  # the old backend: "every x" plus every failed check
+            return every or failed
         return False
 
 

@@ -33,7 +33,7 @@ def check_settings(settings: Settings) -> list[SettingProblem]:
         problems.append(SettingProblem(section, key, message))
 
     cam = settings.camera
-    if cam.source == "folder" and not (cam.image_folder and Path(cam.image_folder).is_dir()):
+    if cam.source == "folder" and not cam.test_images and not (cam.image_folder and Path(cam.image_folder).is_dir()):
         bad("camera", "image_folder", f"the image folder {cam.image_folder!r} does not exist")
     if cam.emulation_image_dir and not Path(cam.emulation_image_dir).is_dir():
         bad("camera", "emulation_image_dir", f"the folder {cam.emulation_image_dir!r} does not exist")
@@ -45,6 +45,10 @@ def check_settings(settings: Settings) -> list[SettingProblem]:
             bad("camera", "roi_width", "x + width must stay inside the image (at most 1)")
         if cam.roi_y + cam.roi_height > 1.0:
             bad("camera", "roi_height", "y + height must stay inside the image (at most 1)")
+    if any((cam.roi_left, cam.roi_top, cam.roi_right, cam.roi_bottom)) and any(
+        (cam.roi_x, cam.roi_y, cam.roi_width, cam.roi_height)
+    ):
+        bad("camera", "roi_left", "use either the old edges (roi_left/top/right/bottom) or roi_x/y/width/height, not both")
     if cam.reconnect_min_s > cam.reconnect_max_s:
         bad("camera", "reconnect_max_s", "must be at least the first reconnect delay")
 
@@ -57,6 +61,8 @@ def check_settings(settings: Settings) -> list[SettingProblem]:
             bad("model", "path", f"expected an .onnx file, got {p.name!r}")
     if not model.providers:
         bad("model", "providers", "choose at least one execution provider")
+    if model.class_map and not Path(model.class_map).is_file():
+        bad("model", "class_map", f"no such class map file {model.class_map!r} (expected a CSV id,name,color)")
     for i, name in enumerate(model.class_names):
         if not name.strip():
             bad("model", "class_names", f"class {i} has an empty name")

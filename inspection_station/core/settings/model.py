@@ -68,6 +68,18 @@ class CameraSettings:
     roi_y: float = _ranged(0.0, 0.0)
     roi_width: float = _ranged(0.0, 0.0)  # 0 = to the right edge
     roi_height: float = _ranged(0.0, 0.0)  # 0 = to the bottom edge
+    # The old camera adapter's ROI: four edges, each <= 1 a fraction of the frame, else pixels;
+    # right/bottom 0 = to the edge. Use either these or roi_x/y/width/height, not both.
+    roi_left: float = _ranged(0.0, 0.0)
+    roi_top: float = _ranged(0.0, 0.0)
+    roi_right: float = _ranged(0.0, 0.0)
+    roi_bottom: float = _ranged(0.0, 0.0)
+    roi_before_rotation: bool = False  # crop the raw frame, then rotate (the old adapter's order)
+    rotation_expand: bool = False  # angles off 90 degrees: grow the frame to keep the corners
+    frame_rate_limit: float = _ranged(0.0, 0.0, 10_000.0)  # frames per second the camera may send; 0 = its own
+    # Replayed test images (source = "folder"): files or globs, in addition to image_folder
+    test_images: list[str] = field(default_factory=list)
+    test_image_order: str = _choice("sequential", "sequential", "random")
     reconnect_min_s: float = _ranged(0.5, 0.05, 60.0)
     reconnect_max_s: float = _ranged(10.0, 0.1, 600.0)
 
@@ -86,6 +98,7 @@ class ModelSettings:
     intra_op_threads: int = _ranged(0, 0, 256)  # 0 = onnxruntime's default
     class_names: list[str] = field(default_factory=list)  # overrides the model's names
     class_colors: list[str] = field(default_factory=list)  # "#rrggbb" per class id
+    class_map: str = ""  # the old backend's CSV id,name,color; class_names/class_colors win over it
 
 
 @dataclass(frozen=True)
@@ -99,7 +112,7 @@ class ResultsSettings:
     log_dir: str = ""  # "" = <user data>/results
     image_dir: str = ""  # "" = <user data>/images
     review_dir: str = ""  # "" = <user data>/review (operator overrules)
-    archive: str = _choice("failed", "all", "every_n", "failed", "none")
+    archive: str = _choice("failed", "all", "every_n", "failed", "none", "every_n_and_failed")
     archive_every_n: int = _ranged(10, 1, 1_000_000)
     image_format: str = _choice("jpg", "jpg", "png", "webp")
     image_quality: int = _ranged(90, 1, 100)
@@ -389,6 +402,12 @@ def demo_settings(settings: Settings) -> Settings:
         roi_y=0.0,
         roi_width=0.0,
         roi_height=0.0,
+        roi_left=0.0,
+        roi_top=0.0,
+        roi_right=0.0,
+        roi_bottom=0.0,
+        roi_before_rotation=False,
+        rotation_expand=False,
     )
     return settings.replace("model", path="").replace("patterns", path="", active="")
 

@@ -34,6 +34,15 @@ CAMERA_FIELDS = [
     F("roi_y", "ROI y", decimals=3),
     F("roi_width", "ROI width", decimals=3, tooltip="0 = to the right edge"),
     F("roi_height", "ROI height", decimals=3, tooltip="0 = to the bottom edge"),
+    F("roi_left", "ROI left edge (old form)", decimals=3, tooltip="<= 1 a fraction, else pixels; or use ROI x/y/width/height"),
+    F("roi_top", "ROI top edge (old form)", decimals=3, tooltip="<= 1 a fraction, else pixels"),
+    F("roi_right", "ROI right edge (old form)", decimals=3, tooltip="<= 1 a fraction, else pixels; 0 = the edge"),
+    F("roi_bottom", "ROI bottom edge (old form)", decimals=3, tooltip="<= 1 a fraction, else pixels; 0 = the edge"),
+    F("roi_before_rotation", "Crop before rotating (the old adapter's order)"),
+    F("rotation_expand", "Rotation keeps the corners (grow the frame)"),
+    F("frame_rate_limit", "Frame-rate limit", suffix=" fps", tooltip="0 = the camera's own rate"),
+    F("test_images", "Replay images / globs (source = folder)", tooltip="Comma-separated files or globs, e.g. C:/test/*.png"),
+    F("test_image_order", "Replay order"),
     F("grab_timeout_ms", "Grab timeout", suffix=" ms"),
     F("reconnect_min_s", "First reconnect delay", suffix=" s"),
     F("reconnect_max_s", "Longest reconnect delay", suffix=" s"),
@@ -52,6 +61,8 @@ MODEL_FIELDS = [
     F("iou", "IoU threshold (NMS)", decimals=3),
     F("max_detections", "Most detections per image"),
     F("intra_op_threads", "Inference threads", tooltip="0 = onnxruntime's default"),
+    F("class_map", "Class map CSV (id,name,color)", kind="file", file_filter="CSV files (*.csv);;All files (*)",
+      tooltip="The old backend's class map; the Classes table below wins over it"),
 ]
 
 PATTERN_FIELDS = [

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from inspection_station import __version__
 from inspection_station.core.cycle import CycleResult, Verdict
+from inspection_station.core.detect.class_map import class_colours
 from inspection_station.core.logging_setup import log_dir
 from inspection_station.core.results.csv_log import log_path
 from inspection_station.core.settings.model import Settings, resolve_results_dirs
@@ -111,7 +112,7 @@ class MainWindow(QMainWindow):
 
     def _build_widgets(self) -> None:
         self.banner = VerdictBanner()
-        self.image_view = ImageView(self.settings.model.class_colors)
+        self.image_view = ImageView(class_colours(self.settings.model))
         self.history = HistoryPanel(self.settings.station.history_size)
         self.statistics = StatisticsPanel(self.station.statistics)
         self.side_tabs = QTabWidget()
@@ -250,7 +251,7 @@ class MainWindow(QMainWindow):
         if problem:
             self.error_route.report(problem)
         self.history.size = st.history_size
-        self.image_view.overlay.set_class_colors(settings.model.class_colors)
+        self.image_view.overlay.set_class_colors(class_colours(settings.model))
         self.inspect_button.setToolTip(f"Inspect the part (foot pedal: {sequence.toString()})")
         self.part_id_field.setVisible(settings.part_id.source in ("scanner", "scanner_or_image"))
         self._update_log_label()
@@ -443,6 +444,8 @@ class MainWindow(QMainWindow):
             self.disk_label.show_state(state, reason)
         elif component == "patterns":
             self._refresh_products()
+            if state == "ready" and "not loaded" in reason:  # name the pattern files that failed
+                self.pattern_label.setToolTip(f"{self.pattern_label.toolTip()}\n{reason}".strip())
             if state == "error":
                 self.pattern_label.setStyleSheet(f"color: {theme.VERDICT_TEXT['NOK']};")
                 self.pattern_label.setText("Product: none")
