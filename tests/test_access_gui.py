@@ -334,6 +334,10 @@ def test_access_and_records_tab_roles_are_admin_only_and_bad_formats_are_refused
     control.login("ada", "admin-pw")
     admin_dialog = SettingsDialog(dialog.settings, None, settings_path=tmp_path / "s.toml", access=control)
     qtbot.addWidget(admin_dialog)
+    assert not dialog.accounts_button.isEnabled() and admin_dialog.accounts_button.isEnabled()
+    admin_dialog.accounts_button.click()  # kiosk mode has no menu bar: the accounts page from here
+    assert admin_dialog.accounts_dialog.isVisible()
+    admin_dialog.accounts_dialog.reject()
     switch = admin_dialog._widget_of("access", "product_switch_role")
     assert switch.isEnabled()
     switch.setCurrentIndex(switch.findData("engineer"))

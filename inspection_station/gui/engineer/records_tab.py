@@ -4,7 +4,8 @@ table is editable by an admin only (an engineer must not lower the bar for thems
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
 from inspection_station.gui.engineer.settings_form import FieldSpec as F
 
@@ -56,9 +57,24 @@ def records_tab(dialog) -> QWidget:
         layout.addWidget(heading)
         form = dialog._form(section, specs_for(getattr(settings, section), specs))
         layout.addWidget(form)
-        if section == "access" and dialog.access is not None and not dialog.access.allowed("users"):
-            form.setEnabled(False)
-            form.setToolTip("only an admin changes the roles")
-            heading.setText(f"<b>{title}</b> (admin only)")
+        if section == "access" and dialog.access is not None:
+            admin = dialog.access.allowed("users")
+            if not admin:
+                form.setEnabled(False)
+                form.setToolTip("only an admin changes the roles")
+                heading.setText(f"<b>{title}</b> (admin only)")
+            # also reachable here: in kiosk mode the window has no menu bar
+            dialog.accounts_button = QPushButton("Accounts …", page)
+            dialog.accounts_button.setEnabled(admin)
+            dialog.accounts_button.clicked.connect(lambda: _open_accounts(dialog))
+            layout.addWidget(dialog.accounts_button, 0, Qt.AlignmentFlag.AlignLeft)
     layout.addStretch(1)
     return page
+
+
+def _open_accounts(dialog) -> None:
+    from inspection_station.gui.engineer.accounts_dialog import AccountsDialog
+
+    if dialog.access is not None and dialog.access.allowed("users"):
+        dialog.accounts_dialog = AccountsDialog(dialog.access, dialog)
+        dialog.accounts_dialog.open()
