@@ -82,3 +82,24 @@ def test_headless_run_writes_the_log_file(restore_logging, capsys):
     assert "logging at INFO" in text
     assert "model loaded: demo_parts.onnx" in text and "sha256" in text
     assert "camera emulated" in text or "camera connected" in text
+
+
+def test_the_gui_error_route_and_uncaught_thread_exceptions_reach_the_file(restore_logging, qtbot):
+    import threading
+
+    from inspection_station.gui.error_route import ErrorRoute, install_exception_hooks
+
+    path = setup_logging(LoggingSettings(level="INFO"), console=False)
+    route = ErrorRoute()
+    uninstall = install_exception_hooks(route)
+    try:
+        route.report("results log not writable: disk full")
+        worker = threading.Thread(target=lambda: 1 / 0, name="image-archive")
+        worker.start()
+        worker.join()
+    finally:
+        uninstall()
+    _flush()
+    text = path.read_text(encoding="utf-8")
+    assert "results log not writable: disk full" in text
+    assert "Unexpected error in image-archive: ZeroDivisionError" in text and "Traceback" in text
