@@ -296,7 +296,13 @@ def test_the_admin_manages_accounts_in_the_gui(qtbot, control):
         dialog.select("ada")
         dialog.remove_button.click()
         seen["remove_self"] = dialog.message.text()
+        dialog.role.setCurrentText("operator")
+        dialog.role_button.click()
+        seen["demote_self"] = dialog.message.text()
         dialog.select("eve")
+        dialog.role.setCurrentText("operator")
+        dialog.role_button.click()
+        assert dialog.message.text() == "eve is now operator."
         dialog.unlock_button.click()
         dialog.remove_button.click()
         return QDialog.DialogCode.Rejected
@@ -308,9 +314,11 @@ def test_the_admin_manages_accounts_in_the_gui(qtbot, control):
     ui.answers = [sign_in("ada", "admin-pw"), manage]
     assert ui.open_accounts()
     assert "cannot remove the account you are signed in with" in seen["remove_self"]
+    assert "cannot change the role of the account you are signed in with" in seen["demote_self"]
     assert [(u.name, u.role) for u in control.store.users()] == [("ada", "admin"), ("olga", "operator")]
     users = [(r["action"], r["target"], r["user"]) for r in audit_rows() if r["kind"] == "user"]
-    assert users == [("create", "olga", "ada"), ("unlock", "eve", "ada"), ("remove", "eve", "ada")]
+    assert users == [("create", "olga", "ada"), ("role", "eve", "ada"), ("unlock", "eve", "ada"),
+                     ("remove", "eve", "ada")]
 
 
 def test_access_and_records_tab_roles_are_admin_only_and_bad_formats_are_refused(qtbot, tmp_path, control):

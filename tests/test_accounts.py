@@ -240,11 +240,15 @@ def test_user_commands(capsys, monkeypatch):
     assert store.authenticate("olga", "new-pw").name == "olga"
     code, _, err = _cli(["user", "remove", "ada"], capsys=capsys, monkeypatch=monkeypatch)
     assert code == 2 and "last admin" in err
+    code, _, err = _cli(["user", "role", "ada", "engineer"], capsys=capsys, monkeypatch=monkeypatch)
+    assert code == 2 and "last admin" in err
+    assert _cli(["user", "role", "olga", "engineer"], capsys=capsys, monkeypatch=monkeypatch)[0] == 0
+    assert store.get("olga").role == "engineer"
     assert _cli(["user", "remove", "olga"], capsys=capsys, monkeypatch=monkeypatch)[0] == 0
     assert [u.name for u in store.users()] == ["ada"]
     entries = AuditLog().read()
     assert [(e.action, e.target) for e in entries] == [
-        ("create", "ada"), ("create", "olga"), ("password", "olga"), ("remove", "olga")]
+        ("create", "ada"), ("create", "olga"), ("password", "olga"), ("role", "olga"), ("remove", "olga")]
     assert all(e.user.startswith("os:") and e.role == "system" for e in entries)
     assert all(e.station == Settings().station.name for e in entries)
     assert "new-pw" not in AuditLog().path.read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""`inspection-station user add|list|passwd|remove|unlock`: the station's accounts.
+"""`inspection-station user add|list|passwd|role|remove|unlock`: the station's accounts.
 
 The store is the per-station one under the user config folder (core/settings/accounts.py),
 whatever settings file the station runs on. Each change is audited as the operating-system
@@ -16,7 +16,7 @@ from inspection_station.core.settings.accounts import ROLES, AccountError, Accou
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("user", help="station accounts: add, list, passwd, remove, unlock")
+    p = sub.add_parser("user", help="station accounts: add, list, passwd, role, remove, unlock")
     p.add_argument("--accounts", metavar="F", help=argparse.SUPPRESS)  # tests: another store
     actions = p.add_subparsers(dest="user_command", metavar="ACTION", required=True)
     add = actions.add_parser("add", help="create an account")
@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     passwd.add_argument("--password-stdin", action="store_true", help="read the password from stdin's first line")
     remove = actions.add_parser("remove", help="delete an account")
     remove.add_argument("name")
+    role = actions.add_parser("role", help="change an account's role")
+    role.add_argument("name")
+    role.add_argument("role", choices=ROLES)
     unlock = actions.add_parser("unlock", help="lift a lockout after failed logins")
     unlock.add_argument("name")
     p.set_defaults(func=run)
@@ -86,6 +89,12 @@ def run(args: argparse.Namespace) -> int:
         user = store.remove(args.name)
         audit.record("user", user.name, {"role": user.role}, None, action="remove")
         print(f"user {user.name!r} removed")
+    elif command == "role":
+        before = store.get(args.name)
+        store.set_role(args.name, args.role)
+        audit.record("user", args.name, {"role": before.role if before else None}, {"role": args.role},
+                     action="role")
+        print(f"{args.name!r} is now {args.role}")
     elif command == "unlock":
         before = store.get(args.name)
         store.unlock(args.name)

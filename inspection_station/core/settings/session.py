@@ -233,6 +233,15 @@ class AccessControl:
         self.record("user", name, HIDDEN, HIDDEN, action="password")
         return user
 
+    def set_role(self, name: str, role: str) -> User:
+        self.require("users")
+        if self.session is not None and self.session.user == name and role != self.session.role:
+            raise AccountError("you cannot change the role of the account you are signed in with")
+        before = self.store.get(name)
+        user = self.store.set_role(name, role)
+        self.record("user", name, {"role": before.role if before else None}, {"role": role}, action="role")
+        return user
+
     def unlock_user(self, name: str) -> User:
         self.require("users")
         before = self.store.get(name)

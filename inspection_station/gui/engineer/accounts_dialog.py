@@ -61,13 +61,16 @@ class AccountsDialog(QDialog):
 
         self.add_button = QPushButton("Add user", self)
         self.password_button = QPushButton("Set password of selected", self)
+        self.role_button = QPushButton("Set role of selected", self)
         self.unlock_button = QPushButton("Unlock selected", self)
         self.remove_button = QPushButton("Remove selected", self)
         actions = QGridLayout()  # two columns: the theme's big buttons fit a 1366 px screen
-        for i, button in enumerate((self.add_button, self.password_button, self.unlock_button, self.remove_button)):
+        buttons = (self.add_button, self.password_button, self.role_button, self.unlock_button, self.remove_button)
+        for i, button in enumerate(buttons):
             actions.addWidget(button, i // 2, i % 2)
         self.add_button.clicked.connect(self.add_user)
         self.password_button.clicked.connect(self.set_password)
+        self.role_button.clicked.connect(self.set_role)
         self.unlock_button.clicked.connect(self.unlock)
         self.remove_button.clicked.connect(self.remove)
 
@@ -121,6 +124,11 @@ class AccountsDialog(QDialog):
         name = self.selected()
         self._do(lambda: self.control.set_password(name, self.password.text(), self.confirm.text()),
                  lambda user: f"Password of {user.name} set.", need=name)
+
+    def set_role(self) -> None:
+        name = self.selected()
+        role = self.role.currentText()
+        self._do(lambda: self.control.set_role(name, role), lambda user: f"{user.name} is now {user.role}.", need=name)
 
     def unlock(self) -> None:
         name = self.selected()
