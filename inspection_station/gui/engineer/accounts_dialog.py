@@ -60,14 +60,15 @@ class AccountsDialog(QDialog):
         form.addRow("Repeat password", self.confirm)
 
         self.add_button = QPushButton("Add user", self)
-        self.password_button = QPushButton("Set password of selected", self)
-        self.role_button = QPushButton("Set role of selected", self)
-        self.unlock_button = QPushButton("Unlock selected", self)
-        self.remove_button = QPushButton("Remove selected", self)
-        actions = QGridLayout()  # two columns: the theme's big buttons fit a 1366 px screen
+        self.password_button = QPushButton("Set password", self)
+        self.role_button = QPushButton("Set role", self)
+        self.unlock_button = QPushButton("Unlock", self)
+        self.remove_button = QPushButton("Remove", self)
+        actions = QGridLayout()  # three columns: the theme's big buttons fit a 1366 x 768 screen
         buttons = (self.add_button, self.password_button, self.role_button, self.unlock_button, self.remove_button)
         for i, button in enumerate(buttons):
-            actions.addWidget(button, i // 2, i % 2)
+            actions.addWidget(button, i // 3, i % 3)
+            button.setToolTip("the user selected in the list" if button is not self.add_button else "")
         self.add_button.clicked.connect(self.add_user)
         self.password_button.clicked.connect(self.set_password)
         self.role_button.clicked.connect(self.set_role)
