@@ -254,6 +254,16 @@ def test_a_scanned_part_id_reaches_the_csv(qtbot, tmp_path, clock, stop_later):
     assert field.status.text().startswith("Last part: –")
 
 
+def test_a_scan_can_start_the_inspection(qtbot, tmp_path, clock, stop_later):
+    gui = make_window(qtbot, tmp_path, clock, [], part_id={"source": "scanner", "inspect_on_scan": True})
+    stop_later(gui.station)
+    before = gui.window.last_result
+    qtbot.keyClicks(gui.window.part_id_field.edit, "SN-88")
+    qtbot.keyClick(gui.window.part_id_field.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: gui.window.last_result is not before, timeout=READY_S)
+    assert (gui.window.last_result.part_id, gui.window.last_result.trigger) == ("SN-88", "scanner")
+
+
 def test_low_disk_label_and_log_folder_in_about(qtbot, tmp_path, clock, stop_later):
     gui = make_window(qtbot, tmp_path, clock, [])
     stop_later(gui.station)

@@ -156,6 +156,7 @@ class PartIdSettings:
 
     source: str = _choice("none", "none", "scanner", "image", "scanner_or_image")
     policy: str = _choice("optional", "optional", "required")  # required + missing = ERROR
+    inspect_on_scan: bool = False  # a scanned id (Enter) also starts the cycle
     formats: list[str] = field(default_factory=lambda: ["DataMatrix", "QRCode", "Code128"])
     region_x: float = _ranged(0.0, 0.0, 1.0)  # where the code is printed, fractions of the frame
     region_y: float = _ranged(0.0, 0.0, 1.0)

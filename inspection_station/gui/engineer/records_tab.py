@@ -21,6 +21,7 @@ ACCESS_FIELDS = [
 PART_ID_FIELDS = [
     F("source", "Part id from"),
     F("policy", "Part id is"),
+    F("inspect_on_scan", "A scan also starts the inspection"),
     F("formats", "Code formats", tooltip="comma-separated, e.g. DataMatrix, QRCode, Code128"),
     F("region_x", "Code region x", decimals=3),
     F("region_y", "Code region y", decimals=3),

@@ -162,6 +162,8 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.splitter, 1)
         self.part_id_field = PartIdField(self.station, self.error_route.report)
         self.part_id_field.setVisible(False)  # only where the settings ask for scanned ids
+        self.part_id_field.taken.connect(
+            lambda _id: self.settings.part_id.inspect_on_scan and self.inspect("scanner"))
         layout.addWidget(self.part_id_field)
         layout.addLayout(buttons)
         self.setCentralWidget(central)

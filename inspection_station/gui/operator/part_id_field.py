@@ -3,7 +3,7 @@ keyboard and end with Enter). Enter hands the id to the station for the next cyc
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QWidget
 
 from inspection_station.core.cycle import CycleResult
@@ -12,6 +12,8 @@ from inspection_station.core.trace.part_id import MAX_LENGTH
 
 
 class PartIdField(QWidget):
+    taken = Signal(str)  # an id was handed to the station (the window may start the cycle)
+
     def __init__(self, station, report, parent: QWidget | None = None) -> None:
         """`station` has set_part_id(text) -> str; `report(message)` is the error route."""
         super().__init__(parent)
@@ -41,6 +43,8 @@ class PartIdField(QWidget):
             return
         self.edit.clear()
         self.status.setText(f"Next part: {part_id or '–'}")
+        if part_id:
+            self.taken.emit(part_id)
 
     def cycle_done(self, result: CycleResult) -> None:
         """The id was taken by this cycle: show it, and be ready for the next scan."""
