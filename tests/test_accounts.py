@@ -274,3 +274,19 @@ def test_a_login_the_audit_cannot_record_does_not_happen(control, tmp_path):
     with pytest.raises(AuditError, match="cannot"):
         control.login("eddie", "eng-pw")
     assert control.session is None
+
+
+def test_user_unlock_command_lifts_a_lockout(capsys, monkeypatch):
+    clock = Clock()
+    store = AccountStore(clock=clock)
+    store.add("eve", "engineer", "right-pw")
+    for _ in range(5):
+        clock.now += 1000
+        with pytest.raises(LoginRefused):
+            store.authenticate("eve", "wrong")
+    assert store.get("eve").locked
+    code, out, _ = _cli(["user", "list"], capsys=capsys, monkeypatch=monkeypatch)
+    assert "LOCKED" in out
+    assert _cli(["user", "unlock", "eve"], capsys=capsys, monkeypatch=monkeypatch)[0] == 0
+    assert store.authenticate("eve", "right-pw").name == "eve"
+    assert AuditLog().read()[-1].action == "unlock"
