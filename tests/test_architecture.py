@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import pkgutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import inspection_station.core as core
 
@@ -41,3 +44,62 @@ def test_import_linter_contract_holds():
     proc = subprocess.run([str(lint)], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Contracts: 1 kept, 0 broken." in proc.stdout
+
+
+# Windows needs onnxruntime's DLLs initialised before Qt's: the gui package does it, once.
+ORDER_PROBE = r"""
+import sys
+seen = []
+class Order:
+    def find_spec(self, name, path=None, target=None):
+        if name in ("onnxruntime", "PySide6") and name not in seen:
+            seen.append(name)
+sys.meta_path.insert(0, Order())
+import inspection_station.gui.operator.image_view
+print(",".join(seen))
+"""
+
+
+@pytest.mark.qt
+def test_any_gui_module_loads_onnxruntime_before_qt():
+    proc = subprocess.run(
+        [sys.executable, "-c", ORDER_PROBE], capture_output=True, text=True, cwd=ROOT, timeout=120,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "onnxruntime,PySide6"
+
+
+QT_MODULES = ("PySide6", "pyqtgraph", "shiboken6", "pytestqt", "inspection_station.gui", "tests.gui_station")
+QT_FIXTURES = {"qtbot", "qapp", "qtmodeltester"}
+
+
+def _needs_qt(module: str) -> bool:
+    return any(module == m or module.startswith(m + ".") for m in QT_MODULES)
+
+
+def test_every_test_that_needs_qt_is_known_to_the_no_qt_run():
+    """.ci/core_tests_without_qt leaves out conftest.QT_TEST_FILES and `qt`-marked tests:
+    a Qt test anywhere else would fail there, so this keeps the list honest."""
+    import ast
+
+    from tests.conftest import QT_TEST_FILES
+
+    unlisted = []
+    for path in sorted((ROOT / "tests").glob("test_*.py")):
+        if path.name in QT_TEST_FILES:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:  # module level: the whole file needs Qt
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            unlisted += [f"{path.name}: imports {n} at module level" for n in names if _needs_qt(n)]
+        for fn in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")):
+            marked = any("mark.qt" in ast.unparse(d) for d in fn.decorator_list)
+            uses_qt = {a.arg for a in fn.args.args} & QT_FIXTURES or any(
+                _needs_qt(n.module or "") for n in ast.walk(fn) if isinstance(n, ast.ImportFrom)
+            )
+            if uses_qt and not marked:
+                unlisted.append(f"{path.name}::{fn.name} needs Qt but is not marked qt")
+    assert unlisted == []

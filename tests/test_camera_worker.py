@@ -320,21 +320,22 @@ def rss_bytes() -> int:
         return int(fh.read().split()[1]) * 4096
 
 
-def test_qt_bridge_relays_newest_frames_and_states_in_the_gui_thread(images, qtbot):
-    from inspection_station.gui.operator.camera_bridge import CameraBridge
+@pytest.mark.qt
+def test_the_live_view_takes_the_newest_frames_straight_from_the_worker(images, qtbot):
+    """The one live-frame path: the view's display timer empties the worker's slot."""
+    from inspection_station.gui.operator.image_view import ImageView
 
     worker = CameraWorker(emulator(images))
-    bridge = CameraBridge(worker)
-    seen = []
-    bridge.frame_ready.connect(lambda f: seen.append((f, threading.current_thread())))
-    with qtbot.waitSignal(
-        bridge.state_changed, check_params_cb=lambda s, r: s == "emulated", timeout=20_000
-    ):
-        worker.start()
+    view = ImageView(display_hz=60, frame_source=worker.take_live_frame)
+    qtbot.addWidget(view)
+    drawn = []
+    view.frame_drawn.connect(lambda: drawn.append(threading.current_thread()))
+    worker.start()
     try:
         worker.set_live(True)
-        qtbot.waitUntil(lambda: len(seen) >= 3, timeout=20_000)
-        assert all(t is threading.main_thread() for _, t in seen)
-        assert [f.frame_id for f, _ in seen] == sorted(f.frame_id for f, _ in seen)
+        qtbot.waitUntil(lambda: len(drawn) >= 3, timeout=20_000)
+        assert all(t is threading.main_thread() for t in drawn)
+        shown = view.image_item.mapRectToParent(view.image_item.boundingRect())
+        assert view.mode == "live" and (shown.width(), shown.height()) == (W, H)  # original pixels
     finally:
         worker.stop()

@@ -46,6 +46,22 @@ def frame(value: int = 80, w: int = W, h: int = H, frame_id: int = 1) -> Frame:
     return Frame(np.full((h, w, 3), value, np.uint8), frame_id, 0.0, "test")
 
 
+class NewestSlot:
+    """The contract of `Station.take_live_frame`: the newest frame put since the last take."""
+
+    def __init__(self) -> None:
+        self.frame: Frame | None = None
+        self.takes = 0
+
+    def put(self, f: Frame) -> None:
+        self.frame = f
+
+    def take(self) -> Frame | None:
+        self.takes += 1
+        f, self.frame = self.frame, None
+        return f
+
+
 def cycle(detections=(SCREW, CLIP), *, verdict=None, error="", ms=123.0, cycle_id="c1", img=None) -> CycleResult:
     f = img or frame()
     match = None if error else match_pattern(PATTERN, detections, f.width, f.height)
@@ -108,11 +124,12 @@ def test_banner_busy_shows_an_indeterminate_progress(qtbot):
 
 
 def test_live_view_draws_only_the_newest_frame_per_tick(qtbot):
-    view = ImageView(display_hz=1000)
+    slot = NewestSlot()
+    view = ImageView(display_hz=1000, frame_source=slot.take)
     qtbot.addWidget(view)
     view._timer.stop()  # drive the display ticks by hand
     for i in range(5):
-        view.show_live_frame(frame(value=10 * i, frame_id=i))
+        slot.put(frame(value=10 * i, frame_id=i))
     view._draw_pending()
     view._draw_pending()  # nothing new: no second setImage
     assert view.frames_drawn == 1
@@ -122,14 +139,15 @@ def test_live_view_draws_only_the_newest_frame_per_tick(qtbot):
 
 
 def test_live_frames_are_decimated_to_the_view_but_keep_original_coordinates(qtbot):
-    view = ImageView()
+    slot = NewestSlot()
+    view = ImageView(frame_source=slot.take)
     qtbot.addWidget(view)
     view._timer.stop()
     view.resize(520, 400)
     view.show()
     qtbot.waitExposed(view)
     width = view.graphics.viewport().width() * view.devicePixelRatioF()
-    view.show_live_frame(frame(w=int(width * 4), h=int(width * 3)))
+    slot.put(frame(w=int(width * 4), h=int(width * 3)))
     view._draw_pending()
     assert view.image_item.image.shape[1] == pytest.approx(width, abs=1)
     assert view.image_item.mapRectToParent(view.image_item.boundingRect()).width() == pytest.approx(width * 4)
@@ -139,16 +157,17 @@ def test_live_frames_are_decimated_to_the_view_but_keep_original_coordinates(qtb
 
 
 def test_hold_keeps_the_cycle_frame_until_live(qtbot):
-    view = ImageView()
+    slot = NewestSlot()
+    view = ImageView(frame_source=slot.take)
     qtbot.addWidget(view)
     view._timer.stop()
     result = cycle()
     view.hold(result.frame.image, result.detections, result.match, W, H)
-    view.show_live_frame(frame(value=200))
+    slot.put(frame(value=200))
     view._draw_pending()
     assert view.mode == "held" and int(view.image_item.image[0, 0, 0]) == 80
+    assert slot.takes == 0  # held: the view takes no live frames
     view.go_live()
-    view.show_live_frame(frame(value=200))
     view._draw_pending()
     assert view.mode == "live" and int(view.image_item.image[0, 0, 0]) == 200
     assert view.overlay.drawn_boxes() == []  # live frames carry no overlay
@@ -259,33 +278,6 @@ def test_bridge_delivers_worker_callbacks_in_the_gui_thread(qtbot):
     assert [s[0] for s in seen] == ["state", "result", "error", "refused"]
     assert all(s[2] is gui for s in seen)
     assert seen[0][1] == ("camera", "emulated", "Emulation 0815-0000")
-
-
-def test_bridge_coalesces_live_frames_newest_wins(qtbot):
-    bridge = StationBridge()
-    delivered = []
-    bridge.frame_ready.connect(lambda f: delivered.append(f.frame_id))
-
-    def worker():
-        for i in range(200):
-            bridge.on_frame(frame(w=8, h=8, frame_id=i))
-
-    t = threading.Thread(target=worker)
-    t.start()
-    t.join()
-    qtbot.waitUntil(lambda: bool(delivered) and delivered[-1] == 199)
-    assert len(delivered) < 200  # no backlog: stale frames were dropped
-    assert delivered == sorted(delivered)
-
-
-def test_bridge_pulls_the_newest_frame_from_a_frame_source(qtbot):
-    bridge = StationBridge()
-    slot = [frame(w=8, h=8, frame_id=7)]
-    bridge.set_frame_source(lambda: slot.pop() if slot else None)
-    delivered = []
-    bridge.frame_ready.connect(lambda f: delivered.append(f.frame_id))
-    bridge.on_frame(frame(w=8, h=8, frame_id=3))  # the notification; the slot holds a newer one
-    qtbot.waitUntil(lambda: delivered == [7])
 
 
 def test_uncaught_exceptions_anywhere_reach_the_one_error_route(qtbot):

@@ -383,3 +383,57 @@ def test_engineer_settings_reach_the_window(qtbot, gui, monkeypatch):
     assert calls and calls[0]["bridge"] is gui.bridge
     assert gui.window.windowTitle() == "Inspection Station — line-9"
     assert gui.window.pedal_shortcut.key().toString() == "F9"
+
+
+def test_csv_cycle_ms_is_the_total_the_window_shows(qtbot, gui):
+    w = gui.window
+    result = inspect_and_wait(qtbot, gui)
+    row = log_rows(gui.station)[-1]
+    assert row["cycle_id"] == result.cycle_id
+    assert result.times.total_ms > 0
+    assert row["cycle_ms"] == f"{result.times.total_ms:.2f}"  # the one total, as the CSV writes it
+    shown = f"{float(row['cycle_ms']):.0f} ms"
+    assert shown in w.banner.detail.text()
+    assert shown in w.history.list.item(0).text()
+    assert w.statistics.cycle_ms[-1] == result.times.total_ms
+
+
+def test_a_cycle_that_raises_leaves_inspecting_and_reaches_the_error_route(qtbot, gui):
+    w = gui.window
+    gui.station.recorder.close()  # a real fault: the cycle cannot be recorded and raises
+    w.inspect_button.click()
+    qtbot.waitUntil(lambda: w.banner.state == "ERROR", timeout=READY_S)
+    assert "results recorder is closed" in w.banner.reason.text()
+    assert w.message_label.text() == (
+        "inspection cycle failed: results recorder is closed; the cycle was not recorded"
+    )
+    qtbot.waitUntil(w.busy_bar.isHidden)
+    assert w.last_result is None  # no result was made up for the failed cycle
+
+
+def test_the_history_keeps_the_preview_the_station_made(qtbot, gui):
+    result = inspect_and_wait(qtbot, gui)
+    assert result.preview is not None
+    assert gui.window.history.entries()[0].preview is result.preview  # not downscaled again here
+
+
+def test_a_failed_overrule_reaches_the_error_route_and_can_be_tried_again(qtbot, gui):
+    w = gui.window
+    result = inspect_and_wait(qtbot, gui)
+    gui.station.recorder.close()  # a real fault: the correction row cannot be written
+    w.overrule_button.click()
+    qtbot.waitUntil(lambda: w.overrule_dialog.isVisible())
+    w.overrule_confirm.click()
+    qtbot.waitUntil(lambda: "failed" in w.message_label.text(), timeout=10_000)
+    assert w.message_label.text() == (
+        f"overrule of {result.cycle_id} failed: results recorder is closed; the overrule was not recorded"
+    )
+    qtbot.waitUntil(w.overrule_button.isEnabled)  # not recorded: the operator may try again
+
+
+def test_the_window_shows_live_frames_taken_straight_from_the_station(qtbot, gui):
+    w = gui.window
+    assert w.image_view.frame_source == gui.station.take_live_frame  # the one live-frame path
+    before = w.image_view.frames_drawn
+    qtbot.waitUntil(lambda: w.image_view.frames_drawn >= before + 3, timeout=READY_S)
+    assert w.image_view.mode == "live"

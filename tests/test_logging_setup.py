@@ -84,6 +84,7 @@ def test_headless_run_writes_the_log_file(restore_logging, capsys):
     assert "camera emulated" in text or "camera connected" in text
 
 
+@pytest.mark.qt
 def test_the_gui_error_route_and_uncaught_thread_exceptions_reach_the_file(restore_logging, qtbot):
     import threading
 

@@ -320,3 +320,23 @@ def test_evaluate_reports_a_bad_truth_file_located(tmp_path, capsys):
     assert main(["pattern", "evaluate", "--patterns", str(pattern), "--labels", str(labels),
                  "--truth", str(truth)]) == 2
     assert f"{truth}:2: verdict must be OK or NOK" in capsys.readouterr().err
+
+
+def test_the_match_says_its_verdict_summary_and_missing_slots_once():
+    from inspection_station.core.cycle import Verdict
+    from inspection_station.core.detection import Detection
+    from inspection_station.core.patterns.matching import match_pattern
+    from inspection_station.core.patterns.model import PatternSet, Slot
+
+    ps = PatternSet(
+        "p",
+        {"v": (Slot(0, (0.2, 0.2, 0.3, 0.3), (0.1, 0.1, 0.4, 0.4), name="screw"), Slot(1, (0.6, 0.6, 0.7, 0.7), (0.5, 0.5, 0.8, 0.8)))},
+    )
+    screw = Detection(0, "screw", 0.9, (20.0, 20.0, 30.0, 30.0))
+    clip = Detection(1, "clip", 0.9, (60.0, 60.0, 70.0, 70.0))
+    nok = match_pattern(ps, [screw], 100, 100)
+    assert (nok.verdict, nok.summary(), nok.missing()) == (Verdict.NOK, "v 1/2", ["slot 1 (class 1)"])
+    ok = match_pattern(ps, [screw, clip], 100, 100)
+    assert (ok.verdict, ok.summary(), ok.missing()) == (Verdict.OK, "v 2/2", [])
+    none = match_pattern(ps, [], 100, 100)
+    assert none.missing() == ["screw", "slot 1 (class 1)"]

@@ -179,3 +179,20 @@ def test_a_password_that_cannot_be_saved_is_reported_not_raised(qtbot, settings,
     d.save_password(new)  # a slot: an OSError must not escape
     assert d.message.text().startswith("Password not changed")
     assert d.settings == settings and not (tmp_path / "audit.jsonl").exists()
+
+
+def test_device_picker_searches_on_the_stations_thread(qtbot, settings, tmp_path):
+    from inspection_station.core.station import Station
+
+    station = Station(settings)
+    try:
+        d = SettingsDialog(settings, station, settings_path=tmp_path / "settings.toml", audit=AuditLog(tmp_path / "audit.jsonl"))
+        qtbot.addWidget(d)
+        picker = d.device_picker
+        picker.refresh()
+        assert not picker.refresh_button.isEnabled()  # searching: the GUI thread did not wait
+        qtbot.waitUntil(picker.refresh_button.isEnabled, timeout=30_000)
+        serials = [picker.combo.itemData(i) for i in range(picker.combo.count())]
+        assert "0815-0000" in serials and picker.note.text().endswith("found")
+    finally:
+        station.stop()

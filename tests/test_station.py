@@ -214,3 +214,130 @@ def test_start_twice_is_refused_and_triggers_after_stop_say_why(setup, events):
     assert station.trigger("pedal") is False
     assert events["refused"] == ["pedal trigger refused: the station is stopped"]
     assert station.statistics.snapshot().refused_triggers == 0  # not a refused cycle of a running shift
+
+
+# --- every Station future reports its failure to the one error route ----------------------------
+
+
+def test_an_exception_inside_the_model_load_future_reaches_the_error_route(setup, events):
+    """A listener bug (not a StationError) raised on the loader thread used to vanish."""
+    from inspection_station.core.station import Station
+
+    settings, _ = setup
+
+    def on_state(component, state, reason):
+        events["states"].append((component, state, reason))
+        if (component, state) == ("model", "loading"):
+            raise RuntimeError("listener broke while the model loaded")
+
+    station = Station(settings, on_state=on_state, on_error=events["errors"].append)
+    future = station.start()
+    try:
+        assert isinstance(future.exception(timeout=60), RuntimeError)
+        assert wait_for(lambda: events["errors"])
+        assert events["errors"] == ["model load failed: RuntimeError: listener broke while the model loaded"]
+        assert station.wait_ready(0)  # a waiter (run --headless) is released, not left hanging
+        r = station.run_cycle()
+        assert r.verdict is Verdict.ERROR and "RuntimeError: listener broke" in r.error  # says why
+    finally:
+        station.stop()
+
+
+def test_a_cycle_that_raises_reports_it_and_ends_the_cycle_for_listeners(setup, events):
+    settings, _ = setup
+    station = make_station(settings, events)
+    station.start()
+    try:
+        assert station.wait_ready(60)
+        station.recorder.close()  # a real fault: the cycle cannot be recorded, record() raises
+        assert station.trigger("button") is True
+        assert wait_for(lambda: any(s[0] == "cycle" for s in events["states"]))
+        assert events["results"] == []
+        reason = "results recorder is closed; the cycle was not recorded"
+        assert events["errors"] == [f"inspection cycle failed: {reason}"]
+        assert ("cycle", "error", reason) in events["states"]
+        assert wait_for(lambda: not station.busy)  # the next trigger is accepted again
+    finally:
+        station.stop()
+
+
+def test_launch_starts_off_the_callers_thread_and_reports_a_failed_start(setup, events):
+    settings, _ = setup
+    station = make_station(settings, events)
+    try:
+        station.launch().result(timeout=60)
+        assert station.wait_ready(60)
+        assert station.run_cycle().verdict is Verdict.OK
+        second = station.launch()  # already started: the future fails, the route says why
+        assert isinstance(second.exception(timeout=10), StationError)
+        assert wait_for(lambda: events["errors"])
+        assert events["errors"] == ["start-up failed: the station is already started"]
+    finally:
+        station.stop()
+
+
+def test_submit_overrule_writes_the_row_off_the_callers_thread(setup, events):
+    settings, _ = setup
+    station = make_station(settings, events)
+    station.start()
+    try:
+        assert station.wait_ready(60)
+        r = station.run_cycle()
+        station.submit_overrule(r.cycle_id, Verdict.NOK, "label crooked").result(timeout=30)
+        rows = read_log(station.recorder.log.current_path)
+        assert [(x["verdict"], x["overrules"]) for x in rows] == [("OK", ""), ("NOK", r.cycle_id)]
+        failed = station.submit_overrule(r.cycle_id, "MAYBE")
+        assert isinstance(failed.exception(timeout=30), StationError)
+        assert wait_for(lambda: events["errors"])
+        assert events["errors"][0].startswith(f"overrule of {r.cycle_id} failed: overrule of {r.cycle_id}: expected a verdict")
+    finally:
+        station.stop()
+
+
+def test_results_come_with_a_preview_made_on_the_stations_thread(setup, events):
+    settings, _ = setup
+    station = make_station(settings, events)
+    station.start()
+    try:
+        assert station.wait_ready(60)
+        r = station.run_cycle()
+        assert r.preview is not None and r.preview.shape == r.frame.rgb.shape  # 640 px: fits, not copied
+        assert r.preview is r.frame.rgb and not r.preview.flags.writeable
+    finally:
+        station.stop()
+    from inspection_station.core.station import Station
+
+    headless = Station(settings)  # no result listener: no preview made nor kept
+    headless.start()
+    try:
+        assert headless.wait_ready(60)
+        assert headless.run_cycle().preview is None
+    finally:
+        headless.stop()
+
+
+def test_downscaled_previews_stay_under_the_preview_width():
+    import numpy as np
+
+    from inspection_station.core.images import PREVIEW_WIDTH, downscale
+
+    big = np.zeros((2048, 2448, 3), np.uint8)
+    small = downscale(big, PREVIEW_WIDTH)
+    assert small.shape == (1024, 1224, 3) and small.flags.c_contiguous
+
+
+def test_detect_file_runs_on_the_inference_thread_and_reports_a_bad_file(setup, events):
+    settings, tmp = setup
+    station = make_station(settings, events)
+    station.start()
+    try:
+        assert station.wait_ready(60)
+        image, detections = station.detect_file(tmp / "frames" / "img_0.png").result(timeout=30)
+        assert image.shape == (480, 640, 3) and [d.class_id for d in detections] == [1]
+        bad = tmp / "bad.png"
+        bad.write_text("not a picture")
+        assert isinstance(station.detect_file(bad).exception(timeout=30), StationError)
+        assert wait_for(lambda: events["errors"])
+        assert events["errors"] == [f"detection on {bad} failed: {bad}: not a readable image (expected PNG, JPEG, BMP, TIFF or WebP)"]
+    finally:
+        station.stop()

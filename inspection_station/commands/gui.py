@@ -25,9 +25,9 @@ def run(args: argparse.Namespace) -> int:
 
     setup_logging(settings.logging)
 
-    import onnxruntime  # noqa: F401  # Windows: its DLLs before Qt's (see gui/app.py)
+    # Qt only now: other commands never load it (gui/__init__ loads onnxruntime before Qt).
 
-    from inspection_station.gui.app import run_gui  # Qt only now: other commands never load it
+    from inspection_station.gui.app import run_gui
 
     return run_gui(settings, demo=demo, settings_path=getattr(args, "config", None) or loaded.user_file,
                    warnings=loaded.warnings)

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
             )
             print(json.dumps(record), flush=True)
         else:
-            detail = f"{m.variant} {m.filled}/{m.expected}" if m else result.error
+            detail = m.summary() if m else result.error
             print(f"{path}: {result.verdict.value}  {detail}")
     if Verdict.ERROR in verdicts:
         return 2

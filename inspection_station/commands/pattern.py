@@ -133,7 +133,7 @@ def _labelled_frames(labels: Path, only: set[str] | None = None) -> dict[str, li
 
 
 def _verdict(match: MatchResult) -> str:
-    return "OK" if match.ok else "NOK"
+    return str(match.verdict)
 
 
 def _match_boxes(ps: PatternSet, boxes: list[NormBox]) -> MatchResult:
@@ -456,5 +456,5 @@ def run_check(args: argparse.Namespace) -> int:
                        expected=m.expected, slots=m.to_json_slots())
             print(json.dumps(out), flush=True)
         else:
-            print(f"{record.get('image', where)}: {_verdict(m)}  {m.variant} {m.filled}/{m.expected}")
+            print(f"{record.get('image', where)}: {_verdict(m)}  {m.summary()}")
     return 1 if "NOK" in verdicts else 0

@@ -38,7 +38,7 @@ def cycle_line(n: int, r: CycleResult) -> str:
         what = r.error
     else:
         m = r.match
-        what = f"{m.variant} {m.filled}/{m.expected}" if m else ""
+        what = m.summary() if m else ""
     return (
         f"#{n:<4} {r.cycle_id}  {r.verdict.value:<5} {what}  det={len(r.detections)}  "
         f"cycle={t.total_ms:.1f}ms grab={t.grab_ms:.1f} infer={t.inference_ms:.1f}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from inspection_station.core.detection import Detection
 from inspection_station.core.frame import Frame
@@ -22,7 +22,12 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class StageTimes:
-    """Milliseconds per stage of one cycle (0 for a stage that did not run)."""
+    """Milliseconds per stage of one cycle (0 for a stage that did not run).
+
+    `total_ms` is trigger -> verdict, measured once by the pipeline: the CSV `cycle_ms`,
+    the banner, the history and the statistics all show this one number. `log_ms` (the
+    CSV write, measured by the recorder) comes after it and is not part of it.
+    """
 
     grab_ms: float = 0.0
     preprocess_ms: float = 0.0
@@ -52,3 +57,6 @@ class CycleResult:
     part_id: str = ""  # serial / DMC of the inspected part ("" = none)
     model_sha256: str = ""  # short SHA-256 of the model file that judged it
     pattern_hash: str = ""  # short content hash of the pattern set that judged it
+    # The frame at most PREVIEW_WIDTH wide (RGB, read-only), made by the station off the GUI
+    # thread; history views keep it when the full frame is long gone. None without a frame.
+    preview: Any = None  # np.ndarray | None

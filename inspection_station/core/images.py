@@ -1,7 +1,8 @@
-"""Reading image files as RGB arrays with a clear, located error."""
+"""Reading image files as RGB arrays with a clear, located error; downscaled previews."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import cv2
@@ -10,6 +11,17 @@ import numpy as np
 from inspection_station.core.errors import ImageError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+# A cycle's preview (history views): about a screen wide; fifty 5 MP frames would be 750 MB.
+PREVIEW_WIDTH = 1600
+
+
+def downscale(image: np.ndarray, max_width: int) -> np.ndarray:
+    """At most `max_width` wide (every k-th pixel: cheap, good enough to look at), C-contiguous.
+
+    An image that already fits is returned as it is, not copied (frames are read-only).
+    """
+    step = max(1, math.ceil(image.shape[1] / max_width))
+    return np.ascontiguousarray(image[::step, ::step]) if step > 1 else np.ascontiguousarray(image)
 
 
 def load_image(path: str | Path) -> np.ndarray:

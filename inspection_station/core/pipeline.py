@@ -96,13 +96,10 @@ class Pipeline:
             grab_ms = frame.grab_ms if frame is not None else 0.0
         times = {"grab_ms": grab_ms}
         result = self._decide(base, frame, grab_error, times, det, patterns)
-        if recorder is not None:
-            t = time.perf_counter()
-            result = recorder.record(
-                dataclasses.replace(result, times=StageTimes(**times, total_ms=_ms_since(started)))
-            )
-            times["log_ms"] = _ms_since(t)
-        return dataclasses.replace(result, times=StageTimes(**times, total_ms=_ms_since(started)))
+        # Measured once: trigger -> verdict. The CSV row carries this total, so it cannot
+        # include its own write; the recorder adds that as `log_ms`, outside the total.
+        result = dataclasses.replace(result, times=StageTimes(**times, total_ms=_ms_since(started)))
+        return recorder.record(result) if recorder is not None else result
 
     def _decide(
         self,
@@ -126,7 +123,7 @@ class Pipeline:
         if pattern_set is None:
             return dataclasses.replace(base, error=f"pattern: {self.pattern_problem or 'no pattern set loaded'}")
         try:
-            out = detector.detect_timed(frame.image)
+            out = detector.detect_timed(frame.rgb)
         except Exception as exc:  # any failure of the stage is this cycle's ERROR, never a crash
             return dataclasses.replace(base, error=f"model: {_reason(exc)}")
         times.update(preprocess_ms=out.preprocess_ms, inference_ms=out.inference_ms, decode_ms=out.decode_ms)
@@ -137,8 +134,7 @@ class Pipeline:
         except Exception as exc:
             return dataclasses.replace(base, detections=detections, error=f"pattern: {_reason(exc)}")
         times["match_ms"] = _ms_since(t)
-        verdict = Verdict.OK if match.ok else Verdict.NOK
-        return dataclasses.replace(base, verdict=verdict, detections=detections, match=match)
+        return dataclasses.replace(base, verdict=match.verdict, detections=detections, match=match)
 
     def _model_sha(self, detector: Detector | None) -> str:
         return self.model_hashes.get(detector, "") if detector is not None else ""

@@ -1,6 +1,6 @@
 """The station: camera worker + inference thread + pipeline + results, Qt-free.
 
-The GUI (through gui/station_bridge.py) and `run --headless` drive the same object.
+The GUI (through gui/operator/station_bridge.py) and `run --headless` drive the same object.
 Threads: the camera worker owns every pylon object; one inference thread runs the
 cycles; model loads run on a loader thread so a slow load never blocks a trigger
 decision. Callbacks come from those threads: a GUI must hop to its own thread.
@@ -20,13 +20,14 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
+from inspection_station.core.camera.discovery import list_devices
 from inspection_station.core.camera.worker import CameraWorker
 from inspection_station.core.cycle import CycleResult, Verdict
 from inspection_station.core.detect.detector import Detector
 from inspection_station.core.errors import StationError
 from inspection_station.core.fingerprints import file_sha256, short
 from inspection_station.core.frame import Frame
-from inspection_station.core.images import load_image
+from inspection_station.core.images import PREVIEW_WIDTH, downscale, load_image
 from inspection_station.core.patterns.model import PatternSet
 from inspection_station.core.patterns.yaml_io import PatternLibrary, read_pattern_library
 from inspection_station.core.pipeline import Pipeline
@@ -39,11 +40,13 @@ from inspection_station.core.settings.model import (
     resolve_patterns_path,
     resolve_results_dirs,
 )
+from inspection_station.core.settings.revert import after_failed_model_load
+from inspection_station.core.states import CameraState, Component, DiskState, LoadState
 from inspection_station.core.trace.part_id import PartIdPolicy, clean_part_id
 
 log = logging.getLogger(__name__)
 
-StateFn = Callable[[str, str, str], None]  # (component, state, reason)
+StateFn = Callable[[str, str, str], None]  # (Component, its state enum, reason)
 RECENT_RESULTS = 50  # kept for the history, overrules and teaching from good frames
 # Only the newest results keep their pixels: 50 frames of 5 MP RGB would hold 750 MB.
 RECENT_FRAMES = 5
@@ -85,6 +88,8 @@ class Station:
         self._busy = threading.Lock()  # held for the whole of a cycle
         self._inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-loader")
+        # Start-up, overrules (review image writes): slow file work the GUI thread must not do.
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="station-io")
         self._model_ready = threading.Event()
         self._life = threading.Lock()  # start() and stop() may come from different threads
         self._stopped = False
@@ -113,11 +118,22 @@ class Station:
             self.camera = CameraWorker(
                 self.settings.camera,
                 on_frame=self._on_frame,
-                on_state=lambda state, reason: self._on_state("camera", str(state), reason),
+                on_state=lambda state, reason: self._on_state(Component.CAMERA, CameraState(state), reason),
                 on_triggered=self._hardware_triggered,
             )
             self.camera.start()
-            return self._loader.submit(self._load_model_and_patterns, self.settings, True)
+            return self._submit(self._loader, "model load", self._load_model_and_patterns, self.settings, True)
+
+    def launch(self, live: bool = True) -> Future:
+        """`start()` (and live view) on the station's own thread: the caller never waits for
+        the log seeding or the camera open. Failures reach `on_error` like any other."""
+
+        def work() -> None:
+            self.start()
+            if live:
+                self.set_live(True)
+
+        return self._submit(self._io, "start-up", work)
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self._model_ready.wait(timeout)
@@ -128,6 +144,7 @@ class Station:
             if self._stopped:
                 return
             self._stopped = True
+        self._io.shutdown(wait=True, cancel_futures=True)
         self._loader.shutdown(wait=True, cancel_futures=True)
         self._inference.shutdown(wait=True, cancel_futures=True)
         if self.retention is not None:
@@ -172,7 +189,10 @@ class Station:
         if not self._busy.acquire(blocking=False):
             self._refuse(source)
             return False
-        return self._submit_cycle(self._software_cycle, source, time.perf_counter()) is not None
+        future = self._submit_cycle(self._software_cycle, source, time.perf_counter())
+        if future is not None:
+            self._watch_cycle(future)
+        return future is not None
 
     def run_cycle(self, source: str = "headless") -> CycleResult:
         """One cycle, blocking: for `run --headless`, `inspect` and tests."""
@@ -203,7 +223,20 @@ class Station:
             detector = self.pipeline.detector
             return image, (detector.detect(image) if detector is not None else [])
 
-        return self._inference.submit(work)
+        return self._submit(self._inference, f"detection on {path}", work)
+
+    def take_live_frame(self) -> Frame | None:
+        """The newest live frame (emptying the camera worker's one-frame slot), or None.
+
+        The one live-frame path: a view's display timer calls this; nothing is queued.
+        """
+        camera = self.camera
+        return camera.take_live_frame() if camera is not None else None
+
+    def find_cameras(self) -> Future:
+        """The cameras pylon sees (emulated included), as `DeviceInfo`s, on the station's I/O
+        thread: enumeration can take seconds (GigE discovery) and the GUI thread never waits."""
+        return self._submit(self._io, "camera search", list_devices)
 
     def set_live(self, enabled: bool) -> None:
         if self.camera is not None:
@@ -221,7 +254,9 @@ class Station:
             self._refuse("hardware")
             return
         started = time.perf_counter() - frame.grab_ms / 1e3
-        self._submit_cycle(self._finish_cycle, frame, "", "hardware", started)
+        future = self._submit_cycle(self._finish_cycle, frame, "", "hardware", started)
+        if future is not None:
+            self._watch_cycle(future)
 
     def _software_cycle(self, source: str, started: float) -> CycleResult:
         frame, error = None, ""
@@ -248,6 +283,10 @@ class Station:
                 frame, grab_error=error, grab_ms=grab_ms, trigger=source, started=started,
                 part_id=self._take_part_id(),
             )
+            if result.frame is not None and self._on_result is not _noop:
+                # for the listener's history view: made here, not on the GUI thread; after the
+                # timed cycle; headless callers (no listener) neither pay for it nor keep it
+                result = dataclasses.replace(result, preview=downscale(result.frame.rgb, PREVIEW_WIDTH))
             self.last_result = result
             self._remember(result)
             self._safe(self._on_result, result)
@@ -259,7 +298,7 @@ class Station:
         recent = self.recent_results
         recent.append(result)
         if len(recent) > RECENT_FRAMES and recent[-RECENT_FRAMES - 1].frame is not None:
-            recent[-RECENT_FRAMES - 1] = dataclasses.replace(recent[-RECENT_FRAMES - 1], frame=None)
+            recent[-RECENT_FRAMES - 1] = dataclasses.replace(recent[-RECENT_FRAMES - 1], frame=None, preview=None)
 
     def _safe(self, fn, *args) -> None:
         try:
@@ -288,6 +327,34 @@ class Station:
             part_id, self._part_id = self._part_id, ""
         return part_id
 
+    # --- futures: every failure reaches the one error route -----------------------------------
+
+    def _submit(self, executor: ThreadPoolExecutor, what: str, fn, *args) -> Future:
+        """`executor.submit` whose failure (any exception, not only StationError) goes to
+        `on_error`: nothing a station thread raises vanishes in an unwatched future."""
+        future = executor.submit(fn, *args)
+        future.add_done_callback(lambda f: self._report_failure(f, what))
+        return future
+
+    def _report_failure(self, future: Future, what: str) -> str:
+        if future.cancelled() or future.exception() is None:
+            return ""
+        exc = future.exception()
+        reason = str(exc) if isinstance(exc, StationError) else f"{type(exc).__name__}: {exc}"
+        log.error("%s failed", what, exc_info=(type(exc), exc, exc.__traceback__))
+        self._safe(self._on_error, f"{what} failed: {reason}")
+        return reason
+
+    def _watch_cycle(self, future: Future) -> None:
+        """A cycle that raised gave no result: say so, and tell the listeners it ended."""
+
+        def done(f: Future) -> None:
+            reason = self._report_failure(f, "inspection cycle")
+            if reason:
+                self._safe(self._on_state, Component.CYCLE, LoadState.ERROR, reason)
+
+        future.add_done_callback(done)
+
     # --- overrule -------------------------------------------------------------------------
 
     def overrule(self, cycle_id: str, corrected: Verdict | str, note: str = "") -> None:
@@ -296,8 +363,12 @@ class Station:
             raise StationError("results log is not open")
         # A snapshot: the inference thread appends while this runs on another thread.
         original = next((r for r in list(self.recent_results) if r.cycle_id == cycle_id), None)
-        image = original.frame.image if original is not None and original.frame is not None else None
+        image = original.frame.rgb if original is not None and original.frame is not None else None
         self.recorder.overrule(cycle_id, corrected, note, image=image)
+
+    def submit_overrule(self, cycle_id: str, corrected: Verdict | str, note: str = "") -> Future:
+        """`overrule` on the station's I/O thread (it writes the review image)."""
+        return self._submit(self._io, f"overrule of {cycle_id}", self.overrule, cycle_id, corrected, note)
 
     # --- settings, model, patterns --------------------------------------------------------------
 
@@ -311,31 +382,34 @@ class Station:
             self.recorder = self._new_recorder(settings, seed_statistics=False)
             # The swap and the closing of the old one (joins its image writer) happen between
             # cycles on the inference thread: a running cycle never records into a closed log.
-            self._inference.submit(self._swap_recorder, self.recorder)
+            self._submit(self._inference, "results log swap", self._swap_recorder, self.recorder)
         if self.retention is not None and (settings.results != old.results or settings.retention != old.retention):
             _log_dir, image_dir, review_dir = resolve_results_dirs(settings.results)
             self.retention.update(image_dir, review_dir, settings.retention)
         if settings.part_id != old.part_id:
             self.pipeline.part_id_policy = PartIdPolicy(settings.part_id)
         if settings.model != old.model or settings.patterns != old.patterns:
-            return self._loader.submit(self._load_model_and_patterns, settings, settings.model != old.model)
+            return self._submit(
+                self._loader, "model load", self._load_model_and_patterns, settings, settings.model != old.model
+            )
         return None
 
     def select_pattern_set(self, name: str) -> None:
         if name not in self.pattern_sets:
             raise StationError(f"no pattern set {name!r}; have: {', '.join(self.pattern_sets) or 'none'}")
         self.pipeline.pattern_set = self.pattern_sets[name]
-        self._on_state("patterns", "ready", name)
+        self._on_state(Component.PATTERNS, LoadState.READY, name)
 
-    def reload_patterns(self) -> None:
-        self._load_patterns(self.settings)
+    def reload_patterns(self) -> Future:
+        """Parse the pattern files again, on the loader thread (after any model load)."""
+        return self._submit(self._loader, "pattern reload", self._load_patterns, self.settings)
 
     def _start_retention(self, settings: Settings) -> None:
         """Image retention and the low-disk check, on their own thread (off the cycle's path)."""
         _log_dir, image_dir, review_dir = resolve_results_dirs(settings.results)
 
         def low_disk(low: bool, message: str) -> None:
-            self._on_state("disk", "low" if low else "ok", message)
+            self._on_state(Component.DISK, DiskState.LOW if low else DiskState.OK, message)
             if low:
                 self._on_error(message)
 
@@ -365,24 +439,31 @@ class Station:
                 previous.close()
 
     def _load_model_and_patterns(self, settings: Settings, load_model: bool) -> None:
-        if load_model:
-            self._load_model(settings)
-        self._load_patterns(settings)
-        self._model_ready.set()
+        try:
+            if load_model:
+                self._load_model(settings)
+            self._load_patterns(settings)
+        except Exception as exc:  # reported by its future; the cycles must say why they fail
+            if self.pipeline.detector is None:
+                self.pipeline.model_problem = f"the model load failed: {type(exc).__name__}: {exc}"
+            raise
+        finally:  # nobody (run --headless) may wait for a load that raised
+            self._model_ready.set()
 
     def _load_model(self, settings: Settings) -> None:
         path = resolve_model_path(settings.model)
-        self._on_state("model", "loading", str(path))
+        self._on_state(Component.MODEL, LoadState.LOADING, str(path))
         try:
             detector = Detector.load(path, settings.model)
         except StationError as exc:
-            if self.pipeline.detector is None:
+            running = self.pipeline.detector
+            if running is None:
                 self.pipeline.model_problem = str(exc)
-            elif self.settings.model == settings.model:
-                # Keep the old model running; say loudly that the new one failed. (If newer
-                # settings arrived meanwhile, their own load decides; don't overwrite them.)
-                self.settings = dataclasses.replace(self.settings, model=self.pipeline.detector.settings)
-            self._on_state("model", "error", str(exc))
+            # Keep the old model running (and named by the settings); say loudly that the new one failed.
+            reverted = after_failed_model_load(self.settings, settings.model, running.settings if running else None)
+            if reverted is not None:
+                self.settings = reverted
+            self._on_state(Component.MODEL, LoadState.ERROR, str(exc))
             self._on_error(f"model not loaded: {exc}")
             return
         try:  # which bytes judge the parts: the CSV names them by hash
@@ -391,7 +472,7 @@ class Station:
             self._on_error(f"{path}: model loaded but not hashed for the log: {exc.strerror or exc}")
         self.pipeline.detector = detector
         log.info("model loaded: %s sha256 %s", detector.describe(), self.pipeline.model_hashes.get(detector, "?"))
-        self._on_state("model", "ready", detector.describe())
+        self._on_state(Component.MODEL, LoadState.READY, detector.describe())
 
     def _load_patterns(self, settings: Settings) -> None:
         detector = self.pipeline.detector
@@ -402,7 +483,7 @@ class Station:
         except StationError as exc:
             self.pattern_warnings = [str(exc)]
             self.pipeline.pattern_problem = str(exc)
-            self._on_state("patterns", "error", str(exc))
+            self._on_state(Component.PATTERNS, LoadState.ERROR, str(exc))
             self._on_error(f"patterns not loaded: {exc}")
             return
         self.pattern_warnings = _library_notes(library)
@@ -423,7 +504,8 @@ class Station:
             self.pipeline.pattern_problem = "no pattern set loaded from " + str(path) + (
                 f": {library.problems[0]}" if library.failed else "")
         reason = f"{name} ({library.summary()})" if name and library.failed else name
-        self._on_state("patterns", "ready" if name else "error", reason or self.pipeline.pattern_problem)
+        state = LoadState.READY if name else LoadState.ERROR
+        self._on_state(Component.PATTERNS, state, reason or self.pipeline.pattern_problem)
 
 
 def _library_notes(library: PatternLibrary) -> list[str]:

@@ -1,7 +1,7 @@
 """Application setup: theme, one error route, the station and its window.
 
-`run_gui(settings)` is what `inspection-station gui` calls. The Station starts on a
-worker thread (results log seeding, camera open and model load are slow) so the window
+`run_gui(settings)` is what `inspection-station gui` calls. The Station starts on its
+own thread (results log seeding, camera open and model load are slow) so the window
 paints at once and shows progress instead of freezing.
 """
 
@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import logging
 import sys
-import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
 
-# Windows: onnxruntime (DirectML) must initialise its DLLs before Qt loads its own
-# (alphabetical import order keeps it first; do not move it below PySide6).
-import onnxruntime  # noqa: F401
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
@@ -42,19 +39,14 @@ def make_application(argv: Sequence[str] | None = None) -> QApplication:
     return app
 
 
-def start_station(station, route: ErrorRoute) -> threading.Thread:
-    """`Station.start()` and live view on a worker thread; failures go to the error route."""
+def start_station(station, route: ErrorRoute | None = None) -> Future:
+    """`Station.launch()`: start-up and live view on the station's own I/O thread.
 
-    def work() -> None:
-        try:
-            station.start()
-            station.set_live(True)
-        except Exception as exc:  # reported, not fatal: the window stays up and says why
-            route.report(f"the station did not start: {exc}")
-
-    thread = threading.Thread(target=work, name="station-start", daemon=True)
-    thread.start()
-    return thread
+    A failed start reaches the station's `on_error` (through the bridge to the window's
+    error route) like every other station failure; `route` is only kept for callers
+    of the older signature."""
+    del route
+    return station.launch(live=True)
 
 
 def open_settings_dialog(

@@ -1,17 +1,13 @@
-"""numpy image -> small Qt pixmaps and downscaled previews (strided, no resampling cost)."""
+"""numpy image -> small Qt pixmaps (previews are downscaled in the core: core/images.py)."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 from PySide6.QtGui import QImage, QPixmap
 
+from inspection_station.core.images import downscale
 
-def downscale(image: np.ndarray, max_width: int) -> np.ndarray:
-    """A C-contiguous copy at most `max_width` wide (every k-th pixel: cheap, good enough to look at)."""
-    step = max(1, math.ceil(image.shape[1] / max_width))
-    return np.ascontiguousarray(image[::step, ::step])
+__all__ = ["downscale", "to_pixmap"]
 
 
 def to_pixmap(image: np.ndarray) -> QPixmap:

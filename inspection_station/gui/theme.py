@@ -20,6 +20,9 @@ VERDICT_COLORS = {
 }
 # The same verdicts as text on the dark background (history list, counters).
 VERDICT_TEXT = {"OK": "#69f0ae", "NOK": "#ff5252", "ERROR": "#ffca28"}
+# Message styles of the engineer's dialogs (light widgets there): one place for both.
+ERROR_STYLE = "color: #c62828;"
+OK_STYLE = "color: #2e7d32;"
 SLOT_FILLED = "#00e676"
 SLOT_MISSING = "#ff1744"
 # Detection box colours per class id; no pure green/red so boxes never look like slot states.

@@ -21,7 +21,7 @@ import numpy as np
 from inspection_station.core.camera.protocol import CameraState, next_frame_id
 from inspection_station.core.camera.transform import FrameTransform, to_output_format
 from inspection_station.core.errors import CameraError, CameraTimeout, ImageError
-from inspection_station.core.frame import Frame
+from inspection_station.core.frame import ColorOrder, Frame
 from inspection_station.core.images import IMAGE_SUFFIXES, list_images, load_image
 from inspection_station.core.settings.model import CameraSettings
 
@@ -173,4 +173,5 @@ class FolderCamera:
             source=f"folder:{path}",
             grab_ms=(time.perf_counter() - start) * 1000,
             meta={"mode": mode, "file": str(path)},
+            color=ColorOrder(self._settings.output_format),
         )

@@ -12,7 +12,8 @@ Trigger modes (`CameraSettings.trigger_mode`):
                 already under way and returns the next whole one.
 
 Frames are C-contiguous uint8, H x W x 3 in `output_format` order (RGB by default), or
-H x W for "Mono" output (the detector converts mono itself).
+H x W for "Mono" output (the detector converts mono itself). Each frame says its order in
+`Frame.color`; consumers read `Frame.rgb` (core/frame.py), so "BGR" output stays correct.
 """
 
 from __future__ import annotations

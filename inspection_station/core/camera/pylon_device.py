@@ -27,7 +27,7 @@ from inspection_station.core.camera.discovery import (
 from inspection_station.core.camera.protocol import CameraState, FrameIncomplete, next_frame_id
 from inspection_station.core.camera.transform import FrameTransform
 from inspection_station.core.errors import CameraError, CameraTimeout
-from inspection_station.core.frame import Frame
+from inspection_station.core.frame import ColorOrder, Frame
 from inspection_station.core.images import list_images
 from inspection_station.core.settings.model import CameraSettings, resolve_emulation_image_dir
 
@@ -242,6 +242,7 @@ class PylonCamera:
                 "block_id": block_id,
                 "emulated": self._info.emulated,
             },
+            color=ColorOrder(self._settings.output_format),
         )
 
     def _to_output(self, result) -> np.ndarray:

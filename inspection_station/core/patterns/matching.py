@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from inspection_station.core.cycle import Verdict
 from inspection_station.core.detection import Detection
 from inspection_station.core.errors import PatternError
 from inspection_station.core.patterns.model import Box, PatternSet, Slot
@@ -41,6 +42,19 @@ class MatchResult:
     slots: tuple[SlotResult, ...]
     unmatched: tuple[int, ...]  # detection indices that filled no slot of the best variant
     per_variant: dict[str, int]  # filled count of every variant, file order
+
+    @property
+    def verdict(self) -> Verdict:
+        """The verdict rule, written once: OK when the best variant has every slot filled."""
+        return Verdict.OK if self.ok else Verdict.NOK
+
+    def summary(self) -> str:
+        """'variant_a 5/6': the one text every view and command shows for a match."""
+        return f"{self.variant or '-'} {self.filled}/{self.expected}"
+
+    def missing(self) -> list[str]:
+        """The unfilled slots of the best variant, as people read them: name, else position and class."""
+        return [s.name or f"slot {s.index} (class {s.class_id})" for s in self.slots if not s.matched]
 
     def to_json_slots(self) -> list[dict]:
         """DESIGN.md's `slots` list for `inspect --json`."""

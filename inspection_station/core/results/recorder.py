@@ -1,7 +1,7 @@
 """What happens to a cycle after its verdict: CSV row, archived image, running statistics.
 
 `ResultsRecorder` is the one object the pipeline calls per cycle. The parts live in small
-modules: `results_log` (CSV), `image_archive` (images, review folder), `statistics`.
+modules: `csv_log` (CSV), `archive` (images, review folder), `statistics`.
 
 Failure policy: recording never raises for disk trouble. The cycle's verdict is returned
 (and shown) regardless; the failure goes to `on_error(message)` and to `health`, rows wait
@@ -126,7 +126,8 @@ class ResultsRecorder:
         """Archive (queued), log (on disk when this returns, or kept for retry), count.
 
         Returns the result with `image_path` set when an image was queued, and
-        `times.log_ms` set to the time spent here when the pipeline left it 0.
+        `times.log_ms` set to the time spent here (the one place the log stage is timed;
+        it is not part of `total_ms`, which the row already carries).
         """
         if self._closed:
             raise ResultsError("results recorder is closed; the cycle was not recorded")
@@ -135,14 +136,13 @@ class ResultsRecorder:
         frame = result.frame
         if frame is not None and self.policy.wants(result.verdict, self._index):
             path = self.archive.path_for(result.cycle_id, result.verdict, result.timestamp)
-            if self.archive.submit(frame.image, path):
+            if self.archive.submit(frame.rgb, path):
                 image_path = str(path)
         self._index += 1
         result = dataclasses.replace(result, image_path=image_path)
         self.log.write(cycle_row(result, self.station), cycle_date(result.timestamp))
-        if result.times.log_ms == 0:
-            elapsed = (time.perf_counter() - start) * 1000
-            result = dataclasses.replace(result, times=dataclasses.replace(result.times, log_ms=elapsed))
+        elapsed = (time.perf_counter() - start) * 1000
+        result = dataclasses.replace(result, times=dataclasses.replace(result.times, log_ms=elapsed))
         self.statistics.add(result)
         self._remember(result)
         return result

@@ -1,8 +1,9 @@
 """The pattern editor: library of pattern sets, variants, slots on the image, teach, try, save.
 
-All pattern logic is core: editing and undo (core/pattern_draft.py), file operations
-(core/pattern_library.py), validation and saving (core/patterns.py), teaching
-(core/teach.py), matching (core/matching.py), audit (core/audit.py). This widget wires
+All pattern logic is core: editing and undo (core/patterns/draft.py), file operations
+(core/patterns/library.py), validation and saving (core/patterns/model.py, yaml_io.py),
+teaching (core/patterns/teaching.py), matching (core/patterns/matching.py), audit
+(core/settings/audit.py). This widget wires
 them to a table and draggable rectangles and keeps the two in sync.
 """
 
@@ -54,9 +55,8 @@ from inspection_station.core.patterns.yaml_io import (
 from inspection_station.core.settings.audit import AuditError, AuditLog
 from inspection_station.gui.engineer.slot_rois import SlotRois
 from inspection_station.gui.engineer.slot_table import SlotTable
+from inspection_station.gui.theme import ERROR_STYLE, OK_STYLE
 
-ERROR_STYLE = "color: #c62828;"
-OK_STYLE = "color: #2e7d32;"
 BLANK_SIZE = (800, 600)  # shown when there is no frame yet: boxes are normalised anyway
 
 
@@ -517,9 +517,8 @@ class PatternEditor(QWidget):
             return None
         w, h = self._size()
         result = match_pattern(self.draft.current, self.detections, w, h)
-        verdict = Verdict.OK if result.ok else Verdict.NOK
-        missing = [s.name or f"slot {s.index}" for s in result.slots if not s.matched]
-        text = f"{verdict.value}: variant {result.variant!r}, {result.filled}/{result.expected} slots filled"
+        missing = result.missing()
+        text = f"{result.verdict.value}: {result.summary()} slots filled"
         if missing:
             text += f"; missing {', '.join(missing)}"
         text += f" ({len(self.detections)} detections on {self.image_source})"
@@ -618,7 +617,7 @@ class PatternEditor(QWidget):
     def use_current_frame(self) -> None:
         result = getattr(self.station, "last_result", None)
         if result is not None and result.frame is not None:
-            self._show_image(result.frame.image, f"cycle {result.cycle_id}", result.detections)
+            self._show_image(result.frame.rgb, f"cycle {result.cycle_id}", result.detections)
         else:
             self._show_image(self.image, "no frame yet", ())
 

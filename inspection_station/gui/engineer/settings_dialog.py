@@ -34,11 +34,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspection_station.core.detect.detector import KNOWN_PROVIDERS
 from inspection_station.core.errors import ConfigError, StationError
 from inspection_station.core.settings import model as config
 from inspection_station.core.settings.audit import AuditError, AuditLog
 from inspection_station.core.settings.checks import check_settings
 from inspection_station.core.settings.model import Settings
+from inspection_station.core.settings.revert import after_failed_model_load
 from inspection_station.core.settings.session import AccessControl
 from inspection_station.gui.engineer.login_dialog import ChangeOwnPasswordDialog
 from inspection_station.gui.engineer.records_tab import records_tab
@@ -53,10 +55,7 @@ from inspection_station.gui.engineer.settings_fields import (
 )
 from inspection_station.gui.engineer.settings_form import SectionForm
 from inspection_station.gui.engineer.unlock_dialog import ChangePasswordDialog
-
-KNOWN_PROVIDERS = ("DmlExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
-ERROR_STYLE = "color: #c62828;"
-OK_STYLE = "color: #2e7d32;"
+from inspection_station.gui.theme import ERROR_STYLE, OK_STYLE
 
 
 class SettingsInputError(StationError):
@@ -70,7 +69,7 @@ class SettingsInputError(StationError):
 def enumerate_camera_devices() -> list[tuple[str, str]]:
     """(serial, label) of every camera pylon sees (emulated included); [] on failure.
 
-    Enumeration is core/pylon_devices.py's (the `cameras` command uses it too); the
+    Enumeration is core/camera/discovery.py's (the `cameras` command uses it too); the
     picker keeps working with a typed serial when it is unavailable or fails.
     """
     try:
@@ -82,10 +81,19 @@ def enumerate_camera_devices() -> list[tuple[str, str]]:
 
 
 class DevicePicker(QWidget):
-    """Combo of enumerated cameras (editable: a serial not attached now can be typed)."""
+    """Combo of enumerated cameras (editable: a serial not attached now can be typed).
 
-    def __init__(self, serial: str, parent: QWidget | None = None) -> None:
+    With `find` (the station's `find_cameras`) the search runs on the station's thread and
+    the list fills in when it is done; without a station it runs here, as a fallback.
+    """
+
+    _found = Signal(object)  # the search's Future, done; from the station's thread
+
+    def __init__(self, serial: str, parent: QWidget | None = None, *, find=None) -> None:
         super().__init__(parent)
+        self._find = find
+        # queued even when the future is already done: the list always fills in from the event loop
+        self._found.connect(self._show_found, Qt.ConnectionType.QueuedConnection)
         self.combo = QComboBox(self)
         self.combo.setEditable(True)
         self.combo.setObjectName("camera.serial")
@@ -123,7 +131,21 @@ class DevicePicker(QWidget):
 
     @Slot()
     def refresh(self) -> None:
-        devices = enumerate_camera_devices()
+        if self._find is None:
+            self._show_devices(enumerate_camera_devices())
+            return
+        self.refresh_button.setEnabled(False)
+        self.note.setText("searching …")
+        self._find().add_done_callback(self._found.emit)
+
+    @Slot(object)
+    def _show_found(self, future) -> None:
+        self.refresh_button.setEnabled(True)
+        # a failed search is on the error route already; the picker still takes a typed serial
+        found = [] if future.cancelled() or future.exception() is not None else future.result()
+        self._show_devices([(d.serial, d.label) for d in found])
+
+    def _show_devices(self, devices: list[tuple[str, str]]) -> None:
         self.set_devices(devices)
         self.note.setText(f"{len(devices)} found" if devices else "none found (type a serial)")
 
@@ -311,7 +333,8 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(page)
         device_box = QGroupBox("Device", page)
         device_form = QFormLayout(device_box)
-        self.device_picker = DevicePicker(self.settings.camera.serial, device_box)
+        find = self.station.find_cameras if self.station is not None else None
+        self.device_picker = DevicePicker(self.settings.camera.serial, device_box, find=find)
         device_form.addRow("Camera (serial)", self.device_picker)
         layout.addWidget(device_box)
         self.camera_form = self._form("camera", specs_for(self.settings.camera, CAMERA_FIELDS, exclude={"serial"}))
@@ -433,10 +456,11 @@ class SettingsDialog(QDialog):
     def _revert_model(self) -> str:
         """After a failed load: save the model settings still running, so a restart works."""
         running = getattr(getattr(self.station, "settings", None), "model", None)
-        if not self._model_pending or running is None or running == self.settings.model:
+        new = after_failed_model_load(self.settings, self.settings.model, running) if self._model_pending else None
+        if new is None:
             return ""
         self._model_pending = False
-        old, new = self.settings, dataclasses.replace(self.settings, model=running)
+        old = self.settings
         try:
             config.save_settings(new, self.settings_path)
         except OSError as exc:
@@ -597,13 +621,11 @@ class SettingsDialog(QDialog):
 
     @Slot(str)
     def _pattern_saved(self, name: str) -> None:
-        # the station reloads its pattern library with the (unchanged) settings
+        # The station reloads its pattern library (unchanged settings) on its loader thread,
+        # after any model load; a file it cannot read comes back as a (patterns, error) state
+        # and on the error route.
         if self.station is not None:
-            try:
-                self.station.reload_patterns()
-            except StationError as exc:
-                self.message.setStyleSheet(ERROR_STYLE)
-                self.message.setText(f"Pattern set {name!r} saved, but the station did not reload it: {exc}")
+            self.station.reload_patterns()
 
 
 def open_engineer_settings(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel
 
+from inspection_station.core.states import DiskState
 from inspection_station.gui import theme
 
 
@@ -16,7 +17,7 @@ class DiskLabel(QLabel):
         self.setVisible(False)
 
     def show_state(self, state: str, reason: str) -> None:
-        low = state == "low"
+        low = state == DiskState.LOW
         self.setText("LOW DISK" if low else "")
         self.setToolTip(reason)
         self.setVisible(low)

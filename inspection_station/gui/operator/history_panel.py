@@ -16,10 +16,10 @@ from PySide6.QtGui import QColor, QIcon
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from inspection_station.core.cycle import CycleResult
+from inspection_station.core.images import PREVIEW_WIDTH
 from inspection_station.gui import theme
 from inspection_station.gui.images_qt import downscale, to_pixmap
 
-PREVIEW_WIDTH = 1600
 THUMB_SIZE = QSize(128, 96)
 
 
@@ -35,15 +35,14 @@ class HistoryEntry:
         frame = result.frame
         if frame is None:
             return cls(result, None, 0, 0)
-        return cls(dataclasses.replace(result, frame=None), downscale(frame.image, PREVIEW_WIDTH), frame.width, frame.height)
+        # the station made the preview on its thread; a result built elsewhere gets one here
+        preview = result.preview if result.preview is not None else downscale(frame.rgb, PREVIEW_WIDTH)
+        return cls(dataclasses.replace(result, frame=None), preview, frame.width, frame.height)
 
 
 def short_detail(result: CycleResult) -> str:
     """'variant_a 5/6 · 142 ms', or the error, cut to fit a narrow list."""
-    if result.match is not None:
-        text = f"{result.match.variant or '-'} {result.match.filled}/{result.match.expected}"
-    else:
-        text = result.error or ""
+    text = result.match.summary() if result.match is not None else result.error or ""
     if result.times.total_ms:
         text += f" · {result.times.total_ms:.0f} ms"
     return text if len(text) <= 32 else text[:31] + "…"

@@ -1,14 +1,15 @@
 """The big picture: live frames (newest wins, drawn on a timer) or a held cycle with its overlay.
 
 One `setImage` per displayed frame: C-contiguous uint8, explicit levels (0, 255), no
-autoLevels, so pyqtgraph skips its per-frame level sampling. The display timer draws
-only the newest frame that arrived since the last tick, so the display rate is
-independent of the camera rate and a slow paint never builds a queue.
+autoLevels, so pyqtgraph skips its per-frame level sampling. The one live-frame path:
+each display tick takes the newest frame from its `frame_source` (the station, which
+empties the camera worker's one-frame slot), so the display rate is independent of the
+camera rate, no buffer sits in between and a slow paint never builds a queue.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -16,19 +17,29 @@ from PySide6.QtCore import QRectF, QTimer, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from inspection_station.core.frame import Frame
+from inspection_station.core.states import ViewMode
 from inspection_station.gui.operator.overlay import Overlay
 
 LEVELS = (0, 255)
+FrameSource = Callable[[], Frame | None]  # the newest frame since the last call, or None
 
 
 class ImageView(QWidget):
-    """Passive view: the window tells it what to show (`show_live_frame`, `hold`, `go_live`)."""
+    """Passive view: live frames from `frame_source`; the window says `hold` and `go_live`."""
 
     frame_drawn = Signal()  # after each setImage (tests and the live fps counter)
     mode_changed = Signal(str)  # "live" / "held"
 
-    def __init__(self, class_colors: Sequence[str] = (), display_hz: float = 30.0, parent=None) -> None:
+    def __init__(
+        self,
+        class_colors: Sequence[str] = (),
+        display_hz: float = 30.0,
+        parent=None,
+        *,
+        frame_source: FrameSource | None = None,
+    ) -> None:
         super().__init__(parent)
+        self.frame_source = frame_source
         self.graphics = pg.GraphicsView(background="#000000")
         self.view = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
         self.view.setDefaultPadding(0.0)
@@ -50,9 +61,8 @@ class ImageView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics)
 
-        self.mode = "live"  # "live": newest camera frame; "held": a cycle's frame + overlay
+        self.mode = ViewMode.LIVE
         self.frames_drawn = 0
-        self._pending: Frame | None = None
         self._shape: tuple[int, int] | None = None  # (w, h) the view was last fitted to
         self._timer = QTimer(self)
         self._timer.setInterval(max(1, int(1000 / display_hz)))
@@ -61,27 +71,21 @@ class ImageView(QWidget):
 
     # --- what to show --------------------------------------------------------------------
 
-    def show_live_frame(self, frame: Frame) -> None:
-        """Remember the newest live frame; the display timer draws it (ignored while held)."""
-        if self.mode == "live":
-            self._pending = frame
-
     def hold(self, image: np.ndarray, detections, match, width: int, height: int) -> None:
         """Show a cycle's frame with its overlay until `go_live` or the next `hold`.
 
         `image` may be a downscaled preview: it is stretched to `width` x `height`
         (the original size), the overlay's coordinate system.
         """
-        self._set_mode("held")
-        self._pending = None
+        self._set_mode(ViewMode.HELD)
         self._set_image(image, width, height)
         self.overlay.show(detections, match, width, height)
 
     def go_live(self) -> None:
-        self._set_mode("live")
+        self._set_mode(ViewMode.LIVE)
         self.overlay.clear()
 
-    def _set_mode(self, mode: str) -> None:
+    def _set_mode(self, mode: ViewMode) -> None:
         if mode != self.mode:
             self.mode = mode
             self.mode_changed.emit(mode)
@@ -92,10 +96,13 @@ class ImageView(QWidget):
     # --- drawing -------------------------------------------------------------------------------
 
     def _draw_pending(self) -> None:
-        frame, self._pending = self._pending, None
-        if frame is not None and self.mode == "live":
+        """A display tick: draw the source's newest frame, if any came since the last tick."""
+        if self.mode != ViewMode.LIVE or self.frame_source is None:
+            return  # held: the camera's live frames are off (the window stops them)
+        frame = self.frame_source()
+        if frame is not None:
             step = self.live_step(frame.width)
-            image = frame.image if step == 1 else frame.image[::step, ::step]
+            image = frame.rgb if step == 1 else frame.rgb[::step, ::step]
             self._set_image(image, frame.width, frame.height)
 
     def live_step(self, image_width: int) -> int:

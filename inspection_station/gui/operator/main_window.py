@@ -7,7 +7,6 @@ slow (overrule image writing) runs on a worker thread; the GUI thread only paint
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from inspection_station.core.detect.class_map import class_colours
 from inspection_station.core.logging_setup import log_dir
 from inspection_station.core.results.csv_log import log_path
 from inspection_station.core.settings.model import Settings, resolve_results_dirs
+from inspection_station.core.states import Component, LoadState
 from inspection_station.gui import theme
 from inspection_station.gui.error_route import ErrorRoute
 from inspection_station.gui.operator.disk_label import DiskLabel
@@ -112,7 +112,7 @@ class MainWindow(QMainWindow):
 
     def _build_widgets(self) -> None:
         self.banner = VerdictBanner()
-        self.image_view = ImageView(class_colours(self.settings.model))
+        self.image_view = ImageView(class_colours(self.settings.model), frame_source=self.station.take_live_frame)
         self.history = HistoryPanel(self.settings.station.history_size)
         self.statistics = StatisticsPanel(self.station.statistics)
         self.side_tabs = QTabWidget()
@@ -219,8 +219,6 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         b = self.bridge
         b.result_ready.connect(self.show_result)
-        b.frame_ready.connect(self.image_view.show_live_frame)
-        b.set_frame_source(self._take_live_frame)
         b.state_changed.connect(self.show_state)
         b.error.connect(lambda message: self.error_route.report(message))
         b.refused.connect(self.show_refused)
@@ -324,23 +322,25 @@ class MainWindow(QMainWindow):
         self.show_message(f"Recording the correction of {result.cycle_id} …")
         access = self.access_ui.control if self.access_ui is not None else None  # read here, on the GUI thread
 
-        def work() -> None:  # writes the review image: file I/O, off the GUI thread
-            try:
-                self.station.overrule(result.cycle_id, corrected, note="operator: wrong verdict")
-                if access is not None:
-                    access.record_overrule(result.cycle_id, str(result.verdict), str(corrected))
-            except Exception as exc:
-                self._overrule_finished.emit(result.cycle_id, str(exc) or type(exc).__name__)
-            else:
-                self._overrule_finished.emit(result.cycle_id, "")
+        # Writes the review image: the station's I/O thread; a failure reaches the error
+        # route through the station's on_error, the button comes back here.
+        future = self.station.submit_overrule(result.cycle_id, corrected, note="operator: wrong verdict")
 
-        threading.Thread(target=work, name="overrule", daemon=True).start()
+        def done(f) -> None:  # on the station's I/O thread
+            failed = f.cancelled() or f.exception() is not None
+            if not failed and access is not None:
+                try:  # who overruled: the audit trail names the signed-in user (or nobody)
+                    access.record_overrule(result.cycle_id, str(result.verdict), str(corrected))
+                except Exception as exc:  # the correction is logged; say the audit line is missing
+                    self.error_route.report(f"overrule of {result.cycle_id} recorded, but not audited: {exc}")
+            self._overrule_finished.emit(result.cycle_id, "failed" if failed else "")
+
+        future.add_done_callback(done)
 
     def _overrule_done(self, cycle_id: str, error: str) -> None:
         if error:
             self._overruled.discard(cycle_id)
             self._update_overrule_button()
-            self.error_route.report(f"overrule of {cycle_id} not recorded: {error}")
         else:
             self.show_message(f"Correction of {cycle_id} recorded; image kept for review")
             self.statistics.refresh()
@@ -384,7 +384,7 @@ class MainWindow(QMainWindow):
         self.last_result = result
         self.banner.show_result(result)
         frame = result.frame
-        image, width, height = (frame.image, frame.width, frame.height) if frame is not None else (None, 0, 0)
+        image, width, height = (frame.rgb, frame.width, frame.height) if frame is not None else (None, 0, 0)
         self._hold(image, result, width, height)
         self.history.add_result(result)
         self.statistics.add_result(result)
@@ -442,7 +442,11 @@ class MainWindow(QMainWindow):
                 if self.station.detector is None:
                     self._banner_problem = "model"
                     self.banner.show_error(f"Model not loaded: {reason}")
-        elif component == "disk":
+        elif component == Component.CYCLE and state == LoadState.ERROR:
+            # the cycle raised and gave no result (the error route has the reason)
+            self._cycle_running = False
+            self.banner.show_error(f"Inspection failed: {reason}")
+        elif component == Component.DISK:
             self.disk_label.show_state(state, reason)
         elif component == "patterns":
             self._refresh_products()
@@ -476,10 +480,6 @@ class MainWindow(QMainWindow):
         self._message_timer.start(MESSAGE_MS)
 
     # --- helpers -----------------------------------------------------------------------------
-
-    def _take_live_frame(self):
-        camera = getattr(self.station, "camera", None)
-        return camera.take_live_frame() if camera is not None else None
 
     def _hold(self, image, result: CycleResult, width: int, height: int) -> None:
         """Show a cycle's picture with its boxes until the next cycle or Live; without a picture

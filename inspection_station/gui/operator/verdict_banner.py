@@ -29,7 +29,7 @@ def describe(result: CycleResult) -> tuple[str, str]:
     parts = []
     match = result.match
     if match is not None:
-        parts.append(f"{match.variant or '-'} {match.filled}/{match.expected}")
+        parts.append(match.summary())
     if result.pattern_set:
         parts.insert(0, result.pattern_set)
     if result.times.total_ms:
@@ -39,7 +39,7 @@ def describe(result: CycleResult) -> tuple[str, str]:
     if result.verdict == Verdict.ERROR:
         reason = result.error or "the cycle failed"
     elif result.verdict == Verdict.NOK and match is not None:
-        missing = [s.name or f"class {s.class_id}" for s in match.slots if not s.matched]
+        missing = match.missing()
         reason = "missing: " + ", ".join(missing) if missing else ""
     return "  ·  ".join(parts), reason
 
