@@ -364,3 +364,20 @@ def test_access_and_records_tab_roles_are_admin_only_and_bad_formats_are_refused
     row = audit_rows()[-1]
     assert (row["target"], row["new"], row["user"], row["role"]) == (
         "access.product_switch_role", "engineer", "ada", "admin")
+
+
+def test_an_overrule_is_audited_with_the_person(qtbot, tmp_path, clock, stop_later):
+    gui = make_window(qtbot, tmp_path, clock, [])
+    stop_later(gui.station)
+    gui.control.store.add("olga", "operator", "op-pw")
+    gui.control.login("olga", "op-pw")
+    before = gui.window.last_result
+    gui.window.inspect_button.click()
+    qtbot.waitUntil(lambda: gui.window.last_result is not before, timeout=READY_S)
+    result = gui.window.last_result
+    gui.window.request_overrule()
+    gui.window.overrule_confirm.click()
+    qtbot.waitUntil(lambda: any(r["kind"] == "overrule" for r in audit_rows()), timeout=READY_S)
+    row = next(r for r in audit_rows() if r["kind"] == "overrule")
+    assert (row["target"], row["old"], row["new"], row["user"], row["role"]) == (
+        result.cycle_id, "OK", "NOK", "olga", "operator")
