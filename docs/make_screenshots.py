@@ -1,16 +1,17 @@
-"""Render the operator window to PNG screenshots (idle, OK, NOK, ERROR) for the README.
+"""Screenshots of the real station on a real X server, for the README.
 
-    python docs/make_screenshots.py [--demo | --config F] [--out docs/screenshots]
+    python docs/make_screenshots.py [--demo | --config F] [--size 1366x768] [--out docs/screenshots]
 
 Runs the REAL window on a real Station (emulated camera, the configured model and
-patterns). Without a display it starts its own Xvfb (Linux: `apt-get install xvfb`)
-so the pictures come from a real X11 renderer, not the offscreen stub.
+patterns) and grabs the WHOLE SCREEN, so a window that does not fit shows as cut off.
+Without a display it starts its own Xvfb (+ openbox when installed, so "maximised" means
+what a window manager makes of it) of `--size`; `--display :N` picks the display number.
+Pictures go to `<out>/<size>/`:
 
-- idle:  live view, READY banner
-- ok / nok: cycles are triggered until one with that verdict comes (use --ok-product /
-  --nok-product to pick the pattern set for each)
-- error: one cycle whose grab fails (a camera timeout injected in the camera worker)
-- statistics: the same, with the shift statistics tab open
+- operator: idle (live, READY), ok, nok, wrong_part (a NOK naming a part of another class
+  in a slot), error (a camera timeout injected in the camera worker), replay (an older
+  cycle shown again from the history), statistics
+- engineer: settings_<tab> for every settings tab, pattern_editor (zoomed in on a slot)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,26 +29,32 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a source checkout without installing
 
 
-def start_xvfb(size: str) -> subprocess.Popen | None:
-    """Own X server when there is no display (and the caller did not choose a Qt platform)."""
-    if os.environ.get("DISPLAY") or os.environ.get("QT_QPA_PLATFORM"):
-        return None
+def start_x(size: str, display: str | None) -> list[subprocess.Popen]:
+    """Own X server (+ window manager) when there is no display; [] when one is given."""
+    if os.environ.get("DISPLAY") and display is None:
+        os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+        return []
     xvfb = shutil.which("Xvfb")
     if xvfb is None:
-        sys.exit("screenshots: no DISPLAY and no Xvfb; install xvfb or set QT_QPA_PLATFORM=offscreen")
-    for display in range(90, 110):
-        if not Path(f"/tmp/.X11-unix/X{display}").exists():
-            break
-    proc = subprocess.Popen([xvfb, f":{display}", "-screen", "0", f"{size}x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sys.exit("screenshots: no DISPLAY and no Xvfb; install xvfb")
+    if display is None:
+        number = next(n for n in range(90, 110) if not Path(f"/tmp/.X11-unix/X{n}").exists())
+        display = f":{number}"
+    socket = Path(f"/tmp/.X11-unix/X{display.lstrip(':')}")
+    procs = [subprocess.Popen([xvfb, display, "-screen", "0", f"{size}x24", "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     deadline = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{display}").exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            sys.exit("screenshots: Xvfb did not start")
+    while not socket.exists():
+        if procs[0].poll() is not None or time.monotonic() > deadline:
+            sys.exit(f"screenshots: Xvfb did not start on {display}")
         time.sleep(0.05)
-    os.environ["DISPLAY"] = f":{display}"
+    os.environ["DISPLAY"] = display
     os.environ["QT_QPA_PLATFORM"] = "xcb"
-    return proc
+    openbox = shutil.which("openbox")
+    if openbox:
+        procs.append(subprocess.Popen([openbox], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        time.sleep(0.5)
+    return procs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,24 +65,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ok-product", default="", help="pattern set for the OK shot")
     parser.add_argument("--nok-product", default="", help="pattern set for the NOK shot")
     parser.add_argument("--max-cycles", type=int, default=30, help="cycles to try for each verdict")
-    parser.add_argument("--size", default="1920x1080", help="window size WxH")
+    parser.add_argument("--size", default="1920x1080", help="screen size WxH (own Xvfb only)")
+    parser.add_argument("--display", default=None, help="X display for the own Xvfb, e.g. :21")
     args = parser.parse_args(argv)
 
-    width, height = (int(v) for v in args.size.split("x"))
-    xvfb = start_xvfb(args.size)
+    procs = start_x(args.size, args.display)
     try:
-        return shoot(args, width, height)
+        return shoot(args)
     finally:
-        if xvfb is not None:
-            xvfb.terminate()
-            xvfb.wait(5)
+        for proc in reversed(procs):
+            proc.terminate()
+            proc.wait(5)
 
 
-def shoot(args, width: int, height: int) -> int:
+def shoot(args) -> int:
     from inspection_station.core.errors import CameraTimeout
+    from inspection_station.core.settings.audit import AuditLog
     from inspection_station.core.settings.model import demo_settings, load_settings
     from inspection_station.core.station import Station
     from inspection_station.gui.app import make_application, start_station
+    from inspection_station.gui.engineer.settings_dialog import SettingsDialog
     from inspection_station.gui.error_route import ErrorRoute
     from inspection_station.gui.operator.main_window import MainWindow
     from inspection_station.gui.operator.station_bridge import StationBridge
@@ -82,13 +92,15 @@ def shoot(args, width: int, height: int) -> int:
     loaded = load_settings(args.config)
     settings = demo_settings(loaded.settings) if args.demo else loaded.settings
     app = make_application()
+    screen = app.primaryScreen().geometry()
+    out = args.out / f"{screen.width()}x{screen.height()}"
+    out.mkdir(parents=True, exist_ok=True)
     route = ErrorRoute()
     bridge = StationBridge()
     station = Station(settings, **bridge.callbacks())
     window = MainWindow(station, bridge, settings, error_route=route)
-    window.resize(width, height)
-    window.show()
-    args.out.mkdir(parents=True, exist_ok=True)
+    window.showMaximized()
+    scratch = Path(tempfile.mkdtemp(prefix="screenshots-"))  # the dialog saves nothing of the user's
 
     def pump(until, timeout_s: float = 30.0) -> bool:
         deadline = time.monotonic() + timeout_s
@@ -100,12 +112,12 @@ def shoot(args, width: int, height: int) -> int:
         return False
 
     def save(name: str) -> None:
-        pump(lambda: False, 0.4)  # let the flash/animations settle and the view repaint
-        path = args.out / f"{name}.png"
-        window.grab().save(str(path))
+        pump(lambda: False, 0.5)  # let the view repaint
+        path = out / f"{name}.png"
+        app.primaryScreen().grabWindow(0).save(str(path))  # the whole screen, not one window
         print(f"screenshots: {path}")
 
-    def cycle_until(verdict: str, product: str) -> bool:
+    def cycle_until(verdict: str, product: str, also=lambda result: True) -> bool:
         if product:
             window.product_combo.setCurrentText(product)
         for _ in range(args.max_cycles):
@@ -113,8 +125,9 @@ def shoot(args, width: int, height: int) -> int:
             window.inspect("button")
             if not pump(lambda before=before: window.last_result is not before):
                 return False
-            if str(window.last_result.verdict) == verdict:
+            if str(window.last_result.verdict) == verdict and also(window.last_result):
                 return True
+            pump(lambda: not window.banner.is_flashing(), 3)
         return False
 
     start_station(station, route)
@@ -132,9 +145,15 @@ def shoot(args, width: int, height: int) -> int:
                 save(verdict.lower())
             else:
                 print(f"screenshots: no {verdict} cycle in {args.max_cycles} tries", file=sys.stderr)
+        if cycle_until("NOK", args.nok_product, lambda r: r.match is not None and bool(r.match.wrong_parts)):
+            save("wrong_part")
+        good_frame = next((r for r in reversed(station.recent_results) if r.frame is not None), None)
 
         def failing_grab(camera):  # the next grab times out, as with a lost trigger
+            original = camera.grab
+
             def grab(*_a, **_k):
+                camera.grab = original  # once: the pattern editor wants a frame again
                 raise CameraTimeout(f"{camera.description}: no frame within {settings.camera.grab_timeout_ms} ms")
 
             camera.grab = grab
@@ -146,10 +165,42 @@ def shoot(args, width: int, height: int) -> int:
         save("error")
         window.side_tabs.setCurrentWidget(window.statistics)
         save("statistics")
+        window.side_tabs.setCurrentWidget(window.history)
+        older = window.history.list.item(min(2, window.history.list.count() - 1))
+        window.history.list.setCurrentItem(older)
+        window.history.list.itemClicked.emit(older)
+        save("replay")
+        window.go_live()
+
+        dialog = SettingsDialog(window.settings, station, window, settings_path=scratch / "settings.toml",
+                                audit=AuditLog(scratch / "audit.jsonl"), bridge=bridge)
+        dialog.show()
+        pump(dialog.isVisible, 5)
+        for index in range(dialog.tabs.count()):
+            dialog.tabs.setCurrentIndex(index)
+            save(f"settings_{dialog.tabs.tabText(index).lower()}")
+        editor = dialog.pattern_editor
+        dialog.open_editor_button.click()
+        pump(dialog.pattern_window.isVisible, 5)
+        if good_frame is not None:
+            editor._show_image(good_frame.frame.rgb, f"cycle {good_frame.cycle_id}", good_frame.detections)
+        editor.select_slot(0, "outer")
+        slots = editor._slots()
+        if slots:
+            from PySide6.QtCore import QRectF
+
+            w, h = editor._size()
+            x1, y1, x2, y2 = slots[0].outer
+            editor.view.setRange(QRectF(x1 * w, y1 * h, (x2 - x1) * w, (y2 - y1) * h), padding=0.8)
+        editor.try_pattern()
+        save("pattern_editor")
+        dialog.pattern_window.close()
+        dialog.close()
         return 0
     finally:
         station.stop()
         window.close()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -11,24 +11,56 @@ import argparse
 import importlib
 import sys
 
-from inspection_station import __version__
-from inspection_station.core.errors import StationError
+from inspection_station.core.errors import StationError, located_error
 
 # Order = order in --help. Modules are imported lazily so `detect` never loads Qt.
-COMMANDS = (
-    "gui", "run", "detect", "inspect", "cameras", "pattern", "export_predictions", "import_old_config",
-    "user", "audit",
-)
+COMMANDS = ("gui", "run", "detect", "inspect", "cameras", "pattern", "export_predictions", "import_old_config", "model",
+            "user", "audit")
+# The command line name and one line of help per module, so that the top-level --help
+# and --version import no command module (their imports reach numpy, onnxruntime, Qt):
+# only the chosen command's module is imported. A module missing here is imported for
+# --help, which stays correct, only slower.
+SUMMARIES = {
+    "gui": ("gui", "start the operator window (the default without a command)"),
+    "run": ("run", "run the station loop (--headless: no window, software trigger)"),
+    "detect": ("detect", "run the detector on image files"),
+    "inspect": ("inspect", "verdict per image: exit 0 = all OK, 1 = any NOK, 2 = error"),
+    "cameras": ("cameras", "list Basler cameras (and the pylon emulator)"),
+    "pattern": ("pattern", "teach a pattern from good parts, or evaluate one on a labelled set"),
+    "export_predictions": ("export-predictions", "YOLO txt labels + drawn images for a folder of images"),
+    "import_old_config": ("import-old-config", "write station settings from the old system's .env / TOML files"),
+    "model": ("model", "int8 model with an accuracy report (optimize); model facts (info)"),
+    "user": ("user", "station accounts: add, list, passwd, role, remove, unlock"),
+    "audit": ("audit", "the audit trail: verify its hash chain"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _VersionAction(argparse.Action):
+    """--version, reading the installed metadata only when asked (importlib.metadata: ~30 ms)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from inspection_station import __version__
+
+        print(f"{parser.prog} {__version__}")  # stdout, as argparse's own version action
+        parser.exit()
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every command registered, or only `command` (a command line name)."""
     parser = argparse.ArgumentParser(
         prog="inspection-station",
         description="Optical inspection station: camera -> ONNX detection -> pattern verdict -> CSV log.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=_VersionAction, help="show the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
+        cli_name, summary = SUMMARIES.get(name, (None, None))
+        if command is not None and cli_name is not None and cli_name != command:
+            sub.add_parser(cli_name, help=summary, add_help=False)  # listed, not imported
+            continue
         try:
             module = importlib.import_module(f"inspection_station.commands.{name}")
         except ModuleNotFoundError as exc:
@@ -39,14 +71,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _chosen_command(argv: list[str]) -> str:
+    """The command line names the first word that is not an option; none = the GUI."""
+    return next((word for word in argv if not word.startswith("-")), "")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = _chosen_command(argv)
+    parser = build_parser(command or "gui")
     args = parser.parse_args(argv)
     if args.command is None:
         if "gui" not in parser._subparsers._group_actions[0].choices:  # noqa: SLF001
             parser.print_help()
             return 2
-        args = parser.parse_args(["gui", *(argv or [])])
+        args = parser.parse_args(["gui", *argv])
     try:
         return int(args.func(args) or 0)
     except StationError as exc:
@@ -58,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - last net: one line and exit 2, never a traceback
+        print(f"inspection-station: error: {located_error(args.command, exc)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

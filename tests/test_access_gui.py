@@ -225,8 +225,14 @@ def test_reset_shift_needs_an_engineer_and_is_audited(qtbot, tmp_path, clock, st
     assert gui.station.statistics.snapshot().counts.get("OK") == 1
     gui.window.statistics.reset_button.click()  # nobody signed in: the sign-in is cancelled
     assert gui.station.statistics.snapshot().counts.get("OK") == 1
+    asked = []
+    gui.window.statistics.confirm = lambda *q: asked.append(q) or False  # signed in, then "Cancel"
     gui.ui.answers = [sign_in("eddie", "eng-pw")]
     gui.window.statistics.reset_button.click()
+    assert asked and gui.station.statistics.snapshot().counts.get("OK") == 1
+    assert not [r for r in audit_rows() if r["kind"] == "shift"]
+    gui.window.statistics.confirm = lambda *q: True
+    gui.window.statistics.reset_button.click()  # still signed in: no second sign-in
     assert not gui.station.statistics.snapshot().counts.get("OK")
     assert gui.window.window_access.user_label.text() == "Signed in: eddie (engineer)"
     row = audit_rows()[-1]
@@ -381,3 +387,17 @@ def test_an_overrule_is_audited_with_the_person(qtbot, tmp_path, clock, stop_lat
     row = next(r for r in audit_rows() if r["kind"] == "overrule")
     assert (row["target"], row["old"], row["new"], row["user"], row["role"]) == (
         result.cycle_id, "OK", "NOK", "olga", "operator")
+
+
+def test_kiosk_quit_needs_a_signed_in_engineer(qtbot, tmp_path, clock, stop_later):
+    gui = make_window(qtbot, tmp_path, clock, [], station={"kiosk": True})
+    stop_later(gui.station)
+    w = gui.window
+    w.confirm = lambda *q: True
+    assert not w.request_quit() and w.isVisible()
+    gui.control.store.add("olga", "operator", "op-pw")
+    gui.control.login("olga", "op-pw")
+    assert not w.request_quit()  # an operator account is not enough
+    gui.control.store.add("eddie", "engineer", "eng-pw")
+    gui.control.login("eddie", "eng-pw")
+    assert w.request_quit()

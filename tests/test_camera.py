@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import cv2
 import numpy as np
@@ -104,11 +105,26 @@ def test_pixel_format_and_output_conversion(
         assert centre(frame) == expect
 
 
-def test_missing_emulator_folder_serves_the_test_pattern_and_says_so(tmp_path, opened):
-    camera = opened(emulator(tmp_path / "nothing-here"))
-    frame = camera.grab()
-    assert frame.image.ndim == 3 and frame.image.shape[0] > H  # the emulator's own sensor size
-    assert any("test pattern" in w for w in camera.warnings)
+def test_missing_emulator_folder_is_refused_instead_of_serving_the_test_pattern(tmp_path, opened):
+    # issue 15: the emulator's built-in test pattern must never be judged in place of the images
+    with pytest.raises(CameraError, match="nothing-here has no images.*not serving the emulator's test pattern"):
+        opened(emulator(tmp_path / "nothing-here"))
+
+
+def test_emulator_folder_removed_while_open_fails_the_grab_and_reopens_when_back(tmp_path, images, opened):
+    folder = tmp_path / "served"
+    shutil.copytree(images, folder)
+    camera = opened(emulator(folder))
+    assert camera.grab().image.shape[:2] == (H, W)
+    hidden = tmp_path / "hidden"
+    folder.rename(hidden)
+    with pytest.raises(CameraError, match="is gone: not serving the test pattern"):
+        camera.grab()
+    camera.close()
+    with pytest.raises(CameraError, match="has no images"):
+        opened(emulator(folder))
+    hidden.rename(folder)
+    assert opened(emulator(folder)).grab().image.shape[:2] == (H, W)
 
 
 def test_camera_is_chosen_by_serial(images, opened):

@@ -12,6 +12,7 @@ import pytest
 
 from inspection_station.core.camera.folder_replay import FolderCamera
 from inspection_station.core.camera.protocol import CameraState, FrameIncomplete
+from inspection_station.core.camera.pylon_device import PylonCamera
 from inspection_station.core.camera.worker import CameraWorker, backoff_delays, open_camera
 from inspection_station.core.errors import CameraError, CameraTimeout
 from inspection_station.core.settings.model import CameraSettings
@@ -339,3 +340,46 @@ def test_the_live_view_takes_the_newest_frames_straight_from_the_worker(images, 
         assert view.mode == "live" and (shown.width(), shown.height()) == (W, H)  # original pixels
     finally:
         worker.stop()
+
+
+class CallLog(PylonCamera):
+    """The real emulated camera, logging grabs and removal polls in the order they ran."""
+
+    calls: list[str]
+
+    def grab(self, timeout_ms=None):
+        self.calls.append("grab")
+        return super().grab(timeout_ms)
+
+    def is_removed(self) -> bool:
+        self.calls.append("is_removed")
+        return super().is_removed()
+
+
+def test_removal_poll_stays_off_the_path_from_a_request_to_its_trigger(images, make_worker):
+    calls: list[str] = []
+
+    def factory(settings):
+        camera = CallLog(settings)
+        camera.calls = calls
+        camera.open()
+        return camera
+
+    worker = make_worker(emulator(images), camera_factory=factory)
+    done = threading.Event()
+    frames: list = []
+
+    def next_request(future) -> None:
+        # Runs in the worker as the frame is handed over: the next request is already
+        # waiting when the worker comes round, as on a busy line.
+        frames.append(future.result())
+        if len(frames) < 6:
+            worker.request_frame().add_done_callback(next_request)
+        else:
+            done.set()
+
+    worker.request_frame().add_done_callback(next_request)
+    assert done.wait(WAIT_S)
+    first = calls.index("grab")
+    assert calls[first : first + 6] == ["grab"] * 6  # no poll between one frame and the next request
+    wait_until(lambda: calls[-1] == "is_removed", "the removal poll on idle time")

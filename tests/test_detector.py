@@ -12,7 +12,7 @@ from onnx import TensorProto
 from inspection_station.cli import main
 from inspection_station.core.detect.decoders import recognise_layout
 from inspection_station.core.detect.detector import Detector, choose_providers
-from inspection_station.core.detect.letterbox import letterbox
+from inspection_station.core.detect.letterbox import LetterboxBuffer, letterbox
 from inspection_station.core.errors import ModelError
 from inspection_station.core.settings.model import ModelSettings
 from tests.onnx_models import constant_model, v5_raw_output, v8_raw_output
@@ -178,6 +178,9 @@ def test_provider_choice_is_filtered_and_reported(v8_model):
         "DmlExecutionProvider",
         "CPUExecutionProvider",
     ]
+    # the default preference takes OpenVINO where its build is installed, before the CPU
+    openvino = ["OpenVINOExecutionProvider", "CPUExecutionProvider"]
+    assert choose_providers(ModelSettings().providers, openvino) == openvino
     import onnxruntime
 
     det = Detector.load(v8_model, ModelSettings(providers=["CUDAExecutionProvider"]))
@@ -190,6 +193,20 @@ def test_letterbox_pads_with_114_centred():
     assert canvas.shape == (64, 64, 3)
     assert (box.scale, box.pad_x, box.pad_y) == (0.32, 0, 16)
     assert (canvas[:16] == 114).all() and (canvas[48:] == 114).all() and (canvas[16:48] == 0).all()
+
+
+@pytest.mark.parametrize("sizes", [[(200, 100), (100, 200)], [(64, 64), (300, 90), (300, 90)]])
+def test_reused_letterbox_buffer_matches_a_fresh_letterbox_frame_after_frame(sizes):
+    buf = LetterboxBuffer(64, 64)
+    rng = np.random.default_rng(1)
+    for w, h in sizes:
+        frame = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        tensor, box = buf.tensor(frame)
+        fresh, fresh_box = letterbox(frame, 64, 64)
+        assert box == fresh_box
+        # no pixel of an earlier frame of another size survives in the pad
+        assert np.array_equal(buf.canvas, fresh)
+        np.testing.assert_allclose(tensor, cv2.dnn.blobFromImage(fresh, 1 / 255.0), atol=1e-6)
 
 
 def test_mono_frames_are_accepted(v8_model):

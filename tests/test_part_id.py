@@ -8,8 +8,9 @@ import pytest
 import zxingcpp
 
 from inspection_station.core.cycle import Verdict
+from inspection_station.core.detect.session_cache import file_sha256
 from inspection_station.core.errors import StationError
-from inspection_station.core.fingerprints import file_sha256, pattern_set_hash, short
+from inspection_station.core.fingerprints import pattern_set_hash, short
 from inspection_station.core.patterns.yaml_io import load_pattern_library
 from inspection_station.core.results.csv_log import read_log
 from inspection_station.core.settings.model import PartIdSettings

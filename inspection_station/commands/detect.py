@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from inspection_station.commands.arguments import fraction
 from inspection_station.core.errors import StationError
 from inspection_station.core.settings.model import ModelSettings
 
@@ -13,8 +14,8 @@ from inspection_station.core.settings.model import ModelSettings
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("detect", help="run the detector on image files")
     p.add_argument("--model", required=True, help="ONNX model file")
-    p.add_argument("--conf", type=float, default=ModelSettings.confidence, help="confidence threshold")
-    p.add_argument("--iou", type=float, default=ModelSettings.iou, help="NMS IoU threshold")
+    p.add_argument("--conf", type=fraction, default=ModelSettings.confidence, help="confidence threshold")
+    p.add_argument("--iou", type=fraction, default=ModelSettings.iou, help="NMS IoU threshold")
     p.add_argument("--json", action="store_true", help="one JSON object per image and line")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.set_defaults(func=run)
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             continue
         if args.json:
-            print(json.dumps(image_record(path, image, detections)), flush=True)
+            print(json.dumps(image_record(path, image, detections), allow_nan=False), flush=True)  # strict JSON
         else:
             print(f"{path}: {image.shape[1]}x{image.shape[0]}, {len(detections)} detections")
             for d in detections:

@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from inspection_station.commands.arguments import fraction
 from inspection_station.commands.progress import progress, say
 from inspection_station.core.errors import StationError
 from inspection_station.core.settings.model import ModelSettings
@@ -20,8 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="ONNX model file")
     p.add_argument("--images", required=True, help="folder of images")
     p.add_argument("--out", required=True, help="output folder (labels/ and drawn/ inside)")
-    p.add_argument("--conf", type=float, default=ModelSettings.confidence)
-    p.add_argument("--iou", type=float, default=ModelSettings.iou)
+    p.add_argument("--conf", type=fraction, default=ModelSettings.confidence)
+    p.add_argument("--iou", type=fraction, default=ModelSettings.iou)
     p.add_argument("--no-draw", action="store_true", help="labels only")
     p.set_defaults(func=run)
 

@@ -14,13 +14,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inspection_station.core.settings.model import demo_settings, load_settings
+    from inspection_station.core.settings.demo import demo_layer
+    from inspection_station.core.settings.model import load_settings
 
     loaded = load_settings(getattr(args, "config", None))
     for warning in loaded.warnings:
         print(f"inspection-station: warning: {warning}", file=sys.stderr)
     demo = bool(getattr(args, "demo", False))
-    settings = demo_settings(loaded.settings) if demo else loaded.settings
+    settings, settings_path = loaded.settings, getattr(args, "config", None) or loaded.user_file
+    warnings = list(loaded.warnings)
+    if demo:  # its own layer: the user's file and a --config file are only read
+        layer = demo_layer(loaded.settings)
+        settings, settings_path = layer.settings, layer.save_path
+        warnings += layer.warnings
     from inspection_station.core.logging_setup import setup_logging
 
     setup_logging(settings.logging)
@@ -29,5 +35,4 @@ def run(args: argparse.Namespace) -> int:
 
     from inspection_station.gui.app import run_gui
 
-    return run_gui(settings, demo=demo, settings_path=getattr(args, "config", None) or loaded.user_file,
-                   warnings=loaded.warnings)
+    return run_gui(settings, demo=demo, settings_path=settings_path, warnings=warnings)

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from inspection_station.commands.arguments import fraction
 from inspection_station.commands.detect import image_record
 from inspection_station.core.cycle import Verdict
 from inspection_station.core.errors import StationError
@@ -18,8 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="ONNX model file")
     p.add_argument("--patterns", required=True, help="pattern file, or a folder of pattern files")
     p.add_argument("--pattern-set", help="which pattern set of the folder (default: the first)")
-    p.add_argument("--conf", type=float, default=ModelSettings.confidence)
-    p.add_argument("--iou", type=float, default=ModelSettings.iou)
+    p.add_argument("--conf", type=fraction, default=ModelSettings.confidence)
+    p.add_argument("--iou", type=fraction, default=ModelSettings.iou)
     p.add_argument("--json", action="store_true", help="one JSON object per image and line")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.set_defaults(func=run)
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
                 expected=m.expected if m else 0,
                 slots=m.to_json_slots() if m else [],
             )
-            print(json.dumps(record), flush=True)
+            print(json.dumps(record, allow_nan=False), flush=True)  # strict JSON, never NaN
         else:
             detail = m.summary() if m else result.error
             print(f"{path}: {result.verdict.value}  {detail}")

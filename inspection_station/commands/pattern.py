@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from inspection_station.commands.arguments import fraction, number
 from inspection_station.commands.progress import progress
 from inspection_station.core.errors import PatternError, StationError
 from inspection_station.core.patterns.matching import MatchResult, match_pattern
@@ -36,6 +38,7 @@ from inspection_station.core.patterns.yaml_io import (
     load_pattern_set,
     save_pattern_set,
 )
+from inspection_station.core.text_files import read_text_limited
 
 DEFAULT_TOLERANCE = 0.1
 NOT_LABELS = {"classes.txt", "labels.txt", "notes.txt"}  # files YOLO tools keep beside the labels
@@ -50,8 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--images", type=Path, help="folder of images: with --model, predict their boxes; "
                                                 "with --labels only, use just the labels of these images")
     d.add_argument("--model", type=Path, help="ONNX model: teach from its predictions on --images")
-    d.add_argument("--conf", type=float, default=None, help="confidence threshold for --model")
-    d.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+    d.add_argument("--conf", type=fraction, default=None, help="confidence threshold for --model")
+    d.add_argument("--tolerance", type=number(0.0, 5.0), default=DEFAULT_TOLERANCE,
                    help="margin as a fraction of each part's size (default %(default)s)")
     d.add_argument("--margin", action="append", default=[], metavar="CLASS=FACTOR",
                    help="margin of one class id (overrides --tolerance for it); repeat per class")
@@ -71,7 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--labels", type=Path, help="folder of YOLO txt labels")
     e.add_argument("--images", type=Path, help="folder of images (with --model)")
     e.add_argument("--model", type=Path, help="ONNX model: judge its predictions; the labels' verdict is the truth")
-    e.add_argument("--conf", type=float, default=None, help="confidence threshold for --model")
+    e.add_argument("--conf", type=fraction, default=None, help="confidence threshold for --model")
     e.add_argument("--truth", type=Path, help="CSV with columns file,verdict (OK/NOK) per image")
     e.add_argument("--save-images", type=Path, metavar="DIR",
                    help="write a drawn image of every disagreement with the truth (boxes + the best variant's slots)")
@@ -213,11 +216,11 @@ def parse_margins(items: list[str]) -> dict[int, float]:
             if not sep:
                 raise ValueError
             c, f = int(cls), float(factor)
-            if c < 0 or not f >= 0:
+            if c < 0 or not 0 <= f <= 5:  # nan and inf fail here too (as --tolerance)
                 raise ValueError
         except ValueError:
             raise StationError(f"pattern derive --margin {item!r}: expected CLASS=FACTOR, "
-                               "a class id >= 0 and a factor >= 0 (e.g. 2=0.25)") from None
+                               "a class id >= 0 and a factor in [0, 5] (e.g. 2=0.25)") from None
         margins[c] = f
     return margins
 
@@ -273,21 +276,22 @@ class ImageVerdict:
 def read_truth(path: Path) -> dict[str, str]:
     """CSV `file,verdict` (header optional) -> verdict by file stem."""
     truth: dict[str, str] = {}
+    text = read_text_limited(path, what="truth file", error=PatternError)
+    line_no = 0
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            for number, row in enumerate(csv.reader(fh), start=1):
-                if not row or not "".join(row).strip():
-                    continue
-                if len(row) < 2:
-                    raise PatternError(f"{path}:{number}: expected 'file,verdict', got {','.join(row)!r}")
-                name, verdict = row[0].strip(), row[1].strip().upper()
-                if verdict not in ("OK", "NOK"):
-                    if number == 1:
-                        continue  # a header line
-                    raise PatternError(f"{path}:{number}: verdict must be OK or NOK, got {row[1].strip()!r}")
-                truth[Path(name).stem] = verdict
-    except OSError as exc:
-        raise PatternError(f"{path}: cannot read the truth file: {exc.strerror or exc}") from None
+        for line_no, row in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
+            if not row or not "".join(row).strip():
+                continue
+            if len(row) < 2:
+                raise PatternError(f"{path}:{line_no}: expected 'file,verdict', got {','.join(row)!r}")
+            name, verdict = row[0].strip(), row[1].strip().upper()
+            if verdict not in ("OK", "NOK"):
+                if line_no == 1:
+                    continue  # a header line
+                raise PatternError(f"{path}:{line_no}: verdict must be OK or NOK, got {row[1].strip()!r}")
+            truth[Path(name).stem] = verdict
+    except csv.Error as exc:  # an overlong field or a stray quote
+        raise PatternError(f"{path}:{line_no + 1}: not a readable CSV row ({exc})") from None
     return truth
 
 

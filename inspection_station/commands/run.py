@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 
+from inspection_station.commands.arguments import number
 from inspection_station.core.cycle import CycleResult, Verdict
 
 log = logging.getLogger("inspection_station.run")
@@ -16,7 +17,7 @@ log = logging.getLogger("inspection_station.run")
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run the station loop (--headless: no window, software trigger)")
     p.add_argument("--headless", action="store_true", help="no window: trigger by software every cycle")
-    p.add_argument("--cycles", type=int, default=0, help="stop after N cycles (0 = until Ctrl+C)")
+    p.add_argument("--cycles", type=number(0, integer=True), default=0, help="stop after N cycles (0 = until Ctrl+C)")
     p.add_argument("--config", metavar="F", help="settings TOML instead of the user's settings")
     p.add_argument("--demo", action="store_true", help="emulated camera, bundled demo model and pattern")
     p.set_defaults(func=run)
@@ -77,6 +78,10 @@ def run(args: argparse.Namespace) -> int:
                 result = station.run_cycle("headless")
                 errors += result.verdict is Verdict.ERROR
                 print(cycle_line(n, result), flush=True)
+                # Free-running: while the camera is away, wait for it (its state lines say
+                # why) instead of writing an ERROR row per loop turn.
+                while station.camera is not None and not station.camera.available and not stop.is_set():
+                    stop.wait(0.1)
             log_file = station.recorder.log.current_path if station.recorder else None
     finally:
         signal.signal(signal.SIGINT, previous_handler)  # callers in-process get Ctrl+C back

@@ -33,3 +33,16 @@ class PatternError(StationError):
 
 class ResultsError(StationError):
     """Writing the results log or image archive failed."""
+
+
+def located_error(where: object, exc: BaseException) -> StationError:
+    """`exc` as a one-line StationError naming `where` (ours pass through unchanged).
+
+    For thread and loader boundaries: an unexpected exception (RecursionError, MemoryError,
+    a library's own type) still reaches the error route as a located message.
+    """
+    if isinstance(exc, StationError):
+        return exc
+    text = str(exc).strip().splitlines()
+    detail = f"{type(exc).__name__}: {text[0]}" if text and text[0] else type(exc).__name__
+    return StationError(f"{where}: unexpected failure ({detail})")

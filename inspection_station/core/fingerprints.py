@@ -10,21 +10,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from pathlib import Path
 
 from inspection_station.core.patterns.model import PatternSet
 
 SHORT = 12  # hex digits shown in the CSV: 48 bits, plenty to tell versions of one station apart
-_CHUNK = 1 << 20
-
-
-def file_sha256(path: str | Path) -> str:
-    """Full SHA-256 hex digest of a file's bytes (read in chunks: models may be large)."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+# The model's file hash is the Detector's own (`Detector.model_sha256`, detect/session_cache.py).
 
 
 def pattern_set_hash(pattern_set: PatternSet) -> str:

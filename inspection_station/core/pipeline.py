@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
-import weakref
 from datetime import datetime
 from typing import Protocol
 
@@ -55,8 +54,6 @@ class Pipeline:
         self.model_problem = model_problem  # why there is no detector, for ERROR cycles
         self.pattern_problem = pattern_problem
         self.part_id_policy: PartIdPolicy | None = None  # None = no part ids
-        # short sha256 of each loaded detector's file, filled before the detector is swapped in
-        self.model_hashes: weakref.WeakKeyDictionary[Detector, str] = weakref.WeakKeyDictionary()
         self._pattern_hash: tuple[PatternSet, str] | None = None
 
     def inspect(
@@ -136,8 +133,15 @@ class Pipeline:
         times["match_ms"] = _ms_since(t)
         return dataclasses.replace(base, verdict=match.verdict, detections=detections, match=match)
 
-    def _model_sha(self, detector: Detector | None) -> str:
-        return self.model_hashes.get(detector, "") if detector is not None else ""
+    @staticmethod
+    def _model_sha(detector: Detector | None) -> str:
+        """The detector's file hash (the station computes it at load, off the cycle's path)."""
+        if detector is None:
+            return ""
+        try:
+            return short(detector.model_sha256)
+        except OSError:  # the file went away before it was ever hashed
+            return ""
 
     def _pattern_sha(self, pattern_set: PatternSet | None) -> str:
         if pattern_set is None:

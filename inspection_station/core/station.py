@@ -24,8 +24,7 @@ from inspection_station.core.camera.discovery import list_devices
 from inspection_station.core.camera.worker import CameraWorker
 from inspection_station.core.cycle import CycleResult, Verdict
 from inspection_station.core.detect.detector import Detector
-from inspection_station.core.errors import StationError
-from inspection_station.core.fingerprints import file_sha256, short
+from inspection_station.core.errors import StationError, located_error
 from inspection_station.core.frame import Frame
 from inspection_station.core.images import PREVIEW_WIDTH, downscale, load_image
 from inspection_station.core.patterns.model import PatternSet
@@ -219,7 +218,7 @@ class Station:
         """
 
         def work():
-            image = load_image(path)
+            image = load_image(path, self.settings.camera.max_image_pixels)
             detector = self.pipeline.detector
             return image, (detector.detect(image) if detector is not None else [])
 
@@ -455,7 +454,8 @@ class Station:
         self._on_state(Component.MODEL, LoadState.LOADING, str(path))
         try:
             detector = Detector.load(path, settings.model)
-        except StationError as exc:
+        except Exception as exc:  # any failure, not only ours: the loader thread must report it
+            exc = located_error(path, exc)
             running = self.pipeline.detector
             if running is None:
                 self.pipeline.model_problem = str(exc)
@@ -466,12 +466,15 @@ class Station:
             self._on_state(Component.MODEL, LoadState.ERROR, str(exc))
             self._on_error(f"model not loaded: {exc}")
             return
-        try:  # which bytes judge the parts: the CSV names them by hash
-            self.pipeline.model_hashes[detector] = short(file_sha256(path))
+        model_sha = ""
+        try:  # which bytes judge the parts: hashed here, on the loader thread, for every CSV row
+            model_sha = detector.model_sha256
         except OSError as exc:
             self._on_error(f"{path}: model loaded but not hashed for the log: {exc.strerror or exc}")
         self.pipeline.detector = detector
-        log.info("model loaded: %s sha256 %s", detector.describe(), self.pipeline.model_hashes.get(detector, "?"))
+        for warning in detector.warnings:
+            self._on_notice(warning)
+        log.info("model loaded: %s sha256 %s", detector.describe(), model_sha[:12] or "?")
         self._on_state(Component.MODEL, LoadState.READY, detector.describe())
 
     def _load_patterns(self, settings: Settings) -> None:
@@ -480,7 +483,8 @@ class Station:
         path = resolve_patterns_path(settings.patterns)
         try:
             library = read_pattern_library(path, num_classes)
-        except StationError as exc:
+        except Exception as exc:  # any failure, not only ours: the loader thread must report it
+            exc = located_error(path, exc)
             self.pattern_warnings = [str(exc)]
             self.pipeline.pattern_problem = str(exc)
             self._on_state(Component.PATTERNS, LoadState.ERROR, str(exc))

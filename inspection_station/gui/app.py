@@ -63,6 +63,8 @@ def open_settings_dialog(
 
         setup_logging(settings.logging)  # a new level or size takes effect now
     if settings is not None:
+        if access_ui is None:  # without accounts (tools, tests): the old one flag
+            window.engineer_unlocked = True
         window.apply_settings(settings)  # pedal key, title, colours: the window's own part
         if access_ui is not None:  # the roles per action and the idle time may have changed
             access_ui.control.apply_settings(settings.access, settings.station.name)
@@ -88,10 +90,12 @@ def run_gui(
     if demo:
         window.setWindowTitle(window.windowTitle() + "  (demo)")
     path = Path(settings_path) if settings_path else None
+    window.settings_path = path  # where the engineer's edits go (the demo's own file in --demo)
     access_ui = AccessUi(station_access(settings), window)
     window.attach_access(access_ui)
     window.open_settings.connect(lambda: open_settings_dialog(window, station, bridge, path, access_ui))
-    for warning in warnings:  # tolerant settings loading: started anyway, said why
+    for warning in warnings:  # tolerant settings loading: started anyway, said why (and keeps saying)
+        window.add_warning(f"settings: {warning}")
         window.show_message(f"settings: {warning}", error=True)
     if settings.station.kiosk:
         window.toggle_fullscreen()

@@ -25,6 +25,10 @@ ERROR_STYLE = "color: #c62828;"
 OK_STYLE = "color: #2e7d32;"
 SLOT_FILLED = "#00e676"
 SLOT_MISSING = "#ff1744"
+# A slot not judged yet (the pattern editor before "Try"). One drawing convention for the
+# live overlay and the editor: inner box SOLID, outer box DASHED.
+SLOT_PENDING = "#ffd740"
+SLOT_SELECTED = "#4fc3f7"
 # Detection box colours per class id; no pure green/red so boxes never look like slot states.
 CLASS_PALETTE = (
     "#00b0ff", "#ffea00", "#e040fb", "#ff9100", "#18ffff", "#ff80ab",
@@ -35,48 +39,117 @@ BUTTON_PT = 24
 BANNER_PT = 80
 TOUCH_HEIGHT = 88  # px: a gloved finger hits it
 
-STYLESHEET = f"""
-QWidget {{ background: {BACKGROUND}; color: {TEXT}; font-size: 16pt; }}
+REFERENCE_SCREEN = (1920, 1080)  # the sizes above are for this screen; others scale
+MIN_SCALE, MAX_SCALE = 0.6, 2.0
+_scale = 1.0  # the scale apply_theme last used (windows built later read it)
+
+
+def screen_scale(width: int, height: int) -> float:
+    """How big fonts and controls are on a screen of this size, 1.0 at 1920x1080.
+
+    The smaller ratio wins: a 1366x768 panel is limited by its height, a 1280x1024 one by
+    its width. Clamped so 4K stays sane and a tiny screen stays legible.
+    """
+    ratio = min(width / REFERENCE_SCREEN[0], height / REFERENCE_SCREEN[1])
+    return max(MIN_SCALE, min(MAX_SCALE, ratio))
+
+
+def current_scale() -> float:
+    return _scale
+
+
+def pt(points: float, scale: float | None = None) -> int:
+    """`points` at the reference screen, scaled (never below 7 pt)."""
+    return max(7, round(points * (_scale if scale is None else scale)))
+
+
+def px(pixels: float, scale: float | None = None) -> int:
+    return max(1, round(pixels * (_scale if scale is None else scale)))
+
+
+def stylesheet(scale: float = 1.0) -> str:
+    """The application style sheet for a screen scale (see `screen_scale`)."""
+    p = lambda v: pt(v, scale)  # noqa: E731
+    x = lambda v: px(v, scale)  # noqa: E731
+    return f"""
+QWidget {{ background: {BACKGROUND}; color: {TEXT}; font-size: {p(16)}pt; }}
 QMainWindow::separator {{ background: {PANEL}; }}
 QPushButton {{
-    background: #37474f; color: {TEXT}; border: 2px solid #607d8b; border-radius: 10px;
-    font-size: {BUTTON_PT}pt; font-weight: bold; min-height: {TOUCH_HEIGHT}px; padding: 4px 24px;
+    background: #37474f; color: {TEXT}; border: 2px solid #607d8b; border-radius: {x(10)}px;
+    font-size: {p(BUTTON_PT)}pt; font-weight: bold; min-height: {x(TOUCH_HEIGHT)}px; padding: {x(4)}px {x(24)}px;
 }}
 QPushButton:hover {{ background: #455a64; }}
 QPushButton:pressed {{ background: #263238; }}
 QPushButton:disabled {{ color: #6b6b6b; border-color: #3a3a3a; background: #222; }}
 QPushButton:checked {{ background: #263238; border: 4px solid #4fc3f7; color: #4fc3f7; }}
-QPushButton#inspect_button {{ background: #0277bd; border-color: #4fc3f7; font-size: {BUTTON_PT + 8}pt; }}
+QPushButton#inspect_button {{ background: #0277bd; border-color: #4fc3f7; font-size: {p(BUTTON_PT + 8)}pt; }}
 QPushButton#inspect_button:pressed {{ background: #01579b; }}
 QPushButton#inspect_button:disabled {{ background: #263238; border-color: #37474f; }}
 QPushButton#overrule_button {{ background: #4e342e; border-color: #a1887f; }}
+QPushButton#reset_shift {{ font-size: {p(14)}pt; min-height: {x(40)}px; padding: {x(2)}px {x(14)}px; }}
 QComboBox {{
-    background: #37474f; border: 2px solid #607d8b; border-radius: 10px; padding: 4px 16px;
-    font-size: {BUTTON_PT - 4}pt; min-height: {TOUCH_HEIGHT - 8}px;
+    background: #37474f; border: 2px solid #607d8b; border-radius: {x(10)}px; padding: {x(4)}px {x(16)}px;
+    font-size: {p(BUTTON_PT - 4)}pt; min-height: {x(TOUCH_HEIGHT - 8)}px;
 }}
-QComboBox QAbstractItemView {{ font-size: {BUTTON_PT - 4}pt; background: {PANEL}; selection-background-color: #0277bd; }}
+QComboBox QAbstractItemView {{ font-size: {p(BUTTON_PT - 4)}pt; background: {PANEL}; selection-background-color: #0277bd; }}
 QStatusBar {{ background: {PANEL}; border-top: 1px solid #333; }}
-QStatusBar QLabel {{ background: transparent; font-size: 14pt; padding: 0 12px; }}
+QStatusBar QLabel {{ background: transparent; font-size: {p(14)}pt; padding: 0 {x(12)}px; }}
+QStatusBar QToolButton {{ background: #4e342e; border: 1px solid #a1887f; border-radius: 4px;
+    font-size: {p(13)}pt; padding: 0 {x(10)}px; }}
 QStatusBar::item {{ border: none; }}
-QMenuBar {{ background: {PANEL}; font-size: 14pt; }}
+QMenuBar {{ background: {PANEL}; font-size: {p(14)}pt; }}
 QMenuBar::item:selected, QMenu::item:selected {{ background: #0277bd; }}
-QMenu {{ background: {PANEL}; font-size: 14pt; }}
+QMenu {{ background: {PANEL}; font-size: {p(14)}pt; }}
 QTabWidget::pane {{ border: 1px solid #333; }}
-QTabBar::tab {{ background: {PANEL}; padding: 10px 24px; font-size: 16pt; min-width: 120px; }}
+QTabBar::tab {{ background: {PANEL}; padding: {x(10)}px {x(24)}px; font-size: {p(16)}pt; min-width: {x(120)}px; }}
 QTabBar::tab:selected {{ background: #37474f; }}
-QListWidget, QTableWidget {{ background: {PANEL}; border: 1px solid #333; font-size: 15pt; }}
-QListWidget::item {{ padding: 4px; }}
+QListWidget, QTableWidget {{ background: {PANEL}; border: 1px solid #333; font-size: {p(15)}pt; }}
+QListWidget::item {{ padding: {x(4)}px; }}
 QListWidget::item:selected {{ background: #0277bd; }}
-QHeaderView::section {{ background: #263238; color: {TEXT}; padding: 4px; border: none; font-size: 13pt; }}
-QProgressBar {{ background: #263238; border: 1px solid #455a64; border-radius: 4px; max-height: 14px; min-width: 120px; }}
+QHeaderView::section {{ background: #263238; color: {TEXT}; padding: {x(4)}px; border: none; font-size: {p(13)}pt; }}
+QProgressBar {{ background: #263238; border: 1px solid #455a64; border-radius: 4px; max-height: {x(14)}px; min-width: {x(120)}px; }}
 QProgressBar::chunk {{ background: #4fc3f7; }}
-QMessageBox QLabel {{ font-size: 18pt; }}
-QMessageBox QPushButton {{ min-width: 200px; }}
+QMessageBox QLabel {{ font-size: {p(18)}pt; }}
+QMessageBox QPushButton {{ min-width: {x(200)}px; }}
+/* Fields that look like fields: a frame, a lighter well, a lit edge with the focus. */
+QLineEdit, QSpinBox, QDoubleSpinBox, QPlainTextEdit, QComboBox[editable="true"] {{
+    background: #263238; border: 1px solid #90a4ae; border-radius: 4px; padding: {x(3)}px {x(6)}px;
+    selection-background-color: #0277bd;
+}}
+QLineEdit:focus, QSpinBox:focus, QDoubleSpinBox:focus, QPlainTextEdit:focus {{ border: 2px solid #4fc3f7; }}
+QLineEdit[invalid="true"], QSpinBox[invalid="true"], QDoubleSpinBox[invalid="true"] {{ border: 2px solid #ff5252; }}
+QCheckBox::indicator {{ width: {x(24)}px; height: {x(24)}px; border: 2px solid #90a4ae; border-radius: 4px; background: #263238; }}
+QCheckBox::indicator:checked {{ background: #4fc3f7; border-color: #4fc3f7; }}
+QGroupBox {{ border: 1px solid #455a64; border-radius: 6px; margin-top: {x(18)}px; padding-top: {x(6)}px; }}
+QGroupBox::title {{ subcontrol-origin: margin; left: {x(10)}px; color: {MUTED}; }}
+/* Engineer dialogs: a desk, a mouse and a keyboard: compact controls, more on screen. */
+QDialog#engineer_dialog QWidget, QWidget#pattern_editor_window QWidget {{ font-size: {p(12)}pt; }}
+QDialog#engineer_dialog QPushButton, QWidget#pattern_editor_window QPushButton {{
+    font-size: {p(12)}pt; font-weight: normal; min-height: {x(30)}px; padding: {x(2)}px {x(12)}px; border-radius: 4px;
+}}
+QDialog#engineer_dialog QComboBox, QWidget#pattern_editor_window QComboBox {{
+    font-size: {p(12)}pt; min-height: {x(26)}px; padding: {x(2)}px {x(8)}px; border-radius: 4px; border-width: 1px;
+}}
+QToolButton {{ background: #37474f; border: 1px solid #607d8b; border-radius: 4px; padding: {x(2)}px {x(8)}px; }}
+QToolButton:checked {{ background: #0277bd; border: 2px solid #4fc3f7; font-weight: bold; }}
+QDialog#engineer_dialog QTabBar::tab {{ font-size: {p(13)}pt; padding: {x(6)}px {x(16)}px; min-width: {x(80)}px; }}
+QDialog#engineer_dialog QListWidget, QDialog#engineer_dialog QTableWidget,
+QWidget#pattern_editor_window QListWidget, QWidget#pattern_editor_window QTableWidget {{ font-size: {p(12)}pt; }}
 """
 
 
-def apply_theme(app: QApplication) -> None:
-    """Fusion + a dark palette (for native bits the stylesheet misses) + our stylesheet."""
+STYLESHEET = stylesheet(1.0)
+
+
+def apply_theme(app: QApplication, scale: float | None = None) -> float:
+    """Fusion + a dark palette (for native bits the stylesheet misses) + our stylesheet,
+    sized for `scale` (default: the primary screen's). Returns the scale used."""
+    global _scale
+    if scale is None:
+        screen = app.primaryScreen()
+        size = screen.availableGeometry().size() if screen is not None else None
+        scale = screen_scale(size.width(), size.height()) if size is not None else 1.0
+    _scale = scale
     app.setStyle("Fusion")
     palette = QPalette()
     for role, color in (
@@ -94,7 +167,8 @@ def apply_theme(app: QApplication) -> None:
     ):
         palette.setColor(role, QColor(color))
     app.setPalette(palette)
-    app.setStyleSheet(STYLESHEET)
+    app.setStyleSheet(stylesheet(scale))
+    return scale
 
 
 def class_color(class_id: int, custom: list[str] | tuple[str, ...] = ()) -> str:

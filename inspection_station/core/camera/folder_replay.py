@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inspection_station.core.camera.protocol import CameraState, next_frame_id
+from inspection_station.core.camera.protocol import CameraState, FrameSkipped, next_frame_id
 from inspection_station.core.camera.transform import FrameTransform, to_output_format
 from inspection_station.core.errors import CameraError, CameraTimeout, ImageError
 from inspection_station.core.frame import ColorOrder, Frame
@@ -35,6 +35,7 @@ class FolderCamera:
         self._transform = FrameTransform.from_settings(settings)
         self._files: list[Path] = []
         self._index = 0
+        self._failed_in_a_row = 0
         self._state = CameraState.CLOSED
         self._streaming = False
         self._last_stream_t = 0.0
@@ -66,6 +67,7 @@ class FolderCamera:
         if self._settings.test_images:
             self._files = self._test_image_files()
             self._index = 0
+            self._failed_in_a_row = 0
             self._state = CameraState.EMULATED
             return
         if not str(self._folder) or str(self._folder) == ".":
@@ -80,6 +82,7 @@ class FolderCamera:
                 f"camera image_folder {self._folder}: no image files (expected {', '.join(IMAGE_SUFFIXES)})"
             )
         self._index = 0
+        self._failed_in_a_row = 0
         self._state = CameraState.EMULATED
 
     def _test_image_files(self) -> list[Path]:
@@ -162,9 +165,16 @@ class FolderCamera:
             path = self._files[self._index]
             self._index = (self._index + 1) % len(self._files)
         try:
-            rgb = load_image(path)
+            rgb = load_image(path, self._settings.max_image_pixels)
         except ImageError as exc:
-            raise CameraError(f"image folder camera: {exc}") from None
+            self._failed_in_a_row += 1
+            if not self._settings.test_images and not self._folder.is_dir():  # the whole folder went
+                raise CameraError(f"camera image_folder {self._folder}: the folder is gone") from None
+            if self._failed_in_a_row >= len(self._files):  # none left to serve: the source is gone
+                raise CameraError(f"image folder camera: no file could be read in a whole round; last: {exc}") from None
+            # skipped: the index already points at the next file
+            raise FrameSkipped(f"image folder camera: {exc}; skipped, replay goes on") from None
+        self._failed_in_a_row = 0
         image = to_output_format(self._transform.apply(rgb), self._settings.output_format)
         return Frame(
             image=np.ascontiguousarray(image),

@@ -39,6 +39,11 @@ class FrameIncomplete(CameraError):
     """The camera delivered a damaged buffer (lost packets, ...); the next grab may succeed."""
 
 
+class FrameSkipped(CameraError):
+    """One frame could not be made (an unreadable file in a replay) and was skipped; the
+    camera itself is fine: the next grab serves the next file, with no reconnect."""
+
+
 _frame_ids = itertools.count(1)
 
 

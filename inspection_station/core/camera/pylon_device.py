@@ -15,7 +15,6 @@ import contextlib
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from inspection_station.core.camera.discovery import (
@@ -28,7 +27,8 @@ from inspection_station.core.camera.protocol import CameraState, FrameIncomplete
 from inspection_station.core.camera.transform import FrameTransform
 from inspection_station.core.errors import CameraError, CameraTimeout
 from inspection_station.core.frame import ColorOrder, Frame
-from inspection_station.core.images import list_images
+from inspection_station.core.image_header import HEADER_BYTES, image_size
+from inspection_station.core.images import IMAGE_SUFFIXES, list_images
 from inspection_station.core.settings.model import CameraSettings, resolve_emulation_image_dir
 
 BUFFER_COUNT = 4  # bounded buffer pool: frames are copied out at once, so a few suffice
@@ -51,6 +51,7 @@ class PylonCamera:
         self._pixel_format = ""
         self._warnings: list[str] = []
         self._state = CameraState.CLOSED
+        self._emulator_files: list[Path] = []  # what the emulator serves; checked per grab
 
     # --- Camera protocol -------------------------------------------------------------
 
@@ -110,6 +111,7 @@ class PylonCamera:
                 getattr(cam, step)()
 
     def grab(self, timeout_ms: int | None = None) -> Frame:
+        self._check_emulator_files()
         timeout_ms = self._timeout(timeout_ms)
         if self._engine == "hardware":
             return self.wait_hardware_trigger(timeout_ms)
@@ -128,6 +130,7 @@ class PylonCamera:
     def latest_frame(self, timeout_ms: int | None = None) -> Frame:
         if self._engine != "continuous":
             raise CameraError(f"{self.description}: not streaming (call start_streaming first)")
+        self._check_emulator_files()
         start = time.perf_counter()
         return self._retrieve(self._timeout(timeout_ms), start, "continuous", "no streamed frame")
 
@@ -136,6 +139,7 @@ class PylonCamera:
             raise CameraError(
                 f"{self.description}: not in hardware trigger mode ([camera] trigger_mode)"
             )
+        self._check_emulator_files()
         start = time.perf_counter()
         s = self._settings
         return self._retrieve(
@@ -327,32 +331,47 @@ class PylonCamera:
                 nodemap=stream,
             )
 
+    def _check_emulator_files(self) -> None:
+        """The emulator serves its built-in test pattern when its files vanish: never judge that.
+
+        Raised as a lost camera: the worker reconnects with back-off, and the reopen
+        succeeds once the folder is back.
+        """
+        files = self._emulator_files
+        if files and not (files[0].parent.is_dir() and any(f.is_file() for f in files)):
+            raise CameraError(
+                f"emulator image folder {files[0].parent} is gone: not serving the test pattern instead"
+            )
+
     def _configure_emulator(self) -> str:
         """Serve the configured image folder; returns the pixel format to use ("" = keep)."""
         folder = resolve_emulation_image_dir(self._settings)
         files = list_images(folder) if folder.is_dir() else []
         if not files:
-            self._warnings.append(
-                f"emulator image folder {folder} has no images: serving the test pattern"
+            # The emulator would serve its test pattern instead: a station must not judge that.
+            raise CameraError(
+                f"[camera] emulation_image_dir: {folder} has no images "
+                f"(expected {', '.join(IMAGE_SUFFIXES)}); not serving the emulator's test pattern instead"
             )
-            return ""
+        self._emulator_files = files
         cam = self._cam
         cam.TestImageSelector.Value = "Off"  # else the test pattern wins over the files
         cam.ImageFileMode.Value = "On"
         cam.ImageFilename.Value = str(Path(folder).resolve())
         # The emulator crops files to its Width x Height (1024 x 1040 by default): size the
         # "sensor" to the first file, so demo images arrive whole (smaller ones come as they are).
-        first = cv2.imread(str(files[0]), cv2.IMREAD_UNCHANGED)
-        if first is not None:
+        with open(files[0], "rb") as fh:  # the header only: the emulator decodes the files itself
+            size = image_size(fh.read(HEADER_BYTES))
+        if size is not None:
             self._set_number(
                 ("Width",),
-                min(first.shape[1], cam.WidthMax.Value),
+                min(size[0], cam.WidthMax.Value),
                 "emulation_image_dir",
                 integer=True,
             )
             self._set_number(
                 ("Height",),
-                min(first.shape[0], cam.HeightMax.Value),
+                min(size[1], cam.HeightMax.Value),
                 "emulation_image_dir",
                 integer=True,
             )

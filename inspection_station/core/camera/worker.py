@@ -28,7 +28,12 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from inspection_station.core.camera.protocol import Camera, CameraState, FrameIncomplete
+from inspection_station.core.camera.protocol import (
+    Camera,
+    CameraState,
+    FrameIncomplete,
+    FrameSkipped,
+)
 from inspection_station.core.errors import CameraError, CameraTimeout
 from inspection_station.core.frame import Frame
 from inspection_station.core.settings.model import CameraSettings
@@ -38,6 +43,9 @@ T = TypeVar("T")
 
 LIVE_MAX_FPS = 30.0  # live view needs no more; spare the CPU the detector needs
 IDLE_POLL_S = 0.5  # idle wake-up to notice a removed device without a grab
+# The removal poll (pylon's IsCameraDeviceRemoved, ~1 ms, sleeps inside) runs on idle steps
+# only, never between a request and its trigger: a delivered frame proves the device is
+# there, and a removed one fails its grab, which is handled as a lost camera anyway.
 HARDWARE_POLL_MS = 100  # a trigger wait is cut in slices so commands stay responsive
 MAX_FAILED_GRABS = 3  # this many timeouts/damaged frames in a row = "not answering"
 # Image settings a camera applies in software, without reopening the device.
@@ -156,12 +164,20 @@ class CameraWorker:
         with self._lock:
             if self._stopping or not self.running:
                 future.set_exception(CameraError("the camera worker is not running"))
-            elif self._state is CameraState.DISCONNECTED:
+                return future
+            if self._state is CameraState.DISCONNECTED:
+                # Answered here, and the back-off sleep is NOT woken: a request per trigger
+                # must not turn the reconnect delay into a reconnect storm.
                 future.set_exception(CameraError(f"camera disconnected: {self._reason}"))
-            else:
-                self._requests.append(_Request(future, time.monotonic() + timeout_ms / 1000))
+                return future
+            self._requests.append(_Request(future, time.monotonic() + timeout_ms / 1000))
         self._wake.set()
         return future
+
+    @property
+    def available(self) -> bool:
+        """Connected or emulated: a request now is served (not answered 'disconnected')."""
+        return self._state in (CameraState.CONNECTED, CameraState.EMULATED)
 
     def set_live(self, enabled: bool) -> None:
         with self._lock:
@@ -303,9 +319,13 @@ class CameraWorker:
 
     def _serve_safely(self) -> None:
         camera = self._camera
+        served = False
         try:
-            if self._serve(camera):
+            served = self._serve(camera)
+            if served:
                 self._failed_grabs = 0  # only a frame ends a run of failures, not an idle wait
+        except FrameSkipped as exc:  # the request that asked has its ERROR; the source is fine
+            log.warning("%s", exc)
         except (CameraTimeout, FrameIncomplete) as exc:
             self._failed_grabs += 1
             if self._failed_grabs >= MAX_FAILED_GRABS:
@@ -320,8 +340,12 @@ class CameraWorker:
             log.exception("camera worker error")
             self._lose_camera(f"{type(exc).__name__}: {exc}")
             return
-        if camera.is_removed():
+        if not served and not self._has_requests() and camera.is_removed():
             self._lose_camera(f"{camera.description} was removed")
+
+    def _has_requests(self) -> bool:
+        with self._lock:
+            return bool(self._requests)
 
     def _serve(self, camera: Camera) -> bool:
         """One step: grab for pending requests or live view, or wait for work; True = a frame came."""
@@ -337,6 +361,11 @@ class CameraWorker:
             try:
                 frame = camera.grab(timeout_ms)
             except CameraError as exc:
+                if not isinstance(exc, CameraTimeout | FrameIncomplete | FrameSkipped):
+                    # Lost: say so before the caller hears of it, so a loop that waits for
+                    # the camera sees it gone and does not fire straight back into the reconnect.
+                    with self._lock:
+                        self._state, self._reason = CameraState.DISCONNECTED, str(exc)
                 self._settle(batch, exc)
                 raise
             self._settle(batch, frame)
@@ -362,6 +391,9 @@ class CameraWorker:
         except CameraTimeout:
             self._wake.clear()
             return False  # no pulse yet: normal, not a failure
+        except FrameSkipped as exc:  # a pulse came but its frame could not be made
+            self._fail_requests(exc)
+            raise
         with self._lock:
             batch, self._requests = self._requests, []
             live = self._live

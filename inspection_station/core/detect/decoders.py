@@ -46,17 +46,43 @@ def _decode_v5_raw(out: np.ndarray, conf: float) -> Candidates:
     return Candidates(_xywh_to_xyxy(pred[keep, :4]), scores[keep], classes[keep])
 
 
+def _class_ids(column: np.ndarray) -> np.ndarray:
+    """End-to-end class column (floats) as ids; a NaN or fractional id becomes -1 (refused later)."""
+    ok = np.isfinite(column) & (column == np.round(column)) & (np.abs(column) < 2**31)
+    return np.where(ok, column, -1).astype(np.int64)
+
+
 def _decode_v7_e2e(out: np.ndarray, conf: float) -> Candidates:
     """[K, 7]: batch, x1 y1 x2 y2, class, score (NMS done inside the model)."""
     rows = out[(out[:, 0] == 0) & (out[:, 6] >= conf)]
-    return Candidates(rows[:, 1:5], rows[:, 6], rows[:, 5].astype(np.int64))
+    return Candidates(rows[:, 1:5], rows[:, 6], _class_ids(rows[:, 5]))
 
 
 def _decode_e2e(out: np.ndarray, conf: float) -> Candidates:
     """[1, K, 6]: x1 y1 x2 y2, score, class (NMS done inside the model)."""
     rows = out[0]
     rows = rows[rows[:, 4] >= conf]
-    return Candidates(rows[:, :4], rows[:, 4], rows[:, 5].astype(np.int64))
+    return Candidates(rows[:, :4], rows[:, 4], _class_ids(rows[:, 5]))
+
+
+def check_candidates(c: Candidates, num_classes: int | None) -> str:
+    """Why these candidates cannot be judged ("" = fine): non-finite values, impossible classes.
+
+    Only candidates above the confidence threshold are here, so a NaN in a discarded row
+    does not fail a cycle; one in a row that would count does.
+    """
+    if len(c.scores) == 0:
+        return ""
+    bad_values = ~(np.isfinite(c.boxes).all(axis=1) & np.isfinite(c.scores))
+    if bad_values.any():
+        return f"the model output has {int(bad_values.sum())} detection(s) with NaN or infinite values"
+    bad_class = c.classes < 0
+    if num_classes is not None:
+        bad_class |= c.classes >= num_classes
+    if bad_class.any():
+        known = f" (the model has {num_classes} classes)" if num_classes is not None else ""
+        return f"the model output has {int(bad_class.sum())} detection(s) with an impossible class id{known}"
+    return ""
 
 
 @dataclass(frozen=True, slots=True)

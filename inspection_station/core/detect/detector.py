@@ -8,6 +8,7 @@ in ORIGINAL image pixels, clipped to the image.
 from __future__ import annotations
 
 import ast
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -17,14 +18,26 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inspection_station.core.detect.decoders import nms_per_class, recognise_layout
-from inspection_station.core.detect.letterbox import Letterbox, letterbox
+from inspection_station.core.detect import session_cache
+from inspection_station.core.detect.decoders import (
+    check_candidates,
+    nms_per_class,
+    recognise_layout,
+)
+from inspection_station.core.detect.letterbox import Letterbox, LetterboxBuffer
 from inspection_station.core.detection import Detection
-from inspection_station.core.errors import ModelError
+from inspection_station.core.errors import ModelError, StationError
 from inspection_station.core.settings.model import ModelSettings
+from inspection_station.core.text_files import read_text_limited
 
 # Providers in the order we prefer them when the settings name none that is available.
-KNOWN_PROVIDERS = ("DmlExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+# OpenVINO comes from the onnxruntime-openvino build (the `openvino` extra) on Intel PCs.
+KNOWN_PROVIDERS = (
+    "DmlExecutionProvider",
+    "CUDAExecutionProvider",
+    "OpenVINOExecutionProvider",
+    "CPUExecutionProvider",
+)
 
 
 def _ort():
@@ -37,28 +50,56 @@ def _ort():
 # --- class names ----------------------------------------------------------------------------
 
 
-def _parse_names(text: str) -> list[str] | None:
+# Ultralytics writes `names` as a dict repr of at most a few thousand classes: 1 MB and
+# 100,000 names are far above any real model and keep a hostile file from costing much.
+MAX_NAMES_TEXT = 1 << 20
+MAX_NAMES = 100_000
+
+
+def parse_names(text: str, where: str = "names") -> tuple[list[str] | None, str]:
+    """Class names from ultralytics' `names` metadata: (names, "") or (None, why not).
+
+    Literals only (ast.literal_eval), with size and count caps; any failure of the parser
+    (deep nesting: RecursionError, MemoryError) is a located reason, never an exception.
+    """
+    if len(text) > MAX_NAMES_TEXT:
+        return None, f"{where}: {len(text)} characters, more than the {MAX_NAMES_TEXT} allowed; ignored"
     try:
         value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return None
-    if isinstance(value, dict):
-        try:
-            return [str(value[k]) for k in sorted(value, key=int)]
-        except (TypeError, ValueError):
-            return None
-    if isinstance(value, list | tuple):
-        return [str(v) for v in value]
-    return None
+        if isinstance(value, dict):
+            if not all(isinstance(k, int | str) and str(k).isdigit() for k in value):
+                return None, f"{where}: expected class ids 0, 1, 2, ... as keys; ignored"
+            keys = sorted(value, key=int)
+            if any(isinstance(k, bool) or int(k) != i for i, k in enumerate(keys)):
+                return None, f"{where}: expected class ids 0, 1, 2, ... as keys; ignored"
+            items = [value[k] for k in keys]
+        elif isinstance(value, list | tuple):
+            items = list(value)
+        else:
+            return None, f"{where}: expected a dict {{0: 'name', ...}} or a list, got {type(value).__name__}; ignored"
+        if len(items) > MAX_NAMES:
+            return None, f"{where}: {len(items)} names, more than the {MAX_NAMES} allowed; ignored"
+        if not all(isinstance(v, str | int) and not isinstance(v, bool) for v in items):
+            return None, f"{where}: expected text names; ignored"
+        return [str(v) for v in items], ""
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+        return None, f"{where}: not a Python literal of class names ({type(exc).__name__}); ignored"
 
 
-def _sidecar_names(model_path: Path) -> list[str] | None:
-    """`<model>.names` or `<model stem>.txt`: one class name per line."""
+MAX_SIDECAR_BYTES = 1 << 20
+
+
+def sidecar_names(model_path: Path) -> tuple[list[str] | None, str]:
+    """`<model>.names` or `<model stem>.txt`: one class name per line; (names, "") or (None, why)."""
     for candidate in (model_path.with_suffix(".names"), model_path.with_suffix(".txt")):
         if candidate.is_file():
-            lines = [ln.strip() for ln in candidate.read_text(encoding="utf-8").splitlines()]
-            return [ln for ln in lines if ln]
-    return None
+            try:
+                text = read_text_limited(candidate, MAX_SIDECAR_BYTES, "class names file")
+            except StationError as exc:
+                return None, f"{exc}; class numbers are used"
+            lines = [ln.strip() for ln in text.splitlines()]
+            return [ln for ln in lines if ln], ""
+    return None, ""
 
 
 # --- the detector ---------------------------------------------------------------------------
@@ -92,14 +133,21 @@ class Detector:
         self.output_name: str = session.get_outputs()[0].name
         self.provider: str = session.get_providers()[0]
         self.metadata: dict[str, str] = dict(session.get_modelmeta().custom_metadata_map)
+        self._sha256: str | None = None
+        self.session_source = str(model_path)  # the file the session was made from (a cache?)
+        self._letterbox = LetterboxBuffer(*self.input_size)
         # Warm-up: the first run allocates and optimises; it also tells us the layout.
         tensor, _ = self.preprocess(np.zeros((self.input_size[1], self.input_size[0], 3), np.uint8))
         try:
             out = session.run([self.output_name], {self.input_name: tensor})[0]
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ModelError(f"{model_path}: the warm-up run failed: {_short(exc)}") from None
-        self.layout = recognise_layout(tuple(out.shape), *self.input_size)
+        try:
+            self.layout = recognise_layout(tuple(out.shape), *self.input_size)
+        except ModelError as exc:
+            raise ModelError(f"{model_path}: {exc}") from None
         self.num_classes = self.layout.num_classes(tuple(out.shape))
+        self.warnings: list[str] = []  # located, for the station's notice route
         self.class_names = self._class_names()
 
     # -- construction --
@@ -115,26 +163,56 @@ class Detector:
             raise ModelError(f"{model_path}: no such model file")
         ort = _ort()
         providers = choose_providers(settings.providers, ort.get_available_providers())
-        options = ort.SessionOptions()
-        options.log_severity_level = 3  # warnings of onnxruntime are not the operator's business
-        if settings.intra_op_threads:
-            options.intra_op_num_threads = settings.intra_op_threads
-        if "DmlExecutionProvider" in providers:
-            # DirectML cannot use memory patterns or parallel execution.
-            options.enable_mem_pattern = False
-            options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        try:
-            session = ort.InferenceSession(str(model_path), sess_options=options, providers=providers)
-        except Exception as exc:
-            raise ModelError(f"{model_path}: not a loadable ONNX model: {_short(exc)}") from None
-        return cls(session, model_path, settings)
+        level = settings.graph_optimization
+        cached, model_hash = None, None
+        # Only a CPU-only session saves its optimised graph: execution providers that
+        # compile (CUDA, DirectML, OpenVINO) cannot serialise their partitions.
+        if settings.cache_optimized and providers == ["CPUExecutionProvider"] and level != "disabled":
+            model_hash = session_cache.file_sha256(model_path)
+            cached = session_cache.cached_model_path(model_hash, level, ort.__version__)
+        session = None
+        if cached is not None and cached.is_file():
+            try:  # already optimised: optimising again is the cost the cache saves
+                options = _session_options(ort, settings, providers, "disabled")
+                session = ort.InferenceSession(str(cached), sess_options=options, providers=providers)
+            except Exception:  # noqa: BLE001 - a damaged cache file is rebuilt, never fatal
+                session_cache.discard(cached)
+        if session is None:
+            options = _session_options(ort, settings, providers, level)
+            staged = None
+            if cached is not None:
+                try:
+                    cached.parent.mkdir(parents=True, exist_ok=True)
+                    staged = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
+                    options.optimized_model_filepath = str(staged)
+                except OSError:  # a read-only data folder: run without the cache
+                    staged = None
+            try:
+                session = ort.InferenceSession(str(model_path), sess_options=options, providers=providers)
+            except Exception as exc:
+                if staged is not None:
+                    session_cache.discard(staged)
+                raise ModelError(f"{model_path}: not a loadable ONNX model: {_short(exc)}") from None
+            if staged is not None:
+                try:
+                    os.replace(staged, cached)  # whole or not at all: a reader never sees half a file
+                except OSError:
+                    session_cache.discard(staged)
+        detector = cls(session, model_path, settings)
+        detector._sha256 = model_hash
+        detector.session_source = str(cached) if cached is not None and cached.is_file() else str(model_path)
+        return detector
 
     def _class_names(self) -> list[str]:
         names = list(self.settings.class_names) or None
         if names is None and "names" in self.metadata:
-            names = _parse_names(self.metadata["names"])
+            names, problem = parse_names(self.metadata["names"], f"{self.model_path}: metadata 'names'")
+            if problem:
+                self.warnings.append(problem)
         if names is None:
-            names = _sidecar_names(self.model_path)
+            names, problem = sidecar_names(self.model_path)
+            if problem:
+                self.warnings.append(problem)
         names = names or []
         count = self.num_classes if self.num_classes is not None else len(names)
         return [names[i] if i < len(names) else str(i) for i in range(max(count, len(names)))]
@@ -151,6 +229,7 @@ class Detector:
         return self.class_names[class_id] if 0 <= class_id < len(self.class_names) else str(class_id)
 
     def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:
+        """The model's input tensor for an RGB image; overwritten by the next call (copy to keep)."""
         if image.ndim == 2:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
         elif image.ndim != 3 or image.shape[2] not in (3, 4):
@@ -159,9 +238,8 @@ class Detector:
             image = cv2.cvtColor(image, cv2.COLOR_RGBA2RGB)
         if image.shape[0] == 0 or image.shape[1] == 0:
             raise ModelError("the image has no pixels")
-        canvas, box = letterbox(image, *self.input_size)
-        # HWC uint8 -> NCHW float in [0, 1] in one C++ pass.
-        tensor = cv2.dnn.blobFromImage(canvas, scalefactor=1 / 255.0)
+        # Into buffers of this detector: the tensor is valid until the next preprocess.
+        tensor, box = self._letterbox.tensor(image)
         if self.input_dtype != np.float32:
             tensor = tensor.astype(self.input_dtype)
         return tensor, box
@@ -176,6 +254,11 @@ class Detector:
     def decode(self, out: np.ndarray, box: Letterbox) -> list[Detection]:
         s = self.settings
         c = self.layout.decode(out, s.confidence)
+        # A broken export (NaN boxes, fp16 overflow, made-up classes) must not be judged:
+        # the cycle becomes ERROR with the reason instead of a silent NOK (or OK).
+        problem = check_candidates(c, self.num_classes if self.num_classes is not None else self.class_count)
+        if problem:
+            raise ModelError(f"{self.model_path.name}: {problem}")
         if self.layout.needs_nms:
             keep = nms_per_class(c, s.iou, s.max_detections)
         else:
@@ -200,9 +283,37 @@ class Detector:
     def detect(self, image: np.ndarray) -> list[Detection]:
         return self.detect_timed(image).detections
 
+    @property
+    def model_sha256(self) -> str:
+        """SHA-256 of the model file (hex), computed once."""
+        if self._sha256 is None:
+            self._sha256 = session_cache.file_sha256(self.model_path)
+        return self._sha256
+
     def describe(self) -> str:
         w, h = self.input_size
         return f"{self.model_path.name} ({self.layout.name}, {w}x{h}, {len(self.class_names)} classes) on {self.provider}"
+
+
+_GRAPH_LEVEL_NAMES = {
+    "disabled": "ORT_DISABLE_ALL",
+    "basic": "ORT_ENABLE_BASIC",
+    "extended": "ORT_ENABLE_EXTENDED",
+    "all": "ORT_ENABLE_ALL",
+}
+
+
+def _session_options(ort, settings: ModelSettings, providers: list[str], level: str):
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # warnings of onnxruntime are not the operator's business
+    options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, _GRAPH_LEVEL_NAMES[level])
+    if settings.intra_op_threads:  # 0: onnxruntime's default, one thread per physical core
+        options.intra_op_num_threads = settings.intra_op_threads
+    if "DmlExecutionProvider" in providers:
+        # DirectML cannot use memory patterns or parallel execution.
+        options.enable_mem_pattern = False
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return options
 
 
 def _input_dtype(inp, model_path: Path):

@@ -15,16 +15,18 @@ the inner box never collapses.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from inspection_station.core.detection import Detection
 from inspection_station.core.errors import PatternError
+from inspection_station.core.patterns.matching import assignment_solver
 from inspection_station.core.patterns.model import Box, Slot
+from inspection_station.core.text_files import read_text_limited
 
 _DECIMALS = 6  # what the YAML keeps: ~1/1000 px on a 1000 px image
 
@@ -77,6 +79,8 @@ def parse_yolo_labels(text: str, source: str = "labels") -> list[NormBox]:
                 raise ValueError
             cls_f = float(parts[0])
             cx, cy, w, h = (float(v) for v in parts[1:5])
+            if not all(math.isfinite(v) for v in (cls_f, cx, cy, w, h)):
+                raise ValueError  # nan/inf would pass the checks below and clip to nonsense
             if not cls_f.is_integer() or cls_f < 0 or w < 0 or h < 0:
                 raise ValueError
         except ValueError:
@@ -87,10 +91,7 @@ def parse_yolo_labels(text: str, source: str = "labels") -> list[NormBox]:
 
 def read_yolo_labels(path: str | Path) -> list[NormBox]:
     p = Path(path)
-    try:
-        return parse_yolo_labels(p.read_text(encoding="utf-8"), str(p))
-    except OSError as exc:
-        raise PatternError(f"{p}: cannot read labels: {exc.strerror or exc}") from None
+    return parse_yolo_labels(read_text_limited(p, what="label file", error=PatternError), str(p))
 
 
 def to_detections(boxes: Sequence[NormBox], width: float = 1.0, height: float = 1.0) -> list[Detection]:
@@ -138,7 +139,7 @@ def cluster_boxes(
             mean_centres = np.array([_centres(np.array(members[s])).mean(axis=0) for s in slot_ids])
             box_centres = _centres(np.array(boxes))
             cost = np.linalg.norm(mean_centres[:, None, :] - box_centres[None, :, :], axis=-1)
-            rows, cols = linear_sum_assignment(cost)
+            rows, cols = assignment_solver()(cost)
             for r, c in zip(rows, cols, strict=True):
                 members[slot_ids[r]].append(boxes[c])
             taken += len(rows)

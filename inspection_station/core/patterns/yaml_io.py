@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from inspection_station.core.atomic import atomic_write_text
+from inspection_station.core.atomic import atomic_write_text, remove_stale_temp_files_in
 from inspection_station.core.errors import PatternError
 from inspection_station.core.patterns.model import (
     _SETTINGS_KEYS,
@@ -26,6 +26,7 @@ from inspection_station.core.patterns.model import (
     _variant_problems,
     validate_pattern_set,
 )
+from inspection_station.core.text_files import read_text_limited
 
 # --- reading ---------------------------------------------------------------------------------
 
@@ -33,6 +34,40 @@ from inspection_station.core.patterns.model import (
 # old tool clipped centre/size before converting to edges, so an edge part can overhang by up
 # to half its size. Beyond this it is a typo, and an error.
 CLIP_TOLERANCE = 0.05
+
+# A pattern of 1,000 slots is ~70 kB; 1 MB (13,000 slots, ~7 s and ~130 MB to read on a
+# slow machine) only stops a wrong or hostile file early.
+MAX_PATTERN_BYTES = 1 << 20
+# A pattern nests 4 levels (variants -> slots -> slot -> box); deeper is not a pattern, and
+# the composer recurses per level (5,000 levels = RecursionError).
+MAX_YAML_DEPTH = 16
+
+
+# libyaml's C parser where the wheel has it (10x faster: a 1 MB file in ~2 s, not 30 s).
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _check_structure(text: str) -> None:
+    """Refuse aliases and deep nesting from the event stream, before anything is built.
+
+    Aliases are refused, not capped: a few of them nested (a 500-byte "billion laughs")
+    expand to gigabytes once anything walks or prints the data, and no pattern needs one.
+    Depth: the composer recurses per level (5,000 levels = RecursionError).
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in pattern files; write the values out", event.start_mark
+            )
+        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested deeper than {MAX_YAML_DEPTH} levels (not a pattern file)", event.start_mark
+                )
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            depth -= 1
 
 
 def _node_lines(node: yaml.Node | None) -> dict[str, tuple[int, list[int]]]:
@@ -52,10 +87,29 @@ def _duplicate_keys(node: yaml.Node | None, src: str) -> list[str]:
     problems = []
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
-        for key_node, _ in node.value:
+        for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1
             if key_node.value in seen:
                 problems.append(f"{src}:{line}: variant {key_node.value!r}: duplicate variant name (first on line {seen[key_node.value]})")
+            else:
+                seen[key_node.value] = line
+            if isinstance(value_node, yaml.SequenceNode):  # and inside each slot: `inner` twice
+                for item in value_node.value:
+                    problems += _duplicate_slot_keys(item, src, key_node.value)
+    return problems
+
+
+def _duplicate_slot_keys(item: yaml.Node, src: str, variant: str) -> list[str]:
+    problems = []
+    if isinstance(item, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, _ in item.value:
+            line = key_node.start_mark.line + 1
+            if key_node.value in seen:
+                problems.append(
+                    f"{src}:{line}: variant {variant!r}: field {key_node.value!r} given twice in one slot "
+                    f"(first on line {seen[key_node.value]})"
+                )
             else:
                 seen[key_node.value] = line
     return problems
@@ -136,18 +190,28 @@ def parse_pattern_set(
 ) -> PatternSet:
     """A validated PatternSet from YAML text; PatternFileError lists every problem, located."""
     src = str(path) if path is not None else name
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        _check_structure(text)
+        loader = _Loader(text)
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
+    except (RecursionError, MemoryError) as exc:  # a last net: the depth cap should come first
+        raise PatternFileError([f"{src}: not a readable pattern file ({type(exc).__name__})"]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark is not None else ""
         raise PatternFileError([f"{src}{line}: not valid YAML: {exc.problem or exc.context}"]) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise PatternFileError(
+            [f"{src}:{line}: not valid YAML: control character #x{exc.character:04x} is not allowed"]
+        ) from None
     except yaml.YAMLError as exc:
-        raise PatternFileError([f"{src}: not valid YAML: {exc}"]) from None
+        raise PatternFileError([f"{src}: not valid YAML: {' '.join(str(exc).split())}"]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
     if data is None:
         raise PatternFileError([f"{src}: the file is empty (expected variant names mapped to slot lists)"])
@@ -165,6 +229,13 @@ def parse_pattern_set(
         variant = str(key)
         key_line, slot_lines = lines.get(variant, (0, []))
         at_key = f"{src}:{key_line}" if key_line else src
+        if key is None or isinstance(key, bool) or not isinstance(key, str | int | float):
+            # `null:` or `~:` would become a variant named 'None'
+            if not key_line and isinstance(node, yaml.MappingNode):
+                key_line = next((k.start_mark.line + 1 for k, _ in node.value if k.tag.endswith((":null", ":bool"))), 0)
+            problems.append(f"{src}:{key_line}: variant name must be text, got {key!r}" if key_line else
+                            f"{src}: variant name must be text, got {key!r}")
+            continue
         if variant == SETTINGS_KEY:
             min_scores = _read_settings(raw_slots, f"{at_key}: {SETTINGS_KEY}", problems)
             continue
@@ -197,14 +268,7 @@ def parse_pattern_set(
 def load_pattern_set(path: str | Path, num_classes: int | None = None) -> PatternSet:
     """Read one pattern file (name = file stem); PatternFileError names every problem."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PatternError(f"{p}: no such pattern file") from None
-    except UnicodeDecodeError as exc:
-        raise PatternError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise PatternError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    text = read_text_limited(p, MAX_PATTERN_BYTES, "pattern file", PatternError)
     return parse_pattern_set(text, p.stem, p, num_classes)
 
 
@@ -251,6 +315,8 @@ def read_pattern_library(file_or_folder: str | Path, num_classes: int | None = N
             raise PatternError(f"{root}: no pattern files (*.yaml, *.yml) in the folder")
     else:
         raise PatternError(f"{root}: no such pattern file or folder")
+    for folder in {root if root.is_dir() else root.parent, *(p.parent for p in files)}:
+        remove_stale_temp_files_in(folder)  # leftovers of saves a crash interrupted
     sets: dict[str, PatternSet] = {}
     failed: dict[str, tuple[str, ...]] = {}
     warnings: list[str] = []
@@ -327,12 +393,139 @@ def pattern_set_to_yaml(ps: PatternSet) -> str:
     return yaml.dump(data, Dumper=_PatternDumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
+def _round_trip():
+    from ruamel.yaml import YAML  # only the writer needs it: reading stays on PyYAML
+
+    rt = YAML(typ="rt")
+    rt.preserve_quotes = True
+    rt.width = 4096  # never fold a long name onto two lines
+    rt.indent(mapping=2, sequence=4, offset=2)
+    return rt
+
+
+def _flow(values) -> Any:
+    from ruamel.yaml.comments import CommentedSeq
+
+    seq = CommentedSeq(values)
+    seq.fa.set_flow_style()
+    return seq
+
+
+def _set_list(target, values: list[float]) -> None:
+    """Replace a box's numbers in place: the sequence keeps its style and its comments, and
+    an unchanged number keeps its spelling ("0.20" stays "0.20")."""
+    if len(target) != len(values):
+        target[:] = values
+        return
+    for i, value in enumerate(values):
+        if not _is_number(target[i]) or float(target[i]) != value:
+            target[i] = value
+
+
+def _update_slot(node, slot: Slot):
+    from ruamel.yaml.comments import CommentedMap
+
+    if not isinstance(node, CommentedMap):
+        node = CommentedMap()
+        for key, value in slot.extras:  # a new node: the unknown fields read from the file
+            node[key] = value
+    node["class_id"] = int(slot.class_id)
+    for key, box in (("inner", slot.inner), ("outer", slot.outer)):
+        values = [float(v) for v in box]
+        if isinstance(node.get(key), list):
+            _set_list(node[key], values)
+        else:
+            node[key] = _flow(values)
+    for key, value in (("name", slot.name), ("min_score", slot.min_score)):
+        if value is None:
+            node.pop(key, None)
+        else:
+            node[key] = value if key == "name" else float(value)
+    return node
+
+
+def _merge_document(doc, ps: PatternSet):
+    """The old file's tree with `ps`'s values: comments, key order, quoting, flow style kept.
+
+    A variant or slot that stays is updated in place; one that is new is appended; one that
+    was removed goes (with its comments).
+    """
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if not isinstance(doc, CommentedMap):
+        doc = CommentedMap()
+    wanted = dict(ps.variants)
+    for key in [k for k in doc if str(k) != SETTINGS_KEY and str(k) not in wanted]:
+        del doc[key]
+    for variant, slots in wanted.items():
+        key = next((k for k in doc if str(k) == variant), variant)
+        seq = doc.get(key)
+        if not isinstance(seq, CommentedSeq):
+            seq = CommentedSeq()
+        for i, slot in enumerate(slots):
+            if i < len(seq):
+                seq[i] = _update_slot(seq[i], slot)
+            else:
+                seq.append(_update_slot(None, slot))
+        del seq[len(slots):]
+        doc[key] = seq
+    if ps.min_scores:
+        table = CommentedMap((int(k), float(v)) for k, v in ps.min_scores.items())
+        settings = doc.get(SETTINGS_KEY)
+        if isinstance(settings, CommentedMap):
+            settings["min_score"] = table
+        else:
+            doc[SETTINGS_KEY] = CommentedMap(min_score=table)
+    elif SETTINGS_KEY in doc:
+        settings = doc[SETTINGS_KEY]
+        if isinstance(settings, CommentedMap):
+            settings.pop("min_score", None)
+        if not settings:
+            del doc[SETTINGS_KEY]
+    return doc
+
+
+def pattern_set_to_yaml_over(ps: PatternSet, old_text: str) -> str:
+    """`ps` written over the text of its previous file, keeping what the engineer wrote
+    around the values (comments, key order, quoting); plain text when the old is unreadable."""
+    import io
+
+    from ruamel.yaml.error import YAMLError as RuamelError
+
+    rt = _round_trip()
+    try:
+        doc = rt.load(old_text) if old_text.strip() else None
+    except RuamelError:
+        return pattern_set_to_yaml(ps)  # the old file was broken: nothing worth keeping
+    out = io.StringIO()
+    rt.dump(_merge_document(doc, ps), out)
+    return out.getvalue()
+
+
+def _reads_back_as(text: str, ps: PatternSet, target: Path) -> bool:
+    try:
+        back = parse_pattern_set(text, ps.name, target)
+    except PatternError:
+        return False
+    return back.variants == ps.variants and back.min_scores == ps.min_scores
+
+
 def save_pattern_set(ps: PatternSet, path: str | Path | None = None, num_classes: int | None = None) -> Path:
-    """Write atomically (previous file kept as .bak); an invalid set is refused, file untouched."""
+    """Write atomically (previous file kept as .bak); an invalid set is refused, file untouched.
+
+    Over an existing file the engineer's comments, key order and file mode are kept.
+    """
     target = Path(path) if path is not None else ps.path
     if target is None:
         raise PatternError(f"pattern set {ps.name!r}: no file to save to")
     problems = validate_pattern_set(ps, num_classes)
     if problems:
         raise PatternFileError([f"not saved to {target}: {p}" for p in problems])
-    return atomic_write_text(target, pattern_set_to_yaml(ps))
+    try:
+        old_text = target.read_text(encoding="utf-8") if target.is_file() else ""
+    except (OSError, UnicodeDecodeError):
+        old_text = ""
+    text = pattern_set_to_yaml_over(ps, old_text) if old_text else pattern_set_to_yaml(ps)
+    if not _reads_back_as(text, ps, target):  # e.g. an unknown key the old file carried
+        text = pattern_set_to_yaml(ps)
+    return atomic_write_text(target, text)

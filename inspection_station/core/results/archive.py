@@ -25,6 +25,7 @@ from inspection_station.core.atomic import atomic_write_bytes, atomic_write_text
 from inspection_station.core.cycle import Verdict
 from inspection_station.core.detection import Detection
 from inspection_station.core.errors import ResultsError
+from inspection_station.core.results.image_index import confirm_written, index_path
 
 log = logging.getLogger(__name__)
 
@@ -159,9 +160,16 @@ class ImageArchive:
             except Exception as exc:  # noqa: BLE001 - the writer thread must outlive any one image
                 reason = getattr(exc, "strerror", None) or exc
                 self._report(f"{path}: cannot write the archived image: {reason}", dropped=False)
-            else:
-                with self._counts_lock:
-                    self.written += 1
+                continue
+            with self._counts_lock:
+                self.written += 1
+            try:
+                confirm_written(path)  # the row's image path counts from here (image_index.py)
+            except OSError as exc:
+                message = f"{path}: image written, but not confirmed in {index_path(path.parent)}: {exc.strerror or exc}"
+                log.error(message)
+                if self._on_error is not None:
+                    self._on_error(message)
 
     def _report(self, message: str, *, dropped: bool) -> None:
         with self._counts_lock:

@@ -28,6 +28,7 @@ from pathlib import Path
 from inspection_station.core.cycle import CycleResult
 from inspection_station.core.detection import Detection
 from inspection_station.core.errors import ResultsError
+from inspection_station.core.patterns.matching import wrong_part_text
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ LOG_COLUMNS: tuple[str, ...] = (
     "filled",
     "expected",
     "missing_slots",  # per unfilled slot: its name, else "<slot index>:<class id>", ';'-joined
+    "wrong_parts",  # per slot holding another class: "capacitor in slot chip_mcu", ';'-joined
     "n_detections",
     "detections",  # compact JSON [[class_id, score, x1, y1, x2, y2], ...]
     "cycle_ms",
@@ -100,6 +102,12 @@ def missing_slots(result: CycleResult) -> str:
     return ";".join(s.name or f"{s.index}:{s.class_id}" for s in result.match.slots if not s.matched)
 
 
+def wrong_parts(result: CycleResult) -> str:
+    if result.match is None:
+        return ""
+    return ";".join(wrong_part_text(s, result.detections) for s in result.match.wrong_parts)
+
+
 def cycle_row(result: CycleResult, station: str) -> dict[str, str]:
     """The log row for one cycle (all values as text)."""
     match = result.match
@@ -114,6 +122,7 @@ def cycle_row(result: CycleResult, station: str) -> dict[str, str]:
         "filled": str(match.filled) if match is not None else "",
         "expected": str(match.expected) if match is not None else "",
         "missing_slots": missing_slots(result),
+        "wrong_parts": wrong_parts(result),
         "n_detections": str(len(result.detections)),
         "detections": detections_json(result.detections),
         "cycle_ms": _ms(times.total_ms),
@@ -300,11 +309,18 @@ class ResultsLog:
     def _drain(self) -> bool:
         while self._pending:
             day, line = self._pending[0]
+            start = -1
             try:
                 prefix = self._ensure_open(day)
+                start = os.lseek(self._fd, 0, os.SEEK_END)  # O_APPEND: the row starts here
                 self._write_all(prefix + line)
                 os.fsync(self._fd)
             except OSError as exc:
+                # A full disk may have taken part of the row: cut it off, so the file holds
+                # whole rows only and the retry does not follow a fragment.
+                if start >= 0 and self._fd is not None:
+                    with contextlib.suppress(OSError):  # failing too: the reopen cuts the torn tail
+                        os.ftruncate(self._fd, start)
                 self._close_fd()  # reopen (and re-check header / torn tail) next time
                 self._fail(exc)
                 return False
@@ -342,14 +358,41 @@ class ResultsLog:
                 f"{log_path(self.log_dir, day)}: written by another version (different columns); "
                 f"kept unchanged, new rows go to {path.name}"
             )
+        if state == "torn-tail" and self._cut_torn_tail(path):
+            state = "ours"
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
         fd = os.open(path, flags, 0o644)
         self._fd, self._fd_day, self._fd_path = fd, day, path
         if state == "new":
             return _BOM + self._header
         if state == "torn-tail":
-            return b"\n"  # end the torn line so our row starts on its own line
+            return b"\n"  # could not cut it: end the torn line so our row starts on its own line
         return b""
+
+    def _cut_torn_tail(self, path: Path) -> bool:
+        """Truncate an unfinished last line (a crash or a full disk mid-row); True when done.
+
+        Only bytes after the last newline go: they are no record, and a reader (Excel,
+        csv.reader over the whole file) would merge them with the next row.
+        """
+        try:
+            with path.open("r+b") as fh:
+                end = fh.seek(0, os.SEEK_END)
+                pos = end
+                while pos > 0:
+                    step = min(1 << 16, pos)
+                    fh.seek(pos - step)
+                    chunk = fh.read(step)
+                    newline = chunk.rfind(b"\n")
+                    if newline >= 0:
+                        cut = pos - step + newline + 1
+                        fh.truncate(cut)
+                        self._notice(f"{path}: {end - cut} byte(s) of an unfinished row at the end removed")
+                        return True
+                    pos -= step
+        except OSError:
+            return False
+        return False
 
     def _inspect(self, path: Path) -> str:
         """'new' (absent/empty), 'ours', 'torn-tail' (ours, last line unterminated), 'other-header'."""

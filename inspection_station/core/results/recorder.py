@@ -198,7 +198,7 @@ class ResultsRecorder:
             note=note,
         )
         self.log.write(row, cycle_date(now))
-        self.statistics.add_overrule()
+        self.statistics.add_overrule(str(verdict))
         return Overrule(row_id, cycle_id, verdict, note, now, review)
 
     # state ----------------------------------------------------------------------------------

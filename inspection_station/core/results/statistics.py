@@ -12,6 +12,9 @@ Definitions (so the numbers can be checked by hand):
 - stage means are over the cycles since reset in which the stage ran (time > 0), so an
   ERROR cycle that never reached inference does not pull the inference mean down.
 - overrules are counted, not applied: the per-verdict counts stay what the station decided.
+  Beside the raw yield, corrected yield = (OK + overrules to OK - overrules to NOK) /
+  (OK + NOK): what the yield is once the operators' corrections are believed. (An
+  overrule to OK corrects a NOK, one to NOK corrects an OK: the only two corrections.)
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ class StatisticsSnapshot:
     refused_triggers: int
     overrules: int
     since: datetime  # start, or the last reset (a shift)
+    overrules_to: dict[str, int] | None = None  # corrected verdict -> count ("OK", "NOK")
+    corrected_yield_ratio: float | None = None  # yield with the overrules applied
 
     @property
     def p50_ms(self) -> float | None:
@@ -104,7 +109,7 @@ class Statistics:
     def add_row(self, row: Mapping[str, str]) -> None:
         """Count one row of the results log (`read_log`); an overrule row counts as an overrule."""
         if row.get("overrules"):
-            self.add_overrule()
+            self.add_overrule(row.get("verdict", ""))
             return
         verdict = row.get("verdict", "")
         if verdict not in Verdict.__members__:
@@ -128,9 +133,12 @@ class Statistics:
         with self._lock:
             self._refused += 1
 
-    def add_overrule(self) -> None:
+    def add_overrule(self, corrected: str = "") -> None:
+        """One operator correction; `corrected` (OK / NOK) feeds the corrected yield."""
         with self._lock:
             self._overrules += 1
+            if corrected in (Verdict.OK, Verdict.NOK):
+                self._overrules_to[str(corrected)] += 1
 
     def reset(self) -> None:
         """Start over (a new shift)."""
@@ -142,6 +150,7 @@ class Statistics:
             self._classes: dict[int, list] = {}  # id -> [name, count, min, max]
             self._refused = 0
             self._overrules = 0
+            self._overrules_to = {Verdict.OK.value: 0, Verdict.NOK.value: 0}
             self._since = datetime.now().astimezone()
 
     def _add(self, verdict: str, total_ms: float, stages: Mapping[str, float], dets) -> None:
@@ -177,8 +186,10 @@ class Statistics:
                 for cid, e in sorted(self._classes.items())
             )
             refused, overrules, since = self._refused, self._overrules, self._since
+            overrules_to = dict(self._overrules_to)
         cycles = sum(counts.values())
         decided = counts[Verdict.OK] + counts[Verdict.NOK]
+        corrected_ok = counts[Verdict.OK] + overrules_to[Verdict.OK] - overrules_to[Verdict.NOK]
         return StatisticsSnapshot(
             cycles=cycles,
             counts=counts,
@@ -191,6 +202,8 @@ class Statistics:
             refused_triggers=refused,
             overrules=overrules,
             since=since,
+            overrules_to=overrules_to,
+            corrected_yield_ratio=min(1.0, max(0.0, corrected_ok / decided)) if decided else None,
         )
 
     def summary_lines(self) -> list[str]:
@@ -200,7 +213,8 @@ class Statistics:
         pct = lambda r: "-" if r is None else f"{100 * r:.1f} %"  # noqa: E731
         lines = [
             f"cycles: {s.cycles}  (OK {c['OK']}, NOK {c['NOK']}, ERROR {c['ERROR']})",
-            f"yield: {pct(s.yield_ratio)}  error rate: {pct(s.error_rate)}",
+            f"yield: {pct(s.yield_ratio)}  corrected yield: {pct(s.corrected_yield_ratio)}"
+            f"  error rate: {pct(s.error_rate)}",
         ]
         if s.percentiles_ms:
             parts = "  ".join(f"p{p} {v:.1f}" for p, v in s.percentiles_ms.items())

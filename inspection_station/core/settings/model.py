@@ -15,6 +15,7 @@ and the default is used instead. `strict=True` turns those reports into a Config
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 import types
@@ -26,8 +27,9 @@ from pathlib import Path
 import tomli_w
 
 from inspection_station.core import paths
-from inspection_station.core.atomic import atomic_write_text
+from inspection_station.core.atomic import atomic_write_text, remove_stale_temp_files
 from inspection_station.core.errors import ConfigError
+from inspection_station.core.text_files import read_text_limited
 
 ENV_PREFIX = "INSPECTION_STATION_"
 USER_CONFIG_NAME = "settings.toml"
@@ -82,20 +84,31 @@ class CameraSettings:
     test_image_order: str = _choice("sequential", "sequential", "random")
     reconnect_min_s: float = _ranged(0.5, 0.05, 60.0)
     reconnect_max_s: float = _ranged(10.0, 0.1, 600.0)
+    # image files (replay, emulator) declaring more pixels are refused before decoding
+    max_image_pixels: int = _ranged(250_000_000, 1, 2_000_000_000)
 
 
 @dataclass(frozen=True)
 class ModelSettings:
     path: str = ""  # "" = the bundled demo model
     providers: list[str] = field(
-        default_factory=lambda: ["DmlExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+        default_factory=lambda: [
+            "DmlExecutionProvider",
+            "CUDAExecutionProvider",
+            "OpenVINOExecutionProvider",
+            "CPUExecutionProvider",
+        ]
     )
     input_width: int = _ranged(640, 32, 8192)  # fallback for models with dynamic input size
     input_height: int = _ranged(640, 32, 8192)
     confidence: float = _ranged(0.25, 0.0, 1.0)
     iou: float = _ranged(0.45, 0.0, 1.0)
     max_detections: int = _ranged(300, 1, 100_000)
-    intra_op_threads: int = _ranged(0, 0, 256)  # 0 = onnxruntime's default
+    intra_op_threads: int = _ranged(0, 0, 256)  # 0 = onnxruntime's default: one per physical core
+    # onnxruntime's graph optimisation level; the optimised graph is cached in the user
+    # data folder (keyed by the model's hash, the level, onnxruntime and the CPU)
+    graph_optimization: str = _choice("all", "disabled", "basic", "extended", "all")
+    cache_optimized: bool = True
     class_names: list[str] = field(default_factory=list)  # overrides the model's names
     class_colors: list[str] = field(default_factory=list)  # "#rrggbb" per class id
     class_map: str = ""  # the old backend's CSV id,name,color; class_names/class_colors win over it
@@ -220,6 +233,9 @@ class LoadedSettings:
     warnings: list[str]  # what was ignored, each located (file, key, expectation)
     files: list[Path]  # the files that were read, lowest precedence first
     user_file: Path  # where save_settings writes
+    # Why the user's file must not be saved over ("" = it may): it exists but does not
+    # parse, so the station runs on defaults and a save would destroy the user's values.
+    read_only: str = ""
 
 
 def default_config_path() -> Path:
@@ -261,8 +277,10 @@ def _coerce(cls: type, f: dataclasses.Field, value, where: str):
             if isinstance(value, bool):
                 raise ValueError
             value = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+        if not math.isfinite(value):  # nan passes every comparison below: refuse it here
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
     elif typ is str and not isinstance(value, str):
         raise ConfigError(f"{where}: expected text, got {value!r}")
     choices = f.metadata.get("choices")
@@ -276,14 +294,21 @@ def _coerce(cls: type, f: dataclasses.Field, value, where: str):
     return value
 
 
+MAX_SETTINGS_BYTES = 1 << 20  # a real settings file is a few kB
+
+
 def _read_toml(path: Path) -> dict:
+    text = read_text_limited(path, MAX_SETTINGS_BYTES, "settings file", ConfigError)
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except RecursionError:  # deeply nested inline tables/arrays
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
+
+
+def _default(f: dataclasses.Field):
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
 
 
 def _apply(values: dict[str, dict], data: Mapping, origin: str, problems: list[str]) -> None:
@@ -302,20 +327,44 @@ def _apply(values: dict[str, dict], data: Mapping, origin: str, problems: list[s
             try:
                 values[section][key] = _coerce(SECTIONS[section], fields[key], value, f"{origin}: [{section}] {key}")
             except ConfigError as exc:
-                problems.append(f"{exc}; using {values[section].get(key, fields[key].default)!r}")
+                problems.append(f"{exc}; using {values[section].get(key, _default(fields[key]))!r}")
 
 
-def _env_table(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
+# Variables with our prefix that are not settings (read elsewhere, never warned about).
+NON_SETTING_ENV = frozenset({"INSPECTION_STATION_BUNDLE_ROOT"})
+
+
+def _env_table(env: Mapping[str, str], problems: list[str] | None = None) -> dict[str, dict[str, str]]:
     table: dict[str, dict[str, str]] = {}
     for name, value in env.items():
-        if not name.startswith(ENV_PREFIX):
+        if not name.startswith(ENV_PREFIX) or name in NON_SETTING_ENV:
             continue
         rest = name[len(ENV_PREFIX):].lower()
         for section in SECTIONS:
             if rest.startswith(section + "_"):
                 table.setdefault(section, {})[rest[len(section) + 1:]] = value
                 break
+        else:  # a typo in a variable name would otherwise change nothing, silently
+            if problems is not None:
+                problems.append(
+                    f"environment: {name} is not a setting (expected {ENV_PREFIX}<SECTION>_<KEY> "
+                    f"with SECTION one of {', '.join(s.upper() for s in SECTIONS)}); ignored"
+                )
     return table
+
+
+def settings_file_problem(path: str | Path) -> str:
+    """Why the settings file at `path` must not be overwritten ("" = absent or parses)."""
+    p = Path(path)
+    if not p.exists():
+        return ""
+    if not p.is_file():
+        return f"{p}: is not a file (expected a settings TOML file)"
+    try:
+        _read_toml(p)
+    except ConfigError as exc:
+        return str(exc)
+    return ""
 
 
 def load_settings(
@@ -336,21 +385,46 @@ def load_settings(
         files.append(default_file)
 
     user_file = Path(config_file) if config_file else user_config_path()
+    remove_stale_temp_files(user_file)  # leftovers of a save that a crash interrupted
+    read_only = ""
     if user_file.is_file():
         try:
             _apply(values, _read_toml(user_file), str(user_file), problems)
             files.append(user_file)
         except ConfigError as exc:
-            problems.append(f"{exc}; the whole file was ignored, running on defaults")
+            read_only = str(exc)
+            problems.append(
+                f"{exc}; the whole file was ignored, running on defaults "
+                "(it is not saved over until it is fixed or replaced)"
+            )
+    elif user_file.exists():
+        read_only = f"{user_file}: is not a file (expected a settings TOML file)"
+        problems.append(f"{read_only}; running on defaults")
     elif config_file:
         problems.append(f"{user_file}: no such settings file; running on defaults")
 
-    _apply(values, _env_table(env), "environment", problems)
+    _apply(values, _env_table(env, problems), "environment", problems)
 
     if strict and problems:
         raise ConfigError("; ".join(problems))
     sections = {name: SECTIONS[name](**values[name]) for name in SECTIONS}
-    return LoadedSettings(Settings(**sections), problems, files, user_file)
+    settings = Settings(**sections)
+    problems += _missing_paths(settings)
+    return LoadedSettings(settings, problems, files, user_file, read_only)
+
+
+def _missing_paths(settings: Settings) -> list[str]:
+    """Configured files and folders that are not there: said at start, not at the first cycle."""
+    wanted = [("model", "path", settings.model.path, "model file"),
+              ("patterns", "path", settings.patterns.path, "pattern file or folder"),
+              ("camera", "emulation_image_dir", settings.camera.emulation_image_dir, "folder")]
+    if settings.camera.source == "folder":
+        wanted.append(("camera", "image_folder", settings.camera.image_folder, "folder"))
+    return [
+        f"[{section}] {key}: no such {what} {value!r}"
+        for section, key, value, what in wanted
+        if value and not Path(value).exists()
+    ]
 
 
 def settings_to_toml(settings: Settings) -> str:
@@ -358,8 +432,16 @@ def settings_to_toml(settings: Settings) -> str:
 
 
 def save_settings(settings: Settings, path: str | Path | None = None) -> Path:
-    """Write the whole settings atomically, keeping the previous file as `.bak`."""
-    return atomic_write_text(Path(path) if path else user_config_path(), settings_to_toml(settings))
+    """Write the whole settings atomically, keeping the previous file as `.bak`.
+
+    Refused (ConfigError, file untouched) while the file there does not parse: the
+    station then runs on defaults, and saving them would destroy the user's values.
+    """
+    target = Path(path) if path else user_config_path()
+    problem = settings_file_problem(target)
+    if problem:
+        raise ConfigError(f"{problem}; not saved over it: fix or replace the file first")
+    return atomic_write_text(target, settings_to_toml(settings))
 
 
 # --- resolved locations (the "" defaults point at bundled or per-user folders) -----------

@@ -114,6 +114,11 @@ class AccessControl:
         session = self.session
         return session is not None and role_allows(session.role, needed)
 
+    def is_signed_in_as(self, role: str) -> bool:
+        """Someone with at least `role` is signed in (no anonymous operator counts)."""
+        session = self.session
+        return session is not None and role_allows(session.role, role)
+
     def require(self, action: str) -> None:
         if not self.allowed(action):
             who = f"{self.session.user} ({self.session.role})" if self.session else "nobody signed in"
@@ -190,14 +195,17 @@ class AccessControl:
         station.select_pattern_set(name)
         self.record("product", "patterns.active", old, name, action="switch")
 
-    def reset_shift(self, statistics, reset: Callable[[], None] | None = None) -> None:
+    def reset_shift(self, statistics, reset: Callable[[], object] | None = None) -> bool:
         """Start the shift statistics over (a Statistics), audited with the counts dropped.
 
-        `reset` does the resetting when a view holds more than the core numbers."""
+        `reset` does the resetting when a view holds more than the core numbers (or asks
+        first); when it returns False nothing was reset and nothing is audited."""
         self.require("reset_shift")
         snapshot = statistics.snapshot()
-        (reset or statistics.reset)()
+        if (reset or statistics.reset)() is False:
+            return False
         self.record("shift", "statistics", dict(snapshot.counts), {}, action="reset")
+        return True
 
     def record_overrule(self, cycle_id: str, old_verdict: str, new_verdict: str) -> None:
         self.record("overrule", cycle_id, old_verdict, new_verdict, action="overrule")

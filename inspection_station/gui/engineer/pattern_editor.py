@@ -1,10 +1,11 @@
 """The pattern editor: library of pattern sets, variants, slots on the image, teach, try, save.
 
-All pattern logic is core: editing and undo (core/patterns/draft.py), file operations
-(core/patterns/library.py), validation and saving (core/patterns/model.py, yaml_io.py),
-teaching (core/patterns/teaching.py), matching (core/patterns/matching.py), audit
-(core/settings/audit.py). This widget wires
-them to a table and draggable rectangles and keeps the two in sync.
+All pattern logic is core: editing and undo (core/patterns/draft.py), the library's file
+operations with their audit entries (core/patterns/audited_library.py), validation and
+saving (core/patterns/yaml_io.py), teaching (teaching.py), matching (matching.py), pixel
+nudges (geometry.py). This widget wires them to its parts, one job each: the library
+column (library_panel.py), the canvas (slot_canvas.py with slot_rois.py), the slot table
+(slot_table.py) and the teach controls (teach_panel.py), and keeps them in sync.
 """
 
 from __future__ import annotations
@@ -13,22 +14,16 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
-    QGroupBox,
     QHBoxLayout,
     QInputDialog,
     QLabel,
     QListWidget,
     QMessageBox,
     QPushButton,
-    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -39,8 +34,10 @@ from inspection_station.core.detection import Detection
 from inspection_station.core.errors import PatternError, StationError
 from inspection_station.core.images import IMAGE_SUFFIXES, load_image
 from inspection_station.core.patterns import library as lib
+from inspection_station.core.patterns.audited_library import AuditedLibrary, LibraryOutcome
 from inspection_station.core.patterns.draft import DEFAULT_SLOT, PatternDraft
-from inspection_station.core.patterns.matching import match_pattern
+from inspection_station.core.patterns.geometry import nudge as nudge_slot
+from inspection_station.core.patterns.matching import match_pattern, wrong_part_text
 from inspection_station.core.patterns.model import PatternFileError, PatternSet, Slot
 from inspection_station.core.patterns.teaching import (
     derive_variant,
@@ -50,11 +47,13 @@ from inspection_station.core.patterns.teaching import (
 from inspection_station.core.patterns.yaml_io import (
     load_pattern_set,
     pattern_files,
-    save_pattern_set,
 )
-from inspection_station.core.settings.audit import AuditError, AuditLog
-from inspection_station.gui.engineer.slot_rois import SlotRois
+from inspection_station.core.settings.audit import AuditLog
+from inspection_station.gui.engineer.library_panel import LibraryPanel
+from inspection_station.gui.engineer.slot_canvas import SlotCanvas
 from inspection_station.gui.engineer.slot_table import SlotTable
+from inspection_station.gui.engineer.teach_panel import TeachPanel
+from inspection_station.gui.station_protocol import FrameSource, model_class_names
 from inspection_station.gui.theme import ERROR_STYLE, OK_STYLE
 
 BLANK_SIZE = (800, 600)  # shown when there is no frame yet: boxes are normalised anyway
@@ -71,21 +70,6 @@ def _buttons(parent: QWidget, *specs: tuple[str, Callable]) -> tuple[QHBoxLayout
     return row, made
 
 
-def _titled_list(
-    parent: QWidget, layout: QVBoxLayout, title: str, name: str, chosen: Callable[[str], None],
-    *actions: tuple[str, Callable],
-) -> QListWidget:
-    """A caption, a list (current text -> `chosen`) and a row of buttons under it."""
-    layout.addWidget(QLabel(title, parent))
-    items = QListWidget(parent)
-    items.setObjectName(name)
-    items.currentTextChanged.connect(chosen)
-    layout.addWidget(items, 1)
-    row, _ = _buttons(parent, *actions)
-    layout.addLayout(row)
-    return items
-
-
 class PatternEditor(QWidget):
     """Edit the pattern sets in a folder. `station` (may be None) gives frames and detections."""
 
@@ -96,7 +80,7 @@ class PatternEditor(QWidget):
     def __init__(
         self,
         patterns_path: Path,
-        station=None,
+        station: FrameSource | None = None,
         parent: QWidget | None = None,
         *,
         audit: AuditLog | None = None,
@@ -110,6 +94,7 @@ class PatternEditor(QWidget):
         self.class_names = list(class_names)
         self._history = history  # CycleResults to teach from; None = station.recent_results
         self.folder = lib.library_folder(Path(patterns_path))
+        self.library = AuditedLibrary(self.folder, self.audit)
         self.files: dict[str, Path] = {}
         self.draft: PatternDraft | None = None
         self.variant: str | None = None
@@ -126,18 +111,16 @@ class PatternEditor(QWidget):
 
     def _build(self) -> None:
         # library: sets and variants
-        left = QWidget(self)
-        lv = QVBoxLayout(left)
-        self.sets_list = _titled_list(
-            left, lv, "Pattern sets (files)", "sets_list", self._set_chosen,
-            ("New", self.new_set), ("Rename", self.rename_set),
-            ("Duplicate", self.duplicate_set), ("Delete", self.delete_set),
+        left = LibraryPanel(
+            self._set_chosen,
+            [("New", self.new_set), ("Rename", self.rename_set),
+             ("Duplicate", self.duplicate_set), ("Delete", self.delete_set)],
+            self._variant_chosen,
+            [("New", self.new_variant), ("Rename", self.rename_variant),
+             ("Duplicate", self.duplicate_variant), ("Delete", self.delete_variant)],
+            self,
         )
-        self.variants_list = _titled_list(
-            left, lv, "Variants", "variants_list", self._variant_chosen,
-            ("New", self.new_variant), ("Rename", self.rename_variant),
-            ("Duplicate", self.duplicate_variant), ("Delete", self.delete_variant),
-        )
+        self.sets_list, self.variants_list = left.sets_list, left.variants_list
 
         # image with slot rectangles
         centre = QWidget(self)
@@ -146,21 +129,25 @@ class PatternEditor(QWidget):
         self.image_label = QLabel("", centre)
         row.addWidget(self.image_label, 1)
         cv.addLayout(row)
-        self.graphics = pg.GraphicsView(background="#202020")
-        self.view = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
-        self.graphics.setCentralItem(self.view)
-        self.image_item = pg.ImageItem(axisOrder="row-major")
-        self.view.addItem(self.image_item)
-        self.rois = SlotRois(self.view, self)
+        self.canvas = SlotCanvas(centre)
+        self.graphics, self.view = self.canvas.graphics, self.canvas.view
+        self.image_item, self.rois = self.canvas.image_item, self.canvas.rois
         self.rois.moving.connect(self._roi_moving)
         self.rois.moved.connect(self._roi_moved)
+        self.rois.selected.connect(self.select_slot)
+        self.canvas.nudge_requested.connect(self.nudge)
+        self.canvas.box_chosen.connect(lambda which: self.select_slot(self.rois.selection[0], which))
         self.table = SlotTable(centre)
         self.table.slot_edited.connect(self._table_edited)
         self.table.cell_problems_changed.connect(self._validate)
+        self.table.itemSelectionChanged.connect(
+            lambda: self.select_slot(self.table.selected_row(), self.rois.selection[1]))
         split = QSplitter(Qt.Orientation.Vertical, centre)
-        split.addWidget(self.graphics)
+        split.addWidget(self.canvas)
         split.addWidget(self.table)
-        split.setSizes([400, 200])
+        split.setStretchFactor(0, 4)
+        split.setStretchFactor(1, 1)
+        split.setSizes([700, 180])
         cv.addWidget(split, 1)
         row, (self.undo_button, self.redo_button, *_rest) = _buttons(
             centre, ("Undo", self.undo), ("Redo", self.redo), ("Add slot", self.add_slot), ("Remove slot", self.remove_slot)
@@ -175,28 +162,14 @@ class PatternEditor(QWidget):
         # teach, try, validation, save
         right = QWidget(self)
         rv = QVBoxLayout(right)
-        teach = QGroupBox("Teach from good parts", right)
-        tf = QFormLayout(teach)
-        self.tolerance = QDoubleSpinBox(teach)
-        self.tolerance.setRange(0.0, 2.0)
-        self.tolerance.setSingleStep(0.05)
-        self.tolerance.setValue(0.1)
-        self.tolerance.setToolTip("Margin as a fraction of each box's size: inner shrinks, outer grows by it")
-        tf.addRow("Tolerance / widening", self.tolerance)
-        self.teach_frame_button = QPushButton("Teach from this frame", teach)
-        self.teach_frame_button.clicked.connect(self.teach_from_frame)
-        tf.addRow(self.teach_frame_button)
-        self.last_n = QSpinBox(teach)
-        self.last_n.setRange(1, 1000)
-        self.last_n.setValue(10)
-        tf.addRow("Last N cycles", self.last_n)
-        self.only_ok = QCheckBox("only cycles judged OK", teach)
-        self.only_ok.setChecked(True)
-        tf.addRow(self.only_ok)
-        self.teach_history_button = QPushButton("Teach from the last N cycles", teach)
-        self.teach_history_button.clicked.connect(self.teach_from_history)
-        tf.addRow(self.teach_history_button)
-        rv.addWidget(teach)
+        rv.setContentsMargins(0, 0, 0, 0)
+        self.teach_panel = TeachPanel(right)
+        self.teach_panel.teach_frame.connect(self.teach_from_frame)
+        self.teach_panel.teach_history.connect(self.teach_from_history)
+        # the editor reads these (teaching is its use of core/patterns/teaching.py)
+        self.tolerance, self.last_n, self.only_ok = (
+            self.teach_panel.tolerance, self.teach_panel.last_n, self.teach_panel.only_ok)
+        rv.addWidget(self.teach_panel)
         self.try_button = QPushButton("Try on this frame", right)
         self.try_button.clicked.connect(self.try_pattern)
         rv.addWidget(self.try_button)
@@ -221,10 +194,18 @@ class PatternEditor(QWidget):
         for w, stretch in ((left, 0), (centre, 1), (right, 0)):
             split.addWidget(w)
             split.setStretchFactor(split.count() - 1, stretch)
-        split.setSizes([220, 640, 260])
+        split.setSizes([160, 1000, 220])  # shares: the canvas takes what the side columns leave
+        self.splitter = split
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(split)
+
+    def balance_columns(self) -> None:
+        """Library, canvas and tools columns at 17 / 61 / 22 % of the width now (a splitter
+        keeps the side columns' old widths on a resize; a new window must share afresh)."""
+        total = sum(self.splitter.sizes())
+        if total > 0:
+            self.splitter.setSizes([int(total * 0.17), int(total * 0.61), int(total * 0.22)])
 
     # --- prompts (tests replace these) --------------------------------------------------------
 
@@ -240,18 +221,18 @@ class PatternEditor(QWidget):
         self.status.setStyleSheet(OK_STYLE if ok else ERROR_STYLE)
         self.status.setText(text)
 
-    def _audit(self, fn: Callable[[], object]) -> None:
-        try:
-            fn()
-        except AuditError as exc:
-            self._say(f"{self.status.text()} (audit log not written: {exc})", ok=False)
+    def _report(self, done: LibraryOutcome) -> None:
+        """A library use case's outcome; an audit entry that failed is said in red."""
+        if done.audit_note:
+            self._say(f"{done.message} ({done.audit_note})", ok=False)
+        else:
+            self._say(done.message)
 
     # --- public state -----------------------------------------------------------------------
 
     @property
     def num_classes(self) -> int | None:
-        detector = getattr(self.station, "detector", None)
-        names = getattr(detector, "class_names", None)
+        names = model_class_names(self.station)
         return len(names) if names else None
 
     def set_names(self) -> list[str]:
@@ -276,6 +257,7 @@ class PatternEditor(QWidget):
 
     def set_patterns_path(self, patterns_path: Path) -> None:
         self.folder = lib.library_folder(Path(patterns_path))
+        self.library = AuditedLibrary(self.folder, self.audit)
         self.reload_library()
 
     # --- library ------------------------------------------------------------------------------
@@ -332,14 +314,13 @@ class PatternEditor(QWidget):
         if not name or not self._unsaved_ok():
             return
         try:
-            ps = lib.create_set(self.folder, name, DEFAULT_SLOT)
+            done = self.library.create(name, DEFAULT_SLOT)
         except StationError as exc:
             self._say(str(exc), ok=False)
             return
-        self._say(f"Created {ps.path.name}.")
-        self._audit(lambda: self.audit.record("pattern", ps.path.name, None, ps.variants, action="create"))
+        self._report(done)
         self.draft = None
-        self.reload_library(select=ps.name)
+        self.reload_library(select=done.path.stem)
 
     def rename_set(self) -> None:
         if self.draft is None or not self._unsaved_ok():
@@ -349,14 +330,13 @@ class PatternEditor(QWidget):
         if not name or name == old.name:
             return
         try:
-            target = lib.rename_set(self.files[old.name], name)
+            done = self.library.rename(self.files[old.name], name)
         except StationError as exc:
             self._say(str(exc), ok=False)
             return
-        self._say(f"Renamed to {target.name}.")
-        self._audit(lambda: self.audit.record("pattern", self.files[old.name].name, self.files[old.name].name, target.name, action="rename"))
+        self._report(done)
         self.draft = None
-        self.reload_library(select=target.stem)
+        self.reload_library(select=done.path.stem)
 
     def duplicate_set(self) -> None:
         if self.draft is None:
@@ -366,26 +346,24 @@ class PatternEditor(QWidget):
         if not name or not self._unsaved_ok():
             return
         try:
-            target = lib.duplicate_set(self.files[old.name], name)
+            done = self.library.duplicate(self.files[old.name], name)
         except StationError as exc:
             self._say(str(exc), ok=False)
             return
-        self._say(f"Copied to {target.name} (the saved version).")
-        self._audit(lambda: self.audit.record("pattern", target.name, self.files[old.name].name, target.name, action="duplicate"))
+        self._report(done)
         self.draft = None
-        self.reload_library(select=target.stem)
+        self.reload_library(select=done.path.stem)
 
     def delete_set(self) -> None:
         name = self.sets_list.currentItem().text() if self.sets_list.currentItem() else None
         if not name or not self.confirm(f"Delete pattern set {name!r}? The file is kept as a backup."):
             return
         try:
-            backup = lib.delete_set(self.files[name])
+            done = self.library.delete(self.files[name])
         except StationError as exc:
             self._say(str(exc), ok=False)
             return
-        self._say(f"Deleted {name}; backup kept as {backup.name}.")
-        self._audit(lambda: self.audit.record("pattern", self.files[name].name, self.files[name].name, backup.name, action="delete"))
+        self._report(done)
         self.draft = None
         self.reload_library()
 
@@ -453,9 +431,34 @@ class PatternEditor(QWidget):
     def _show_slots(self) -> None:
         slots = self._slots()
         self.table.class_names = self.class_names
+        self.table.image_size = self._size()
         self.table.set_slots(slots)
         self.rois.set_slots(slots, self._size(), self.class_names)
         self.rois.colour_by_match(None)
+        self._validate()
+
+    def select_slot(self, row: int, which: str = "outer") -> None:
+        """Slot `row` selected, its `which` box editable (canvas, table and toggle agree)."""
+        if row < 0 or row >= len(self._slots()):
+            row = -1
+        self.rois.select(row, which)
+        self.canvas.set_box(which)
+        if row >= 0 and self.table.selected_row() != row:
+            self.table.selectRow(row)
+
+    def nudge(self, dx: int, dy: int, resize: bool = False) -> None:
+        """Move (or with `resize` grow) the selected box by whole image pixels: one undo step."""
+        row, which = self.rois.selection
+        slots = self._slots()
+        if not (self.draft and self.variant) or not 0 <= row < len(slots):
+            self._say("Select a slot first (click it, or its row in the table).", ok=False)
+            return
+        w, h = self._size()
+        moved = nudge_slot(slots[row], which, dx, dy, w, h, resize=resize)
+        verb = "resize" if resize else "move"
+        self.draft.set_slot(self.variant, row, moved, what=f"{verb} the {which} box of slot {row} by {dx}, {dy} px")
+        self.rois.place(row, moved)
+        self.table.show_boxes(row, moved.inner, moved.outer)
         self._validate()
 
     def add_slot(self) -> None:
@@ -516,16 +519,23 @@ class PatternEditor(QWidget):
             self.try_label.setText(f"Fix first: {problems[0]}")
             return None
         w, h = self._size()
-        result = match_pattern(self.draft.current, self.detections, w, h)
-        missing = result.missing()
-        text = f"{result.verdict.value}: {result.summary()} slots filled"
+        # The variant being edited, judged alone: Try never jumps to another variant.
+        edited = PatternSet(self.draft.current.name, {self.variant: self._slots()}, None,
+                            self.draft.current.min_scores)
+        result = match_pattern(edited, self.detections, w, h)
+        best = match_pattern(self.draft.current, self.detections, w, h)
+        text = f"{result.verdict.value}: variant {result.summary()} slots filled"
+        wrong = [wrong_part_text(s, self.detections, self.class_names) for s in result.wrong_parts]
+        if wrong:
+            text += f"; wrong part: {', '.join(wrong)}"
+        missing = result.missing(wrong_too=False)
         if missing:
             text += f"; missing {', '.join(missing)}"
         text += f" ({len(self.detections)} detections on {self.image_source})"
+        if best.variant != self.variant:
+            text += f". The whole set would pick variant {best.summary()}."
         self.try_label.setStyleSheet(OK_STYLE if result.ok else ERROR_STYLE)
         self.try_label.setText(text)
-        if result.variant != self.variant:
-            self._show_variants(result.variant)
         self.rois.colour_by_match([s.matched for s in result.slots])
         return result
 
@@ -540,16 +550,14 @@ class PatternEditor(QWidget):
         before = self.draft.saved
         path = self.files.get(before.name) or before.path
         try:
-            save_pattern_set(self.draft.current, path, self.num_classes)
-            saved = load_pattern_set(path)
+            done = self.library.save(self.draft.current, before, path, self.num_classes)
         except StationError as exc:
             self._say(f"Not saved: {exc}", ok=False)
             return False
-        self.draft.mark_saved(saved)
-        self._say(f"Saved {path.name} (previous version kept as {path.name}.bak).")
-        self._audit(lambda: self.audit.record_patterns(path.name, before, saved))
+        self.draft.mark_saved(done.saved)
+        self._report(done)
         self._validate()
-        self.saved.emit(saved.name)
+        self.saved.emit(done.saved.name)
         return True
 
     # --- teaching ------------------------------------------------------------------------------
@@ -576,7 +584,8 @@ class PatternEditor(QWidget):
         self._teach_into(slots, f"taught from {self.image_source}")
 
     def history(self) -> list:
-        source = self._history if self._history is not None else getattr(self.station, "recent_results", ())
+        source = self._history if self._history is not None else (
+            self.station.recent_results if self.station is not None else ())
         return list(source() if callable(source) else source)
 
     def teach_from_history(self) -> None:
@@ -607,15 +616,13 @@ class PatternEditor(QWidget):
         self.image = np.ascontiguousarray(image)
         self.image_source = source
         self.detections = list(detections)
-        self.image_item.setImage(self.image, levels=(0, 255), autoLevels=False)
-        w, h = self._size()
-        self.view.setRange(QRectF(0, 0, w, h), padding=0.02)
+        self.canvas.set_image(self.image)
         self.image_label.setText(f"{source}: {len(self.detections)} detections")
         self.rois.clear()  # size may have changed: rebuild at the new scale
         self._show_slots()
 
     def use_current_frame(self) -> None:
-        result = getattr(self.station, "last_result", None)
+        result = self.station.last_result if self.station is not None else None
         if result is not None and result.frame is not None:
             self._show_image(result.frame.rgb, f"cycle {result.cycle_id}", result.detections)
         else:

@@ -1,21 +1,19 @@
 """The engineer settings dialog: camera, model, patterns, results and station tabs.
 
-Applying builds a new `Settings`, checks it (field named on refusal), saves it
-atomically to the user's TOML, writes one audit row per changed key and hands it to
-`station.apply_settings` — the station reconfigures the camera and loads a new model
-off the GUI thread; this dialog only shows the states the station reports.
+Applying builds a new `Settings` and checks it (field named on refusal); saving,
+auditing, applying and reverting a failed model are core's `SettingsStore`. The station
+reconfigures the camera and loads a new model off the GUI thread; this dialog only shows
+the outcome and the states the station reports. Its parts are widgets of one job each:
+settings_form (generated fields), device_picker, provider_list, class_table, and the
+pattern editor in its own window (pattern_editor_window).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QColorDialog,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -23,26 +21,25 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QPushButton,
     QScrollArea,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from inspection_station.core.detect.detector import KNOWN_PROVIDERS
 from inspection_station.core.errors import ConfigError, StationError
 from inspection_station.core.settings import model as config
-from inspection_station.core.settings.audit import AuditError, AuditLog
+from inspection_station.core.settings.audit import AuditLog
 from inspection_station.core.settings.checks import check_settings
 from inspection_station.core.settings.model import Settings
-from inspection_station.core.settings.revert import after_failed_model_load
 from inspection_station.core.settings.session import AccessControl
+from inspection_station.core.settings.store import SettingsStore
+from inspection_station.gui import theme
+from inspection_station.gui.engineer.class_table import ClassTable
+from inspection_station.gui.engineer.device_picker import DevicePicker
 from inspection_station.gui.engineer.login_dialog import ChangeOwnPasswordDialog
+from inspection_station.gui.engineer.provider_list import ProviderList
 from inspection_station.gui.engineer.records_tab import records_tab
 from inspection_station.gui.engineer.settings_fields import (
     CAMERA_FIELDS,
@@ -55,6 +52,8 @@ from inspection_station.gui.engineer.settings_fields import (
 )
 from inspection_station.gui.engineer.settings_form import SectionForm
 from inspection_station.gui.engineer.unlock_dialog import ChangePasswordDialog
+from inspection_station.gui.screen_fit import fit_to_screen
+from inspection_station.gui.station_protocol import StationView, model_class_names
 from inspection_station.gui.theme import ERROR_STYLE, OK_STYLE
 
 
@@ -64,187 +63,6 @@ class SettingsInputError(StationError):
     def __init__(self, section: str, key: str, message: str) -> None:
         self.section, self.key = section, key
         super().__init__(message)
-
-
-def enumerate_camera_devices() -> list[tuple[str, str]]:
-    """(serial, label) of every camera pylon sees (emulated included); [] on failure.
-
-    Enumeration is core/camera/discovery.py's (the `cameras` command uses it too); the
-    picker keeps working with a typed serial when it is unavailable or fails.
-    """
-    try:
-        from inspection_station.core.camera.discovery import list_devices
-
-        return [(d.serial, d.label) for d in list_devices()]
-    except Exception:  # noqa: BLE001 - no camera runtime, a driver error: the picker still works
-        return []
-
-
-class DevicePicker(QWidget):
-    """Combo of enumerated cameras (editable: a serial not attached now can be typed).
-
-    With `find` (the station's `find_cameras`) the search runs on the station's thread and
-    the list fills in when it is done; without a station it runs here, as a fallback.
-    """
-
-    _found = Signal(object)  # the search's Future, done; from the station's thread
-
-    def __init__(self, serial: str, parent: QWidget | None = None, *, find=None) -> None:
-        super().__init__(parent)
-        self._find = find
-        # queued even when the future is already done: the list always fills in from the event loop
-        self._found.connect(self._show_found, Qt.ConnectionType.QueuedConnection)
-        self.combo = QComboBox(self)
-        self.combo.setEditable(True)
-        self.combo.setObjectName("camera.serial")
-        self.refresh_button = QPushButton("Find cameras", self)
-        self.refresh_button.clicked.connect(self.refresh)
-        self.note = QLabel("", self)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.combo, 1)
-        layout.addWidget(self.refresh_button)
-        layout.addWidget(self.note)
-        self.set_devices([], serial)
-
-    def set_devices(self, devices: list[tuple[str, str]], serial: str | None = None) -> None:
-        serial = self.serial() if serial is None else serial
-        self.combo.clear()
-        self.combo.addItem("(first camera found)", "")
-        for dev_serial, description in devices:
-            self.combo.addItem(f"{dev_serial}  {description}".strip(), dev_serial)
-        self.set_serial(serial)
-
-    def set_serial(self, serial: str) -> None:
-        index = self.combo.findData(serial)
-        if index < 0:
-            self.combo.addItem(serial, serial)
-            index = self.combo.count() - 1
-        self.combo.setCurrentIndex(index)
-
-    def serial(self) -> str:
-        text = self.combo.currentText().strip()
-        index = self.combo.currentIndex()
-        if index >= 0 and text == self.combo.itemText(index):
-            return str(self.combo.itemData(index) or "")
-        return text.split()[0] if text else ""  # typed by hand
-
-    @Slot()
-    def refresh(self) -> None:
-        if self._find is None:
-            self._show_devices(enumerate_camera_devices())
-            return
-        self.refresh_button.setEnabled(False)
-        self.note.setText("searching …")
-        self._find().add_done_callback(self._found.emit)
-
-    @Slot(object)
-    def _show_found(self, future) -> None:
-        self.refresh_button.setEnabled(True)
-        # a failed search is on the error route already; the picker still takes a typed serial
-        found = [] if future.cancelled() or future.exception() is not None else future.result()
-        self._show_devices([(d.serial, d.label) for d in found])
-
-    def _show_devices(self, devices: list[tuple[str, str]]) -> None:
-        self.set_devices(devices)
-        self.note.setText(f"{len(devices)} found" if devices else "none found (type a serial)")
-
-
-class ProviderList(QListWidget):
-    """Execution providers in preference order: check to use, drag to reorder."""
-
-    def __init__(self, providers: list[str], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("model.providers")
-        self.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
-        self.setMaximumHeight(90)
-        self.set_providers(providers)
-
-    def set_providers(self, providers: list[str]) -> None:
-        self.clear()
-        for name in list(providers) + [p for p in KNOWN_PROVIDERS if p not in providers]:
-            item = QListWidgetItem(name, self)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsDragEnabled)
-            item.setCheckState(Qt.CheckState.Checked if name in providers else Qt.CheckState.Unchecked)
-
-    def providers(self) -> list[str]:
-        return [
-            self.item(i).text() for i in range(self.count()) if self.item(i).checkState() == Qt.CheckState.Checked
-        ]
-
-
-class ClassTable(QWidget):
-    """Class names and colours overriding the model's (row = class id)."""
-
-    def __init__(self, names: list[str], colors: list[str], model_names: list[str], parent=None) -> None:
-        super().__init__(parent)
-        self.table = QTableWidget(0, 2, self)
-        self.table.setObjectName("model.class_names")
-        self.table.setHorizontalHeaderLabels(["Name", "Colour (#rrggbb)"])
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setMinimumHeight(120)
-        self.table.cellDoubleClicked.connect(self._pick_colour)
-        add = QPushButton("Add class", self)
-        add.clicked.connect(lambda: self._add_row("", ""))
-        remove = QPushButton("Remove last", self)
-        remove.clicked.connect(lambda: self.table.setRowCount(max(0, self.table.rowCount() - 1)))
-        from_model = QPushButton("Copy model's names", self)
-        from_model.clicked.connect(lambda: self.set_values(list(model_names), self.colors()))
-        from_model.setEnabled(bool(model_names))
-        hint = QLabel(
-            "Empty = the model's own names"
-            + (f": {', '.join(model_names)}" if model_names else "")
-            + ". Double-click a colour to pick one.",
-            self,
-        )
-        hint.setWordWrap(True)
-        buttons = QHBoxLayout()
-        for b in (add, remove, from_model):
-            buttons.addWidget(b)
-        buttons.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(hint)
-        layout.addWidget(self.table)
-        layout.addLayout(buttons)
-        self.set_values(names, colors)
-
-    def _add_row(self, name: str, colour: str) -> None:
-        row = self.table.rowCount()
-        self.table.insertRow(row)
-        self.table.setItem(row, 0, QTableWidgetItem(name))
-        item = QTableWidgetItem(colour)
-        if QColor.isValidColorName(colour):
-            item.setBackground(QColor(colour))
-        self.table.setItem(row, 1, item)
-
-    def set_values(self, names: list[str], colors: list[str]) -> None:
-        self.table.setRowCount(0)
-        for i in range(max(len(names), len(colors))):
-            self._add_row(names[i] if i < len(names) else "", colors[i] if i < len(colors) else "")
-
-    def _text(self, row: int, col: int) -> str:
-        item = self.table.item(row, col)
-        return item.text().strip() if item else ""
-
-    def names(self) -> list[str]:
-        names = [self._text(r, 0) for r in range(self.table.rowCount())]
-        return [] if not any(names) else names  # all empty = use the model's names
-
-    def colors(self) -> list[str]:
-        colours = [self._text(r, 1) for r in range(self.table.rowCount())]
-        while colours and not colours[-1]:
-            colours.pop()
-        return colours
-
-    def _pick_colour(self, row: int, col: int) -> None:
-        if col != 1:
-            return
-        current = QColor(self._text(row, 1) or "#ffffff")
-        chosen = QColorDialog.getColor(current, self, "Class colour")
-        if chosen.isValid():
-            self.table.setItem(row, 1, QTableWidgetItem(chosen.name()))
-            self.table.item(row, 1).setBackground(chosen)
 
 
 def _scroll(widget: QWidget) -> QScrollArea:
@@ -266,7 +84,7 @@ class SettingsDialog(QDialog):
     def __init__(
         self,
         settings: Settings,
-        station=None,
+        station: StationView | None = None,
         parent: QWidget | None = None,
         *,
         settings_path: str | Path | None = None,
@@ -276,8 +94,8 @@ class SettingsDialog(QDialog):
         access: AccessControl | None = None,
     ) -> None:
         super().__init__(parent)
+        self.setObjectName("engineer_dialog")  # theme.py: compact desk-sized controls
         self.setWindowTitle("Station settings (engineer)")
-        self.resize(1100, 760)
         self.settings = settings
         self.station = station
         self.settings_path = Path(settings_path) if settings_path else config.user_config_path()
@@ -285,13 +103,14 @@ class SettingsDialog(QDialog):
         if audit is None and access is not None:
             audit = access.audit.as_actor(access.actor)
         self.audit = audit or AuditLog(who=f"engineer@{settings.station.name}")
+        # save -> audit -> apply -> revert is core's use case; this dialog only shows it
+        self.store = SettingsStore(settings, self.settings_path, self.audit, station)
         self.forms: list[SectionForm] = []
-        self._model_pending = False  # a model change was handed to the station, not yet loaded
 
         self.tabs = QTabWidget(self)
         self.tabs.addTab(_scroll(self._camera_tab()), "Camera")
         self.tabs.addTab(_scroll(self._model_tab()), "Model")
-        self.tabs.addTab(self._patterns_tab(history), "Patterns")
+        self.tabs.addTab(_scroll(self._patterns_tab(history)), "Patterns")
         if access is not None and not access.allowed("patterns"):
             self.tabs.setTabEnabled(self.tabs.count() - 1, False)
             self.tabs.setTabToolTip(self.tabs.count() - 1, f"needs the role {access.needed_role('patterns')}")
@@ -302,24 +121,43 @@ class SettingsDialog(QDialog):
         self.message = QLabel("", self)
         self.message.setObjectName("message")
         self.message.setWordWrap(True)
+        self.message.setMinimumWidth(theme.px(200))
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok
             | QDialogButtonBox.StandardButton.Apply
             | QDialogButtonBox.StandardButton.Close,
             self,
         )
+        # keyboard routes: Alt+O / Alt+A / Alt+C, Enter = OK, Escape = Close
+        for which, text in ((QDialogButtonBox.StandardButton.Ok, "&OK"),
+                            (QDialogButtonBox.StandardButton.Apply, "&Apply"),
+                            (QDialogButtonBox.StandardButton.Close, "&Close")):
+            self.buttons.button(which).setText(text)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setDefault(True)
         self.buttons.button(QDialogButtonBox.StandardButton.Apply).clicked.connect(self.apply)
         self.buttons.accepted.connect(self._ok)
         self.buttons.rejected.connect(self.reject)
 
+        # the answer to a click sits beside the buttons, both always on screen
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.message, 1)
+        bottom.addWidget(self.buttons, 0, Qt.AlignmentFlag.AlignBottom)
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs, 1)
-        layout.addWidget(self.message)
-        layout.addWidget(self.buttons)
+        layout.addLayout(bottom)
+        fit_to_screen(self, 0.94, most=QSize(2400, 1500))
 
         if bridge is not None:
             bridge.state_changed.connect(self.show_state)
         self._show_provider()
+        self._show_read_only()
+
+    def _show_read_only(self) -> None:
+        """A settings file that does not parse is never saved over: say so before any edit."""
+        problem = config.settings_file_problem(self.settings_path)
+        if problem:
+            self.message.setStyleSheet(ERROR_STYLE)
+            self.message.setText(f"Read-only: running on defaults. {problem}. Fix or replace the file to save changes.")
 
     # --- tabs -----------------------------------------------------------------------------
 
@@ -371,6 +209,7 @@ class SettingsDialog(QDialog):
     def _patterns_tab(self, history) -> QWidget:
         # imported here: the editor pulls in pyqtgraph, which the other tabs do not need
         from inspection_station.gui.engineer.pattern_editor import PatternEditor
+        from inspection_station.gui.engineer.pattern_editor_window import PatternEditorWindow
 
         page = QWidget()
         layout = QVBoxLayout(page)
@@ -387,7 +226,17 @@ class SettingsDialog(QDialog):
         self.pattern_editor.saved.connect(self._pattern_saved)
         self.pattern_editor.library_changed.connect(self._fill_active_choices)
         self._fill_active_choices()
-        layout.addWidget(self.pattern_editor, 1)
+        # the editor gets a window of its own, as big as the screen: precise work needs room
+        self.pattern_window = PatternEditorWindow(self.pattern_editor, self)
+        self.open_editor_button = QPushButton("Open the &pattern editor …", page)
+        self.open_editor_button.setObjectName("open_pattern_editor")
+        self.open_editor_button.clicked.connect(self.pattern_window.open)
+        hint = QLabel("Pattern sets, variants and slots on the frame: teach, try and save. "
+                      "The editor opens in its own window, filling the screen.", page)
+        hint.setWordWrap(True)
+        layout.addWidget(hint)
+        layout.addWidget(self.open_editor_button, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addStretch(1)
         return page
 
     def _fill_active_choices(self) -> None:
@@ -423,14 +272,13 @@ class SettingsDialog(QDialog):
     # --- model state ----------------------------------------------------------------------
 
     def _model_class_names(self) -> list[str]:
-        detector = getattr(self.station, "detector", None)
-        return list(getattr(detector, "class_names", []) or [])
+        return model_class_names(self.station)
 
     def _class_names(self) -> list[str]:
         return list(self.settings.model.class_names) or self._model_class_names()
 
     def _show_provider(self) -> None:
-        detector = getattr(self.station, "detector", None)
+        detector = self.station.detector if self.station is not None else None
         if detector is None:
             self.provider_label.setText("no model loaded" if self.station is not None else "station not running")
         else:
@@ -448,27 +296,19 @@ class SettingsDialog(QDialog):
             self.message.setText(f"Model not changed: {reason}{self._revert_model()}")
         else:
             if state == "ready":
-                self._model_pending = False
+                self.store.model_loaded()
             self.model_state.setStyleSheet(OK_STYLE if state == "ready" else "")
             self.model_state.setText(f"{state}: {reason}" if reason else state)
         self._show_provider()
 
     def _revert_model(self) -> str:
-        """After a failed load: save the model settings still running, so a restart works."""
-        running = getattr(getattr(self.station, "settings", None), "model", None)
-        new = after_failed_model_load(self.settings, self.settings.model, running) if self._model_pending else None
-        if new is None:
-            return ""
-        self._model_pending = False
-        old = self.settings
-        try:
-            config.save_settings(new, self.settings_path)
-        except OSError as exc:
-            return f" (the saved settings still name the failed model: {exc.strerror or exc})"
-        self.settings = new
-        self._audit_settings(old, new)
-        self.settings_applied.emit(new)
-        return " The saved model settings were put back to the model in use."
+        """After a failed load: the store saves the model settings still running."""
+        before = self.store.settings
+        note = self.store.model_failed()
+        if self.store.settings is not before:
+            self.settings = self.store.settings
+            self.settings_applied.emit(self.settings)
+        return note
 
     # --- building, checking, applying --------------------------------------------------------
 
@@ -552,40 +392,21 @@ class SettingsDialog(QDialog):
             self.message.setStyleSheet("")
             self.message.setText("No changes to apply.")
             return True
-        try:
-            config.save_settings(new, self.settings_path)
-        except OSError as exc:
-            self.message.setStyleSheet(ERROR_STYLE)
-            self.message.setText(f"Not saved to {self.settings_path}: {exc.strerror or exc}")
+        old = self.settings
+        if self.station is not None and new.model != old.model:
+            self.model_state.setStyleSheet("")
+            self.model_state.setText("loading the new model …")
+        outcome = self.store.apply(new)
+        self.message.setStyleSheet(OK_STYLE if outcome.ok else ERROR_STYLE)
+        self.message.setText(outcome.message)
+        if outcome.settings is old:  # nothing saved: the form keeps the engineer's edits
             return False
-        old, self.settings = self.settings, new
-        audit_note = self._audit_settings(old, new)
+        self.settings = outcome.settings
         if new.patterns != old.patterns:
             self.pattern_editor.set_patterns_path(config.resolve_patterns_path(new.patterns))
         self.pattern_editor.set_class_names(self._class_names())
-        if self.station is not None:
-            self._model_pending = new.model != old.model
-            if new.model != old.model:
-                self.model_state.setStyleSheet("")
-                self.model_state.setText("loading the new model …")
-            try:
-                self.station.apply_settings(new)
-            except StationError as exc:
-                self.message.setStyleSheet(ERROR_STYLE)
-                self.message.setText(f"Saved, but the station refused them: {exc}")
-                self.settings_applied.emit(new)
-                return False
-        self.message.setStyleSheet(OK_STYLE)
-        self.message.setText(f"Saved to {self.settings_path} and applied.{audit_note}")
         self.settings_applied.emit(new)
-        return True
-
-    def _audit_settings(self, old: Settings, new: Settings) -> str:
-        try:
-            self.audit.record_settings(old, new)
-        except AuditError as exc:
-            return f" (audit log not written: {exc})"
-        return ""
+        return outcome.ok
 
     def _ok(self) -> None:
         if self.apply():
@@ -605,19 +426,12 @@ class SettingsDialog(QDialog):
 
     def save_password(self, with_new_hash: Settings) -> None:
         """Store only the new hash (pending form edits are not applied by this)."""
-        new = dataclasses.replace(self.settings, station=dataclasses.replace(
-            self.settings.station, engineer_password_hash=with_new_hash.station.engineer_password_hash))
-        try:
-            config.save_settings(new, self.settings_path)
-        except OSError as exc:  # a slot: say it here, never let it escape
-            self.message.setStyleSheet(ERROR_STYLE)
-            self.message.setText(f"Password not changed: not saved to {self.settings_path}: {exc.strerror or exc}")
-            return
-        old, self.settings = self.settings, new
-        note = self._audit_settings(old, new)
-        self.message.setStyleSheet(OK_STYLE)
-        self.message.setText(f"Engineer password changed.{note}")
-        self.settings_applied.emit(new)  # the window unlocks with the settings it holds
+        outcome = self.store.save_password_hash(with_new_hash.station.engineer_password_hash)
+        self.message.setStyleSheet(OK_STYLE if outcome.ok else ERROR_STYLE)
+        self.message.setText(outcome.message)
+        if outcome.ok:
+            self.settings = outcome.settings
+            self.settings_applied.emit(outcome.settings)  # the window unlocks with the settings it holds
 
     @Slot(str)
     def _pattern_saved(self, name: str) -> None:

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
@@ -44,6 +45,24 @@ class FieldSpec:
     decimals: int = 2
     suffix: str = ""
     tooltip: str = ""
+
+
+def _number(value: float) -> str:
+    """1000000 -> '1 000 000', 0.05 -> '0.05': no '1e+06' for an engineer to decode."""
+    if float(value).is_integer():
+        return f"{int(value):,}".replace(",", "\u2009")  # thin space groups
+    return f"{value:g}"
+
+
+def allowed_range(lo, hi) -> str:
+    """What a number field accepts, said as the engineer reads it."""
+    if lo is not None and hi is not None:
+        return f"allowed: {_number(lo)} … {_number(hi)}"
+    if lo is not None:
+        return f"allowed: at least {_number(lo)}"
+    if hi is not None:
+        return f"allowed: at most {_number(hi)}"
+    return ""
 
 
 class PathEdit(QWidget):
@@ -93,10 +112,10 @@ class SectionForm(QWidget):
         for spec in specs:
             widget = self._make(spec)
             widget.setObjectName(f"{section}.{spec.key}")  # tests and error focus find fields by key
-            if spec.tooltip:
+            if spec.tooltip and not widget.toolTip():
                 widget.setToolTip(spec.tooltip)
             self.widgets[spec.key] = widget
-            self.layout_.addRow(spec.label, widget)
+            self.layout_.addRow(spec.label, self._with_hint(widget))
         self.set_values(value)
 
     # --- building -------------------------------------------------------------------
@@ -130,24 +149,54 @@ class SectionForm(QWidget):
             w = QCheckBox(self)
             w.toggled.connect(self.changed)
             return w
-        if typ is int:
-            w = QSpinBox(self)
-            lo, hi = meta.get("min"), meta.get("max")
-            w.setRange(int(lo) if lo is not None else -_INT_LIMIT, int(hi) if hi is not None else _INT_LIMIT)
+        if typ in (int, float):
+            # The box takes any number: a range in the box would cut "1.7" to "1." without a
+            # word. Out of range is shown at once (red frame, the allowed range) and refused,
+            # located, by Settings.replace when applied.
+            w = QSpinBox(self) if typ is int else QDoubleSpinBox(self)
+            if typ is int:
+                w.setRange(-_INT_LIMIT, _INT_LIMIT)
+            else:
+                w.setDecimals(spec.decimals)
+                w.setRange(-_FLOAT_LIMIT, _FLOAT_LIMIT)
             w.setSuffix(spec.suffix)
-            w.valueChanged.connect(self.changed)
-            return w
-        if typ is float:
-            w = QDoubleSpinBox(self)
-            w.setDecimals(spec.decimals)
             lo, hi = meta.get("min"), meta.get("max")
-            w.setRange(float(lo) if lo is not None else -_FLOAT_LIMIT, float(hi) if hi is not None else _FLOAT_LIMIT)
-            w.setSuffix(spec.suffix)
+            allowed = allowed_range(lo, hi)
+            w.setToolTip("\n".join(t for t in (spec.tooltip, allowed) if t))
+            w.setProperty("allowed", allowed)
+            w.valueChanged.connect(lambda value, w=w, lo=lo, hi=hi: self._mark_range(w, value, lo, hi))
             w.valueChanged.connect(self.changed)
             return w
         w = QLineEdit(self)  # str, and list[str] as comma-separated text
         w.textChanged.connect(self.changed)
         return w
+
+    def _with_hint(self, widget: QWidget) -> QWidget:
+        """A number field with its allowed range written beside it."""
+        allowed = widget.property("allowed")
+        if not allowed:
+            return widget
+        row = QWidget(self)
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(widget, 1)
+        hint = QLabel(allowed.removeprefix("allowed: "), row)
+        hint.setObjectName("range_hint")
+        hint.setStyleSheet("color: #a0a0a0;")
+        layout.addWidget(hint)
+        return row
+
+    def _mark_range(self, widget: QWidget, value: float, lo, hi) -> None:
+        bad = (lo is not None and value < lo) or (hi is not None and value > hi)
+        if bool(widget.property("invalid")) != bad:
+            widget.setProperty("invalid", bad)
+            widget.style().unpolish(widget)  # re-read the [invalid="true"] style rule
+            widget.style().polish(widget)
+        widget.setStatusTip(f"out of range: {widget.property('allowed')}" if bad else "")
+
+    def out_of_range(self) -> list[str]:
+        """'Label: allowed 0 … 1' for every number field outside its range now."""
+        return [f"{self.label(k)}: {w.property('allowed')}" for k, w in self.widgets.items() if w.property("invalid")]
 
     # --- values ---------------------------------------------------------------------
 

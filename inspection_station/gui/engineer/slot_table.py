@@ -11,9 +11,17 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import QSignalBlocker, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QAbstractItemView, QComboBox, QTableWidget, QTableWidgetItem, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHeaderView,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
 
 from inspection_station.core.patterns.model import Box, Slot
+from inspection_station.gui import theme
 
 COL_CLASS, COL_INNER, COL_OUTER, COL_NAME, COL_MIN_SCORE = range(5)
 HEADERS = ["Class", "Inner x1, y1, x2, y2", "Outer x1, y1, x2, y2", "Name (optional)", "Min score (optional)"]
@@ -46,12 +54,15 @@ class SlotTable(QTableWidget):
         self.setHorizontalHeaderLabels(HEADERS)
         self.horizontalHeader().setStretchLastSection(True)
         self.setWordWrap(False)
-        for col, width in ((COL_CLASS, 110), (COL_INNER, 215), (COL_OUTER, 215), (COL_NAME, 110)):
-            self.setColumnWidth(col, width)  # boxes readable in full: "0.2000, 0.2000, 0.3000, 0.3000"
+        header = self.horizontalHeader()
+        for col in (COL_CLASS, COL_INNER, COL_OUTER):  # boxes readable in full: "0.2000, 0.2000, 0.3000, 0.3000"
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.setColumnWidth(COL_NAME, theme.px(160))
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.class_names: list[str] = []
         self.problems: dict[tuple[int, int], str] = {}  # (row, column) -> why the text is not used
+        self.image_size = (1, 1)  # the frame's pixels, for the cells' tooltips
         self._slots: list[Slot] = []
         self.itemChanged.connect(self._item_changed)
 
@@ -59,6 +70,8 @@ class SlotTable(QTableWidget):
 
     def _class_combo(self, class_id: int) -> QComboBox:
         combo = QComboBox(self)
+        combo.setObjectName("slot_class")
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         count = max(len(self.class_names), class_id + 1)
         for i in range(count):
             name = self.class_names[i] if i < len(self.class_names) else ""
@@ -79,6 +92,10 @@ class SlotTable(QTableWidget):
                 self.setItem(row, COL_OUTER, QTableWidgetItem(format_box(slot.outer)))
                 self.setItem(row, COL_NAME, QTableWidgetItem(slot.name or ""))
                 self.setItem(row, COL_MIN_SCORE, QTableWidgetItem("" if slot.min_score is None else f"{slot.min_score:g}"))
+            # rows as tall as their class box: combo boxes never overlap the next row
+            self.resizeRowsToContents()
+            for row in range(len(slots)):
+                self._pixel_tips(row)
         self.cell_problems_changed.emit()
 
     def show_boxes(self, row: int, inner: Box, outer: Box) -> None:
@@ -86,6 +103,26 @@ class SlotTable(QTableWidget):
         with QSignalBlocker(self):
             self.item(row, COL_INNER).setText(format_box(inner))
             self.item(row, COL_OUTER).setText(format_box(outer))
+            self._pixel_tips(row)
+
+    def set_image_size(self, width: int, height: int) -> None:
+        """The frame the boxes are on: each box cell's tooltip gives it in image pixels."""
+        self.image_size = (width, height)
+        for row in range(self.rowCount()):
+            self._pixel_tips(row)
+
+    def _pixel_tips(self, row: int) -> None:
+        w, h = self.image_size
+        for col in (COL_INNER, COL_OUTER):
+            item = self.item(row, col)
+            if item is None or (row, col) in self.problems:
+                continue  # a bad cell's tooltip says what is wrong
+            try:
+                x1, y1, x2, y2 = parse_box(item.text())
+            except ValueError:
+                continue
+            item.setToolTip(f"in image pixels: x {x1 * w:.1f} – {x2 * w:.1f}, y {y1 * h:.1f} – {y2 * h:.1f} "
+                            f"({(x2 - x1) * w:.1f} x {(y2 - y1) * h:.1f} px on {w} x {h})")
 
     # --- editing --------------------------------------------------------------------------
 
@@ -132,6 +169,7 @@ class SlotTable(QTableWidget):
                 if item is not None:
                     item.setBackground(BAD_CELL if (row, col) in self.problems else QColor(0, 0, 0, 0))
                     item.setToolTip(self.problems.get((row, col), ""))
+            self._pixel_tips(row)
 
     def selected_row(self) -> int:
         rows = self.selectionModel().selectedRows()

@@ -20,7 +20,7 @@ from inspection_station.core.images import PREVIEW_WIDTH
 from inspection_station.gui import theme
 from inspection_station.gui.images_qt import downscale, to_pixmap
 
-THUMB_SIZE = QSize(128, 96)
+THUMB_SIZE = QSize(128, 96)  # at 1920x1080; scaled with the screen (theme.px)
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,8 @@ class HistoryPanel(QWidget):
         super().__init__(parent)
         self.size = max(1, int(size))
         self.list = QListWidget()
-        self.list.setIconSize(THUMB_SIZE)
+        self.thumb_size = QSize(theme.px(THUMB_SIZE.width()), theme.px(THUMB_SIZE.height()))
+        self.list.setIconSize(self.thumb_size)
         self.list.setUniformItemSizes(True)
         self.list.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -73,7 +74,7 @@ class HistoryPanel(QWidget):
         item.setData(Qt.ItemDataRole.UserRole, entry)
         item.setForeground(QColor(theme.VERDICT_TEXT.get(str(result.verdict), theme.TEXT)))
         if entry.preview is not None:
-            thumb = downscale(entry.preview, THUMB_SIZE.width())
+            thumb = downscale(entry.preview, self.thumb_size.width())
             item.setIcon(QIcon(to_pixmap(thumb)))
         self.list.insertItem(0, item)
         while self.list.count() > self.size:

@@ -42,7 +42,9 @@ from inspection_station.gui.operator.part_id_field import PartIdField
 from inspection_station.gui.operator.station_bridge import StationBridge
 from inspection_station.gui.operator.statistics_panel import StatisticsPanel
 from inspection_station.gui.operator.verdict_banner import VerdictBanner
+from inspection_station.gui.operator.warnings_indicator import WarningsIndicator
 from inspection_station.gui.operator.window_access import WindowAccess
+from inspection_station.gui.station_protocol import StationView
 
 DEFAULT_PEDAL_KEY = "F12"
 MESSAGE_MS = 8000  # how long a status message stays
@@ -80,7 +82,7 @@ class MainWindow(QMainWindow):
 
     def __init__(
         self,
-        station,
+        station: StationView,
         bridge: StationBridge,
         settings: Settings,
         error_route: ErrorRoute | None = None,
@@ -92,6 +94,12 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.error_route = error_route or ErrorRoute(self)
         self.last_result: CycleResult | None = None
+        # The cycle whose verdict and picture are on screen (the newest, or a replayed history
+        # entry); None while live. "Wrong verdict" corrects THIS one.
+        self.shown_result: CycleResult | None = None
+        self.settings_path: Path | None = None  # where the engineer's edits are saved (run_gui)
+        self.engineer_unlocked = False  # set by a successful unlock; gates Quit in kiosk mode
+        self._quit_confirmed = False
         self.refused_count = 0
         self._overruled: set[str] = set()
         self._states: dict[str, tuple[str, str]] = {}  # component -> (state, reason)
@@ -131,13 +139,13 @@ class MainWindow(QMainWindow):
         self.product_combo = QComboBox()
         self.product_combo.setObjectName("product_combo")
         self.product_combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.product_combo.setMinimumWidth(260)
+        self.product_combo.setMinimumWidth(theme.px(220))
         self.product_combo.setVisible(False)  # only when there is a choice
         self.settings_button = _big_button("Settings", "settings_button")
         self.about_button = _big_button("About", "about_button")
 
         buttons = QHBoxLayout()
-        buttons.setSpacing(12)
+        buttons.setSpacing(theme.px(12))
         buttons.addWidget(self.inspect_button, 3)
         buttons.addWidget(self.live_button, 1)
         buttons.addWidget(self.overrule_button, 2)
@@ -152,12 +160,13 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.side_tabs)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([1300, 520])
+        self.splitter.setSizes([theme.px(1300), theme.px(520)])
+        self.banner.set_scale(theme.current_scale())
 
         central = QWidget()
         layout = QVBoxLayout(central)
-        layout.setContentsMargins(10, 10, 10, 6)
-        layout.setSpacing(10)
+        layout.setContentsMargins(theme.px(10), theme.px(8), theme.px(10), theme.px(4))
+        layout.setSpacing(theme.px(8))
         layout.addWidget(self.banner)
         layout.addWidget(self.splitter, 1)
         self.part_id_field = PartIdField(self.station, self.error_route.report)
@@ -175,7 +184,7 @@ class MainWindow(QMainWindow):
         self.live_action = station_menu.addAction("Live view", self.go_live)
         self.overrule_action = station_menu.addAction("Wrong verdict …", self.request_overrule)
         station_menu.addSeparator()
-        station_menu.addAction("Quit", QKeySequence.StandardKey.Quit, self.close)
+        self.quit_action = station_menu.addAction("Quit …", QKeySequence.StandardKey.Quit, self.request_quit)
         view_menu = menu.addMenu("&View")
         self.overlay_action = view_menu.addAction("Show boxes and slots")
         self.overlay_action.setCheckable(True)
@@ -202,15 +211,16 @@ class MainWindow(QMainWindow):
         self.busy_bar = QProgressBar()
         self.busy_bar.setRange(0, 0)
         self.busy_bar.setTextVisible(False)
-        self.busy_bar.setFixedWidth(140)
+        self.busy_bar.setFixedWidth(theme.px(140))
+        self.warnings = WarningsIndicator(self)
         self.camera_label = QLabel("Camera: …")
         self.model_label = QLabel("Model: …")
         self.pattern_label = QLabel("Product: …")
         self.log_label = QLabel("Log: …")
         self.disk_label = DiskLabel()  # a low disk: stays until the space is back
         bar.addWidget(self.message_label, 1)
-        for widget in (self.busy_bar, self.camera_label, self.model_label, self.pattern_label, self.log_label,
-                       self.disk_label):
+        for widget in (self.warnings, self.busy_bar, self.camera_label, self.model_label, self.pattern_label,
+                       self.log_label, self.disk_label):
             bar.addPermanentWidget(widget)
         self._message_timer = QTimer(self)
         self._message_timer.setSingleShot(True)
@@ -239,6 +249,7 @@ class MainWindow(QMainWindow):
         self.fullscreen_shortcut.activated.connect(self.toggle_fullscreen)
         self.history.entry_selected.connect(self.show_history_entry)
         self.statistics.reset_requested.connect(lambda: self.show_message("Shift statistics reset"))
+        self.statistics.confirm = self.confirm
         self._overrule_finished.connect(self._overrule_done)
 
     def apply_settings(self, settings: Settings) -> None:
@@ -268,9 +279,24 @@ class MainWindow(QMainWindow):
         return accepted
 
     def go_live(self) -> None:
+        """Live view, and the banner back to the live state (a held verdict is not current)."""
+        self._live_view()
+        if self.banner.replay:
+            self.show_message("Back to the live view")  # the "Replaying cycle …" line is over
+        self.shown_result = None
+        self._update_overrule_button()
+        if self._banner_problem is None:
+            self.banner.show_ready(self._live_detail())
+
+    def _live_view(self) -> None:
         self.live_button.setChecked(True)  # a click on the lit button must not switch it off
         self.image_view.go_live()
         self.station.set_live(True)
+
+    def _live_detail(self) -> str:
+        last = self.last_result
+        tail = f"  ·  last: {last.verdict} at {last.timestamp:%H:%M:%S}" if last is not None else ""
+        return "Live: place the part and press INSPECT" + tail
 
     def set_overlay_visible(self, visible: bool) -> None:
         for control in (self.overlay_button, self.overlay_action):
@@ -297,18 +323,24 @@ class MainWindow(QMainWindow):
         self.window_access = WindowAccess(self, access_ui)
 
     def request_overrule(self) -> None:
-        """Ask the operator to confirm that the last verdict was wrong (non-blocking dialog)."""
-        result = self.last_result
+        """Ask the operator to confirm that the verdict ON SCREEN was wrong (non-blocking dialog);
+        the question names that cycle: id, time and verdict."""
+        result = self.shown_result
         if result is None or result.verdict not in CORRECTION or result.cycle_id in self._overruled:
             return
         corrected = CORRECTION[result.verdict]
         box = QMessageBox(self)
         box.setWindowTitle("Wrong verdict")
         box.setIcon(QMessageBox.Icon.Question)
-        box.setText(f"The station said {result.verdict}.\n\nWas this part really {corrected}?")
+        box.setText(
+            f"Cycle {result.cycle_id} at {result.timestamp:%H:%M:%S}: the station said {result.verdict}."
+            f"\n\nWas this part really {corrected}?"
+        )
         box.setInformativeText("The image is kept for review and the log gets a correction row.")
         confirm = box.addButton(f"Yes, it is {corrected}", QMessageBox.ButtonRole.YesRole)
-        box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
+        cancel = box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(cancel)  # a stray Enter (or pedal key) never corrects a verdict
+        box.setEscapeButton(cancel)
         box.setWindowModality(Qt.WindowModality.WindowModal)
         box.finished.connect(lambda _code: self._overrule_answered(box.clickedButton() is confirm, result, corrected))
         self.overrule_dialog, self.overrule_confirm = box, confirm
@@ -342,8 +374,48 @@ class MainWindow(QMainWindow):
             self._overruled.discard(cycle_id)
             self._update_overrule_button()
         else:
-            self.show_message(f"Correction of {cycle_id} recorded; image kept for review")
+            self.show_message(f"Correction of cycle {cycle_id} recorded; image kept for review")
             self.statistics.refresh()
+
+    def confirm(self, title: str, question: str, yes: str) -> bool:
+        """A yes/cancel question (tests replace it); the safe answer is the default."""
+        box = QMessageBox(QMessageBox.Icon.Question, title, question, QMessageBox.StandardButton.NoButton, self)
+        accept = box.addButton(yes, QMessageBox.ButtonRole.AcceptRole)
+        cancel = box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(cancel)
+        box.setEscapeButton(cancel)
+        box.exec()
+        return box.clickedButton() is accept
+
+    def request_quit(self) -> bool:
+        """Quit after a confirmation; in kiosk mode only once an engineer has unlocked."""
+        if self.settings.station.kiosk and not self._engineer_present():
+            self.show_message("Quit is for engineers in kiosk mode: unlock the settings first", error=True)
+            return False
+        running = "A cycle is running. " if self._cycle_running else ""
+        if not self.confirm("Quit", f"{running}Stop the station and close the window?", "&Quit the station"):
+            return False
+        self._quit_confirmed = True
+        self.close()
+        return True
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt)
+        """Kiosk mode: Alt+F4 or the system's close is Quit, engineer-only like the menu's."""
+        if self.settings.station.kiosk and not self._quit_confirmed and not self._engineer_present():
+            event.ignore()
+            self.show_message("Quit is for engineers in kiosk mode: unlock the settings first", error=True)
+            return
+        super().closeEvent(event)
+
+    def _engineer_present(self) -> bool:
+        """With accounts: an engineer or admin is signed in now (the idle lock ends it)."""
+        if self.access_ui is not None:
+            return self.access_ui.control.is_signed_in_as("engineer")
+        return self.engineer_unlocked
+
+    def add_warning(self, text: str) -> None:
+        """A settings or pattern warning: listed in the status bar until the station stops."""
+        self.warnings.add(text)
 
     def toggle_fullscreen(self) -> None:
         if self.isFullScreen():
@@ -381,8 +453,11 @@ class MainWindow(QMainWindow):
 
     def show_result(self, result: CycleResult) -> None:
         self._cycle_running = False
-        self.last_result = result
-        self.banner.show_result(result)
+        self.last_result = self.shown_result = result
+        if self._banner_problem is None or result.verdict != Verdict.ERROR:
+            self.banner.show_result(result)
+        else:  # a known problem (broken pattern, no model) stays named, with this cycle's reason
+            self.banner.show_error(result.error or "the cycle failed")
         frame = result.frame
         image, width, height = (frame.rgb, frame.width, frame.height) if frame is not None else (None, 0, 0)
         self._hold(image, result, width, height)
@@ -394,13 +469,16 @@ class MainWindow(QMainWindow):
         self._update_log_label()
 
     def show_history_entry(self, entry: HistoryEntry) -> None:
+        """Replay a past cycle: its picture, its verdict marked REPLAY with its time."""
         self._hold(entry.preview, entry.result, entry.width, entry.height)
-        self.banner.show_result(entry.result)
-        self.show_message(f"Showing cycle {entry.result.cycle_id}; press Live or INSPECT to go on")
+        self.shown_result = entry.result
+        self.banner.show_result(entry.result, replay=True)
+        self._update_overrule_button()
+        self.show_message(f"Replaying cycle {entry.result.cycle_id}; press Live or INSPECT to go on")
 
     def show_refused(self, message: str) -> None:
         self.refused_count += 1
-        self.banner.flash("REFUSED: a cycle is still running")
+        self.banner.flash(f"REFUSED ({self.refused_count}): a cycle is still running")
         self.show_message(message or "trigger refused: a cycle is still running", error=True)
         self.statistics.refresh()
 
@@ -429,7 +507,7 @@ class MainWindow(QMainWindow):
                 self.model_label.setStyleSheet("")
                 first = not self._model_ready_once
                 self._model_ready_once = True
-                # the first "ready" ends STARTING, but never hides a camera that is down
+                # the first "ready" ends STARTING, but never hides a camera or pattern that is down
                 if self._banner_problem == "model" or (first and self._banner_problem is None):
                     self._banner_problem = None
                     self._show_idle()
@@ -450,17 +528,29 @@ class MainWindow(QMainWindow):
             self.disk_label.show_state(state, reason)
         elif component == "patterns":
             self._refresh_products()
+            for note in self.station.pattern_warnings:  # reading notes and files that did not load
+                self.warnings.add(f"patterns: {note}")
             if state == "ready" and "not loaded" in reason:  # name the pattern files that failed
                 self.pattern_label.setToolTip(f"{self.pattern_label.toolTip()}\n{reason}".strip())
             if state == "error":
                 self.pattern_label.setStyleSheet(f"color: {theme.VERDICT_TEXT['NOK']};")
                 self.pattern_label.setText("Product: none")
                 self.pattern_label.setToolTip(reason)
+                self.warnings.add(f"patterns: {reason}")
+                if self.station.active_pattern_set is None and self._banner_problem != "camera":
+                    # never READY on a pattern that will not load: the first press would be ERROR
+                    self._banner_problem = "patterns"
+                    self.banner.show_error(f"Pattern not loaded: {reason}")
+            elif self._banner_problem == "patterns":
+                self._banner_problem = None
+                self._show_idle()
         self._update_busy()
 
     def show_error(self, message: str, details: str = "") -> None:
-        """The one error route's end: status bar, and a dialog for unexpected exceptions."""
+        """The one error route's end: status bar, the warnings list, and a dialog for
+        unexpected exceptions."""
         self.show_message(message, error=True)
+        self.warnings.add(message)
         if details:
             box = getattr(self, "error_dialog", None)
             if box is None:
@@ -485,16 +575,18 @@ class MainWindow(QMainWindow):
         """Show a cycle's picture with its boxes until the next cycle or Live; without a picture
         (the camera failed) go live: never leave another cycle's boxes under this verdict."""
         if image is None:
-            self.go_live()
+            self._live_view()  # the banner keeps this cycle's verdict and reason
             return
         self.image_view.hold(image, result.detections, result.match, width, height)
         self.station.set_live(False)  # nobody looks at live frames while a cycle is held
 
     def _show_idle(self) -> None:
-        if self.last_result is not None:
-            self.banner.show_result(self.last_result)
+        shown = self.shown_result
+        if shown is not None:
+            self.banner.show_result(shown, replay=shown is not self.last_result)
         else:
-            self.banner.show_ready()
+            self.banner.show_ready(self._live_detail() if self.last_result is not None else
+                                   "Place the part and press INSPECT")
 
     def _refresh_products(self) -> None:
         names = list(self.station.pattern_sets)
@@ -510,7 +602,7 @@ class MainWindow(QMainWindow):
         self.pattern_label.setToolTip(str(active.path) if active is not None and active.path else "")
 
     def _update_overrule_button(self) -> None:
-        result = self.last_result
+        result = self.shown_result
         can = result is not None and result.verdict in CORRECTION and result.cycle_id not in self._overruled
         self.overrule_button.setEnabled(can)
         self.overrule_action.setEnabled(can)
@@ -520,7 +612,7 @@ class MainWindow(QMainWindow):
         self.busy_bar.setVisible(loading or self._cycle_running)
 
     def _update_log_label(self) -> None:
-        recorder = getattr(self.station, "recorder", None)
+        recorder = self.station.recorder
         path = None
         if recorder is not None:
             path = recorder.log.current_path

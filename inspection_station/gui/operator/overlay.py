@@ -16,6 +16,7 @@ from PySide6.QtGui import QBrush, QColor, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem
 
 from inspection_station.core.detection import Detection
+from inspection_station.core.patterns.matching import wrong_part_name
 from inspection_station.gui import theme
 
 Z_SLOTS = 10
@@ -138,8 +139,15 @@ class Overlay:
             if not slot.matched:
                 label = self._slot_labels.take()
                 label.fill = pg.mkBrush(theme.SLOT_MISSING)
-                label.setText(f"missing {slot.name or f'class {slot.class_id}'}", color="#ffffff")
-                label.setPos(outer.left(), outer.top())
+                wrong = wrong_part_name(slot, detections)
+                if wrong:  # under the box: the wrong part's own label sits on top of it
+                    label.setAnchor((0, 0))
+                    label.setText(f"wrong: {wrong}", color="#ffffff")
+                    label.setPos(outer.left(), outer.bottom())
+                else:
+                    label.setAnchor((0, 1))
+                    label.setText(f"missing {slot.name or f'class {slot.class_id}'}", color="#ffffff")
+                    label.setPos(outer.left(), outer.top())
         for pool in self._pools:
             pool.finish()
 
@@ -150,6 +158,9 @@ class Overlay:
 
     def drawn_labels(self) -> list[str]:
         return [item.toPlainText() for item in self._box_labels.visible]
+
+    def drawn_slot_labels(self) -> list[str]:
+        return [item.toPlainText() for item in self._slot_labels.visible]
 
     def drawn_slots(self) -> list[tuple[QRectF, QRectF, bool]]:
         """(inner, outer, filled) per drawn slot."""

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -34,14 +35,14 @@ TREND_LENGTH = 500  # cycles in the trend plot and histogram
 
 def _big_label(text: str, color: str) -> QLabel:
     label = QLabel(text)
-    label.setStyleSheet(f"color: {color}; font-size: 26pt; font-weight: bold;")
+    label.setStyleSheet(f"color: {color}; font-size: {theme.pt(22)}pt; font-weight: bold;")
     label.setAlignment(Qt.AlignmentFlag.AlignCenter)
     return label
 
 
 def _caption(text: str) -> QLabel:
     label = QLabel(text)
-    label.setStyleSheet(f"color: {theme.MUTED}; font-size: 12pt;")
+    label.setStyleSheet(f"color: {theme.MUTED}; font-size: {theme.pt(12)}pt;")
     label.setAlignment(Qt.AlignmentFlag.AlignCenter)
     return label
 
@@ -59,13 +60,18 @@ class StatisticsPanel(QWidget):
             "ERROR": _big_label("0", theme.VERDICT_TEXT["ERROR"]),
         }
         self.yield_label = _big_label("–", theme.TEXT)
+        self.corrected_yield_label = _big_label("–", theme.TEXT)
+        self.corrected_yield_label.setToolTip("Yield with the operators' 'wrong verdict' corrections applied")
+        self.overrules_label = _big_label("0", theme.MUTED)
         self.refused_label = _big_label("0", theme.MUTED)
         grid = QGridLayout()
-        for col, (name, label) in enumerate(
-            [*self.count_labels.items(), ("Yield", self.yield_label), ("Refused", self.refused_label)]
-        ):
-            grid.addWidget(label, 0, col)
-            grid.addWidget(_caption(name), 1, col)
+        cells = [*self.count_labels.items(), ("Yield", self.yield_label),
+                 ("Refused", self.refused_label), ("Overruled", self.overrules_label),
+                 ("Corrected yield", self.corrected_yield_label)]
+        for i, (name, label) in enumerate(cells):  # two rows of four: fits a narrow side panel
+            row, col = divmod(i, 4)
+            grid.addWidget(label, 2 * row, col)
+            grid.addWidget(_caption(name), 2 * row + 1, col)
 
         pg_label = {"color": theme.MUTED, "font-size": "11pt"}
         self.trend_plot = pg.PlotWidget(background=theme.PANEL)
@@ -83,7 +89,7 @@ class StatisticsPanel(QWidget):
         self.hist_curve = self.hist_plot.plot(stepMode="center", fillLevel=0, fillBrush="#4fc3f780",
                                               pen=pg.mkPen("#4fc3f7", width=1))
         for plot in (self.trend_plot, self.hist_plot):
-            plot.setMinimumHeight(80)  # the window must fit a 1080p screen with its big banner
+            plot.setMinimumHeight(theme.px(110))  # readable; the panel scrolls on a small screen  # the window must fit a 1080p screen with its big banner
 
         self.class_table = QTableWidget(0, 3)
         self.class_table.setHorizontalHeaderLabels(["class", "count", "score range"])
@@ -91,15 +97,20 @@ class StatisticsPanel(QWidget):
         self.class_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.class_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.class_table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
-        self.class_table.setMinimumHeight(60)
+        self.class_table.setMinimumHeight(theme.px(110))
 
-        self.reset_button = QPushButton("Reset shift")
-        self.reset_button.clicked.connect(self.reset)
+        self.confirm = None  # (title, question, yes) -> bool; the window supplies its dialog
+        self.reset_button = QPushButton("Reset shift …")
+        self.reset_button.setObjectName("reset_shift")  # rarely used: not a touch-sized target
+        self.reset_button.clicked.connect(self.request_reset)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.reset_button)
 
-        layout = QVBoxLayout(self)
+        # The content scrolls on a small panel: plots keep a readable height instead of
+        # being squashed to a line, and the window still fits the screen.
+        content = QWidget()
+        layout = QVBoxLayout(content)
         layout.addLayout(grid)
         self.percentile_label = _caption("")
         layout.addWidget(self.percentile_label)
@@ -107,6 +118,14 @@ class StatisticsPanel(QWidget):
         layout.addWidget(self.hist_plot, 2)
         layout.addWidget(self.class_table, 2)
         layout.addLayout(buttons)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
 
     # --- inputs --------------------------------------------------------------------------
 
@@ -114,6 +133,15 @@ class StatisticsPanel(QWidget):
         if result.times.total_ms > 0:
             self.cycle_ms.append(float(result.times.total_ms))
         self.refresh()
+
+    def request_reset(self) -> bool:
+        """Reset only after a confirmation: one stray click must not zero a shift's counts."""
+        snap = self.statistics.snapshot()
+        question = f"Zero this shift's counts ({snap.cycles} cycles since {snap.since:%H:%M})?"
+        if self.confirm is not None and not self.confirm("Reset shift", question, "&Reset the counts"):
+            return False
+        self.reset()
+        return True
 
     def reset(self) -> None:
         """A new shift: the core statistics and the trend start over."""
@@ -130,6 +158,9 @@ class StatisticsPanel(QWidget):
             label.setText(str(snap.counts.get(name, 0)))
         self.yield_label.setText("–" if snap.yield_ratio is None else f"{100 * snap.yield_ratio:.1f} %")
         self.refused_label.setText(str(snap.refused_triggers))
+        self.overrules_label.setText(str(snap.overrules))
+        corrected = snap.corrected_yield_ratio
+        self.corrected_yield_label.setText("–" if corrected is None else f"{100 * corrected:.1f} %")
         times = np.fromiter(self.cycle_ms, dtype=np.float64, count=len(self.cycle_ms))
         if len(times):
             self.trend_curve.setData(np.arange(len(times)), times)

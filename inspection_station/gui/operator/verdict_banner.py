@@ -8,13 +8,16 @@ hiding the verdict it refers to.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QVBoxLayout
 
 from inspection_station.core.cycle import CycleResult, Verdict
 from inspection_station.gui import theme
 
-FLASH_MS = 1500
+FLASH_MS = 2000  # a refusal stays readable (>= 1.5 s) even when the cycle's verdict lands
+REPLAY_BORDER = "#b388ff"
+BASE_PT = {"title": theme.BANNER_PT, "detail": 26, "reason": 22}  # at 1920x1080
+REASON_LINES = 2  # a replayed history cycle: never mistaken for the live verdict
 
 
 def _font(points: int, bold: bool = True) -> QFont:
@@ -39,8 +42,7 @@ def describe(result: CycleResult) -> tuple[str, str]:
     if result.verdict == Verdict.ERROR:
         reason = result.error or "the cycle failed"
     elif result.verdict == Verdict.NOK and match is not None:
-        missing = match.missing()
-        reason = "missing: " + ", ".join(missing) if missing else ""
+        reason = match.nok_reason(result.detections)
     return "  ·  ".join(parts), reason
 
 
@@ -82,11 +84,16 @@ class VerdictBanner(QFrame):
         layout.addLayout(text)
 
         self.state = ""
+        self.replay = False
         self._steady_reason = ""
+        self._flash_text = ""
+        self._pt = dict(BASE_PT)
+        self._border_px = 8
         self._flash_timer = QTimer(self)
         self._flash_timer.setSingleShot(True)
-        self._flash_timer.timeout.connect(self._end_flash)
+        self._flash_timer.timeout.connect(self.end_flash)
         self.show_ready()
+        self.set_scale(1.0)
 
     # --- states ----------------------------------------------------------------------------
 
@@ -97,48 +104,95 @@ class VerdictBanner(QFrame):
         """Long work (starting, inspecting): a busy bar, the last verdict is not shown as current."""
         self._set("BUSY", title, detail, "", busy=True)
 
-    def show_result(self, result: CycleResult) -> None:
+    def show_result(self, result: CycleResult, replay: bool = False) -> None:
+        """A cycle's verdict; `replay` marks a history cycle shown again (its time, REPLAY)."""
         detail, reason = describe(result)
-        self._set(str(result.verdict), str(result.verdict), detail, reason)
+        if replay:  # the time moves to the front, once
+            stamp = f"{result.timestamp:%H:%M:%S}"
+            rest = detail.removesuffix(stamp).removesuffix("  ·  ")
+            detail = f"REPLAY of {stamp}" + (f"  ·  {rest}" if rest else "")
+        self._set(str(result.verdict), str(result.verdict), detail, reason, replay=replay)
 
     def show_error(self, reason: str) -> None:
         self._set("ERROR", "ERROR", "", reason)
 
     def flash(self, message: str) -> None:
         """A short-lived message (e.g. a refused trigger) over the reason line, with a frame flash."""
-        self.reason.setText(message)
-        self.setStyleSheet(self._style(self.state, flash=True))
+        self._flash_text = message
         self._flash_timer.start(FLASH_MS)
+        self.setStyleSheet(self._style(self.state, flash=True))
+        self._fit_reason()
 
     def is_flashing(self) -> bool:
         return self._flash_timer.isActive()
 
     # --- internals ----------------------------------------------------------------------------
 
-    def _set(self, state: str, title: str, detail: str, reason: str, busy: bool = False) -> None:
-        self._flash_timer.stop()
+    def _set(self, state: str, title: str, detail: str, reason: str, busy: bool = False, replay: bool = False) -> None:
         self.state = state
+        self.replay = replay
         self.title.setText(title)
         self.detail.setText(detail)
-        self.detail.setVisible(bool(detail))
         self._steady_reason = reason
-        self.reason.setText(reason)
         self.busy.setVisible(busy)
-        self.setStyleSheet(self._style(state))
+        flashing = self.is_flashing()  # a refusal keeps its time on screen, then this reason shows
+        self.reason.setToolTip(reason)
+        self.setStyleSheet(self._style(state, flash=flashing, replay=replay))
+        self._fit_reason()
 
-    def _end_flash(self) -> None:
-        self.reason.setText(self._steady_reason)
-        self.setStyleSheet(self._style(self.state))
+    def end_flash(self) -> None:
+        """The flash's time is up (the timer calls this): the steady reason shows again."""
+        self._flash_timer.stop()
+        self.setStyleSheet(self._style(self.state, replay=self.replay))
+        self._fit_reason()
 
-    @staticmethod
-    def _style(state: str, flash: bool = False) -> str:
+    def _style(self, state: str, flash: bool = False, replay: bool = False) -> str:
         background, foreground = theme.VERDICT_COLORS.get(state, theme.VERDICT_COLORS["READY"])
-        border = "8px solid #ffffff" if flash else f"8px solid {background}"
+        edge = "#ffffff" if flash else REPLAY_BORDER if replay else background
+        border = f"{self._border_px}px {'dashed' if replay and not flash else 'solid'} {edge}"
         return (
             f"QFrame#verdict_banner {{ background: {background}; border: {border}; border-radius: 12px; }}"
             f"QFrame#verdict_banner QLabel {{ color: {foreground}; background: transparent; }}"
             # the widget's own sheet wins over the application's 16 pt default
-            f"QLabel#verdict_title {{ font-size: {theme.BANNER_PT}pt; font-weight: bold; }}"
-            "QLabel#verdict_detail { font-size: 26pt; font-weight: bold; }"
-            "QLabel#verdict_reason { font-size: 22pt; }"
+            f"QLabel#verdict_title {{ font-size: {self._pt['title']}pt; font-weight: bold; }}"
+            f"QLabel#verdict_detail {{ font-size: {self._pt['detail']}pt; font-weight: bold; }}"
+            f"QLabel#verdict_reason {{ font-size: {self._pt['reason']}pt; }}"
         )
+
+    # --- size: fixed per screen, so the picture below never jumps between states ------------
+
+    def set_scale(self, scale: float) -> None:
+        """Fonts for a screen `scale` (1.0 = 1920x1080) and the fixed height they need."""
+        self._pt = {k: max(6, round(v * scale)) for k, v in BASE_PT.items()}
+        self._border_px = max(3, round(8 * scale))
+        self.title.setFont(_font(self._pt["title"]))
+        self.detail.setFont(_font(self._pt["detail"]))
+        self.reason.setFont(_font(self._pt["reason"], bold=False))
+        self.busy.setFixedWidth(max(120, round(260 * scale)))
+        self.busy.setFixedHeight(max(6, round(12 * scale)))
+        lines = {k: QFontMetrics(_font(pt, bold=k != "reason")).height() for k, pt in self._pt.items()}
+        self.title.setFixedHeight(lines["title"])
+        self.detail.setFixedHeight(lines["detail"])
+        self.reason.setFixedHeight(REASON_LINES * lines["reason"])
+        margins = self.layout().contentsMargins()
+        self.setFixedHeight(
+            lines["title"] + lines["detail"] + REASON_LINES * lines["reason"] + self.busy.height()
+            + margins.top() + margins.bottom() + 2 * self._border_px + 4
+        )
+        self.setStyleSheet(self._style(self.state, flash=self.is_flashing(), replay=self.replay))
+        self._fit_reason()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
+        super().resizeEvent(event)
+        self._fit_reason()
+
+    def _fit_reason(self) -> None:
+        """Long reasons wrap to REASON_LINES lines and are elided there; the tooltip has it all."""
+        text = self._flash_text if self.is_flashing() else self._steady_reason
+        shown = text
+        if self.reason.isVisible():  # laid out: its width is real (resizeEvent fits it again)
+            metrics = QFontMetrics(self.reason.font())
+            room = max(40, self.reason.width() - 8) * REASON_LINES - metrics.averageCharWidth() * 4
+            shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, room)
+        if self.reason.text() != shown:
+            self.reason.setText(shown)

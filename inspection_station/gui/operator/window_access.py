@@ -35,8 +35,8 @@ class WindowAccess(QObject):
         window = self.window
         if not self.access_ui.permit("reset_shift", window):
             return
-        try:
-            self.access_ui.control.reset_shift(window.station.statistics, window.statistics.reset)
+        try:  # the panel still asks "zero this shift's counts?"; a No is neither reset nor audited
+            self.access_ui.control.reset_shift(window.station.statistics, window.statistics.request_reset)
         except Exception as exc:  # e.g. the audit trail cannot be written: say so
             window.error_route.report(f"shift not reset: {exc}")
 

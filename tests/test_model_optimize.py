@@ -1,0 +1,189 @@
+"""`model optimize` and `model info` on the bundled demo model, real onnxruntime quantisation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from inspection_station.core.detect.agreement import box_agreement
+from inspection_station.core.detect.detector import Detector
+from inspection_station.core.detect.optimize import (
+    compare_models,
+    evenly_spaced,
+    head_tail_nodes,
+    quantize_int8,
+)
+from inspection_station.core.detection import Detection
+from inspection_station.core.images import list_images
+from inspection_station.core.patterns.yaml_io import load_pattern_set
+from tests.onnx_models import constant_model, v8_raw_output
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_MODEL = REPO / "models" / "demo_parts.onnx"
+DEMO_IMAGES = REPO / "resources" / "demo_images"
+DEMO_LABELS = REPO / "resources" / "demo_labels"
+DEMO_PATTERN = REPO / "resources" / "patterns" / "demo_parts.yaml"
+
+
+def cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "inspection_station", *map(str, args)], capture_output=True, text=True, timeout=600
+    )
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def demo_int8(tmp_path_factory):
+    """The demo model quantised once for the module (calibration is the slow part)."""
+    out = tmp_path_factory.mktemp("int8") / "demo_int8.onnx"
+    made = quantize_int8(DEMO_MODEL, evenly_spaced(list_images(DEMO_IMAGES), 4), out)
+    return made
+
+
+def test_optimize_writes_an_int8_model_that_agrees_with_fp32_and_keeps_the_metadata(tmp_path):
+    before = sha256(DEMO_MODEL)
+    out = tmp_path / "int8.onnx"
+    proc = cli(
+        "model", "optimize", "--model", DEMO_MODEL, "--images", DEMO_IMAGES, "--labels", DEMO_LABELS,
+        "--patterns", DEMO_PATTERN, "--out", out, "--calibration-images", 4, "--json",
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout.splitlines()[-1])
+    assert report["recommended"] is True and report["reasons"] == []
+    assert report["reference"] == "labels" and report["images"] == 10 and report["calibration_images"] == 4
+    assert report["verdicts_compared"] == 10 and report["verdicts_differ"] == []
+    assert report["int8_vs_fp32"]["map50"] >= 0.95
+    assert report["int8"]["boxes"]["map50"] >= 0.95  # against the labels, as fp32
+    assert report["speed_ratio"] > 0 and report["int8"]["ms_per_run"] > 0  # reported, never judged here
+    assert sha256(DEMO_MODEL) == before  # the input is never touched
+
+    model = onnx.load(str(out))
+    assert any(n.op_type == "QuantizeLinear" for n in model.graph.node)
+    meta = {p.key: p.value for p in model.metadata_props}
+    original = {p.key: p.value for p in onnx.load(str(DEMO_MODEL)).metadata_props}
+    for key in ("names", "stride", "imgsz"):
+        assert meta[key] == original[key]
+    assert "int8 static QDQ per-channel" in meta["quantization"] and before in meta["quantization"]
+
+
+def test_the_int8_detector_reads_names_and_size_from_the_kept_metadata(demo_int8):
+    fp32, int8 = Detector.load(DEMO_MODEL), Detector.load(demo_int8.path)
+    assert int8.class_names == fp32.class_names == ["screw", "connector", "chip", "capacitor", "label"]
+    assert int8.input_size == fp32.input_size and int8.layout.name == fp32.layout.name
+    assert demo_int8.calibration_images == 4 and demo_int8.float_nodes > 0
+
+
+def test_a_model_whose_verdicts_differ_is_flagged_and_not_recommended(demo_int8, tmp_path):
+    # A real model that finds nothing stands in for an int8 model that lost its boxes.
+    blind = constant_model(tmp_path / "blind.onnx", v8_raw_output([], 5, n=4800), names={i: str(i) for i in range(5)}, input_shape=(1, 3, 384, 640))
+    images = list_images(DEMO_IMAGES)
+    result = compare_models(Detector.load(DEMO_MODEL), Detector.load(blind), images, pattern_set=load_pattern_set(DEMO_PATTERN))
+    assert not result.recommended
+    ok_images = {"demo_01.png", "demo_02.png", "demo_04.png", "demo_06.png", "demo_08.png"}
+    assert set(result.verdicts_differ) == ok_images  # the good boards: fp32 OK, blind NOK
+    assert any("verdicts differ from fp32 on 5 of 10 images" in r for r in result.reasons)
+    assert result.int8_vs_fp32.map50 == 0.0 and result.reference == "fp32 predictions"
+
+
+def test_without_a_pattern_verdicts_are_not_checked_and_no_recommendation_is_made(demo_int8):
+    images = list_images(DEMO_IMAGES)[:3]
+    result = compare_models(Detector.load(DEMO_MODEL), Detector.load(demo_int8.path), images)
+    assert result.verdicts_compared == 0 and not result.recommended
+    assert result.reasons == ("no pattern given (--patterns): verdict agreement not checked",)
+    assert result.fp32.boxes.map50 == 1.0  # fp32 against its own predictions
+
+
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("empty-images", "no images"),
+        ("out-is-model", "--out is the input model"),
+        ("not-onnx", "not a loadable ONNX model"),
+        ("unreadable-images", "none of the 1 calibration images could be read"),
+    ],
+)
+def test_bad_input_is_one_located_line_exit_2_and_an_existing_out_survives(tmp_path, case, expected):
+    model, images = tmp_path / "m.onnx", tmp_path / "images"
+    images.mkdir()
+    shutil.copy(DEMO_MODEL, model)
+    out = tmp_path / "out.onnx"
+    out.write_bytes(b"previous")
+    if case == "out-is-model":
+        out = model
+    if case == "not-onnx":
+        model.write_bytes(b"not a model")
+    if case in ("out-is-model", "not-onnx"):
+        shutil.copy(DEMO_IMAGES / "demo_01.png", images / "a.png")
+    if case == "unreadable-images":
+        (images / "broken.png").write_bytes(b"\x89PNG broken")
+    proc = cli("model", "optimize", "--model", model, "--images", images, "--out", out)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], proc.stderr
+    if case != "out-is-model":
+        assert out.read_bytes() == b"previous"
+
+
+def test_info_reports_layout_input_classes_hash_and_the_provider_in_use():
+    proc = cli("model", "info", DEMO_MODEL, "--json")
+    assert proc.returncode == 0, proc.stderr
+    facts = json.loads(proc.stdout)
+    assert facts["sha256"] == sha256(DEMO_MODEL)
+    assert facts["layout"] == "yolov8_raw" and facts["input_shape"] == [1, 3, 384, 640]
+    assert facts["input_size"] == [640, 384] and facts["output_shape"] == [1, 9, 4800]
+    assert facts["classes"] == ["screw", "connector", "chip", "capacitor", "label"]
+    assert facts["provider"] in facts["available_providers"] and facts["quantisation"] == ""
+    text = cli("model", "info", DEMO_MODEL)
+    assert text.returncode == 0 and "yolov8_raw" in text.stdout and facts["sha256"] in text.stdout
+
+
+def test_head_tail_is_what_follows_the_last_convolutions():
+    w = helper.make_tensor("w", TensorProto.FLOAT, [4, 3, 1, 1], np.ones(12, np.float32))
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c1"], name="conv1"),
+        helper.make_node("Sigmoid", ["c1"], ["s1"], name="act1"),
+        helper.make_node("Conv", ["s1", "w2"], ["c2"], name="conv2"),  # the head's last conv
+        helper.make_node("Split", ["c2"], ["box", "cls"], name="split", axis=1),
+        helper.make_node("Sigmoid", ["cls"], ["score"], name="score"),
+        helper.make_node("Mul", ["box", "k"], ["pixels"], name="to_pixels"),
+        helper.make_node("Concat", ["pixels", "score"], ["y"], name="concat", axis=1),
+    ]
+    w2 = helper.make_tensor("w2", TensorProto.FLOAT, [4, 4, 1, 1], np.ones(16, np.float32))
+    k = helper.make_tensor("k", TensorProto.FLOAT, [1], [16.0])
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=[w, w2, k],
+    )
+    assert head_tail_nodes(graph) == ["conv2", "split", "score", "to_pixels", "concat"]
+
+
+def box(x1, y1, x2, y2, cls=0, score=0.9):
+    return Detection(cls, str(cls), score, (x1, y1, x2, y2))
+
+
+@pytest.mark.parametrize(
+    "predicted, reference, map50, mean_iou",
+    [
+        ([[box(0, 0, 10, 10)]], [[box(0, 0, 10, 10)]], 1.0, 1.0),
+        ([[box(0, 0, 10, 10)]], [[box(0, 0, 10, 12)]], 1.0, 100 / 120),
+        ([[box(0, 0, 10, 10, cls=1)]], [[box(0, 0, 10, 10)]], 0.0, float("nan")),  # class differs
+        ([[box(0, 0, 10, 10)], []], [[box(0, 0, 10, 10)], [box(5, 5, 9, 9)]], 0.5, 1.0),  # one missed
+        ([[box(0, 0, 10, 10), box(0, 0, 10, 10, score=0.5)]], [[box(0, 0, 10, 10)]], 1.0, 1.0),  # duplicate = FP after
+    ],
+)
+def test_box_agreement(predicted, reference, map50, mean_iou):
+    a = box_agreement(predicted, reference)
+    assert a.map50 == pytest.approx(map50)
+    assert np.isnan(a.mean_iou) if np.isnan(mean_iou) else a.mean_iou == pytest.approx(mean_iou, abs=1e-6)

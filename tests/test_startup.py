@@ -1,0 +1,73 @@
+"""What a start pays for: --help and --version load no heavy library, the cycle no scipy.optimize.
+
+Import sets, not durations: the speed itself is measured by benchmarks/startup.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("numpy", "cv2", "scipy", "onnxruntime", "pypylon", "PySide6", "pyqtgraph", "yaml")
+
+
+def loaded_after(code: str) -> set[str]:
+    """Top-level packages in sys.modules after `code` ran in a fresh interpreter."""
+    probe = (
+        "import sys\n"
+        f"{code}\n"
+        "import json\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return set(json.loads(proc.stdout.splitlines()[-1]))
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"]])
+def test_help_and_version_import_no_heavy_library(argv):
+    code = (
+        "from inspection_station.cli import main\n"
+        "import contextlib, io\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    try:\n"
+        f"        main({argv!r})\n"
+        "    except SystemExit as exc:\n"
+        "        assert exc.code in (0, None), exc.code\n"
+        "assert 'inspection-station' in out.getvalue()\n"
+    )
+    assert loaded_after(code).isdisjoint(HEAVY)
+
+
+def test_help_still_lists_every_command_and_a_command_still_gets_its_own_options():
+    from inspection_station.cli import COMMANDS, SUMMARIES, build_parser
+
+    assert set(SUMMARIES) <= set(COMMANDS)
+    # the summaries say what the modules themselves register
+    full = build_parser()
+    registered = {a.dest: a.help for a in full._subparsers._group_actions[0]._choices_actions}  # noqa: SLF001
+    assert {cli_name: summary for cli_name, summary in SUMMARIES.values()} == registered
+    listed = build_parser("gui").format_help()
+    for cli_name, summary in SUMMARIES.values():
+        assert cli_name in listed and summary.split()[0] in listed
+    detect = build_parser("detect")
+    args = detect.parse_args(["detect", "--model", "m.onnx", "a.png"])
+    assert args.model == "m.onnx" and args.images == ["a.png"]
+
+
+def test_matching_a_pattern_loads_the_assignment_solver_without_scipy_optimize():
+    code = (
+        "from inspection_station.core.detection import Detection\n"
+        "from inspection_station.core.patterns.matching import match_pattern\n"
+        "from inspection_station.core.patterns.model import PatternSet, Slot\n"
+        "slot = Slot(class_id=0, inner=(0.2, 0.2, 0.3, 0.3), outer=(0.1, 0.1, 0.4, 0.4))\n"
+        "ps = PatternSet('p', {'v': (slot, slot)}, None)\n"
+        "dets = [Detection(0, 'a', 0.9, (15.0, 15.0, 35.0, 35.0)), Detection(0, 'a', 0.8, (16.0, 16.0, 34.0, 34.0))]\n"
+        "m = match_pattern(ps, dets, 100, 100)\n"
+        "assert m.ok and sorted(s.detection for s in m.slots) == [0, 1], m\n"
+        "assert 'scipy.optimize' not in sys.modules and 'scipy.linalg' not in sys.modules\n"
+    )
+    assert "scipy" in loaded_after(code)  # the solver itself is scipy's
