@@ -19,6 +19,7 @@ import pytest  # noqa: E402
 # rest in a venv where Qt is not installed at all, with `-m "not qt"` for single Qt tests
 # in otherwise Qt-free files. Only that explicit switch leaves anything out.
 QT_TEST_FILES = [
+    "test_access_gui.py",
     "test_demo_layer.py",
     "test_gui_old_patterns.py",
     "test_gui_widgets.py",

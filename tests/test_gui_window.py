@@ -484,7 +484,7 @@ def test_changed_line_settings_replace_the_api_without_a_restart(qtbot, gui, mon
     assert line.services is None  # nothing enabled: nothing listens
     enabled = gui.settings.replace("line", api_enabled=True, api_port=0)
     monkeypatch.setattr(settings_dialog, "open_engineer_settings", lambda *a, **k: enabled)
-    app.open_settings_dialog(gui.window, gui.station, gui.bridge, None, line)
+    app.open_settings_dialog(gui.window, gui.station, gui.bridge, None, line=line)
     qtbot.waitUntil(lambda: line.services is not None and line.services.api is not None, timeout=READY_S)
     url = line.services.api.url
     assert httpx.get(url + "/health", timeout=READY_S / 1000).json()["station"] == "station-1"

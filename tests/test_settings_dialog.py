@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtWidgets import QDialog, QDialogButtonBox
+from PySide6.QtWidgets import QDialog
 
 from inspection_station.core.patterns.model import PatternSet, Slot
 from inspection_station.core.patterns.yaml_io import save_pattern_set
@@ -11,7 +11,7 @@ from inspection_station.core.settings import access
 from inspection_station.core.settings.audit import AuditLog
 from inspection_station.core.settings.model import Settings, load_settings
 from inspection_station.gui.engineer.settings_dialog import SettingsDialog
-from inspection_station.gui.engineer.unlock_dialog import ChangePasswordDialog, UnlockDialog
+from inspection_station.gui.engineer.unlock_dialog import ChangePasswordDialog
 
 CHEAP = {"n": 2**4, "r": 1, "p": 1}  # the hash string carries its parameters: fast tests
 
@@ -36,34 +36,6 @@ def dialog(qtbot, settings, tmp_path):
 
 def _widget(dialog, section, key):
     return dialog._widget_of(section, key)
-
-
-def test_wrong_password_refused_right_one_accepted(qtbot, settings):
-    unlock = UnlockDialog(settings)
-    qtbot.addWidget(unlock)
-    assert not unlock.first_use
-    unlock.password.setText("guess")
-    unlock.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
-    assert unlock.result() != QDialog.DialogCode.Accepted
-    assert unlock.error.text() == "Wrong password."
-    assert unlock.password.text() == ""
-    unlock.password.setText("open sesame")
-    unlock.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
-    assert unlock.result() == QDialog.DialogCode.Accepted
-
-
-def test_first_use_sets_the_password(qtbot):
-    unlock = UnlockDialog(Settings())
-    qtbot.addWidget(unlock)
-    assert unlock.first_use
-    unlock.password.setText("abcd")
-    unlock.confirm.setText("abcX")
-    unlock.try_accept()
-    assert "differ" in unlock.error.text() and unlock.result() != QDialog.DialogCode.Accepted
-    unlock.confirm.setText("abcd")
-    unlock.try_accept()
-    assert unlock.result() == QDialog.DialogCode.Accepted
-    assert access.verify_password("abcd", unlock.settings.station.engineer_password_hash)
 
 
 def test_edits_are_saved_reloaded_and_audited(dialog, tmp_path):

@@ -27,6 +27,9 @@ def run(args: argparse.Namespace) -> int:
         layer = demo_layer(loaded.settings)
         settings, settings_path = layer.settings, layer.save_path
         warnings += layer.warnings
+    from inspection_station.core.logging_setup import setup_logging
+
+    setup_logging(settings.logging)
 
     # Qt only now: other commands never load it (gui/__init__ loads onnxruntime before Qt).
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
 
 from inspection_station.commands.arguments import number
 from inspection_station.core.cycle import CycleResult, Verdict
+
+log = logging.getLogger("inspection_station.run")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
 
     settings = load_station_settings(args)
     settings = settings.replace("camera", trigger_mode="software")  # headless: we are the trigger
+    from inspection_station.core.logging_setup import setup_logging
+
+    setup_logging(settings.logging, console=False)  # stderr already gets the states and errors
     say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
     stop = threading.Event()
     previous_handler = signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -62,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         with Station(
             settings,
             on_state=lambda comp, state, reason: say(f"[{comp}] {state}: {reason}"),
-            on_error=lambda msg: say(f"inspection-station: error: {msg}"),
+            on_error=lambda msg: (say(f"inspection-station: error: {msg}"), log.error("%s", msg)),
             on_notice=lambda msg: say(f"inspection-station: {msg}"),
         ) as station:
             while not station.wait_ready(0.2) and not stop.is_set():

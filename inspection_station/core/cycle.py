@@ -54,6 +54,9 @@ class CycleResult:
     provider: str = ""  # execution provider actually used
     image_path: str = ""  # archived image ("" when not archived, or not yet written)
     trigger: str = "software"  # software / pedal / button / hardware / headless
+    part_id: str = ""  # serial / DMC of the inspected part ("" = none)
+    model_sha256: str = ""  # short SHA-256 of the model file that judged it
+    pattern_hash: str = ""  # short content hash of the pattern set that judged it
     # The frame at most PREVIEW_WIDTH wide (RGB, read-only), made by the station off the GUI
     # thread; history views keep it when the full frame is long gone. None without a frame.
     preview: Any = None  # np.ndarray | None

@@ -17,9 +17,11 @@ from typing import Protocol
 from inspection_station.core.cycle import CycleResult, StageTimes, Verdict
 from inspection_station.core.detect.detector import Detector
 from inspection_station.core.errors import StationError
+from inspection_station.core.fingerprints import pattern_set_hash, short
 from inspection_station.core.frame import Frame
 from inspection_station.core.patterns.matching import match_pattern
 from inspection_station.core.patterns.model import PatternSet
+from inspection_station.core.trace.part_id import PartIdPolicy
 
 
 class Recorder(Protocol):
@@ -51,6 +53,8 @@ class Pipeline:
         self.recorder = recorder
         self.model_problem = model_problem  # why there is no detector, for ERROR cycles
         self.pattern_problem = pattern_problem
+        self.part_id_policy: PartIdPolicy | None = None  # None = no part ids
+        self._pattern_hash: tuple[PatternSet, str] | None = None
 
     def inspect(
         self,
@@ -60,10 +64,12 @@ class Pipeline:
         grab_ms: float | None = None,
         trigger: str = "software",
         started: float | None = None,
+        part_id: str = "",
     ) -> CycleResult:
         """Run one cycle on `frame`; `started` is the perf_counter() of the trigger.
 
         `grab_ms` is the grab as the caller saw it; None = the camera's own `frame.grab_ms`.
+        `part_id` is the id typed or scanned for this part ("" = none / decode it).
         """
         started = time.perf_counter() if started is None else started
         now = datetime.now().astimezone()
@@ -79,6 +85,9 @@ class Pipeline:
             model=det.model_path.name if det else "",
             provider=det.provider if det else "",
             trigger=trigger,
+            part_id=part_id,
+            model_sha256=self._model_sha(det),
+            pattern_hash=self._pattern_sha(patterns),
         )
         if grab_ms is None:
             grab_ms = frame.grab_ms if frame is not None else 0.0
@@ -100,6 +109,12 @@ class Pipeline:
     ) -> CycleResult:
         if frame is None:
             return dataclasses.replace(base, error=f"camera: {grab_error or 'no frame'}")
+        policy = self.part_id_policy
+        if policy is not None and policy.enabled:
+            outcome = policy.decide(base.part_id, frame.image)
+            base = dataclasses.replace(base, part_id=outcome.part_id)
+            if outcome.error:
+                return dataclasses.replace(base, error=outcome.error)
         if detector is None:
             return dataclasses.replace(base, error=f"model: {self.model_problem or 'no model loaded'}")
         if pattern_set is None:
@@ -117,6 +132,24 @@ class Pipeline:
             return dataclasses.replace(base, detections=detections, error=f"pattern: {_reason(exc)}")
         times["match_ms"] = _ms_since(t)
         return dataclasses.replace(base, verdict=match.verdict, detections=detections, match=match)
+
+    @staticmethod
+    def _model_sha(detector: Detector | None) -> str:
+        """The detector's file hash (the station computes it at load, off the cycle's path)."""
+        if detector is None:
+            return ""
+        try:
+            return short(detector.model_sha256)
+        except OSError:  # the file went away before it was ever hashed
+            return ""
+
+    def _pattern_sha(self, pattern_set: PatternSet | None) -> str:
+        if pattern_set is None:
+            return ""
+        cached = self._pattern_hash
+        if cached is None or cached[0] is not pattern_set:  # hashed once per loaded set
+            cached = self._pattern_hash = (pattern_set, short(pattern_set_hash(pattern_set)))
+        return cached[1]
 
 
 def _reason(exc: Exception) -> str:

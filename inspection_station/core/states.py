@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from inspection_station.core.camera.protocol import CameraState
 
-__all__ = ["CameraState", "Component", "LoadState", "ViewMode"]
+__all__ = ["CameraState", "Component", "DiskState", "LoadState", "ViewMode"]
 
 
 class Component(StrEnum):
@@ -20,12 +20,18 @@ class Component(StrEnum):
     MODEL = "model"  # states: LoadState
     PATTERNS = "patterns"  # states: LoadState (READY or ERROR)
     CYCLE = "cycle"  # LoadState.ERROR: a cycle raised and gave no result
+    DISK = "disk"  # states: DiskState (the image folder's free space, from the retention thread)
 
 
 class LoadState(StrEnum):
     LOADING = "loading"
     READY = "ready"
     ERROR = "error"
+
+
+class DiskState(StrEnum):
+    LOW = "low"  # below [retention] low_disk_mb
+    OK = "ok"  # back above it
 
 
 class ViewMode(StrEnum):

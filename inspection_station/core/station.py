@@ -32,14 +32,17 @@ from inspection_station.core.patterns.model import PatternSet
 from inspection_station.core.patterns.yaml_io import PatternLibrary, read_pattern_library
 from inspection_station.core.pipeline import Pipeline
 from inspection_station.core.results.recorder import ResultsRecorder
+from inspection_station.core.results.retention import RetentionWorker
 from inspection_station.core.results.statistics import Statistics
 from inspection_station.core.settings.model import (
     Settings,
     resolve_model_path,
     resolve_patterns_path,
+    resolve_results_dirs,
 )
 from inspection_station.core.settings.revert import after_failed_model_load
-from inspection_station.core.states import CameraState, Component, LoadState
+from inspection_station.core.states import CameraState, Component, DiskState, LoadState
+from inspection_station.core.trace.part_id import PartIdPolicy, clean_part_id
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +93,10 @@ class Station:
         self._model_ready = threading.Event()
         self._life = threading.Lock()  # start() and stop() may come from different threads
         self._stopped = False
+        self._part_id = ""  # typed / scanned for the next cycle
+        self._part_id_lock = threading.Lock()
+        self.pipeline.part_id_policy = PartIdPolicy(settings.part_id)
+        self.retention: RetentionWorker | None = None
         self._listeners: tuple[StationListener, ...] = ()  # replaced whole: iterated lock-free
         # the newest (state, reason) per component ("camera", "model", "patterns"), for /health
         self.states: dict[str, tuple[str, str]] = {}
@@ -127,6 +134,7 @@ class Station:
                 done.set_result(None)
                 return done
             self._open_recorder(self.settings)
+            self._start_retention(self.settings)
             self.camera = CameraWorker(
                 self.settings.camera,
                 on_frame=self._on_frame,
@@ -159,6 +167,8 @@ class Station:
         self._io.shutdown(wait=True, cancel_futures=True)
         self._loader.shutdown(wait=True, cancel_futures=True)
         self._inference.shutdown(wait=True, cancel_futures=True)
+        if self.retention is not None:
+            self.retention.stop()
         if self.camera is not None:
             self.camera.stop()
         try:  # the pipeline still holds the previous recorder when stop() cancelled its swap
@@ -333,7 +343,10 @@ class Station:
         self, frame: Frame | None, error: str, source: str, started: float, grab_ms: float | None = None
     ) -> CycleResult:
         try:
-            result = self.pipeline.inspect(frame, grab_error=error, grab_ms=grab_ms, trigger=source, started=started)
+            result = self.pipeline.inspect(
+                frame, grab_error=error, grab_ms=grab_ms, trigger=source, started=started,
+                part_id=self._take_part_id(),
+            )
             if result.frame is not None and self._on_result is not _noop:
                 # for the listener's history view: made here, not on the GUI thread; after the
                 # timed cycle; headless callers (no listener) neither pay for it nor keep it
@@ -357,6 +370,27 @@ class Station:
             fn(*args)
         except Exception:  # a listener's bug must not kill the inference thread
             log.exception("station listener failed")
+
+    # --- part id ----------------------------------------------------------------------------
+
+    def set_part_id(self, text: str) -> str:
+        """The id typed or scanned for the next part; the next cycle takes it. Returns it cleaned."""
+        try:
+            part_id = clean_part_id(text)
+        except ValueError as exc:
+            raise StationError(str(exc)) from None
+        with self._part_id_lock:
+            self._part_id = part_id
+        return part_id
+
+    @property
+    def pending_part_id(self) -> str:
+        return self._part_id
+
+    def _take_part_id(self) -> str:
+        with self._part_id_lock:
+            part_id, self._part_id = self._part_id, ""
+        return part_id
 
     # --- futures: every failure reaches the one error route -----------------------------------
 
@@ -415,6 +449,11 @@ class Station:
             # The swap and the closing of the old one (joins its image writer) happen between
             # cycles on the inference thread: a running cycle never records into a closed log.
             self._submit(self._inference, "results log swap", self._swap_recorder, self.recorder)
+        if self.retention is not None and (settings.results != old.results or settings.retention != old.retention):
+            _log_dir, image_dir, review_dir = resolve_results_dirs(settings.results)
+            self.retention.update(image_dir, review_dir, settings.retention)
+        if settings.part_id != old.part_id:
+            self.pipeline.part_id_policy = PartIdPolicy(settings.part_id)
         if settings.model != old.model or settings.patterns != old.patterns:
             return self._submit(
                 self._loader, "model load", self._load_model_and_patterns, settings, settings.model != old.model
@@ -430,6 +469,19 @@ class Station:
     def reload_patterns(self) -> Future:
         """Parse the pattern files again, on the loader thread (after any model load)."""
         return self._submit(self._loader, "pattern reload", self._load_patterns, self.settings)
+
+    def _start_retention(self, settings: Settings) -> None:
+        """Image retention and the low-disk check, on their own thread (off the cycle's path)."""
+        _log_dir, image_dir, review_dir = resolve_results_dirs(settings.results)
+
+        def low_disk(low: bool, message: str) -> None:
+            self._on_state(Component.DISK, DiskState.LOW if low else DiskState.OK, message)
+            if low:
+                self._on_error(message)
+
+        self.retention = RetentionWorker(
+            image_dir, review_dir, settings.retention, on_low_disk=low_disk, on_problem=self._on_error
+        ).start()
 
     def _open_recorder(self, settings: Settings) -> None:
         self.recorder = self.pipeline.recorder = self._new_recorder(settings)
@@ -481,9 +533,15 @@ class Station:
             self._on_state(Component.MODEL, LoadState.ERROR, str(exc))
             self._on_error(f"model not loaded: {exc}")
             return
+        model_sha = ""
+        try:  # which bytes judge the parts: hashed here, on the loader thread, for every CSV row
+            model_sha = detector.model_sha256
+        except OSError as exc:
+            self._on_error(f"{path}: model loaded but not hashed for the log: {exc.strerror or exc}")
         self.pipeline.detector = detector
         for warning in detector.warnings:
             self._on_notice(warning)
+        log.info("model loaded: %s sha256 %s", detector.describe(), model_sha[:12] or "?")
         self._on_state(Component.MODEL, LoadState.READY, detector.describe())
 
     def _load_patterns(self, settings: Settings) -> None:

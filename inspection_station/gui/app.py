@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication
 
 from inspection_station.core import paths
 from inspection_station.core.settings.model import Settings
+from inspection_station.gui.engineer.access_ui import AccessUi, station_access
 from inspection_station.gui.error_route import ErrorRoute, install_exception_hooks
 from inspection_station.gui.operator.main_window import MainWindow
 from inspection_station.gui.operator.station_bridge import StationBridge
@@ -54,15 +55,25 @@ def start_station(station, route: ErrorRoute | None = None, line: LineRunner | N
 
 
 def open_settings_dialog(
-    window: MainWindow, station, bridge: StationBridge, settings_path: Path | None, line: LineRunner | None = None
+    window: MainWindow, station, bridge: StationBridge, settings_path: Path | None, access_ui=None,
+    line: LineRunner | None = None,
 ) -> None:
-    """Engineer password, then the settings dialog (gui/engineer/settings_dialog.py owns that flow)."""
+    """Sign-in, then the settings dialog (gui/settings_dialog.py owns that flow)."""
     from inspection_station.gui.engineer.settings_dialog import open_engineer_settings
 
-    settings = open_engineer_settings(window, window.settings, station, settings_path=settings_path, bridge=bridge)
+    before = window.settings
+    settings = open_engineer_settings(window, window.settings, station, settings_path=settings_path, bridge=bridge,
+                                      access_ui=access_ui)
+    if settings is not None and settings.logging != before.logging:
+        from inspection_station.core.logging_setup import setup_logging
+
+        setup_logging(settings.logging)  # a new level or size takes effect now
     if settings is not None:
-        window.engineer_unlocked = True  # #13's roles replace this one flag
+        if access_ui is None:  # without accounts (tools, tests): the old one flag
+            window.engineer_unlocked = True
         window.apply_settings(settings)  # pedal key, title, colours: the window's own part
+        if access_ui is not None:  # the roles per action and the idle time may have changed
+            access_ui.control.apply_settings(settings.access, settings.station.name)
         if line is not None:
             line.apply(settings)  # [line] changed: API / metrics / PLC outputs replaced
 
@@ -151,7 +162,9 @@ def run_gui(
         window.setWindowTitle(window.windowTitle() + "  (demo)")
     path = Path(settings_path) if settings_path else None
     window.settings_path = path  # where the engineer's edits go (the demo's own file in --demo)
-    window.open_settings.connect(lambda: open_settings_dialog(window, station, bridge, path, line))
+    access_ui = AccessUi(station_access(settings), window)
+    window.attach_access(access_ui)
+    window.open_settings.connect(lambda: open_settings_dialog(window, station, bridge, path, access_ui, line))
     for warning in warnings:  # tolerant settings loading: started anyway, said why (and keeps saying)
         window.add_warning(f"settings: {warning}")
         window.show_message(f"settings: {warning}", error=True)
@@ -161,9 +174,12 @@ def run_gui(
         window.resize(1600, 1000)
         window.showMaximized()
     QTimer.singleShot(0, lambda: start_station(station, route, line))
+    # first run: say that an administrator is needed, explicitly (never the first to press Settings)
+    QTimer.singleShot(0, lambda: access_ui.offer_first_admin(window, modal=False))
     try:
         return int(app.exec())
     finally:
         line.stop()
+        access_ui.close()
         station.stop()
         uninstall_hooks()

@@ -121,6 +121,7 @@ class CameraWorker:
         self._reason = ""
         self._warnings: list[str] = []
         self._reopen = False
+        self._lost = False  # worker thread only: a loss happened since the last open
         self._failed_grabs = 0
         self._last_live = 0.0
         # (opened, closing) pairs: called in this thread around each camera's life (PLC outputs)
@@ -303,10 +304,14 @@ class CameraWorker:
         if self._settings.trigger_mode == "continuous":
             camera.start_streaming()
         details = "; ".join([camera.description, *camera.warnings])
+        if self._lost:
+            self._lost = False
+            log.warning("camera reconnected after a loss: %s", details)
         self._set_state(camera.state, details)
         return True
 
     def _disconnected(self, reason: str) -> None:
+        self._lost = True  # the next successful open is a reconnect (logged as one)
         with self._lock:
             self._state, self._reason = CameraState.DISCONNECTED, reason
         self._fail_requests(CameraError(f"camera disconnected: {reason}"))
@@ -314,6 +319,7 @@ class CameraWorker:
     def _lose_camera(self, reason: str) -> None:
         self._close_camera()
         self._disconnected(reason)
+        _log_state(CameraState.DISCONNECTED, reason)
         self._call(self.on_state, CameraState.DISCONNECTED, reason)  # the loop reconnects at once
 
     def _close_camera(self) -> None:
@@ -476,6 +482,7 @@ class CameraWorker:
     def _set_state(self, state: CameraState, reason: str) -> None:
         with self._lock:
             self._state, self._reason = state, reason
+        _log_state(state, reason)
         self._call(self.on_state, state, reason)
 
     @staticmethod
@@ -486,3 +493,9 @@ class CameraWorker:
             callback(*args)
         except Exception:  # noqa: BLE001 - a consumer's bug must not stop the camera
             log.exception("camera callback %r failed", callback)
+
+
+def _log_state(state: CameraState, reason: str) -> None:
+    """Every camera state change in the log file: drops and reconnects leave a trace."""
+    level = logging.WARNING if state is CameraState.DISCONNECTED else logging.INFO
+    log.log(level, "camera %s: %s", state, reason)

@@ -61,6 +61,9 @@ LOG_COLUMNS: tuple[str, ...] = (
     "trigger",
     "overrules",  # an overrule row: the cycle id it corrects ("" for a normal cycle)
     "note",  # an overrule row: the operator's note
+    "part_id",  # serial / DMC of the part, typed, scanned or decoded ("" = none)
+    "model_sha256",  # short SHA-256 of the model file
+    "pattern_hash",  # short content hash of the pattern set
 )
 
 # Excel reads UTF-8 CSV correctly only with a BOM; written once, before the header.
@@ -138,6 +141,9 @@ def cycle_row(result: CycleResult, station: str) -> dict[str, str]:
         "trigger": result.trigger,
         "overrules": "",
         "note": "",
+        "part_id": result.part_id,
+        "model_sha256": result.model_sha256,
+        "pattern_hash": result.pattern_hash,
     }
 
 

@@ -1,13 +1,21 @@
-"""Audit log: who changed which setting or pattern, when, from what to what.
+"""Audit trail: who (user, role, station) did what, when, from what to what.
 
 One JSON object per line (JSON-lines) so any value — a number, a list of class
 names, a slot's boxes — is stored without a CSV quoting scheme. Each row is written
 whole, flushed and synced; the file is only ever appended to, never rewritten.
+
+Tamper evidence (21 CFR Part 11 style): each line carries `seq`, `prev` (the previous
+line's hash) and `hash` (SHA-256 of the line's own content including `prev`), and the
+head (last seq + hash) is kept beside the file in `audit.jsonl.head`. An edited line
+fails its own hash, an inserted or deleted one breaks the chain, a cut-off tail
+disagrees with the head: `verify_audit` (`inspection-station audit verify`) says
+which line. Lines written before the chain existed are accepted at the start only.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import threading
@@ -22,6 +30,8 @@ from inspection_station.core.patterns.model import PatternSet
 from inspection_station.core.settings.model import Settings
 
 AUDIT_FILE_NAME = "audit.jsonl"
+HEAD_SUFFIX = ".head"
+GENESIS = "0" * 64  # `prev` of the first chained line
 SECRET_KEYS = frozenset({"engineer_password_hash"})  # logged as changed, never the value
 HIDDEN = "<hidden>"
 
@@ -39,9 +49,39 @@ class AuditEntry:
     action: str  # "change", "create", "delete", "rename", ...
     old: Any = None
     new: Any = None
+    user: str = ""
+    role: str = ""
+    station: str = ""
+    seq: int = 0
+    prev: str = ""
+    hash: str = ""
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who an audit line names: a signed-in user, or the station's unnamed operator."""
+
+    user: str
+    role: str
+    station: str
+
+    @property
+    def who(self) -> str:
+        return f"{self.user}@{self.station}"
+
+
+def line_hash(fields: dict) -> str:
+    """SHA-256 of one entry's content (without its own `hash`), canonical JSON."""
+    content = {k: v for k, v in fields.items() if k != "hash"}
+    text = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def head_path(path: Path) -> Path:
+    return path.with_name(path.name + HEAD_SUFFIX)
 
 
 def default_audit_path() -> Path:
@@ -63,32 +103,56 @@ def _jsonable(value: Any) -> Any:
 class AuditLog:
     """Appends entries to one JSON-lines file (thread-safe within the process)."""
 
-    def __init__(self, path: str | Path | None = None, *, who: str = "engineer") -> None:
+    def __init__(
+        self, path: str | Path | None = None, *, who: str = "engineer", actor: Actor | None = None
+    ) -> None:
         self.path = Path(path) if path else default_audit_path()
-        self.who = who
-        self._lock = threading.Lock()
+        self.actor = actor
+        self.who = actor.who if actor is not None else who
+        self._lock = _path_lock(self.path)
 
-    def record(self, kind: str, target: str, old: Any = None, new: Any = None, *, action: str = "change") -> AuditEntry:
-        entry = AuditEntry(
-            time=datetime.now().astimezone().isoformat(timespec="seconds"),
-            who=self.who,
-            kind=kind,
-            target=target,
-            action=action,
-            old=_jsonable(old),
-            new=_jsonable(new),
-        )
-        line = json.dumps(entry.to_dict(), ensure_ascii=False) + "\n"
-        with self._lock:
+    def as_actor(self, actor: Actor) -> AuditLog:
+        """The same file, lines naming `actor` (the signed-in user)."""
+        return AuditLog(self.path, actor=actor)
+
+    def record(
+        self,
+        kind: str,
+        target: str,
+        old: Any = None,
+        new: Any = None,
+        *,
+        action: str = "change",
+        actor: Actor | None = None,
+    ) -> AuditEntry:
+        actor = actor or self.actor
+        fields = {
+            "time": datetime.now().astimezone().isoformat(timespec="milliseconds"),
+            "who": actor.who if actor is not None else self.who,
+            "kind": kind,
+            "target": target,
+            "action": action,
+            "old": _jsonable(old),
+            "new": _jsonable(new),
+            "user": actor.user if actor is not None else self.who.partition("@")[0],
+            "role": actor.role if actor is not None else "",
+            "station": actor.station if actor is not None else self.who.partition("@")[2],
+        }
+        with self._lock, _file_lock(self.path):
             try:
+                seq, prev = _last_link(self.path)
+                fields.update(seq=seq + 1, prev=prev)
+                fields["hash"] = line_hash(fields)
+                line = json.dumps(fields, ensure_ascii=False) + "\n"
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 with self.path.open("a", encoding="utf-8", newline="\n") as fh:
                     fh.write(line)  # one write call per row: rows are never interleaved
                     fh.flush()
                     os.fsync(fh.fileno())
+                _write_head(self.path, fields["seq"], fields["hash"])
             except OSError as exc:
                 raise AuditError(f"{self.path}: cannot write the audit log: {exc.strerror or exc}") from None
-        return entry
+        return AuditEntry(**fields)
 
     def record_settings(self, old: Settings, new: Settings) -> list[AuditEntry]:
         """One entry per changed key; returns them (empty when nothing changed)."""
@@ -164,3 +228,172 @@ def read_audit(path: str | Path | None = None) -> list[AuditEntry]:
             except (ValueError, TypeError) as exc:
                 raise AuditError(f"{p}:{number}: not an audit entry: {exc}") from None
     return entries
+
+
+# --- the chain ----------------------------------------------------------------------------
+
+_locks: dict[Path, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _path_lock(path: Path) -> threading.Lock:
+    """One lock per file in this process: two AuditLog objects on one file share it."""
+    key = Path(os.path.abspath(path))
+    with _locks_guard:
+        return _locks.setdefault(key, threading.Lock())
+
+
+class _file_lock:
+    """Across processes (the GUI and a `user add` at once): an exclusive lock on a side file."""
+
+    def __init__(self, path: Path) -> None:
+        self.lock_path = path.with_name(path.name + ".lock")
+        self.fh = None
+
+    def __enter__(self) -> None:
+        try:
+            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+            self.fh = self.lock_path.open("a+b")
+        except OSError as exc:
+            raise AuditError(f"{self.lock_path}: cannot lock the audit log: {exc.strerror or exc}") from None
+        try:
+            if os.name == "nt":
+                import msvcrt
+
+                self.fh.seek(0)
+                msvcrt.locking(self.fh.fileno(), msvcrt.LK_LOCK, 1)  # retries for ~10 s, then fails
+            else:
+                import fcntl
+
+                fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX)
+        except OSError as exc:
+            self.fh.close()
+            self.fh = None
+            raise AuditError(f"{self.lock_path}: cannot lock the audit log: {exc.strerror or exc}") from None
+
+    def __exit__(self, *exc) -> None:
+        if self.fh is None:
+            return
+        if os.name == "nt":
+            import msvcrt
+
+            self.fh.seek(0)
+            msvcrt.locking(self.fh.fileno(), msvcrt.LK_UNLCK, 1)
+        self.fh.close()  # closing releases an flock
+
+
+def _raw_hash(line: bytes) -> str:
+    return hashlib.sha256(line.rstrip(b"\r\n")).hexdigest()
+
+
+def _last_link(path: Path) -> tuple[int, str]:
+    """(seq, hash) of the file's last line: what the next line chains to."""
+    if not path.exists():
+        return 0, GENESIS
+    with path.open("rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        block = 4096
+        data = b""
+        while size > 0:  # read backwards until the last complete line is in hand
+            step = min(block, size)
+            size -= step
+            fh.seek(size)
+            data = fh.read(step) + data
+            if data.rstrip(b"\n").count(b"\n") >= 1:
+                break
+    lines = [line for line in data.split(b"\n") if line.strip()]
+    if not lines:
+        return 0, GENESIS
+    last = lines[-1]
+    try:
+        fields = json.loads(last)
+        return int(fields["seq"]), str(fields["hash"])
+    except (ValueError, KeyError, TypeError):
+        return 0, _raw_hash(last)  # a line from before the chain: chain to its bytes
+
+
+def _write_head(path: Path, seq: int, digest: str) -> None:
+    head = head_path(path)
+    tmp = head.with_name(head.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(f"{seq} {digest}\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, head)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    intact: bool
+    lines: int  # lines read
+    chained: int  # of them, lines in the hash chain
+    problem: str = ""  # "<file>:<line>: what is wrong", for a tampered file
+
+    def summary(self) -> str:
+        if not self.intact:
+            return self.problem
+        legacy = self.lines - self.chained
+        extra = f" ({legacy} older line(s) before the chain started, not protected)" if legacy else ""
+        return f"intact: {self.chained} chained line(s){extra}"
+
+
+def verify_audit(path: str | Path | None = None) -> VerifyResult:
+    """Check every line's hash and link, and the head; AuditError when the file is unreadable."""
+    p = Path(path) if path else default_audit_path()
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise AuditError(f"{p}: cannot read the audit log: {exc.strerror or exc}") from None
+    prev, seq, lines, chained = GENESIS, 0, 0, 0
+    hashes: dict[int, str] = {}  # seq -> hash, to find the head's line
+
+    def bad(number: int, what: str) -> VerifyResult:
+        return VerifyResult(False, lines, chained, f"{p}:{number}: {what}")
+
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        if not raw.strip():
+            continue
+        lines += 1
+        try:
+            fields = json.loads(raw)
+            if not isinstance(fields, dict):
+                raise ValueError("not an object")
+        except ValueError as exc:
+            return bad(number, f"not a JSON audit line ({exc}); the file was edited")
+        if "hash" not in fields:
+            if chained:
+                return bad(number, "a line without a chain hash after the chain started: inserted or edited")
+            prev = _raw_hash(raw)  # an older, unchained line: the chain starts after it
+            continue
+        if fields.get("prev") != prev:
+            before = "the line(s) before it were deleted" if lines == 1 else "a line before it was deleted"
+            return bad(number, f"breaks the chain: {before}, or this line was inserted or edited")
+        if line_hash(fields) != fields["hash"]:
+            return bad(number, "its content does not match its hash: the line was edited")
+        if fields.get("seq") != seq + 1:
+            return bad(number, f"sequence {fields.get('seq')} after {seq}: a line was deleted or inserted")
+        seq, prev, chained = int(fields["seq"]), fields["hash"], chained + 1
+        hashes[seq] = prev
+    head = head_path(p)
+    if head.exists():
+        try:
+            head_seq, head_hash = head.read_text(encoding="utf-8").split()
+        except (OSError, ValueError):
+            return VerifyResult(False, lines, chained, f"{head}: unreadable head record")
+        if int(head_seq) > seq:
+            return VerifyResult(
+                False, lines, chained,
+                f"{p}: ends at sequence {seq} but the head says {head_seq}: "
+                "lines at the end were deleted",
+            )
+        if hashes.get(int(head_seq)) != head_hash:
+            return VerifyResult(
+                False, lines, chained,
+                f"{p}: the line with sequence {head_seq} is not the one the head recorded: "
+                "lines were replaced (or the head was)",
+            )
+        # a head behind the end: a crash between a line and its head; the chain covers the rest
+    elif chained:
+        return VerifyResult(False, lines, chained, f"{head}: missing; the end of the log cannot be checked")
+    return VerifyResult(True, lines, chained)

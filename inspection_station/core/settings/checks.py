@@ -78,6 +78,29 @@ def check_settings(settings: Settings) -> list[SettingProblem]:
     if not settings.station.pedal_key.strip():
         bad("station", "pedal_key", "name the key the foot pedal types, e.g. F12")
     _check_line(settings, bad)
+    for key, message in part_id_problems(settings):
+        bad("part_id", key, message)
+    return problems
+
+
+def part_id_problems(settings: Settings) -> list[tuple[str, str]]:
+    """(key, message) for part-id settings a decoder could not use."""
+    pid = settings.part_id
+    problems = []
+    if pid.source in ("image", "scanner_or_image"):
+        from inspection_station.core.errors import ConfigError
+        from inspection_station.core.trace.codes import parse_formats
+
+        if not pid.formats:
+            problems.append(("formats", "name at least one code format, e.g. DataMatrix"))
+        try:
+            parse_formats(pid.formats)
+        except ConfigError as exc:
+            problems.append(("formats", str(exc).split(": ", 1)[-1]))
+    if pid.region_x + pid.region_width > 1.0:
+        problems.append(("region_width", "x + width must stay inside the frame (at most 1)"))
+    if pid.region_y + pid.region_height > 1.0:
+        problems.append(("region_height", "y + height must stay inside the frame (at most 1)"))
     return problems
 
 

@@ -144,7 +144,54 @@ class StationSettings:
     status: str = ""
     link: str = ""
     info_text: str = ""
-    engineer_password_hash: str = ""  # salted scrypt; "" = set on first unlock
+    engineer_password_hash: str = ""  # legacy single password: migrated into the accounts store
+
+
+ROLE_CHOICES = ("operator", "engineer", "admin")
+
+
+@dataclass(frozen=True)
+class AccessSettings:
+    """Which role each guarded action needs (accounts live apart, see settings/accounts.py)."""
+
+    settings_role: str = _choice("engineer", *ROLE_CHOICES)
+    patterns_role: str = _choice("engineer", *ROLE_CHOICES)
+    product_switch_role: str = _choice("operator", *ROLE_CHOICES)  # operator: anyone, audited
+    reset_shift_role: str = _choice("engineer", *ROLE_CHOICES)
+    idle_lock_s: float = _ranged(300.0, 10.0, 86_400.0)  # an engineer session locks after this
+    max_failed_logins: int = _ranged(5, 1, 100)  # then the account is locked until an admin unlocks
+    login_delay_s: float = _ranged(1.0, 0.0, 60.0)  # wait after a failure, doubling per failure
+
+
+@dataclass(frozen=True)
+class PartIdSettings:
+    """Traceability: which part a cycle inspected (serial / DMC)."""
+
+    source: str = _choice("none", "none", "scanner", "image", "scanner_or_image")
+    policy: str = _choice("optional", "optional", "required")  # required + missing = ERROR
+    inspect_on_scan: bool = False  # a scanned id (Enter) also starts the cycle
+    formats: list[str] = field(default_factory=lambda: ["DataMatrix", "QRCode", "Code128"])
+    region_x: float = _ranged(0.0, 0.0, 1.0)  # where the code is printed, fractions of the frame
+    region_y: float = _ranged(0.0, 0.0, 1.0)
+    region_width: float = _ranged(0.0, 0.0, 1.0)  # 0 = to the right edge
+    region_height: float = _ranged(0.0, 0.0, 1.0)  # 0 = to the bottom edge
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """Archived images: deleted by age and/or disk quota, oldest first (never review/)."""
+
+    max_age_days: int = _ranged(0, 0, 36_500)  # 0 = no age limit
+    quota_mb: float = _ranged(0.0, 0.0)  # 0 = no quota
+    check_interval_s: float = _ranged(600.0, 1.0, 86_400.0)
+    low_disk_mb: float = _ranged(1024.0, 0.0)  # warn on screen below this much free space
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    level: str = _choice("INFO", "DEBUG", "INFO", "WARNING", "ERROR")
+    max_kb: int = _ranged(5120, 16, 1_000_000)  # one file; then rotated
+    backups: int = _ranged(5, 1, 100)
 
 
 @dataclass(frozen=True)
@@ -173,6 +220,10 @@ class Settings:
     patterns: PatternSettings = field(default_factory=PatternSettings)
     results: ResultsSettings = field(default_factory=ResultsSettings)
     station: StationSettings = field(default_factory=StationSettings)
+    access: AccessSettings = field(default_factory=AccessSettings)
+    part_id: PartIdSettings = field(default_factory=PartIdSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
     line: LineSettings = field(default_factory=LineSettings)
 
     def replace(self, section: str, **changes) -> Settings:

@@ -33,11 +33,14 @@ from inspection_station.core.settings import model as config
 from inspection_station.core.settings.audit import AuditLog
 from inspection_station.core.settings.checks import check_settings
 from inspection_station.core.settings.model import Settings
+from inspection_station.core.settings.session import AccessControl
 from inspection_station.core.settings.store import SettingsStore
 from inspection_station.gui import theme
 from inspection_station.gui.engineer.class_table import ClassTable
 from inspection_station.gui.engineer.device_picker import DevicePicker
+from inspection_station.gui.engineer.login_dialog import ChangeOwnPasswordDialog
 from inspection_station.gui.engineer.provider_list import ProviderList
+from inspection_station.gui.engineer.records_tab import records_tab
 from inspection_station.gui.engineer.settings_fields import (
     CAMERA_FIELDS,
     LINE_FIELDS,
@@ -49,7 +52,7 @@ from inspection_station.gui.engineer.settings_fields import (
     specs_for,
 )
 from inspection_station.gui.engineer.settings_form import SectionForm
-from inspection_station.gui.engineer.unlock_dialog import ChangePasswordDialog, UnlockDialog
+from inspection_station.gui.engineer.unlock_dialog import ChangePasswordDialog
 from inspection_station.gui.screen_fit import fit_to_screen
 from inspection_station.gui.station_protocol import StationView, model_class_names
 from inspection_station.gui.theme import ERROR_STYLE, OK_STYLE
@@ -89,6 +92,7 @@ class SettingsDialog(QDialog):
         audit: AuditLog | None = None,
         bridge=None,
         history=None,
+        access: AccessControl | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("engineer_dialog")  # theme.py: compact desk-sized controls
@@ -96,6 +100,9 @@ class SettingsDialog(QDialog):
         self.settings = settings
         self.station = station
         self.settings_path = Path(settings_path) if settings_path else config.user_config_path()
+        self.access = access  # who is signed in: the audit names them; None = legacy single password
+        if audit is None and access is not None:
+            audit = access.audit.as_actor(access.actor)
         self.audit = audit or AuditLog(who=f"engineer@{settings.station.name}")
         # save -> audit -> apply -> revert is core's use case; this dialog only shows it
         self.store = SettingsStore(settings, self.settings_path, self.audit, station)
@@ -105,8 +112,12 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(_scroll(self._camera_tab()), "Camera")
         self.tabs.addTab(_scroll(self._model_tab()), "Model")
         self.tabs.addTab(_scroll(self._patterns_tab(history)), "Patterns")
+        if access is not None and not access.allowed("patterns"):
+            self.tabs.setTabEnabled(self.tabs.count() - 1, False)
+            self.tabs.setTabToolTip(self.tabs.count() - 1, f"needs the role {access.needed_role('patterns')}")
         self.tabs.addTab(_scroll(self._results_tab()), "Results")
         self.tabs.addTab(_scroll(self._station_tab()), "Station")
+        self.tabs.addTab(_scroll(records_tab(self)), "Access and records")
         self.tabs.addTab(_scroll(self._line_tab()), "Line")
 
         self.message = QLabel("", self)
@@ -253,7 +264,8 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(page)
         exclude = {"name", "engineer_password_hash"}
         layout.addWidget(self._form("station", specs_for(self.settings.station, STATION_FIELDS, exclude=exclude)))
-        self.change_password_button = QPushButton("Change engineer password…", page)
+        self.change_password_button = QPushButton(
+            "Change my password…" if self.access is not None else "Change engineer password…", page)
         self.change_password_button.clicked.connect(self.change_password)
         layout.addWidget(self.change_password_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addStretch(1)
@@ -420,6 +432,12 @@ class SettingsDialog(QDialog):
 
     @Slot()
     def change_password(self) -> None:
+        if self.access is not None:  # accounts: the signed-in user's own password, in the store
+            own = ChangeOwnPasswordDialog(self.access, self)
+            if own.exec() == QDialog.DialogCode.Accepted:
+                self.message.setStyleSheet(OK_STYLE)
+                self.message.setText("Password changed.")
+            return
         dialog = ChangePasswordDialog(self.settings, self)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.save_password(dialog.settings)
@@ -450,14 +468,22 @@ def open_engineer_settings(
     settings_path: str | Path | None = None,
     bridge=None,
     history=None,
+    access_ui=None,
 ) -> Settings | None:
-    """Password first, then the settings dialog (modal). Returns the settings now in effect,
-    or None when the engineer did not unlock (nothing changed)."""
-    unlock = UnlockDialog(settings, parent)
-    if unlock.exec() != QDialog.DialogCode.Accepted:
+    """Sign-in (when the signed-in user may not change settings), then the settings dialog
+    (modal). Returns the settings now in effect, or None when nobody allowed signed in.
+
+    The dialog closes when the session locks for idleness; its audit lines name the user."""
+    from inspection_station.gui.engineer.access_ui import AccessUi, station_access
+
+    access_ui = access_ui or AccessUi(station_access(settings), parent)
+    if not access_ui.permit("settings", parent):
         return None
-    dialog = SettingsDialog(settings, station, parent, settings_path=settings_path, bridge=bridge, history=history)
-    if unlock.first_use:
-        dialog.save_password(unlock.settings)
-    dialog.exec()
+    dialog = SettingsDialog(settings, station, parent, settings_path=settings_path, bridge=bridge,
+                            history=history, access=access_ui.control)
+    access_ui.locked.connect(dialog.reject)
+    try:
+        access_ui.run_dialog(dialog)
+    finally:
+        access_ui.locked.disconnect(dialog.reject)
     return dialog.settings

@@ -1,7 +1,8 @@
-"""Password prompts in front of the engineer settings: unlock, first-use setup, change.
+"""The single engineer password of older versions: its change dialog only.
 
-The password logic (hashing, verification, rules) is core/access.py; these dialogs
-only collect text and show the refusal.
+Stations now sign in with named accounts (login_dialog.py, core/settings/accounts.py);
+an old stored hash is migrated into the accounts store as the user `engineer`. This
+dialog remains for a SettingsDialog built without accounts (tests, tools).
 """
 
 from __future__ import annotations
@@ -51,45 +52,6 @@ class _PasswordDialog(QDialog):
         self.error.setText(message)
 
     def try_accept(self) -> None:  # overridden
-        self.accept()
-
-
-class UnlockDialog(_PasswordDialog):
-    """Asks for the engineer password; on first use asks for a new one (twice).
-
-    After `exec()` returns Accepted, `settings` holds the settings to continue with
-    (with the new hash on first use: the caller saves them).
-    """
-
-    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
-        self.first_use = not access.is_password_set(settings.station.engineer_password_hash)
-        if self.first_use:
-            super().__init__(
-                "Set the engineer password",
-                "No engineer password is set yet. Choose one: it protects the station settings from operators.",
-                parent,
-            )
-        else:
-            super().__init__("Engineer access", "Enter the engineer password to change the station settings.", parent)
-        self.settings = settings
-        self.password = _password_edit(self, "password")
-        self.form.addRow("Password", self.password)
-        self.confirm = _password_edit(self, "confirm")
-        if self.first_use:
-            self.form.addRow("Repeat password", self.confirm)
-        self.password.setFocus()
-
-    def try_accept(self) -> None:
-        if self.first_use:
-            try:
-                self.settings = access.set_initial_password(self.settings, self.password.text(), self.confirm.text())
-            except AccessError as exc:
-                self.refuse(str(exc))
-                return
-        elif not access.verify_password(self.password.text(), self.settings.station.engineer_password_hash):
-            self.password.clear()
-            self.refuse("Wrong password.")
-            return
         self.accept()
 
 

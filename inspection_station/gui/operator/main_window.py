@@ -29,17 +29,21 @@ from PySide6.QtWidgets import (
 from inspection_station import __version__
 from inspection_station.core.cycle import CycleResult, Verdict
 from inspection_station.core.detect.class_map import class_colours
+from inspection_station.core.logging_setup import log_dir
 from inspection_station.core.results.csv_log import log_path
 from inspection_station.core.settings.model import Settings, resolve_results_dirs
 from inspection_station.core.states import Component, LoadState
 from inspection_station.gui import theme
 from inspection_station.gui.error_route import ErrorRoute
+from inspection_station.gui.operator.disk_label import DiskLabel
 from inspection_station.gui.operator.history_panel import HistoryEntry, HistoryPanel
 from inspection_station.gui.operator.image_view import ImageView
+from inspection_station.gui.operator.part_id_field import PartIdField
 from inspection_station.gui.operator.station_bridge import StationBridge
 from inspection_station.gui.operator.statistics_panel import StatisticsPanel
 from inspection_station.gui.operator.verdict_banner import VerdictBanner
 from inspection_station.gui.operator.warnings_indicator import WarningsIndicator
+from inspection_station.gui.operator.window_access import WindowAccess
 from inspection_station.gui.station_protocol import StationView
 
 DEFAULT_PEDAL_KEY = "F12"
@@ -102,6 +106,7 @@ class MainWindow(QMainWindow):
         self._cycle_running = False
         self._model_ready_once = False
         self._banner_problem: str | None = None  # "camera" / "model": the banner shows it
+        self.access_ui = None  # AccessUi once attached: sign-in, permissions, audit
 
         self._build_widgets()
         self._build_actions()
@@ -164,6 +169,11 @@ class MainWindow(QMainWindow):
         layout.setSpacing(theme.px(8))
         layout.addWidget(self.banner)
         layout.addWidget(self.splitter, 1)
+        self.part_id_field = PartIdField(self.station, self.error_route.report)
+        self.part_id_field.setVisible(False)  # only where the settings ask for scanned ids
+        self.part_id_field.taken.connect(
+            lambda _id: self.settings.part_id.inspect_on_scan and self.inspect("scanner"))
+        layout.addWidget(self.part_id_field)
         layout.addLayout(buttons)
         self.setCentralWidget(central)
 
@@ -181,6 +191,7 @@ class MainWindow(QMainWindow):
         self.overlay_action.setChecked(True)
         self.fullscreen_action = view_menu.addAction("Full screen (F11)", self.toggle_fullscreen)
         engineer_menu = menu.addMenu("&Engineer")
+        self.engineer_menu = engineer_menu
         self.settings_action = QAction("Settings …", self)
         engineer_menu.addAction(self.settings_action)
         help_menu = menu.addMenu("&Help")
@@ -206,8 +217,10 @@ class MainWindow(QMainWindow):
         self.model_label = QLabel("Model: …")
         self.pattern_label = QLabel("Product: …")
         self.log_label = QLabel("Log: …")
+        self.disk_label = DiskLabel()  # a low disk: stays until the space is back
         bar.addWidget(self.message_label, 1)
-        for widget in (self.warnings, self.busy_bar, self.camera_label, self.model_label, self.pattern_label, self.log_label):
+        for widget in (self.warnings, self.busy_bar, self.camera_label, self.model_label, self.pattern_label,
+                       self.log_label, self.disk_label):
             bar.addPermanentWidget(widget)
         self._message_timer = QTimer(self)
         self._message_timer.setSingleShot(True)
@@ -251,6 +264,7 @@ class MainWindow(QMainWindow):
         self.history.size = st.history_size
         self.image_view.overlay.set_class_colors(class_colours(settings.model))
         self.inspect_button.setToolTip(f"Inspect the part (foot pedal: {sequence.toString()})")
+        self.part_id_field.setVisible(settings.part_id.source in ("scanner", "scanner_or_image"))
         self._update_log_label()
 
     # --- operator actions ----------------------------------------------------------------------
@@ -294,9 +308,19 @@ class MainWindow(QMainWindow):
         if not name or (self.station.active_pattern_set and self.station.active_pattern_set.name == name):
             return
         try:
-            self.station.select_pattern_set(name)
+            if self.access_ui is None:
+                self.station.select_pattern_set(name)
+            elif self.access_ui.permit("product_switch", self):
+                self.access_ui.control.switch_product(self.station, name)  # audited: who, from, to
+            else:
+                self._refresh_products()  # refused: the list shows what is really active
         except Exception as exc:  # a stale list: say so, keep going
             self.error_route.report(str(exc))
+
+    def attach_access(self, access_ui) -> None:
+        """Accounts (gui/engineer/access_ui.py): sign-in menu, who is signed in, audited actions."""
+        self.access_ui = access_ui
+        self.window_access = WindowAccess(self, access_ui)
 
     def request_overrule(self) -> None:
         """Ask the operator to confirm that the verdict ON SCREEN was wrong (non-blocking dialog);
@@ -328,15 +352,22 @@ class MainWindow(QMainWindow):
         self._overruled.add(result.cycle_id)
         self._update_overrule_button()
         self.show_message(f"Recording the correction of {result.cycle_id} …")
+        access = self.access_ui.control if self.access_ui is not None else None  # read here, on the GUI thread
 
         # Writes the review image: the station's I/O thread; a failure reaches the error
         # route through the station's on_error, the button comes back here.
         future = self.station.submit_overrule(result.cycle_id, corrected, note="operator: wrong verdict")
-        future.add_done_callback(
-            lambda f: self._overrule_finished.emit(
-                result.cycle_id, "failed" if f.cancelled() or f.exception() is not None else ""
-            )
-        )
+
+        def done(f) -> None:  # on the station's I/O thread
+            failed = f.cancelled() or f.exception() is not None
+            if not failed and access is not None:
+                try:  # who overruled: the audit trail names the signed-in user (or nobody)
+                    access.record_overrule(result.cycle_id, str(result.verdict), str(corrected))
+                except Exception as exc:  # the correction is logged; say the audit line is missing
+                    self.error_route.report(f"overrule of {result.cycle_id} recorded, but not audited: {exc}")
+            self._overrule_finished.emit(result.cycle_id, "failed" if failed else "")
+
+        future.add_done_callback(done)
 
     def _overrule_done(self, cycle_id: str, error: str) -> None:
         if error:
@@ -358,7 +389,7 @@ class MainWindow(QMainWindow):
 
     def request_quit(self) -> bool:
         """Quit after a confirmation; in kiosk mode only once an engineer has unlocked."""
-        if self.settings.station.kiosk and not self.engineer_unlocked:
+        if self.settings.station.kiosk and not self._engineer_present():
             self.show_message("Quit is for engineers in kiosk mode: unlock the settings first", error=True)
             return False
         running = "A cycle is running. " if self._cycle_running else ""
@@ -370,11 +401,17 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt)
         """Kiosk mode: Alt+F4 or the system's close is Quit, engineer-only like the menu's."""
-        if self.settings.station.kiosk and not self._quit_confirmed and not self.engineer_unlocked:
+        if self.settings.station.kiosk and not self._quit_confirmed and not self._engineer_present():
             event.ignore()
             self.show_message("Quit is for engineers in kiosk mode: unlock the settings first", error=True)
             return
         super().closeEvent(event)
+
+    def _engineer_present(self) -> bool:
+        """With accounts: an engineer or admin is signed in now (the idle lock ends it)."""
+        if self.access_ui is not None:
+            return self.access_ui.control.is_signed_in_as("engineer")
+        return self.engineer_unlocked
 
     def add_warning(self, text: str) -> None:
         """A settings or pattern warning: listed in the status bar until the station stops."""
@@ -399,6 +436,7 @@ class MainWindow(QMainWindow):
             ("Link", f'<a href="{st.link}" style="color:#4fc3f7">{st.link}</a>' if st.link else ""),
             ("Model", detector.model_path.name if detector else "not loaded"),
             ("Provider", detector.provider if detector else "–"),
+            ("Logs", str(log_dir())),
         ]
         table = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in rows if v)
         info = f"<p>{st.info_text}</p>" if st.info_text else ""
@@ -425,6 +463,7 @@ class MainWindow(QMainWindow):
         self._hold(image, result, width, height)
         self.history.add_result(result)
         self.statistics.add_result(result)
+        self.part_id_field.cycle_done(result)
         self._update_overrule_button()
         self._update_busy()
         self._update_log_label()
@@ -485,6 +524,8 @@ class MainWindow(QMainWindow):
             # the cycle raised and gave no result (the error route has the reason)
             self._cycle_running = False
             self.banner.show_error(f"Inspection failed: {reason}")
+        elif component == Component.DISK:
+            self.disk_label.show_state(state, reason)
         elif component == "patterns":
             self._refresh_products()
             for note in self.station.pattern_warnings:  # reading notes and files that did not load

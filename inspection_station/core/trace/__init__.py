@@ -1,0 +1,1 @@
+"""Traceability: which part each cycle inspected (typed, scanned or decoded id)."""

@@ -1,0 +1,146 @@
+"""The operator window's side of accounts: ask for a login when an action needs one, show who
+is signed in, lock an idle session again, offer the first-run administrator dialog.
+
+All decisions (who may do what, throttling, audit lines) are `AccessControl`'s; this object
+only opens dialogs and watches for user input (any key or click restarts the idle time).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
+
+from inspection_station.core.errors import StationError
+from inspection_station.core.settings.accounts import AccountStore
+from inspection_station.core.settings.audit import AuditLog
+from inspection_station.core.settings.model import Settings
+from inspection_station.core.settings.session import AccessControl
+from inspection_station.gui.engineer.login_dialog import FirstAdminDialog, LoginDialog
+
+NO_ACCOUNTS = (
+    "No accounts exist on this station yet, so nobody can sign in.\n\n"
+    "Create the administrator first: Engineer ▸ Create the administrator …, or the command "
+    "`inspection-station user add NAME --role admin`."
+)
+log = logging.getLogger(__name__)
+_INPUT_EVENTS = (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel)
+
+
+def station_access(settings: Settings) -> AccessControl:
+    """The station's AccessControl on the per-station account store and audit trail; an older
+    station's single engineer password becomes the account `engineer` (same hash)."""
+    control = AccessControl(AccountStore(), AuditLog(), settings.access, settings.station.name)
+    try:
+        control.migrate_legacy_password(settings.station.engineer_password_hash)
+    except StationError as exc:  # a damaged store: sign-in will say so; the station still runs
+        log.error("accounts: %s", exc)
+    return control
+
+
+class AccessUi(QObject):
+    changed = Signal()  # signed in / out (the status label follows)
+    locked = Signal(str)  # an idle session was signed out; the message says so
+
+    def __init__(self, control: AccessControl, parent: QObject | None = None, *, check_ms: int = 1000) -> None:
+        super().__init__(parent)
+        self.control = control
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self.check_idle)
+        self.timer.start(check_ms)
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+        self.last_message = ""  # what the last refusal told the user (tests read it)
+
+    # --- the GUI's questions ----------------------------------------------------------------
+
+    def permit(self, action: str, parent: QWidget | None = None) -> bool:
+        """True when the action may go ahead now, after a sign-in if one is needed."""
+        if self.control.allowed(action):
+            self.control.touch()
+            return True
+        try:
+            empty = self.control.store.is_empty()
+        except StationError as exc:  # the accounts file is damaged: say where, refuse
+            self.last_message = f"Nobody can sign in: {exc}"
+            self.show_message(parent, "Accounts unreadable", self.last_message)
+            return False
+        if empty:
+            self.last_message = NO_ACCOUNTS
+            self.show_message(parent, "No accounts yet", NO_ACCOUNTS)
+            return False
+        dialog = LoginDialog(self.control, action, parent)
+        accepted = self.run_dialog(dialog) == QDialog.DialogCode.Accepted
+        self.changed.emit()
+        return accepted and self.control.allowed(action)
+
+    def offer_first_admin(self, parent: QWidget | None = None, *, modal: bool = True) -> bool:
+        """The explicit first-run dialog, when no administrator exists; True once one does.
+
+        `modal=False` opens it without blocking (at start-up, over the running window)."""
+        try:
+            if not self.control.needs_first_admin():
+                return True
+        except StationError as exc:
+            self.show_message(parent, "Accounts unreadable", str(exc))
+            return False
+        dialog = FirstAdminDialog(self.control, parent)
+        if not modal:
+            self.first_admin_dialog = dialog
+            dialog.finished.connect(lambda _code: self.changed.emit())
+            dialog.open()
+            return False
+        created = self.run_dialog(dialog) == QDialog.DialogCode.Accepted
+        self.changed.emit()
+        return created
+
+    def open_accounts(self, parent: QWidget | None = None) -> bool:
+        """The admin's accounts page, after an admin sign-in if needed."""
+        from inspection_station.gui.engineer.accounts_dialog import AccountsDialog
+
+        if not self.permit("users", parent):
+            return False
+        self.run_dialog(AccountsDialog(self.control, parent))
+        self.changed.emit()
+        return True
+
+    def sign_out(self) -> None:
+        if self.control.logout():
+            self.changed.emit()
+
+    def status_text(self) -> str:
+        session = self.control.session
+        return f"Signed in: {session.user} ({session.role})" if session else "Not signed in"
+
+    # --- idle lock --------------------------------------------------------------------------
+
+    def check_idle(self) -> bool:
+        session = self.control.session
+        if self.control.lock_if_idle():
+            message = f"{session.user if session else 'The session'} was signed out after " \
+                      f"{self.control.settings.idle_lock_s:g} s without input"
+            self.locked.emit(message)
+            self.changed.emit()
+            return True
+        return False
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() in _INPUT_EVENTS:
+            self.control.touch()
+        return False
+
+    # --- seams (tests drive dialogs without a nested event loop) ------------------------------
+
+    def run_dialog(self, dialog: QDialog) -> int:
+        return dialog.exec()
+
+    def show_message(self, parent: QWidget | None, title: str, text: str) -> None:
+        QMessageBox.information(parent, title, text)
+
+    def close(self) -> None:
+        self.timer.stop()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
