@@ -13,7 +13,6 @@ expects; the CSV log stays the record of the day.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from prometheus_client.registry import Collector
 
 from inspection_station import __version__
 from inspection_station.core.cycle import CycleResult, Verdict
+from inspection_station.core.detect.session_cache import file_sha256
 from inspection_station.core.listeners import StationListener
 from inspection_station.core.results.statistics import STAGES
 
@@ -37,14 +37,6 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 CYCLE_BUCKETS = (0.01, 0.02, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0)
 STAGE_BUCKETS = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 CAMERA_STATES = ("connecting", "connected", "emulated", "disconnected", "closed")
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class _RecorderCollector(Collector):
@@ -221,7 +213,7 @@ class StationMetrics(StationListener):
             self.camera_state.labels(self.station, name).set(1 if name == state else 0)
 
     def _set_model_info(self, path: str, describe: str) -> None:
-        try:
+        try:  # the detector's own digest function (it caches its model's hash the same way)
             sha = file_sha256(path)
         except OSError:
             sha = ""
