@@ -231,7 +231,9 @@ def test_prometheus_counters_equal_the_csv_rows(serve, tmp_path):
         deadline = time.monotonic() + WAIT_S
         while time.monotonic() < deadline:
             try:
-                reply = httpx.get(url, params={"query": "inspection_station_cycles_total"}, timeout=10).json()
+                response = httpx.get(url, params={"query": "inspection_station_cycles_total"}, timeout=10)
+                # 503 "Service Unavailable" (plain text) until Prometheus has opened its storage
+                reply = response.json() if response.status_code == 200 else {}
             except httpx.HTTPError:
                 reply = {}
             seen = {r["metric"]["verdict"]: float(r["value"][1]) for r in reply.get("data", {}).get("result", [])}
