@@ -24,10 +24,11 @@ import generate_scene as scene  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+from inspection_station.core.detect.agreement import average_precision  # noqa: E402
 from inspection_station.core.detect.detector import Detector  # noqa: E402
 from inspection_station.core.detection import Detection  # noqa: E402
 from inspection_station.core.patterns.matching import match_pattern  # noqa: E402
-from inspection_station.core.patterns.model import load_pattern_set  # noqa: E402
+from inspection_station.core.patterns.yaml_io import load_pattern_set  # noqa: E402
 from inspection_station.core.settings.model import ModelSettings  # noqa: E402
 
 DEFAULT_MODEL = REPO / "models" / "demo_parts.onnx"
@@ -60,21 +61,6 @@ def match_detections(dets: list[Detection], gt: list[tuple], iou_thr: float = 0.
         if best >= 0:
             det_to_gt[i], gt_to_det[best] = best, i
     return det_to_gt, gt_to_det
-
-
-def average_precision(scores: list[float], hits: list[bool], n_gt: int) -> float:
-    """Area under the all-points interpolated precision/recall curve (VOC 2010+)."""
-    if n_gt == 0:
-        return float("nan")
-    order = np.argsort(-np.array(scores, float), kind="stable")
-    tp = np.array(hits, float)[order]
-    ctp, cfp = np.cumsum(tp), np.cumsum(1 - tp)
-    recall = ctp / n_gt
-    precision = ctp / np.maximum(ctp + cfp, 1e-9)
-    r = np.concatenate([[0.0], recall, [1.0]])
-    p = np.concatenate([[1.0], precision, [0.0]])
-    p = np.maximum.accumulate(p[::-1])[::-1]
-    return float(np.sum((r[1:] - r[:-1]) * p[1:]))
 
 
 def evaluate(model: Path, pattern: Path, count: int, seed: int, confidence: float) -> dict:
