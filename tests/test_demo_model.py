@@ -131,3 +131,19 @@ def test_scene_generation_is_reproducible() -> None:
     b = scene.render_scene(np.random.default_rng(9), "wrong")
     assert np.array_equal(a[0], b[0]) and a[1] == b[1] and a[2] == b[2] == "NOK"
     assert a[0].shape == (scene.IMAGE_HEIGHT, scene.IMAGE_WIDTH, 3) and a[0].dtype == np.uint8
+
+
+def test_the_model_card_evaluation_script_runs_and_judges_every_board(tmp_path: Path) -> None:
+    """models/training/evaluate.py produces MODEL_CARD.md's figures: it must keep running."""
+    import json
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "models" / "training" / "evaluate.py"
+    out = tmp_path / "figures.json"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--count", "4", "--seed", "7", "--json", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    figures = json.loads(out.read_text())
+    assert figures["false_accepts"] == 0 and "verdicts:" in proc.stdout
