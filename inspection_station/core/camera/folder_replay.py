@@ -57,6 +57,10 @@ class FolderCamera:
 
     @property
     def warnings(self) -> list[str]:
+        s = self._settings
+        if s.binning > 1 and s.binning_mode == "camera":  # files have no sensor to bin
+            return [*self._warnings, f"[camera] binning: {self.description} has no sensor binning; "
+                    "not applied (binning_mode = 'software' shrinks replayed files)"]
         return list(self._warnings)
 
     @property

@@ -340,6 +340,10 @@ class PylonCamera:
         if s.frame_rate_limit > 0:  # the old adapter's FRAMES_PER_SECOND
             self._set_bool("AcquisitionFrameRateEnable", True, "frame_rate_limit")
             self._set_number(("AcquisitionFrameRateAbs", "AcquisitionFrameRate"), s.frame_rate_limit, "frame_rate_limit")
+        if s.binning_mode == "camera" and s.binning > 1:
+            # after the emulator's Width/Height: binning shrinks Width/Height with it
+            self._set_number(("BinningHorizontal",), s.binning, "binning", integer=True)
+            self._set_number(("BinningVertical",), s.binning, "binning", integer=True)
         if s.packet_size:
             self._set_number(("GevSCPSPacketSize",), s.packet_size, "packet_size", integer=True)
         stream = cam.GetStreamGrabberNodeMap()

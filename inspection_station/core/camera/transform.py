@@ -1,6 +1,7 @@
 """Rotation, region of interest and output colour order applied to every camera frame.
 
-Order: rotate first, then crop, so the ROI is drawn on the image the operator sees;
+Order: software binning (the camera's own binning happens on the sensor, before all of
+this), then rotate, then crop, so the ROI is drawn on the image the operator sees;
 `roi_before_rotation` crops the raw frame first (the old camera adapter's order).
 Positive angles turn counter-clockwise (numpy's rot90 and OpenCV's convention).
 Multiples of 90 degrees use np.rot90 (a view, then one copy); any other angle uses
@@ -35,6 +36,7 @@ class FrameTransform:
     roi_edges: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # the old form (left, top, right, bottom)
     crop_first: bool = False  # crop the raw frame, then rotate
     expand: bool = False  # angles off 90 degrees: grow the frame to keep the corners
+    decimation: int = 1  # software binning: average factor x factor blocks first
 
     @classmethod
     def from_settings(cls, settings: CameraSettings) -> FrameTransform:
@@ -45,16 +47,23 @@ class FrameTransform:
             roi_edges=(settings.roi_left, settings.roi_top, settings.roi_right, settings.roi_bottom),
             crop_first=settings.roi_before_rotation,
             expand=settings.rotation_expand,
+            decimation=settings.binning if settings.binning_mode == "software" else 1,
         )
 
     @property
     def is_identity(self) -> bool:
-        return self.rotation_deg % 360 == 0 and not any(self.roi) and not any(self.roi_edges)
+        return (
+            self.rotation_deg % 360 == 0
+            and not any(self.roi)
+            and not any(self.roi_edges)
+            and self.decimation == 1
+        )
 
     def apply(self, image: np.ndarray) -> np.ndarray:
-        """The rotated, cropped image, C-contiguous (a copy unless nothing changes)."""
+        """The binned, rotated, cropped image, C-contiguous (a copy unless nothing changes)."""
         if self.is_identity:
             return np.ascontiguousarray(image)
+        image = decimate(image, self.decimation)
         if self.crop_first:
             return np.ascontiguousarray(rotate(self._crop(image), self.rotation_deg, self.expand))
         return np.ascontiguousarray(self._crop(rotate(image, self.rotation_deg, self.expand)))
@@ -71,6 +80,20 @@ class FrameTransform:
         else:
             x0, y0, x1, y1 = roi_box(w, h, self.roi, self.roi_unit)
         return image[y0:y1, x0:x1]
+
+
+def decimate(image: np.ndarray, factor: int) -> np.ndarray:
+    """The image shrunk by a whole factor, each pixel the mean of a factor x factor block
+    (INTER_AREA: exact for integer factors, and cheap); odd trailing rows/columns drop, as
+    a camera's binning drops them."""
+    if factor == 1:
+        return image
+    if factor < 1:
+        raise CameraError(f"camera binning: expected 1, 2 or 4, got {factor!r}")
+    h, w = image.shape[:2]
+    if w < factor or h < factor:
+        raise CameraError(f"camera binning {factor} leaves no pixels of the {w} x {h} frame")
+    return cv2.resize(image, (w // factor, h // factor), interpolation=cv2.INTER_AREA)
 
 
 def rotate(image: np.ndarray, degrees: float, expand: bool = False) -> np.ndarray:

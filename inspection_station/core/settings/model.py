@@ -35,7 +35,7 @@ ENV_PREFIX = "INSPECTION_STATION_"
 USER_CONFIG_NAME = "settings.toml"
 
 
-def _choice(default: str, *choices: str):
+def _choice(default: str | int, *choices: str | int):
     return field(default=default, metadata={"choices": choices})
 
 
@@ -78,6 +78,13 @@ class CameraSettings:
     roi_bottom: float = _ranged(0.0, 0.0)
     roi_before_rotation: bool = False  # crop the raw frame, then rotate (the old adapter's order)
     rotation_expand: bool = False  # angles off 90 degrees: grow the frame to keep the corners
+    # Shrink frames by this factor towards the model's resolution (the model letterboxes to
+    # 640 px anyway): "camera" bins on the sensor (BinningHorizontal/Vertical; less data on the
+    # link), "software" averages factor x factor pixels (INTER_AREA) before rotation and ROI.
+    # Pattern coordinates are fractions of the frame, so they need no change; px ROIs refer
+    # to the binned frame.
+    binning: int = _choice(1, 1, 2, 4)
+    binning_mode: str = _choice("software", "software", "camera")
     frame_rate_limit: float = _ranged(0.0, 0.0, 10_000.0)  # frames per second the camera may send; 0 = its own
     # Replayed test images (source = "folder"): files or globs, in addition to image_folder
     test_images: list[str] = field(default_factory=list)

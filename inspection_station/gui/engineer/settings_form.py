@@ -142,7 +142,7 @@ class SectionForm(QWidget):
         if meta.get("choices"):
             w = QComboBox(self)
             for choice in meta["choices"]:
-                w.addItem(choice or "(camera default)", choice)
+                w.addItem(str(choice) if choice != "" else "(camera default)", choice)
             w.currentIndexChanged.connect(self.changed)
             return w
         if typ is bool:
