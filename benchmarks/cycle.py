@@ -9,6 +9,7 @@ survive the noise of a shared machine; absolute milliseconds do not.
 
     .venv/bin/python benchmarks/cycle.py [--model yolov8n_e2e.onnx] [--cycles 30]
     .venv/bin/python benchmarks/cycle.py --sizes 1.25,5,12   # the frame resized, interleaved
+    .venv/bin/python benchmarks/cycle.py --binning 1,2       # software binning, interleaved
 """
 
 from __future__ import annotations
@@ -48,9 +49,14 @@ def median(values) -> float:
 SIZES = {"1.25": (1280, 976), "5": (2448, 2048), "12": (4096, 3000)}
 
 
-def settings_for(tmp: Path, name: str, frames: Path, model: Path, serial: str, archive: str) -> Settings:
+def settings_for(
+    tmp: Path, name: str, frames: Path, model: Path, serial: str, archive: str, binning: int = 1
+) -> Settings:
     s = Settings()
-    s = s.replace("camera", emulation_image_dir=str(frames), serial=serial, trigger_mode="software")
+    s = s.replace(
+        "camera", emulation_image_dir=str(frames), serial=serial, trigger_mode="software",
+        binning=binning, binning_mode="software",
+    )
     s = s.replace("model", path=str(model), providers=["CPUExecutionProvider"])
     s = s.replace("patterns", path=str(tmp / "patterns"))
     return s.replace("results", log_dir=str(tmp / name / "log"), image_dir=str(tmp / name / "img"), archive=archive)
@@ -111,6 +117,10 @@ def main() -> int:
         help="comma list of frame sizes in megapixels from " + ", ".join(SIZES)
         + ": the bench frame resized to each, one emulated camera per size, cycles interleaved",
     )
+    ap.add_argument(
+        "--binning", default="1",
+        help="comma list of software binning factors (1, 2, 4): one emulated camera each, cycles interleaved",
+    )
     ap.add_argument("--cycles", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--archive", default="none", choices=["none", "failed", "all"])
@@ -123,24 +133,34 @@ def main() -> int:
     if unknown:
         print(f"--sizes: unknown {', '.join(unknown)}; expected some of {', '.join(SIZES)}", file=sys.stderr)
         return 2
-    # one emulated camera per size, chosen by its serial (0815-0000, 0815-0001, ...)
-    os.environ["PYLON_CAMEMU"] = str(max(1, len(sizes)))
+    factors = [int(f) for f in args.binning.split(",") if f.strip()]
+    if not set(factors) <= {1, 2, 4} or (len(factors) > 1 and sizes):
+        print("--binning: factors from 1, 2, 4; several only without --sizes", file=sys.stderr)
+        return 2
+    configs = [(size, factors[0]) for size in sizes] or [(None, f) for f in factors]
+    # one emulated camera per configuration, chosen by its serial (0815-0000, 0815-0001, ...)
+    os.environ["PYLON_CAMEMU"] = str(len(configs))
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp, contextlib.ExitStack() as stack:
         tmp = Path(tmp)
         (tmp / "patterns").mkdir()
         (tmp / "patterns" / "bench.yaml").write_text(PATTERN)
         runs = []  # (label, station, feed)
-        for i, size in enumerate(sizes or [None]):
-            frames = frames_folder(tmp, image, SIZES[size] if size else None)
-            serial = f"0815-{i:04d}" if size else ""
-            station = stack.enter_context(Station(settings_for(tmp, f"s{i}", frames, model, serial, args.archive)))
+        folders: dict[str | None, Path] = {}
+        for i, (size, binning) in enumerate(configs):
+            if size not in folders:
+                folders[size] = frames_folder(tmp, image, SIZES[size] if size else None)
+            frames = folders[size]
+            serial = f"0815-{i:04d}" if len(configs) > 1 else ""
+            station = stack.enter_context(
+                Station(settings_for(tmp, f"s{i}", frames, model, serial, args.archive, binning))
+            )
             station.wait_ready()
             det = station.detector
             if det is None:
                 print(f"model failed to load: {station.pipeline.model_problem}", file=sys.stderr)
                 return 2
             frame_file = next(frames.iterdir())
-            tensor, _ = det.preprocess(load_image(frame_file))
+            tensor, _ = det.preprocess(load_image(frame_file))  # the model's input size either way
             runs.append([size, station, {det.input_name: tensor.copy()}, [], []])
         for _ in range(args.warmup):
             for _, station, feed, _, _ in runs:
@@ -172,8 +192,8 @@ def main() -> int:
     print(f"workload: {model.name} on {provider}, frames from the pylon emulator")
     print(f"cycles: {args.cycles} per size (after {args.warmup} warm-up), interleaved; medians in ms")
     ratios = []
-    for (_, _, _, cycles, bare), (w, h) in zip(runs, frame_sizes, strict=True):
-        label = f"frame {w}x{h} ({w * h / 1e6:.2f} MP)"
+    for (_, _, _, cycles, bare), (w, h), (_, binning) in zip(runs, frame_sizes, configs, strict=True):
+        label = f"frame {w}x{h} ({w * h / 1e6:.2f} MP)" + (f", software binning {binning}" if binning > 1 else "")
         ratios.append((label, report(label, cycles, bare, 1.03 if sizes else 1.10)))
     if len(ratios) > 1:
         print("(cycle - grab) / bare by size: " + ", ".join(f"{label.split()[1]} {r:.3f}" for label, r in ratios))

@@ -9,7 +9,7 @@ import pytest
 from inspection_station.core.camera.folder_replay import FolderCamera
 from inspection_station.core.camera.transform import FrameTransform, decimate
 from inspection_station.core.detect.detector import Detector
-from inspection_station.core.errors import ConfigError
+from inspection_station.core.errors import CameraError, ConfigError
 from inspection_station.core.images import list_images
 from inspection_station.core.patterns.yaml_io import load_pattern_set
 from inspection_station.core.pipeline import Pipeline
@@ -112,3 +112,13 @@ def test_demo_verdicts_are_the_same_with_software_binning_2():
     full, binned = verdicts(1), verdicts(2)
     assert set(full) == {"OK", "NOK"}  # the demo holds both, so a change would show
     assert binned == full
+
+
+def test_software_binning_4_is_the_block_mean_and_refuses_other_factors():
+    rng = np.random.default_rng(17)
+    image = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    out = decimate(image, 4)
+    exact = image.reshape(10, 4, 12, 4, 3).mean(axis=(1, 3))
+    assert out.shape == (10, 12, 3) and np.abs(out - exact).max() <= 1.0
+    with pytest.raises(CameraError, match="binning: expected 1, 2 or 4, got 3"):
+        decimate(image, 3)
