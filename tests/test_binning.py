@@ -122,3 +122,20 @@ def test_software_binning_4_is_the_block_mean_and_refuses_other_factors():
     assert out.shape == (10, 12, 3) and np.abs(out - exact).max() <= 1.0
     with pytest.raises(CameraError, match="binning: expected 1, 2 or 4, got 3"):
         decimate(image, 3)
+
+
+def test_the_settings_dialog_offers_binning_and_saves_it_as_a_number(qtbot, tmp_path):
+    from inspection_station.core.settings.audit import AuditLog
+    from inspection_station.core.settings.model import Settings
+    from inspection_station.gui.engineer.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(Settings(), None, settings_path=tmp_path / "settings.toml", audit=AuditLog(tmp_path / "a.jsonl"))
+    qtbot.addWidget(dialog)
+    box = dialog._widget_of("camera", "binning")
+    assert [box.itemText(i) for i in range(box.count())] == ["1", "2", "4"]
+    box.setCurrentIndex(box.findData(2))
+    mode = dialog._widget_of("camera", "binning_mode")
+    mode.setCurrentIndex(mode.findData("camera"))
+    assert dialog.apply(), dialog.message.text()
+    saved = load_settings(tmp_path / "settings.toml", strict=True).settings.camera
+    assert saved.binning == 2 and isinstance(saved.binning, int) and saved.binning_mode == "camera"
