@@ -124,6 +124,7 @@ def test_software_binning_4_is_the_block_mean_and_refuses_other_factors():
         decimate(image, 3)
 
 
+@pytest.mark.qt
 def test_the_settings_dialog_offers_binning_and_saves_it_as_a_number(qtbot, tmp_path):
     from inspection_station.core.settings.audit import AuditLog
     from inspection_station.core.settings.model import Settings
