@@ -178,7 +178,8 @@ def shoot(args) -> int:
         pump(dialog.isVisible, 5)
         for index in range(dialog.tabs.count()):
             dialog.tabs.setCurrentIndex(index)
-            save(f"settings_{dialog.tabs.tabText(index).lower()}")
+            tab = dialog.tabs.tabText(index).replace("&", "").lower()
+            save("settings_" + "_".join(tab.split()))  # "Access and records" -> access_and_records
         editor = dialog.pattern_editor
         dialog.open_editor_button.click()
         pump(dialog.pattern_window.isVisible, 5)
