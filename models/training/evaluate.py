@@ -24,7 +24,7 @@ import generate_scene as scene  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-from inspection_station.core.detect.agreement import average_precision  # noqa: E402
+from inspection_station.core.detect.agreement import average_precision, iou_matrix  # noqa: E402
 from inspection_station.core.detect.detector import Detector  # noqa: E402
 from inspection_station.core.detection import Detection  # noqa: E402
 from inspection_station.core.patterns.matching import match_pattern  # noqa: E402
@@ -33,18 +33,6 @@ from inspection_station.core.settings.model import ModelSettings  # noqa: E402
 
 DEFAULT_MODEL = REPO / "models" / "demo_parts.onnx"
 DEFAULT_PATTERN = REPO / "resources" / "patterns" / "demo_parts.yaml"
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box in a [N, 4] with every box in b [M, 4] (x1 y1 x2 y2)."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / (area_a[:, None] + area_b[None] - inter + 1e-9)
 
 
 def match_detections(dets: list[Detection], gt: list[tuple], iou_thr: float = 0.5) -> tuple[list[int], list[int]]:
