@@ -24,7 +24,7 @@ from inspection_station.core.settings.session import ACTION_TEXT, AccessControl
 ERROR_STYLE = "color: #c62828;"
 
 
-def _edit(parent: QWidget, name: str, *, secret: bool = False) -> QLineEdit:
+def line_edit(parent: QWidget, name: str, *, secret: bool = False) -> QLineEdit:
     edit = QLineEdit(parent)
     edit.setObjectName(name)
     if secret:
@@ -32,7 +32,9 @@ def _edit(parent: QWidget, name: str, *, secret: bool = False) -> QLineEdit:
     return edit
 
 
-class _FormDialog(QDialog):
+class FormDialog(QDialog):
+    """Intro, a form, one error line, OK / Cancel; `try_accept` decides whether to close."""
+
     def __init__(self, title: str, intro: str, parent: QWidget | None) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
@@ -66,7 +68,7 @@ class _FormDialog(QDialog):
         self.accept()
 
 
-class LoginDialog(_FormDialog):
+class LoginDialog(FormDialog):
     """User name + password for `action`; accepted once someone allowed to do it signed in."""
 
     def __init__(self, control: AccessControl, action: str, parent: QWidget | None = None) -> None:
@@ -78,8 +80,8 @@ class LoginDialog(_FormDialog):
             parent,
         )
         self.control, self.action = control, action
-        self.user = _edit(self, "user")
-        self.password = _edit(self, "password", secret=True)
+        self.user = line_edit(self, "user")
+        self.password = line_edit(self, "password", secret=True)
         self.form.addRow("User", self.user)
         self.form.addRow("Password", self.password)
         self._wait = QTimer(self)
@@ -114,7 +116,7 @@ class LoginDialog(_FormDialog):
         self.accept()
 
 
-class FirstAdminDialog(_FormDialog):
+class FirstAdminDialog(FormDialog):
     """The explicit first-run step: create the station's administrator account."""
 
     INTRO = (
@@ -129,9 +131,9 @@ class FirstAdminDialog(_FormDialog):
     def __init__(self, control: AccessControl, parent: QWidget | None = None) -> None:
         super().__init__("Create the administrator", self.INTRO, parent)
         self.control = control
-        self.user = _edit(self, "user")
-        self.password = _edit(self, "password", secret=True)
-        self.confirm = _edit(self, "confirm", secret=True)
+        self.user = line_edit(self, "user")
+        self.password = line_edit(self, "password", secret=True)
+        self.confirm = line_edit(self, "confirm", secret=True)
         self.form.addRow("Administrator name", self.user)
         self.form.addRow("Password", self.password)
         self.form.addRow("Repeat password", self.confirm)
@@ -148,16 +150,16 @@ class FirstAdminDialog(_FormDialog):
         self.accept()
 
 
-class ChangeOwnPasswordDialog(_FormDialog):
+class ChangeOwnPasswordDialog(FormDialog):
     """The signed-in user's new password (twice), after their current one."""
 
     def __init__(self, control: AccessControl, parent: QWidget | None = None) -> None:
         user = control.session.user if control.session else ""
         super().__init__("Change my password", f"Change the password of {user}.", parent)
         self.control = control
-        self.current = _edit(self, "current", secret=True)
-        self.new = _edit(self, "new", secret=True)
-        self.confirm = _edit(self, "confirm", secret=True)
+        self.current = line_edit(self, "current", secret=True)
+        self.new = line_edit(self, "new", secret=True)
+        self.confirm = line_edit(self, "confirm", secret=True)
         self.form.addRow("Current password", self.current)
         self.form.addRow("New password", self.new)
         self.form.addRow("Repeat new password", self.confirm)
