@@ -21,6 +21,8 @@ import pytest  # noqa: E402
 QT_TEST_FILES = [
     "test_access_gui.py",
     "test_demo_layer.py",
+    "test_editor_keys.py",
+    "test_editor_teaching.py",
     "test_gui_old_patterns.py",
     "test_gui_widgets.py",
     "test_gui_window.py",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from datetime import datetime
 from types import SimpleNamespace
 
@@ -44,10 +45,23 @@ def folder(tmp_path):
     return d
 
 
+def _done(value) -> Future:
+    future = Future()
+    future.set_result(value)
+    return future
+
+
 @pytest.fixture
 def station():
+    """What the editor reads of a station (gui/station_protocol.FrameSource), with a live frame
+    one pixel right of the last cycle's."""
     results = [_result(f"c{i}", shift=i) for i in range(4)] + [_result("bad", Verdict.NOK, shift=50)]
-    return SimpleNamespace(last_result=results[0], recent_results=results, detector=None)
+    live = _result("live", shift=1)
+    return SimpleNamespace(
+        last_result=results[0], recent_results=results, detector=None, recorder=None, active_pattern_set=None,
+        detect_file=lambda path: _done((np.zeros((H, W, 3), np.uint8), list(DETECTIONS))),
+        detect_live_frame=lambda: _done((live.frame.rgb, list(live.detections))),
+    )
 
 
 @pytest.fixture
@@ -159,9 +173,13 @@ def test_variants_create_rename_duplicate_delete_are_undoable(editor):
 
 
 def test_set_files_create_rename_duplicate_delete_with_backup(editor, folder, tmp_path):
-    _answers(editor, "gamma", "delta", "epsilon")
-    editor.new_set()
-    assert (folder / "gamma.yaml").is_file() and editor.current_set().name == "gamma"
+    _answers(editor, "gamma", "front", "delta", "epsilon")
+    editor.new_set()  # no file and no placeholder variant until there is something to save
+    assert not (folder / "gamma.yaml").exists() and editor.current_set().name == "gamma"
+    assert editor.current_set().variants == {} and editor.set_names() == ["alpha", "beta", "gamma"]
+    assert not editor.save() and "no variants" in editor.status.text()
+    editor.new_variant()
+    assert editor.save() and list(load_pattern_set(folder / "gamma.yaml").variants) == ["front"]
     editor.rename_set()
     assert not (folder / "gamma.yaml").exists() and (folder / "delta.yaml").is_file()
     editor.duplicate_set()
@@ -172,7 +190,8 @@ def test_set_files_create_rename_duplicate_delete_with_backup(editor, folder, tm
     assert list(folder.glob("epsilon.yaml.deleted-*.bak"))
     assert editor.set_names() == ["alpha", "beta", "delta"]
     actions = [(r.target, r.action) for r in AuditLog(tmp_path / "audit.jsonl").read()]
-    assert actions == [("gamma.yaml", "create"), ("gamma.yaml", "rename"), ("epsilon.yaml", "duplicate"), ("epsilon.yaml", "delete")]
+    assert actions == [("gamma.yaml / front", "create"), ("gamma.yaml", "rename"), ("epsilon.yaml", "duplicate"),
+                       ("epsilon.yaml", "delete")]
 
 
 def test_delete_refused_without_confirmation(editor, folder):

@@ -269,7 +269,8 @@ def test_derive_per_class_margin_class_filter_and_png(tmp_path, capsys):
     for i in range(5):
         cv2.imwrite(str(imgs / f"img{i:03d}.png"), np.full((480, 640, 3), 30, np.uint8))
     plain, wide = tmp_path / "plain.yaml", tmp_path / "wide.yaml"
-    assert main(["pattern", "derive", "--labels", str(labels), "--tolerance", "0.05", "--out", str(plain)]) == 0
+    assert main(["pattern", "derive", "--labels", str(labels), "--images", str(imgs), "--tolerance", "0.05",
+                 "--out", str(plain)]) == 0  # the same images: the same frame aspect for the margin
     png = tmp_path / "taught.png"
     assert main(["pattern", "derive", "--labels", str(labels), "--images", str(imgs), "--tolerance", "0.05",
                  "--margin", "1=0.5", "--classes", "0,1", "--draw", str(png), "--out", str(wide), "--json"]) == 0

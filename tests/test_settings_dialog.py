@@ -137,6 +137,9 @@ def test_pattern_tab_hosts_the_editor_on_the_configured_folder(dialog):
     assert active.findText("alpha") >= 0
     dialog.pattern_editor.ask_text = lambda *a, **k: "beta"
     dialog.pattern_editor.new_set()
+    assert active.findText("beta") < 0  # not on disk yet: not a set the station could run
+    dialog.pattern_editor.new_variant()
+    assert dialog.pattern_editor.save()
     assert active.findText("beta") >= 0
 
 

@@ -17,9 +17,11 @@ from inspection_station.core.patterns.matching import match_pattern
 from inspection_station.core.patterns.model import PatternSet, validate_pattern_set
 from inspection_station.core.patterns.teaching import (
     NormBox,
+    check_variant,
     derive_variant,
     parse_yolo_labels,
     slot_from_boxes,
+    teach_and_check,
     to_detections,
     variant_from_detections,
 )
@@ -70,7 +72,7 @@ def test_bad_label_lines_are_located(line):
 
 def test_variant_from_one_frame_shrinks_inner_and_grows_outer():
     dets = [Detection(0, "screw", 0.9, (64.0, 48.0, 128.0, 96.0))]  # 0.1..0.2 x 0.1..0.2
-    (slot,) = variant_from_detections(dets, W, H, tolerance=0.1)
+    (slot,) = variant_from_detections(dets, W, H, tolerance=0.1, margin=0.0)  # the old size rule alone
     assert slot.class_id == 0
     assert slot.inner == pytest.approx((0.11, 0.11, 0.19, 0.19))
     assert slot.outer == pytest.approx((0.09, 0.09, 0.21, 0.21))
@@ -83,7 +85,8 @@ def test_variant_from_one_frame_shrinks_inner_and_grows_outer():
 
 
 def test_the_inner_box_never_collapses():
-    (slot,) = variant_from_detections([Detection(0, "a", 1.0, (10.0, 10.0, 20.0, 20.0))], 100, 100, tolerance=5.0)
+    (slot,) = variant_from_detections([Detection(0, "a", 1.0, (10.0, 10.0, 20.0, 20.0))], 100, 100, tolerance=5.0,
+                                      margin=0.0)
     assert slot.inner[0] < slot.inner[2] and slot.inner[1] < slot.inner[3]
     assert slot.outer == (0.0, 0.0, 0.7, 0.7)  # grown 5 x 0.1, clipped at the image edge
     assert validate_pattern_set(PatternSet("t", {"v": (slot,)})) == []
@@ -244,3 +247,86 @@ def test_cli_derive_and_evaluate_from_a_models_predictions(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert [(r["file"], r["verdict"], r["truth"]) for r in report["images"]] == [("a", "OK", "OK"), ("b", "OK", "NOK")]
     assert (report["summary"]["correct"], report["summary"]["false_accepts"]) == (1, 1)
+
+
+# --- the teaching routine shared by the editor and the CLI: margin, names, the check ----------
+
+
+def test_one_frame_gets_the_margin_and_several_frames_their_spread_within_it():
+    (one,) = [[NormBox(0, (0.40, 0.40, 0.50, 0.50))]]
+    taught = derive_variant([one], margin=0.02, aspect=2.0)
+    (slot,) = taught.slots
+    assert slot.outer == pytest.approx((0.38, 0.36, 0.52, 0.54))  # y: the same pixels on a 2:1 frame
+    assert slot.inner == pytest.approx((0.42, 0.44, 0.48, 0.46))
+    assert taught.thin and "ONE frame" in taught.warnings[0]
+    frames = [[NormBox(0, (0.40 + dx, 0.40, 0.50 + dx, 0.50))] for dx in (0.0, 0.01)]
+    (spread,) = derive_variant(frames, margin=0.02).slots
+    assert spread.outer[0] == pytest.approx(0.41 - 0.02) and spread.inner[0] == pytest.approx(0.40 + 0.02)
+    wide = [[NormBox(0, (0.40 + dx, 0.40, 0.50 + dx, 0.50))] for dx in (0.0, 0.05)]
+    (seen,) = derive_variant(wide, margin=0.02).slots  # spread beyond the margin: a quarter margin more
+    assert seen.outer[0] == pytest.approx(0.40 - 0.005) and seen.inner[0] == pytest.approx(0.45 + 0.005)
+
+
+def test_slots_are_named_after_their_class_by_position_and_a_small_part_is_said():
+    frame = [NormBox(3, (0.6, 0.1, 0.7, 0.2)), NormBox(3, (0.1, 0.1, 0.2, 0.2)), NormBox(0, (0.3, 0.5, 0.33, 0.53))]
+    taught = derive_variant([frame, frame], margin=0.02, class_names=["screw", "", "", "capacitor"])
+    assert [s.name for s in taught.slots] == ["capacitor_1", "capacitor_2", "screw_1"]
+    assert taught.slots[0].outer[0] < taught.slots[1].outer[0]  # left one first
+    assert [s.name for s in derive_variant([frame], class_names={}).slots] == ["class_3_1", "class_3_2", "class_0_1"]
+    assert [w.split(":")[0] for w in derive_variant([frame, frame], margin=0.02).warnings] == ["slot 2"]  # 0.03 wide
+    assert all(s.name is None for s in derive_variant([frame]).slots)  # no class names asked: unnamed
+
+
+def test_check_counts_passing_frames_and_the_slots_that_failed():
+    frame = [NormBox(0, (0.1, 0.1, 0.2, 0.2), 0.9), NormBox(1, (0.5, 0.5, 0.6, 0.6), 0.9)]
+    taught, check = teach_and_check([("used", frame)], others=[("moved", [frame[0], NormBox(1, (0.7, 0.5, 0.8, 0.6))]),
+                                                                ("low", [NormBox(0, frame[0].box, 0.3), frame[1]])],
+                                    margin=0.01, class_names=["screw", "nut"], min_scores={0: 0.5})
+    assert (check.passed, check.frames) == (1, 3) and not check.ok
+    assert check.slot_failures() == {"nut_1": 1, "screw_1": 1}
+    assert check.summary() == "passes 1 of 3 good frames (33 %); failing slots: nut_1 (1), screw_1 (1)"
+    assert check_variant(taught.slots, []).summary() == "no good frames to check on"
+
+
+def test_the_logs_good_cycles_become_check_frames_overrules_included(tmp_path):
+    import cv2
+
+    from inspection_station.core.results.csv_log import LOG_COLUMNS, encode_row, read_log
+    from inspection_station.core.results.good_frames import logged_good_frames
+
+    image = tmp_path / "c2_OK.png"
+    cv2.imwrite(str(image), np.zeros((200, 400, 3), np.uint8))  # this row's size: from the image header
+    dets = json.dumps([[0, 0.9, 40.0, 20.0, 80.0, 60.0]])
+    rows = [
+        {"cycle_id": "c1", "verdict": "OK", "detections": dets},
+        {"cycle_id": "c2", "verdict": "OK", "detections": dets, "image_path": str(image)},
+        {"cycle_id": "c3", "verdict": "OK", "detections": dets},  # overruled to NOK below
+        {"cycle_id": "c4", "verdict": "NOK", "detections": dets},  # overruled to OK below
+        {"cycle_id": "c5", "verdict": "OK", "detections": "[[0, nan, 1, 2, 3]]"},  # broken cell: skipped
+        {"cycle_id": "c3-overrule-1", "verdict": "NOK", "overrules": "c3"},
+        {"cycle_id": "c4-overrule-1", "verdict": "OK", "overrules": "c4"},
+    ]
+    log = tmp_path / "log.csv"
+    log.write_bytes(encode_row(LOG_COLUMNS) + b"".join(encode_row(r) for r in rows))
+    frames = dict(logged_good_frames(read_log(log), (800, 400), exclude=["c1"]))
+    assert list(frames) == ["log c2", "log c4"]
+    assert frames["log c2"][0].box == pytest.approx((0.1, 0.1, 0.2, 0.3))  # 400 x 200 from the header
+    assert frames["log c4"][0].box == pytest.approx((0.05, 0.05, 0.1, 0.15))  # the default 800 x 400
+    assert frames["log c2"][0].score == pytest.approx(0.9)
+
+
+def test_cli_derive_names_slots_from_classes_txt_and_checks_more_frames(tmp_path, capsys):
+    labels = tmp_path / "labels"
+    write_labels(labels, jittered_frames(3, jitter=0.003))
+    (labels / "classes.txt").write_text("screw\nnut\nlabel\n")
+    more = tmp_path / "more"
+    write_labels(more, jittered_frames(4, jitter=0.003, seed=9) + [[LAYOUT[0]]])  # the last lacks parts
+    out = tmp_path / "p.yaml"
+    assert main(["pattern", "derive", "--labels", str(labels), "--check", str(more), "--out", str(out),
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert sorted(s["name"] for s in report["slots"]) == ["label_1", "nut_1", "screw_1", "screw_2"]
+    assert report["check"]["frames"] == 3 + 5 and report["check"]["passed"] == 7
+    assert report["check"]["failed_frames"] == ["more/img004"]
+    assert any("no image size known" in w for w in report["warnings"])
+    assert [s.name for s in load_pattern_set(out).variants["variant_a"]] == [s["name"] for s in report["slots"]]

@@ -28,10 +28,11 @@ from inspection_station.core.errors import PatternError, StationError
 from inspection_station.core.patterns.matching import MatchResult, match_pattern
 from inspection_station.core.patterns.model import PATTERN_SUFFIXES, PatternSet
 from inspection_station.core.patterns.teaching import (
+    DEFAULT_MARGIN,
     NormBox,
-    derive_variant,
     normalise_detections,
     read_yolo_labels,
+    teach_and_check,
     to_detections,
 )
 from inspection_station.core.patterns.yaml_io import (
@@ -40,7 +41,7 @@ from inspection_station.core.patterns.yaml_io import (
 )
 from inspection_station.core.text_files import read_text_limited
 
-DEFAULT_TOLERANCE = 0.1
+DEFAULT_TOLERANCE = 0.0  # the old size-relative widening; the position margin does the work now
 NOT_LABELS = {"classes.txt", "labels.txt", "notes.txt"}  # files YOLO tools keep beside the labels
 
 
@@ -54,10 +55,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                 "with --labels only, use just the labels of these images")
     d.add_argument("--model", type=Path, help="ONNX model: teach from its predictions on --images")
     d.add_argument("--conf", type=fraction, default=None, help="confidence threshold for --model")
+    d.add_argument("--position-margin", type=number(0.0, 0.5), default=DEFAULT_MARGIN, metavar="FRACTION",
+                   help="how far a good part's edge may sit from where the good frames had it, as a fraction "
+                        "of the frame width, the same pixels vertically (default %(default)s, measured on "
+                        "the demo: models/training/measure_jitter.py); the spread of several frames uses "
+                        "up part of it")
     d.add_argument("--tolerance", type=number(0.0, 5.0), default=DEFAULT_TOLERANCE,
-                   help="margin as a fraction of each part's size (default %(default)s)")
+                   help="extra widening as a fraction of each part's size, the old tool's factor "
+                        "(default %(default)s)")
     d.add_argument("--margin", action="append", default=[], metavar="CLASS=FACTOR",
-                   help="margin of one class id (overrides --tolerance for it); repeat per class")
+                   help="--tolerance of one class id (overrides --tolerance for it); repeat per class")
+    d.add_argument("--check", type=Path, metavar="DIR", action="append", default=[],
+                   help="more good frames to check the taught variant on: a folder of YOLO labels, or of "
+                        "images with --model; repeatable")
     d.add_argument("--classes", default="", metavar="IDS",
                    help="comma-separated class ids to teach; other classes' boxes are ignored")
     d.add_argument("--draw", type=Path, metavar="PNG",
@@ -116,23 +126,60 @@ def image_files(folder: Path) -> dict[str, Path]:
     return {p.stem: p for p in list_images(folder)}
 
 
-def _predicted_frames(model: Path, images: Path, conf: float | None) -> tuple[dict[str, list[NormBox]], int | None]:
-    """Per image stem, the model's boxes normalised; plus the model's class count."""
+def _load_detector(model: Path, conf: float | None):
     from inspection_station.core.detect.detector import Detector
-    from inspection_station.core.images import load_image
     from inspection_station.core.settings.model import ModelSettings
 
-    settings = ModelSettings() if conf is None else ModelSettings(confidence=conf)
-    detector = Detector.load(model, settings)
-    frames = {}
+    return Detector.load(model, ModelSettings() if conf is None else ModelSettings(confidence=conf))
+
+
+@dataclass
+class Frames:
+    """Good frames by name (image or label stem): normalised boxes, their size when known."""
+
+    boxes: dict[str, list[NormBox]]
+    class_count: int | None = None
+    class_names: list[str] | None = None
+    size: tuple[int, int] | None = None  # of the first image (pixels, for the margin's aspect)
+
+
+def _predicted_frames(model: Path, images: Path, conf: float | None, detector=None) -> Frames:
+    """Per image stem, the model's boxes normalised; plus the model's class count and names."""
+    from inspection_station.core.images import load_image
+
+    detector = detector or _load_detector(model, conf)
+    frames: dict[str, list[NormBox]] = {}
+    size = None
     for stem, path in progress(list(image_files(images).items()), "predicting"):
         image = load_image(path)
+        size = size or (int(image.shape[1]), int(image.shape[0]))
         frames[stem] = normalise_detections(detector.detect(image), image.shape[1], image.shape[0])
-    return frames, detector.class_count
+    return Frames(frames, detector.class_count, list(detector.class_names), size)
 
 
 def _labelled_frames(labels: Path, only: set[str] | None = None) -> dict[str, list[NormBox]]:
     return {stem: read_yolo_labels(p) for stem, p in label_files(labels).items() if only is None or stem in only}
+
+
+def _label_class_names(labels: Path) -> list[str] | None:
+    """classes.txt beside YOLO labels (one name per line, the YOLO tools' convention)."""
+    path = labels / "classes.txt"
+    if not path.is_file():
+        return None
+    return [line.strip() for line in read_text_limited(path, what="class list", error=PatternError).splitlines()]
+
+
+def _first_image_size(images: Path | None) -> tuple[int, int] | None:
+    from inspection_station.core.image_header import image_size
+
+    if images is None:
+        return None
+    for path in image_files(images).values():
+        with path.open("rb") as fh:
+            size = image_size(fh.read(64 * 1024))
+        if size:
+            return size
+    return None
 
 
 def _verdict(match: MatchResult) -> str:
@@ -147,21 +194,36 @@ def _match_boxes(ps: PatternSet, boxes: list[NormBox]) -> MatchResult:
 
 
 def run_derive(args: argparse.Namespace) -> int:
+    detector = None
     if args.model:
         if not args.images:
             raise StationError("pattern derive: --model needs --images (the frames to predict)")
-        frames, num_classes = _predicted_frames(args.model, args.images, args.conf)
+        detector = _load_detector(args.model, args.conf)
+        frames = _predicted_frames(args.model, args.images, args.conf, detector)
     elif args.labels:
         only = set(image_files(args.images)) if args.images else None
-        frames, num_classes = _labelled_frames(args.labels, only), None
+        frames = Frames(_labelled_frames(args.labels, only), None, _label_class_names(args.labels),
+                        _first_image_size(args.images))
     else:
         raise StationError("pattern derive: give --labels DIR, or --model M with --images DIR")
-    if not frames:
+    if not frames.boxes:
         raise StationError("pattern derive: no frames found (no label files / images)")
+    others: list[tuple[str, list[NormBox]]] = []
+    for folder in args.check:
+        if detector is not None:
+            more = _predicted_frames(args.model, folder, args.conf, detector).boxes
+        else:
+            more = _labelled_frames(folder)
+        others += [(f"{folder.name}/{stem}", boxes) for stem, boxes in more.items()]
 
     margins = parse_margins(args.margin)
     classes = parse_classes(args.classes)
-    taught = derive_variant(list(frames.values()), args.tolerance, margins, classes)
+    width, height = frames.size or (None, None)
+    taught, check = teach_and_check(
+        list(frames.boxes.items()), others=others, tolerance=args.tolerance, class_tolerance=margins,
+        classes=classes, margin=args.position_margin, aspect=(width / height) if width else 1.0, width=width,
+        class_names=frames.class_names or {},
+    )
     out: Path = args.out
     if out.exists():
         existing = load_pattern_set(out)
@@ -170,11 +232,13 @@ def run_derive(args: argparse.Namespace) -> int:
         ps = PatternSet(existing.name, variants, out, existing.min_scores)
     else:
         ps = PatternSet(out.stem, {args.variant: taught.slots}, out)
-    save_pattern_set(ps, out, num_classes)
+    save_pattern_set(ps, out, frames.class_count)
 
-    only_this = PatternSet(ps.name, {args.variant: taught.slots}, out)
-    kept = {stem: [b for b in boxes if classes is None or b.class_id in classes] for stem, boxes in frames.items()}
-    passing = [stem for stem, boxes in kept.items() if _match_boxes(only_this, boxes).ok]
+    failed = {name for name, _labels in check.failures}
+    passing = [stem for stem in frames.boxes if stem not in failed]
+    notes = list(taught.warnings)
+    if frames.size is None and args.position_margin > 0:
+        notes.append("no image size known (give --images): the margin is taken as a fraction of each axis")
     if args.draw:
         _draw_taught(args.draw, taught.slots, args.images)
     if args.json:
@@ -185,23 +249,30 @@ def run_derive(args: argparse.Namespace) -> int:
             "frames": taught.frames,
             "frames_passing": len(passing),
             "slots": [
-                {"class_id": s.class_id, "inner": list(s.inner), "outer": list(s.outer), "samples": n}
+                {"name": s.name, "class_id": s.class_id, "inner": list(s.inner), "outer": list(s.outer), "samples": n}
                 for s, n in zip(taught.slots, taught.samples, strict=True)
             ],
-            "odd_frames": [list(frames)[i] for i in taught.odd_frames],
+            "odd_frames": [list(frames.boxes)[i] for i in taught.odd_frames],
             "notes": list(taught.notes),
+            "warnings": notes,
+            "check": {"frames": check.frames, "passed": check.passed, "failing_slots": check.slot_failures(),
+                      "failed_frames": [name for name, _labels in check.failures]},
             "drawn": str(args.draw) if args.draw else None,
         }))
         return 0
+    margin = (f"{taught.margin_px:.0f} px" if taught.margin_px is not None else f"{args.position_margin:g}")
     print(f"{out}: variant {args.variant!r} from {taught.frames} frames, {len(taught.slots)} slots "
-          f"(tolerance {args.tolerance:g})")
-    print(f"  {'#':>3} {'class':>5} {'samples':>7}  {'inner':<34} outer")
+          f"(margin {margin}" + (f", tolerance {args.tolerance:g}" if args.tolerance else "") + ")")
+    print(f"  {'#':>3} {'name':<18} {'class':>5} {'samples':>7}  {'inner':<34} outer")
     for i, (s, n) in enumerate(zip(taught.slots, taught.samples, strict=True)):
-        print(f"  {i:>3} {s.class_id:>5} {n:>7}  {_box(s.inner):<34} {_box(s.outer)}")
-    stems = list(frames)
+        print(f"  {i:>3} {s.name or '-':<18} {s.class_id:>5} {n:>7}  {_box(s.inner):<34} {_box(s.outer)}")
+    stems = list(frames.boxes)
     for index, note in zip(taught.odd_frames, taught.notes, strict=True):
         print(f"  note: {stems[index]}: {note.split(': ', 1)[1]} (it may fail this variant)")
-    print(f"  taught frames passing: {len(passing)}/{len(frames)}")
+    for note in notes:
+        print(f"  warning: {note}")
+    print(f"  taught frames passing: {len(passing)}/{len(frames.boxes)}")
+    print(f"  check: {check.summary()}")
     if args.draw:
         print(f"  drawn: {args.draw}")
     return 0
@@ -325,7 +396,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.model:
         if not args.images:
             raise StationError("pattern evaluate: --model needs --images")
-        frames, num_classes = _predicted_frames(args.model, args.images, args.conf)
+        predicted = _predicted_frames(args.model, args.images, args.conf)
+        frames, num_classes = predicted.boxes, predicted.class_count
     elif args.labels:
         frames, num_classes = _labelled_frames(args.labels), None
     else:

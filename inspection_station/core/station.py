@@ -267,6 +267,26 @@ class Station:
 
         return self._submit(self._inference, f"detection on {path}", work)
 
+    def detect_live_frame(self) -> Future:
+        """A fresh camera frame (grabbed as a cycle grabs it) and the current model's
+        detections, on the inference thread: the pattern editor's "Current frame". The
+        future's result is (RGB image, detections); no cycle, no log row. Its failure is the
+        caller's to show (the editor falls back to the last cycle's frame), so it bypasses the
+        station's error route: a failed preview is not a station fault."""
+
+        def work():
+            camera = self.camera
+            if camera is None:
+                raise StationError("the station was not started")
+            if self.settings.camera.trigger_mode == "hardware":
+                raise StationError("the camera waits for its trigger line (hardware trigger): no frame on request")
+            timeout_s = self.settings.camera.grab_timeout_ms / 1000
+            frame = camera.request_frame().result(timeout=timeout_s + 5.0)
+            detector = self.pipeline.detector
+            return frame.rgb, (detector.detect(frame.rgb) if detector is not None else [])
+
+        return self._inference.submit(work)
+
     def take_live_frame(self) -> Frame | None:
         """The newest live frame (emptying the camera worker's one-frame slot), or None.
 

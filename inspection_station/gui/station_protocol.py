@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 
 class FrameSource(Protocol):
-    """What the pattern editor reads: the newest cycle, the recent ones, the model."""
+    """What the pattern editor reads: the live frame, the newest cycle, the recent ones, the
+    results log (good cycles to check a taught pattern on), the model and the active set."""
 
     @property
     def last_result(self) -> CycleResult | None: ...
@@ -33,7 +34,15 @@ class FrameSource(Protocol):
     @property
     def detector(self) -> Detector | None: ...
 
+    @property
+    def recorder(self) -> ResultsRecorder | None: ...
+
+    @property
+    def active_pattern_set(self) -> PatternSet | None: ...
+
     def detect_file(self, path) -> Future: ...
+
+    def detect_live_frame(self) -> Future: ...
 
 
 class StationView(FrameSource, Protocol):
@@ -43,12 +52,6 @@ class StationView(FrameSource, Protocol):
     statistics: Statistics
     pattern_sets: dict[str, PatternSet]
     pattern_warnings: list[str]  # files that did not load and reading notes, since the last load
-
-    @property
-    def recorder(self) -> ResultsRecorder | None: ...
-
-    @property
-    def active_pattern_set(self) -> PatternSet | None: ...
 
     def trigger(self, source: str = "button") -> bool: ...
 

@@ -23,6 +23,7 @@ VERDICT_TEXT = {"OK": "#69f0ae", "NOK": "#ff5252", "ERROR": "#ffca28"}
 # Message styles of the engineer's dialogs (light widgets there): one place for both.
 ERROR_STYLE = "color: #c62828;"
 OK_STYLE = "color: #2e7d32;"
+WARN_STYLE = "color: #e65100;"  # said plainly, not refused (a pattern taught from one frame)
 SLOT_FILLED = "#00e676"
 SLOT_MISSING = "#ff1744"
 # A slot not judged yet (the pattern editor before "Try"). One drawing convention for the

@@ -302,10 +302,14 @@ def _radius(class_id: int, angle: float) -> tuple[float, float]:
     return (hy, hx) if abs(angle % 180 - 90) < 45 else (hx, hy)
 
 
-def render_scene(rng: np.random.Generator, defect: str | None = None) -> tuple[np.ndarray, list[tuple[int, float, float, float, float]], str]:
+def render_scene(
+    rng: np.random.Generator, defect: str | None = None, optics: bool = True
+) -> tuple[np.ndarray, list[tuple[int, float, float, float, float]], str]:
     """One camera frame of the demo product.
 
     defect: None (a good part), "missing", "misplaced" or "wrong" (another class in a slot).
+    optics=False skips lighting, blur and noise (6x faster; the labels never depend on them,
+    but the random stream, and so the following boards, differ).
     Returns (image H x W x 3 uint8 RGB, boxes [(class_id, x1, y1, x2, y2) in px], "OK"/"NOK").
     """
     if defect is not None and defect not in DEFECTS:
@@ -339,7 +343,7 @@ def render_scene(rng: np.random.Generator, defect: str | None = None) -> tuple[n
         box = _composite(canvas, SPRITES[class_id](rng), cx + jx + offset[0], cy + jy + offset[1], angle)
         if box is not None:
             boxes.append((class_id, *box))
-    return _optics(rng, canvas), boxes, "OK" if defect is None else "NOK"
+    return (_optics(rng, canvas) if optics else canvas), boxes, "OK" if defect is None else "NOK"
 
 
 def render_random_scene(rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[int, float, float, float, float]]]:

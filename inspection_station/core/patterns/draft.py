@@ -159,3 +159,25 @@ class PatternDraft:
         variants = dict(self.current.variants)
         variants[name] = tuple(slots)
         self._commit(variants, what or f"replace the slots of {name!r}")
+
+
+def describe_slot_change(index: int, old: Slot, new: Slot, class_names: Sequence[str] = ()) -> str:
+    """What an edit of slot `index` changed, for the undo list and the editor's status line:
+    "slot 3 (capacitor_1): class capacitor -> label, name 'capacitor_1' -> 'x'"."""
+
+    def cls(class_id: int) -> str:
+        return class_names[class_id] if 0 <= class_id < len(class_names) and class_names[class_id] else str(class_id)
+
+    parts = []
+    if new.class_id != old.class_id:
+        parts.append(f"class {cls(old.class_id)} -> {cls(new.class_id)}")
+    for what in ("inner", "outer"):
+        if getattr(new, what) != getattr(old, what):
+            parts.append(f"{what} box")
+    if new.name != old.name:
+        parts.append(f"name {old.name or '(none)'!r} -> {new.name or '(none)'!r}".replace("'(none)'", "none"))
+    if new.min_score != old.min_score:
+        parts.append(f"min score {old.min_score if old.min_score is not None else 'none'} -> "
+                     f"{new.min_score if new.min_score is not None else 'none'}")
+    label = f"slot {index}" + (f" ({old.name})" if old.name else "")
+    return f"{label}: {', '.join(parts) or 'no change'}"

@@ -1,22 +1,37 @@
-"""Teaching a pattern variant from good parts (the old tools/determine_desired_coordinates).
+"""Teaching a pattern variant from good parts: one routine for the editor and `pattern derive`.
 
-Input: the boxes of several good frames (detections or YOLO labels), normalised. Boxes
-are grouped into slots by class and position: each frame's boxes are assigned to the
-slots' running mean centres (Hungarian assignment per class), so a slot collects one box
-per frame. Per slot, with margin m = tolerance x the slot's mean box width/height:
+Input: the boxes of one or more good frames (detections or YOLO labels), normalised.
+Boxes are grouped into slots by class and position: each frame's boxes are assigned to
+the slots' running mean centres (Hungarian assignment per class), so a slot collects one
+box per frame. Each edge of a slot then gets a window: from the lowest to the highest
+position seen, widened on both sides by
 
-- inner = the region every taught box covers (max x1, max y1, min x2, min y2), shrunk by m
-- outer = the envelope of all taught boxes, grown by m, clipped to [0, 1]
+    m = max(margin - spread, MIN_MARGIN_SHARE x margin)  [+ tolerance x the part's size]
 
-Both loosen the rule (the edges may wander by m beyond what was seen), and by
-construction every taught frame passes the derived variant. The shrink is capped so
-the inner box never collapses.
+`margin` is how far a good part's edge may sit from where a good board showed it, as a
+fraction of the frame width (the same number of pixels vertically). With one frame the
+window is that frame's edge +- margin; with several, the spread seen already covers part
+of the wandering, so the window is [highest - margin, lowest + margin]: it holds every
+position within `margin` of all the frames seen (never less than the spread plus a
+quarter margin). DEFAULT_MARGIN is measured on the demo generator
+(models/training/measure_jitter.py). `tolerance` is the old tool's size-relative widening
+(a fraction of the part's mean width / height, per class with `class_tolerance`), 0 by
+default.
+
+inner = (highest x1, highest y1, lowest x2, lowest y2) + the windows, outer = the other
+ends: the rule "each edge between inner and outer" is then exactly the window. Every
+taught frame passes the derived variant by construction. An inner box that the windows
+would turn inside out is capped (kept at a tenth of the always-covered core) and said.
+
+After teaching, `check_variant` judges the variant on good frames (the frames used, the
+station's recent cycles and log, a folder): the pass rate and the slots that failed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,12 +46,19 @@ from inspection_station.core.text_files import read_text_limited
 _DECIMALS = 6  # what the YAML keeps: ~1/1000 px on a 1000 px image
 
 
+DEFAULT_MARGIN = 0.016  # of the frame width; measure_jitter.py: 27.3 px (0.0142) at most on 200 demo boards
+MIN_MARGIN_SHARE = 0.25  # the widening never drops below a quarter of the margin (detector noise)
+INNER_KEEP = 0.10  # a capped inner box keeps this share of the always-covered core
+CAP_SAID = 0.9  # a cap that keeps less than this share of the inward window is said
+
+
 @dataclass(frozen=True, slots=True)
 class NormBox:
-    """One object, box x1, y1, x2, y2 normalised to the image (0..1)."""
+    """One object, box x1, y1, x2, y2 normalised to the image (0..1); labels score 1."""
 
     class_id: int
     box: Box
+    score: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +68,13 @@ class TeachResult:
     frames: int
     notes: tuple[str, ...]  # frames that did not fit the layout (they may fail the variant)
     odd_frames: tuple[int, ...] = ()  # their indices
+    warnings: tuple[str, ...] = ()  # what the engineer must know: one frame is thin, capped slots
+    margin_px: float | None = None  # the margin in pixels of the taught frames (when their width is known)
+
+    @property
+    def thin(self) -> bool:
+        """Taught from a single frame: the windows are the default margin, not a seen spread."""
+        return self.frames == 1
 
 
 def normalise_detections(detections: Sequence[Detection], width: float, height: float) -> list[NormBox]:
@@ -56,7 +85,7 @@ def normalise_detections(detections: Sequence[Detection], width: float, height: 
     for d in detections:
         x1, y1, x2, y2 = d.box
         box = (x1 / width, y1 / height, x2 / width, y2 / height)
-        out.append(NormBox(int(d.class_id), _clip(box)))
+        out.append(NormBox(int(d.class_id), _clip(box), float(d.score)))
     return out
 
 
@@ -95,9 +124,9 @@ def read_yolo_labels(path: str | Path) -> list[NormBox]:
 
 
 def to_detections(boxes: Sequence[NormBox], width: float = 1.0, height: float = 1.0) -> list[Detection]:
-    """Normalised boxes as Detections (score 1) in a width x height image, for matching labels."""
+    """Normalised boxes as Detections (their scores; 1 for labels) in a width x height image."""
     return [
-        Detection(b.class_id, str(b.class_id), 1.0,
+        Detection(b.class_id, str(b.class_id), b.score,
                   (b.box[0] * width, b.box[1] * height, b.box[2] * width, b.box[3] * height))
         for b in boxes
     ]
@@ -157,73 +186,225 @@ def _loose(value: float, bound: float, upward: bool) -> float:
     return max(r, bound) if upward else min(r, bound)
 
 
-def slot_from_boxes(class_id: int, boxes: Sequence[Box], tolerance: float) -> Slot:
-    """The loosest-by-`tolerance` slot every one of `boxes` fills (see the module docstring)."""
-    if tolerance < 0:
-        raise ValueError(f"tolerance must be >= 0, got {tolerance}")
+def slot_geometry(
+    class_id: int, boxes: Sequence[Box], tolerance: float = 0.0, margin: float = 0.0, aspect: float = 1.0
+) -> tuple[Slot, bool]:
+    """(the slot every one of `boxes` fills, whether its inner box had to be capped).
+
+    See the module docstring; `margin` is a fraction of the frame width, `aspect` the
+    frames' width / height (so the vertical margin is the same number of pixels)."""
+    if tolerance < 0 or margin < 0:
+        raise ValueError(f"tolerance and margin must be >= 0, got {tolerance}, {margin}")
     a = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    lo_x1, lo_y1 = a[:, 0].min(), a[:, 1].min()
-    hi_x1, hi_y1 = a[:, 0].max(), a[:, 1].max()
-    lo_x2, lo_y2 = a[:, 2].min(), a[:, 3].min()
-    hi_x2, hi_y2 = a[:, 2].max(), a[:, 3].max()
-    if not (hi_x1 < lo_x2 and hi_y1 < lo_y2):
+    lo, hi = a.min(axis=0), a.max(axis=0)  # per edge x1 y1 x2 y2
+    if not (hi[0] < lo[2] and hi[1] < lo[3]):
         raise PatternError(
             f"class {class_id}: the part moves more than its own size across the frames "
-            f"(x1 up to {hi_x1:.4f} but x2 down to {lo_x2:.4f}, y1 up to {hi_y1:.4f} but y2 down to {lo_y2:.4f}); "
+            f"(x1 up to {hi[0]:.4f} but x2 down to {lo[2]:.4f}, y1 up to {hi[1]:.4f} but y2 down to {lo[3]:.4f}); "
             "no inner box is covered by every frame"
         )
-    mx = tolerance * float(np.mean(a[:, 2] - a[:, 0]))
-    my = tolerance * float(np.mean(a[:, 3] - a[:, 1]))
-    # the inner shrink may use at most a quarter of the always-covered core, so it stays a box
-    sx = min(mx, (lo_x2 - hi_x1) / 4)
-    sy = min(my, (lo_y2 - hi_y1) / 4)
+    size = np.array([np.mean(a[:, 2] - a[:, 0]), np.mean(a[:, 3] - a[:, 1])])
+    axis_margin = np.array([margin, margin * aspect, margin, margin * aspect])
+    m = np.where(axis_margin > 0, np.maximum(axis_margin - (hi - lo), MIN_MARGIN_SHARE * axis_margin), 0.0)
+    m = m + tolerance * np.r_[size, size]
+    # inward: x1 / y1 edges may go up to hi + m, x2 / y2 down to lo - m; the inner box keeps a core
+    core = np.array([lo[2] - hi[0], lo[3] - hi[1]])
+    capped = False
+    inward = m.copy()
+    for axis in (0, 1):
+        room = (1 - INNER_KEEP) * core[axis]
+        both = inward[axis] + inward[axis + 2]
+        if both > room:
+            inward[axis] *= room / both
+            inward[axis + 2] *= room / both
+            capped = capped or room / both < CAP_SAID  # a sliver off the window is not worth a warning
     inner = (
-        _loose(hi_x1 + sx, hi_x1, upward=True),
-        _loose(hi_y1 + sy, hi_y1, upward=True),
-        _loose(lo_x2 - sx, lo_x2, upward=False),
-        _loose(lo_y2 - sy, lo_y2, upward=False),
+        _loose(hi[0] + inward[0], hi[0], upward=True),
+        _loose(hi[1] + inward[1], hi[1], upward=True),
+        _loose(lo[2] - inward[2], lo[2], upward=False),
+        _loose(lo[3] - inward[3], lo[3], upward=False),
     )
     if not (inner[0] < inner[2] and inner[1] < inner[3]):  # rounding ate a tiny core: keep exact
-        inner = (hi_x1 + sx, hi_y1 + sy, lo_x2 - sx, lo_y2 - sy)
+        inner = (hi[0] + inward[0], hi[1] + inward[1], lo[2] - inward[2], lo[3] - inward[3])
     outer = (
-        max(0.0, _loose(lo_x1 - mx, lo_x1, upward=False)),
-        max(0.0, _loose(lo_y1 - my, lo_y1, upward=False)),
-        min(1.0, _loose(hi_x2 + mx, hi_x2, upward=True)),
-        min(1.0, _loose(hi_y2 + my, hi_y2, upward=True)),
+        max(0.0, _loose(lo[0] - m[0], lo[0], upward=False)),
+        max(0.0, _loose(lo[1] - m[1], lo[1], upward=False)),
+        min(1.0, _loose(hi[2] + m[2], hi[2], upward=True)),
+        min(1.0, _loose(hi[3] + m[3], hi[3], upward=True)),
     )
-    return Slot(int(class_id), tuple(float(v) for v in inner), tuple(float(v) for v in outer))  # type: ignore[arg-type]
+    slot = Slot(int(class_id), tuple(float(v) for v in inner), tuple(float(v) for v in outer))  # type: ignore[arg-type]
+    return slot, capped
+
+
+def slot_from_boxes(class_id: int, boxes: Sequence[Box], tolerance: float, margin: float = 0.0,
+                    aspect: float = 1.0) -> Slot:
+    """The slot every one of `boxes` fills, widened by `margin` and `tolerance` (module docstring)."""
+    return slot_geometry(class_id, boxes, tolerance, margin, aspect)[0]
+
+
+def slot_name_base(class_id: int, class_names: Sequence[str] | Mapping[int, str] = ()) -> str:
+    """`capacitor` for class 3 of the model's names; `class_3` without a name."""
+    if isinstance(class_names, Mapping):
+        name = class_names.get(class_id, "")
+    else:
+        name = class_names[class_id] if 0 <= class_id < len(class_names) else ""
+    name = "_".join(str(name).split())
+    return name or f"class_{class_id}"
+
+
+def name_slots(slots: Sequence[Slot], class_names: Sequence[str] | Mapping[int, str] = ()) -> tuple[Slot, ...]:
+    """Slots named after their class, numbered in their order (top to bottom, left to right):
+    capacitor_1, capacitor_2, ...; a slot that has a name keeps it."""
+    counts: dict[int, int] = {}
+    named = []
+    for slot in slots:
+        counts[slot.class_id] = counts.get(slot.class_id, 0) + 1
+        if slot.name:
+            named.append(slot)
+            continue
+        base = slot_name_base(slot.class_id, class_names)
+        named.append(dataclasses.replace(slot, name=f"{base}_{counts[slot.class_id]}"))
+    return tuple(named)
 
 
 def derive_variant(
     frames: Sequence[Sequence[NormBox]],
-    tolerance: float = 0.1,
+    tolerance: float = 0.0,
     class_tolerance: Mapping[int, float] | None = None,
     classes: Collection[int] | None = None,
+    *,
+    margin: float = DEFAULT_MARGIN,
+    aspect: float = 1.0,
+    width: int | None = None,
+    class_names: Sequence[str] | Mapping[int, str] | None = None,
 ) -> TeachResult:
     """A variant every given good frame passes; slots ordered top-to-bottom, left-to-right.
 
-    `class_tolerance` overrides the margin per class id (the old tool's per-class factor);
-    `classes` keeps only those class ids (the old tool's class filter).
+    `margin`: see the module docstring (0 = the envelope of the boxes seen, widened by
+    `tolerance` alone). `aspect`: the frames' width / height; `width`: their width in
+    pixels (only to say the margin in pixels). `class_tolerance` overrides the tolerance
+    per class id (the old tool's per-class factor); `classes` keeps only those class ids
+    (the old tool's class filter). `class_names` (None = leave the slots unnamed) names
+    each slot after its class: capacitor_1, capacitor_2.
     """
     frames = [[b for b in f if classes is None or b.class_id in classes] for f in frames]
     if not frames or not any(frames):
         raise PatternError("teaching needs at least one frame with boxes" + (
             f" of classes {', '.join(map(str, sorted(classes)))}" if classes is not None else ""))
-    margins = dict(class_tolerance or {})
+    if not (aspect > 0 and math.isfinite(aspect)):
+        raise ValueError(f"aspect must be a positive number, got {aspect}")
+    tolerances = dict(class_tolerance or {})
     slot_class, members, notes = cluster_boxes(frames)
-    slots = [slot_from_boxes(c, m, margins.get(c, tolerance)) for c, m in zip(slot_class, members, strict=True)]
-    order = sorted(range(len(slots)), key=lambda i: (round(slots[i].outer[1], 2), slots[i].outer[0], i))
+    shaped = [slot_geometry(c, m, tolerances.get(c, tolerance), margin, aspect)
+              for c, m in zip(slot_class, members, strict=True)]
+    order = sorted(range(len(shaped)), key=lambda i: (round(shaped[i][0].outer[1], 2), shaped[i][0].outer[0], i))
+    slots = tuple(shaped[i][0] for i in order)
+    if class_names is not None:
+        slots = name_slots(slots, class_names)
+    margin_px = margin * width if width else None
+    said = f"{margin_px:.0f} px" if margin_px is not None else f"{margin:.4f} of the frame width"
+    warnings = []
+    if len(frames) == 1 and margin > 0:
+        warnings.append(
+            f"Taught from ONE frame: every edge may move {said} from where this one part was; "
+            "a single frame says nothing about how good parts really vary. Teach from several "
+            "good parts (5 or more) and check the result on other good frames before saving.")
+    for position, i in enumerate(order):
+        if shaped[i][1]:
+            label = slots[position].label(position)
+            warnings.append(f"{label}: the part is small for the margin; its inner box is capped, so a good "
+                            f"part that moves nearly {said} may fail (teach from more frames or lower the margin)")
     return TeachResult(
-        slots=tuple(slots[i] for i in order),
+        slots=slots,
         samples=tuple(len(members[i]) for i in order),
         frames=len(frames),
         notes=tuple(notes[i] for i in sorted(notes)),
         odd_frames=tuple(sorted(notes)),
+        warnings=tuple(warnings),
+        margin_px=margin_px,
     )
 
 
 def variant_from_detections(
-    detections: Sequence[Detection], width: float, height: float, tolerance: float = 0.1
+    detections: Sequence[Detection], width: float, height: float, tolerance: float = 0.0,
+    margin: float = DEFAULT_MARGIN,
 ) -> tuple[Slot, ...]:
-    """One frame's detections -> a variant: inner = box shrunk, outer = box grown by tolerance."""
-    return derive_variant([normalise_detections(detections, width, height)], tolerance).slots
+    """One frame's detections -> a variant (module docstring; one frame is thin)."""
+    frame = normalise_detections(detections, width, height)
+    return derive_variant([frame], tolerance, margin=margin, aspect=width / height).slots
+
+
+# --- checking a taught variant on good frames --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TeachCheck:
+    """A taught variant judged on good frames: how many pass, which slots failed where."""
+
+    frames: int
+    passed: int
+    failures: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (frame, labels of its unfilled slots)
+
+    @property
+    def ok(self) -> bool:
+        return self.frames > 0 and self.passed == self.frames
+
+    @property
+    def pass_rate(self) -> float | None:
+        return self.passed / self.frames if self.frames else None
+
+    def slot_failures(self) -> dict[str, int]:
+        """Slot label -> frames in which it stayed unfilled, most first."""
+        counts: dict[str, int] = {}
+        for _frame, labels in self.failures:
+            for label in labels:
+                counts[label] = counts.get(label, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def summary(self) -> str:
+        if not self.frames:
+            return "no good frames to check on"
+        text = f"passes {self.passed} of {self.frames} good frames ({100 * self.passed / self.frames:.0f} %)"
+        failing = self.slot_failures()
+        if failing:
+            text += "; failing slots: " + ", ".join(f"{label} ({n})" for label, n in failing.items())
+        return text
+
+
+def check_variant(
+    slots: Sequence[Slot],
+    frames: Iterable[tuple[str, Sequence[NormBox]]],
+    min_scores: Mapping[int, float] | None = None,
+) -> TeachCheck:
+    """Judge `slots` (one variant, the set's `min_scores`) on each (name, boxes) good frame."""
+    from inspection_station.core.patterns.matching import match_pattern
+    from inspection_station.core.patterns.model import PatternSet
+
+    variant = PatternSet("check", {"taught": tuple(slots)}, None, dict(min_scores or {}))
+    total = passed = 0
+    failures = []
+    for name, boxes in frames:
+        total += 1
+        result = match_pattern(variant, to_detections(boxes), 1.0, 1.0)
+        if result.ok:
+            passed += 1
+        else:
+            failures.append((name, tuple(slots[s.index].label(s.index) for s in result.slots if not s.matched)))
+    return TeachCheck(total, passed, tuple(failures))
+
+
+def teach_and_check(
+    frames: Sequence[tuple[str, Sequence[NormBox]]],
+    *,
+    others: Iterable[tuple[str, Sequence[NormBox]]] = (),
+    min_scores: Mapping[int, float] | None = None,
+    **derive,
+) -> tuple[TeachResult, TeachCheck]:
+    """Teach from `frames` ((name, boxes) each) and check the variant on them and on `others`:
+    the editor's and `pattern derive`'s one routine. `derive`: derive_variant's options."""
+    taught = derive_variant([boxes for _name, boxes in frames], **derive)
+    classes = derive.get("classes")
+    keep = (lambda boxes: boxes) if classes is None else (lambda boxes: [b for b in boxes if b.class_id in classes])
+    seen = [(name, keep(boxes)) for name, boxes in frames]
+    seen += [(name, keep(boxes)) for name, boxes in others]
+    return taught, check_variant(taught.slots, seen, min_scores)

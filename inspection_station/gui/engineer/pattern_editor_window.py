@@ -41,6 +41,7 @@ class PatternEditorWindow(QWidget):
         screen = owner.screen() if owner is not None else None
         fit_to_screen(self, 1.0, screen=screen)
         self.showMaximized()
+        self.editor.refresh_frame()  # the part under the camera now, not the last cycle's
         QTimer.singleShot(0, self.editor.balance_columns)  # once the maximised size is known
         self.raise_()
         self.activateWindow()

@@ -3,18 +3,26 @@
 Boxes are edited as text "x1, y1, x2, y2" (normalised). A cell that does not parse is
 reported (located) and not committed; everything else is checked by the pattern
 validation, so the table holds no rules of its own.
+
+Focus and keys: a cell edits only on an explicit action (double-click, F2 or Enter);
+typing or an arrow key never changes a value. The class is plain text in the cell, its
+combo box exists only while the cell is being edited (a delegate): a selected row holds
+no live widget that could take the keyboard (an arrow key once changed a slot's class).
+Rows are numbered from 0, as the canvas labels and the Problems list number them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
-from PySide6.QtCore import QSignalBlocker, Signal
+from PySide6.QtCore import QModelIndex, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHeaderView,
+    QStyledItemDelegate,
     QTableWidget,
     QTableWidgetItem,
     QWidget,
@@ -26,6 +34,8 @@ from inspection_station.gui import theme
 COL_CLASS, COL_INNER, COL_OUTER, COL_NAME, COL_MIN_SCORE = range(5)
 HEADERS = ["Class", "Inner x1, y1, x2, y2", "Outer x1, y1, x2, y2", "Name (optional)", "Min score (optional)"]
 BAD_CELL = QColor("#ffcdd2")
+CLASS_ROLE = Qt.ItemDataRole.UserRole  # the class cell's class id
+EDIT_TRIGGERS = QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed
 
 
 def format_box(box: Sequence[float]) -> str:
@@ -40,6 +50,36 @@ def parse_box(text: str) -> Box:
         return tuple(float(p) for p in parts)  # type: ignore[return-value]
     except ValueError:
         raise ValueError(f"expected 4 numbers x1, y1, x2, y2, got {text!r}") from None
+
+
+def class_text(class_id: int, class_names: Sequence[str]) -> str:
+    name = class_names[class_id] if 0 <= class_id < len(class_names) else ""
+    return f"{class_id}: {name}" if name else str(class_id)
+
+
+class ClassDelegate(QStyledItemDelegate):
+    """The class cell's editor: a combo box of the model's classes, only while editing."""
+
+    def __init__(self, table: SlotTable) -> None:
+        super().__init__(table)
+        self.table = table
+
+    def createEditor(self, parent, option, index: QModelIndex) -> QComboBox:  # noqa: N802 (Qt)
+        combo = QComboBox(parent)
+        combo.setObjectName("slot_class")
+        class_id = int(index.data(CLASS_ROLE) or 0)
+        for i in range(max(len(self.table.class_names), class_id + 1)):
+            combo.addItem(class_text(i, self.table.class_names), i)
+        return combo
+
+    def setEditorData(self, editor: QComboBox, index: QModelIndex) -> None:  # noqa: N802 (Qt)
+        editor.setCurrentIndex(max(0, editor.findData(int(index.data(CLASS_ROLE) or 0))))
+
+    def setModelData(self, editor: QComboBox, model, index: QModelIndex) -> None:  # noqa: N802 (Qt)
+        class_id = int(editor.currentData())
+        if class_id != int(index.data(CLASS_ROLE) or 0):
+            model.setData(index, class_id, CLASS_ROLE)
+            model.setData(index, class_text(class_id, self.table.class_names), Qt.ItemDataRole.DisplayRole)
 
 
 class SlotTable(QTableWidget):
@@ -60,6 +100,8 @@ class SlotTable(QTableWidget):
         self.setColumnWidth(COL_NAME, theme.px(160))
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(EDIT_TRIGGERS)  # typing never edits; Enter does (keyPressEvent)
+        self.setItemDelegateForColumn(COL_CLASS, ClassDelegate(self))
         self.class_names: list[str] = []
         self.problems: dict[tuple[int, int], str] = {}  # (row, column) -> why the text is not used
         self.image_size = (1, 1)  # the frame's pixels, for the cells' tooltips
@@ -68,35 +110,40 @@ class SlotTable(QTableWidget):
 
     # --- showing --------------------------------------------------------------------------
 
-    def _class_combo(self, class_id: int) -> QComboBox:
-        combo = QComboBox(self)
-        combo.setObjectName("slot_class")
-        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        count = max(len(self.class_names), class_id + 1)
-        for i in range(count):
-            name = self.class_names[i] if i < len(self.class_names) else ""
-            combo.addItem(f"{i}: {name}" if name else str(i), i)
-        combo.setCurrentIndex(class_id)
-        combo.currentIndexChanged.connect(lambda _i, c=combo: self._class_changed(c))
-        return combo
-
     def set_slots(self, slots: Sequence[Slot]) -> None:
         """Show `slots` (replaces every row; pending cell problems are dropped)."""
         self._slots = list(slots)
         self.problems.clear()
         with QSignalBlocker(self):
             self.setRowCount(len(slots))
+            self.setVerticalHeaderLabels([str(row) for row in range(len(slots))])
             for row, slot in enumerate(slots):
-                self.setCellWidget(row, COL_CLASS, self._class_combo(slot.class_id))
+                cls = QTableWidgetItem(class_text(slot.class_id, self.class_names))
+                cls.setData(CLASS_ROLE, slot.class_id)
+                self.setItem(row, COL_CLASS, cls)
                 self.setItem(row, COL_INNER, QTableWidgetItem(format_box(slot.inner)))
                 self.setItem(row, COL_OUTER, QTableWidgetItem(format_box(slot.outer)))
                 self.setItem(row, COL_NAME, QTableWidgetItem(slot.name or ""))
                 self.setItem(row, COL_MIN_SCORE, QTableWidgetItem("" if slot.min_score is None else f"{slot.min_score:g}"))
-            # rows as tall as their class box: combo boxes never overlap the next row
             self.resizeRowsToContents()
             for row in range(len(slots)):
                 self._pixel_tips(row)
         self.cell_problems_changed.emit()
+
+    def show_slot(self, row: int, slot: Slot) -> None:
+        """One row after an edit from elsewhere (a nudge, a drag): no edit signal back."""
+        if not 0 <= row < len(self._slots):
+            return
+        self._slots[row] = slot
+        with QSignalBlocker(self):
+            cls = self.item(row, COL_CLASS)
+            cls.setText(class_text(slot.class_id, self.class_names))
+            cls.setData(CLASS_ROLE, slot.class_id)
+            self.item(row, COL_INNER).setText(format_box(slot.inner))
+            self.item(row, COL_OUTER).setText(format_box(slot.outer))
+            self.item(row, COL_NAME).setText(slot.name or "")
+            self.item(row, COL_MIN_SCORE).setText("" if slot.min_score is None else f"{slot.min_score:g}")
+            self._pixel_tips(row)
 
     def show_boxes(self, row: int, inner: Box, outer: Box) -> None:
         """Live update while a rectangle is dragged (no edit signal: the drag commits itself)."""
@@ -126,11 +173,14 @@ class SlotTable(QTableWidget):
 
     # --- editing --------------------------------------------------------------------------
 
-    def _class_changed(self, combo: QComboBox) -> None:
-        for row in range(self.rowCount()):
-            if self.cellWidget(row, COL_CLASS) is combo:
-                self._commit(row)
+    def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt)
+        """Enter edits the current cell (as F2 does); while editing, the editor has the keys."""
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.state() != QAbstractItemView.State.EditingState:
+            index = self.currentIndex()
+            if index.isValid():
+                self.edit(index)
                 return
+        super().keyPressEvent(event)
 
     def _item_changed(self, item: QTableWidgetItem) -> None:
         self._commit(item.row())
@@ -140,8 +190,8 @@ class SlotTable(QTableWidget):
             return
         for col in (COL_INNER, COL_OUTER, COL_MIN_SCORE):
             self.problems.pop((row, col), None)
-        combo = self.cellWidget(row, COL_CLASS)
-        class_id = int(combo.currentData()) if combo is not None else self._slots[row].class_id
+        cls = self.item(row, COL_CLASS)
+        class_id = int(cls.data(CLASS_ROLE)) if cls is not None else self._slots[row].class_id
         values: dict = {}
         for col, key in ((COL_INNER, "inner"), (COL_OUTER, "outer")):
             try:
@@ -158,7 +208,8 @@ class SlotTable(QTableWidget):
         self.cell_problems_changed.emit()
         if any(r == row for r, _ in self.problems):
             return
-        slot = Slot(class_id, values["inner"], values["outer"], name, values["min_score"])
+        slot = dataclasses.replace(self._slots[row], class_id=class_id, inner=values["inner"], outer=values["outer"],
+                                   name=name, min_score=values["min_score"])  # fields it does not show are kept
         self._slots[row] = slot
         self.slot_edited.emit(row, slot)
 
