@@ -12,9 +12,12 @@ timer in the GUI thread that records the longest gap between its ticks (a stall)
   cycles    inspection cycles back to back (the button's path), live view in between
 
 Printed per phase: frames produced, displayed fps, frames dropped (produced, never
-shown), the longest GUI-thread stall and, for cycles, how many ran.
+shown), the longest GUI-thread stall, the CPU the process and its GUI thread used (in
+cores: 1.0 = one core busy) and, for cycles, how many ran. Then the overlay's cost: a
+cycle result with 11 and with 300 detection boxes shown (`MainWindow.show_result`) and
+painted, in ms of GUI thread (median and longest of 15 each).
 
-    DISPLAY=:27 .venv/bin/python benchmarks/live_view.py --display [--seconds 8]
+    DISPLAY=:27 .venv/bin/python benchmarks/live_view.py --display [--seconds 8] [--size 1920x1080]
 """
 
 from __future__ import annotations
@@ -30,8 +33,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
+from machine import cpu_line  # noqa: E402
 
 from inspection_station.core import station as station_module  # noqa: E402
 from inspection_station.core.camera.protocol import CameraState, next_frame_id  # noqa: E402
@@ -124,7 +129,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=8.0, help="length of each phase")
     ap.add_argument("--display", action="store_true", help="use $DISPLAY (Xvfb) instead of Qt offscreen")
+    ap.add_argument("--size", default="1366x768", help="the window's size, WxH (default %(default)s)")
     args = ap.parse_args()
+    win_w, win_h = (int(v) for v in args.size.lower().split("x"))
     if not args.display:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     os.environ.setdefault("PYLON_CAMEMU", "1")
@@ -156,7 +163,7 @@ def main() -> int:
         bridge = StationBridge()
         station = station_module.Station(settings, **bridge.callbacks())
         window = MainWindow(station, bridge, settings, error_route=route)
-        window.resize(1366, 768)
+        window.resize(win_w, win_h)
         window.show()
 
         drawn = [0]
@@ -173,6 +180,7 @@ def main() -> int:
         ticker.setInterval(1)
         ticker.timeout.connect(tick)
         results: list[dict] = []
+        overlay_ms: dict[int, list[tuple[float, float]]] = {}
         detections: list[int] = []
         bridge.result_ready.connect(lambda r: detections.append(len(r.detections)))
         cycles = [0]
@@ -188,7 +196,7 @@ def main() -> int:
             camera = cameras[-1]
             state = {"drawn": drawn[0], "produced": camera.produced(), "cycles": cycles[0]}
             stall["max"], stall["last"] = 0, clock.elapsed()
-            t0 = time.perf_counter()
+            t0, cpu0, gui0 = time.perf_counter(), time.process_time(), time.thread_time()
 
             def end() -> None:
                 seconds = time.perf_counter() - t0
@@ -198,6 +206,7 @@ def main() -> int:
                     "phase": name, "seconds": seconds, "produced": produced, "displayed": shown,
                     "fps": shown / seconds, "dropped": produced - shown, "stall_ms": stall["max"],
                     "cycles": cycles[0] - state["cycles"],
+                    "cpu": (time.process_time() - cpu0) / seconds, "gui_cpu": (time.thread_time() - gui0) / seconds,
                 })
                 then()
 
@@ -205,10 +214,14 @@ def main() -> int:
 
         def start_cycles() -> None:
             threading.Thread(target=cycle_loop, daemon=True).start()
-            phase("cycles", finish)
+            phase("cycles", overlay_cost)
 
-        def finish() -> None:
+        def overlay_cost() -> None:
             stop_cycles.set()
+            QTimer.singleShot(500, measure_overlay)  # the last cycle lands first
+
+        def measure_overlay() -> None:
+            overlay_ms.update(time_overlay(window, station, frames, qt))
             qt.quit()
 
         def wait_ready() -> None:
@@ -226,7 +239,8 @@ def main() -> int:
         finally:
             station.stop()
     platform = os.environ.get("QT_QPA_PLATFORM") or f"xcb on {os.environ.get('DISPLAY', '?')}"
-    print(f"live view: {WIDTH}x{HEIGHT} RGB frames at {FPS:g} fps from memory, real MainWindow 1366x768 ({platform})")
+    print(cpu_line())
+    print(f"live view: {WIDTH}x{HEIGHT} RGB frames at {FPS:g} fps from memory, real MainWindow {win_w}x{win_h} ({platform})")
     print(f"camera worker live cap LIVE_MAX_FPS = {LIVE_MAX_FPS:g}; model {station.detector.describe() if station.detector else 'none'}")
     if detections:
         print(f"detections per shown result: median {int(np.median(detections))}, max {max(detections)}")
@@ -235,9 +249,53 @@ def main() -> int:
         print(
             f"  {r['phase']:<7} {r['seconds']:5.1f} s: produced {r['produced']}, displayed {r['displayed']} "
             f"({r['fps']:.1f} fps), dropped {r['dropped']} ({r['dropped'] / max(1, r['produced']):.0%}), "
-            f"longest GUI-thread stall {r['stall_ms']} ms{extra}"
+            f"longest GUI-thread stall {r['stall_ms']} ms, CPU {r['cpu']:.2f} cores (GUI thread {r['gui_cpu']:.2f}){extra}"
         )
+    for boxes, times in overlay_ms.items():
+        wall, cpu = np.array(times).T
+        print(f"  overlay {boxes:>3} boxes: show_result + paint {np.median(wall):6.1f} ms median, {wall.max():6.1f} ms "
+              f"longest; GUI-thread CPU {np.median(cpu):5.1f} ms median ({len(times)} results)")
     return 0
+
+
+def time_overlay(window, station, frames: list[np.ndarray], qt, rounds: int = 15) -> dict[int, list[tuple[float, float]]]:
+    """(wall ms, GUI-thread CPU ms) of showing and painting a cycle result with 11 and 300 boxes."""
+    import dataclasses
+    from datetime import datetime
+
+    from inspection_station.core.cycle import CycleResult, Verdict
+    from inspection_station.core.detection import Detection
+    from inspection_station.core.patterns.matching import match_pattern
+
+    rng = np.random.default_rng(5)
+    pattern = station.active_pattern_set
+    out: dict[int, list[tuple[float, float]]] = {}
+    last = station.last_result
+    for count in (11, 300):
+        times = []
+        for i in range(rounds):
+            xy = rng.uniform(0, 1, (count, 2)) * (WIDTH - 120, HEIGHT - 120)
+            wh = rng.uniform(30, 120, (count, 2))
+            dets = [Detection(int(rng.integers(5)), ("screw", "connector", "chip", "capacitor", "label")[c % 5],
+                              float(rng.uniform(0.3, 1.0)), (x, y, x + w, y + h))
+                    for c, ((x, y), (w, h)) in enumerate(zip(xy, wh, strict=True))]
+            frame = Frame(frames[i % len(frames)], next_frame_id(), time.time(), "bench")
+            match = match_pattern(pattern, dets, WIDTH, HEIGHT) if pattern is not None else None
+            result = CycleResult(f"bench-{count}-{i}", datetime.now().astimezone(),
+                                 Verdict.OK if match is not None and match.ok else Verdict.NOK,
+                                 frame=frame, image_size=(WIDTH, HEIGHT), detections=tuple(dets), match=match)
+            if last is not None:
+                result = dataclasses.replace(result, preview=last.preview, times=last.times)
+            qt.processEvents()
+            t0, c0 = time.perf_counter(), time.thread_time()
+            window.show_result(result)
+            window.image_view.graphics.viewport().repaint()  # the paint, synchronously
+            times.append(((time.perf_counter() - t0) * 1e3, (time.thread_time() - c0) * 1e3))
+            deadline = time.perf_counter() + 0.1
+            while time.perf_counter() < deadline:  # let queued work (an image made off-thread) land
+                qt.processEvents()
+        out[count] = times
+    return out
 
 
 if __name__ == "__main__":

@@ -323,7 +323,7 @@ def rss_bytes() -> int:
 
 @pytest.mark.qt
 def test_the_live_view_takes_the_newest_frames_straight_from_the_worker(images, qtbot):
-    """The one live-frame path: the view's display timer empties the worker's slot."""
+    """The one live-frame path: the view's display thread empties the worker's slot."""
     from inspection_station.gui.operator.image_view import ImageView
 
     worker = CameraWorker(emulator(images))
@@ -336,7 +336,7 @@ def test_the_live_view_takes_the_newest_frames_straight_from_the_worker(images, 
         worker.set_live(True)
         qtbot.waitUntil(lambda: len(drawn) >= 3, timeout=20_000)
         assert all(t is threading.main_thread() for t in drawn)
-        shown = view.image_item.mapRectToParent(view.image_item.boundingRect())
+        shown = view.picture.mapRectToParent(view.picture.boundingRect())
         assert view.mode == "live" and (shown.width(), shown.height()) == (W, H)  # original pixels
     finally:
         worker.stop()

@@ -23,6 +23,7 @@ from inspection_station.gui.error_route import ErrorRoute, install_exception_hoo
 from inspection_station.gui.operator.history_panel import PREVIEW_WIDTH, HistoryPanel
 from inspection_station.gui.operator.image_view import ImageView
 from inspection_station.gui.operator.main_window import pedal_key_sequence
+from inspection_station.gui.operator.overlay import LABELS_MAX
 from inspection_station.gui.operator.station_bridge import StationBridge
 from inspection_station.gui.operator.statistics_panel import StatisticsPanel
 from inspection_station.gui.operator.verdict_banner import VerdictBanner
@@ -47,19 +48,28 @@ def frame(value: int = 80, w: int = W, h: int = H, frame_id: int = 1) -> Frame:
 
 
 class NewestSlot:
-    """The contract of `Station.take_live_frame`: the newest frame put since the last take."""
+    """The contract of `Station.take_live_frame`: the newest frame put since the last take
+    (taken by the view's display thread)."""
 
     def __init__(self) -> None:
         self.frame: Frame | None = None
-        self.takes = 0
+        self.taken = 0  # frames handed out
+        self._lock = threading.Lock()
 
     def put(self, f: Frame) -> None:
-        self.frame = f
+        with self._lock:
+            self.frame = f
 
     def take(self) -> Frame | None:
-        self.takes += 1
-        f, self.frame = self.frame, None
+        with self._lock:
+            f, self.frame = self.frame, None
+            self.taken += f is not None
         return f
+
+
+def shown_value(view: ImageView) -> int:
+    """The grey level of the picture on screen (RGB32: blue, green, red, 255 per pixel)."""
+    return int(view.picture.prepared.pixels[0, 0, 0])
 
 
 def cycle(detections=(SCREW, CLIP), *, verdict=None, error="", ms=123.0, cycle_id="c1", img=None) -> CycleResult:
@@ -123,54 +133,78 @@ def test_banner_busy_shows_an_indeterminate_progress(qtbot):
 # --- image view and overlay --------------------------------------------------------------------
 
 
-def test_live_view_draws_only_the_newest_frame_per_tick(qtbot):
+def test_live_view_draws_only_the_newest_frame(qtbot):
     slot = NewestSlot()
-    view = ImageView(display_hz=1000, frame_source=slot.take)
-    qtbot.addWidget(view)
-    view._timer.stop()  # drive the display ticks by hand
     for i in range(5):
         slot.put(frame(value=10 * i, frame_id=i))
-    view._draw_pending()
-    view._draw_pending()  # nothing new: no second setImage
-    assert view.frames_drawn == 1
-    assert int(view.image_item.image[0, 0, 0]) == 40  # the newest of the five
-    assert view.image_item.axisOrder == "row-major"
-    assert tuple(view.image_item.levels) == (0, 255)
+    view = ImageView(display_hz=200, frame_source=slot.take)
+    qtbot.addWidget(view)
+    qtbot.waitUntil(lambda: view.frames_drawn >= 1)
+    qtbot.wait(100)  # the view fitted to the frame: the same frame once more, at the view's size
+    drawn = view.frames_drawn
+    qtbot.wait(100)  # twenty display ticks: nothing new, nothing drawn again
+    assert view.frames_drawn == drawn <= 2 and slot.taken == 1
+    assert shown_value(view) == 40  # the newest of the five
+    assert view.picture.prepared.image.format() == view.picture.prepared.image.Format.Format_RGB32
 
 
-def test_live_frames_are_decimated_to_the_view_but_keep_original_coordinates(qtbot):
+def test_pictures_are_made_off_the_gui_thread_at_the_size_shown(qtbot):
     slot = NewestSlot()
     view = ImageView(frame_source=slot.take)
     qtbot.addWidget(view)
-    view._timer.stop()
     view.resize(520, 400)
     view.show()
     qtbot.waitExposed(view)
+    made_on = []
+    real = view.preparer._prepare
+    view.preparer._prepare = lambda *a: made_on.append(threading.get_ident()) or real(*a)
     width = view.graphics.viewport().width() * view.devicePixelRatioF()
     slot.put(frame(w=int(width * 4), h=int(width * 3)))
-    view._draw_pending()
-    assert view.image_item.image.shape[1] == pytest.approx(width, abs=1)
-    assert view.image_item.mapRectToParent(view.image_item.boundingRect()).width() == pytest.approx(width * 4)
-    result = cycle(img=frame(w=int(width * 4), h=int(width * 3)))
+    qtbot.waitUntil(lambda: view.frames_drawn == 1)
+    qtbot.waitUntil(lambda: view.picture.prepared.image.width() == pytest.approx(width, abs=2))
+    assert made_on and threading.get_ident() not in made_on
+    assert view.picture.mapRectToParent(view.picture.boundingRect()).width() == pytest.approx(width * 4)
+    # a held cycle: the same, and a zoom asks for the shown part again at the screen's pixels
+    result = cycle(img=frame(value=120, w=int(width * 4), h=int(width * 3)))
     view.hold(result.frame.image, (), None, result.frame.width, result.frame.height)
-    assert view.image_item.image.shape[1] == int(width * 4)  # a held cycle: every pixel
+    qtbot.waitUntil(lambda: view.picture.prepared.token == view._token and shown_value(view) == 120)
+    assert view.picture.prepared.image.width() == pytest.approx(width, abs=2)
+    view.view.scaleBy((0.25, 0.25))
+    qtbot.waitUntil(lambda: view.picture.prepared.region[2] - view.picture.prepared.region[0] < width * 1.5)
+    region = view.picture.prepared.region
+    assert view.picture.prepared.image.width() == pytest.approx(region[2] - region[0], abs=2)  # 1:1 now
 
 
 def test_hold_keeps_the_cycle_frame_until_live(qtbot):
     slot = NewestSlot()
     view = ImageView(frame_source=slot.take)
     qtbot.addWidget(view)
-    view._timer.stop()
     result = cycle()
     view.hold(result.frame.image, result.detections, result.match, W, H)
+    qtbot.waitUntil(lambda: view.frames_drawn >= 1)
     slot.put(frame(value=200))
-    view._draw_pending()
-    assert view.mode == "held" and int(view.image_item.image[0, 0, 0]) == 80
-    assert slot.takes == 0  # held: the view takes no live frames
+    qtbot.wait(100)
+    assert view.mode == "held" and shown_value(view) == 80
+    assert slot.taken == 0  # held: the view takes no live frames
     view.go_live()
-    view._draw_pending()
-    assert view.mode == "live" and int(view.image_item.image[0, 0, 0]) == 200
+    qtbot.waitUntil(lambda: shown_value(view) == 200)
+    assert view.mode == "live"
     assert view.overlay.drawn_boxes() == []  # live frames carry no overlay
+
+
+def test_a_bgr_or_mono_frame_shows_in_its_true_colours():
+    from inspection_station.core.frame import ColorOrder
+    from inspection_station.gui.operator.display_image import display_pixels
+
+    bgr = np.zeros((4, 6, 3), np.uint8)
+    bgr[..., 0] = 255  # blue, in BGR order
+    pixels, region = display_pixels(bgr, ColorOrder.BGR, (6, 4), None)
+    assert tuple(pixels[0, 0]) == (255, 0, 0, 255) and region == (0, 0, 6, 4)  # RGB32: B G R A bytes
+    mono, _ = display_pixels(np.full((4, 6), 7, np.uint8), ColorOrder.MONO, (6, 4), None)
+    assert tuple(mono[0, 0]) == (7, 7, 7, 255)
+    preview = np.zeros((40, 60, 3), np.uint8)  # a preview a tenth of the frame: regions in frame pixels
+    _, region = display_pixels(preview, ColorOrder.RGB, (600, 400), None)
+    assert region == (0, 0, 600, 400)
 
 
 def test_overlay_draws_boxes_labels_and_slot_bounds_in_place(qtbot):
@@ -183,19 +217,21 @@ def test_overlay_draws_boxes_labels_and_slot_bounds_in_place(qtbot):
         (200, 160, 100, 80), (600, 320, 100, 96)
     ]
     assert overlay.drawn_labels() == ["screw 0.91", "clip 0.66"]
-    assert overlay._boxes.items[0].pen().color().name() == "#123456"  # configured class colour
+    assert overlay.drawn_box_colors()[0] == "#123456"  # configured class colour
     slots = overlay.drawn_slots()
     assert [filled for _, _, filled in slots] == [True, True, False]
     inner, outer, _ = slots[2]  # the missing one: both bounds, in pixels
     assert (inner.x(), inner.y(), inner.right(), inner.bottom()) == pytest.approx((810, 648, 840, 672))
     assert (outer.x(), outer.y(), outer.right(), outer.bottom()) == pytest.approx((780, 624, 870, 696))
-    assert overlay._slot_inner.items[2].pen().color() == QColor(theme.SLOT_MISSING)
-    first_items = list(overlay._boxes.items)
+    assert overlay.drawn_slot_colors()[2] == (QColor(theme.SLOT_MISSING).name(), True, True)  # solid, dashed
+    items = len(view.view.scene().items())
 
+    many = tuple(Detection(i % 2, "screw", 0.5, (i, i, i + 30.0, i + 20.0)) for i in range(300))
+    view.hold(result.frame.image, many, match_pattern(PATTERN, many, W, H), W, H)
+    assert len(overlay.drawn_boxes()) == 300 and len(overlay.drawn_labels()) == LABELS_MAX  # the most confident
+    assert len(view.view.scene().items()) == items  # one item painted in place, nothing built per box
     view.hold(result.frame.image, (CLIP,), match_pattern(PATTERN, (CLIP,), W, H), W, H)
-    assert overlay._boxes.items[: len(first_items)] == first_items  # reused, not rebuilt
     assert overlay.drawn_labels() == ["clip 0.66"]
-    assert not first_items[1].isVisible()
 
     view.set_overlay_visible(False)
     assert not overlay.is_visible()

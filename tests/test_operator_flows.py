@@ -80,6 +80,7 @@ def test_refused_stays_on_the_banner_after_the_verdict_lands_and_counts(qtbot, t
 def test_reset_shift_and_quit_ask_first(qtbot, gui):  # noqa: F811
     w = gui.window
     inspect_and_wait(qtbot, gui)
+    w.side_tabs.setCurrentWidget(w.statistics)  # the reset button is on the statistics tab
     asked = []
     w.statistics.confirm = lambda *q: asked.append(q) or False
     w.statistics.reset_button.click()

@@ -290,7 +290,7 @@ class Station:
     def take_live_frame(self) -> Frame | None:
         """The newest live frame (emptying the camera worker's one-frame slot), or None.
 
-        The one live-frame path: a view's display timer calls this; nothing is queued.
+        The one live-frame path: a view's display thread calls this; nothing is queued.
         """
         camera = self.camera
         return camera.take_live_frame() if camera is not None else None

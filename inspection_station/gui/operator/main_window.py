@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from inspection_station import __version__
 from inspection_station.core.cycle import CycleResult, Verdict
 from inspection_station.core.detect.class_map import class_colours
+from inspection_station.core.frame import ColorOrder
 from inspection_station.core.logging_setup import log_dir
 from inspection_station.core.results.csv_log import log_path
 from inspection_station.core.settings.model import Settings, resolve_results_dirs
@@ -233,6 +234,8 @@ class MainWindow(QMainWindow):
         b.error.connect(lambda message: self.error_route.report(message))
         b.refused.connect(self.show_refused)
         b.notice.connect(self.show_message)
+        b.cycle_started.connect(self._cycle_started)
+        self.station.add_listener(b.listener())
         self.error_route.reported.connect(self.show_error)
 
         self.inspect_button.clicked.connect(lambda: self.inspect("button"))
@@ -277,6 +280,15 @@ class MainWindow(QMainWindow):
             self.banner.show_busy("INSPECTING")
             self._update_busy()
         return accepted
+
+    def _cycle_started(self, _source: str) -> None:
+        """Any route's trigger: INSPECTING over the live picture (not the last part's boxes)."""
+        self._cycle_running = True
+        self.banner.show_busy("INSPECTING")
+        self.shown_result = None
+        self._update_overrule_button()
+        self._live_view()
+        self._update_busy()
 
     def go_live(self) -> None:
         """Live view, and the banner back to the live state (a held verdict is not current)."""
@@ -459,8 +471,8 @@ class MainWindow(QMainWindow):
         else:  # a known problem (broken pattern, no model) stays named, with this cycle's reason
             self.banner.show_error(result.error or "the cycle failed")
         frame = result.frame
-        image, width, height = (frame.rgb, frame.width, frame.height) if frame is not None else (None, 0, 0)
-        self._hold(image, result, width, height)
+        image, width, height = (frame.image, frame.width, frame.height) if frame is not None else (None, 0, 0)
+        self._hold(image, result, width, height, frame.color if frame is not None else ColorOrder.RGB)
         self.history.add_result(result)
         self.statistics.add_result(result)
         self.part_id_field.cycle_done(result)
@@ -571,13 +583,13 @@ class MainWindow(QMainWindow):
 
     # --- helpers -----------------------------------------------------------------------------
 
-    def _hold(self, image, result: CycleResult, width: int, height: int) -> None:
+    def _hold(self, image, result: CycleResult, width: int, height: int, color=ColorOrder.RGB) -> None:
         """Show a cycle's picture with its boxes until the next cycle or Live; without a picture
         (the camera failed) go live: never leave another cycle's boxes under this verdict."""
         if image is None:
             self._live_view()  # the banner keeps this cycle's verdict and reason
             return
-        self.image_view.hold(image, result.detections, result.match, width, height)
+        self.image_view.hold(image, result.detections, result.match, width, height, color)
         self.station.set_live(False)  # nobody looks at live frames while a cycle is held
 
     def _show_idle(self) -> None:

@@ -1,27 +1,37 @@
-"""Detection boxes and pattern slots drawn over the image as pyqtgraph child items.
+"""Detection boxes and pattern slots drawn over the image: one graphics item, painted in place.
 
-Items are pooled and updated in place (setRect / setPos / setText); the image is never
-redrawn to show boxes. Coordinates are ORIGINAL image pixels; the overlay's parent is
-placed in the same view as the image item, so a downscaled preview image that was
-stretched back to the original size (ImageItem.setRect) still lines up.
+A cycle can bring hundreds of boxes (a model on a busy photo); one QGraphicsItem per box
+and one text item per label cost the GUI thread 0.25-1.3 s per result (setText lays out a
+text document; each item is indexed by the scene). Here `show` only stores plain lists
+and asks for one repaint; `paint` draws every rectangle in device pixels (pens cosmetic,
+batched per colour) and the labels from a cache of QStaticText. Labels: every slot's,
+and the LABELS_MAX most confident detections' (hundreds of overlapping labels read as
+noise; every box is drawn). The item is cached in device pixels (Qt's
+DeviceCoordinateCache): a new picture underneath, or a repaint of the view, reuses it.
+
+Coordinates are ORIGINAL image pixels; the item's parent sits in the same view as the
+picture, so a downscaled display image still lines up. Labels keep their size whatever
+the zoom, at the box's top-left corner (kept inside the frame).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QPen
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPen, QStaticText
+from PySide6.QtWidgets import QGraphicsItem
 
 from inspection_station.core.detection import Detection
 from inspection_station.core.patterns.matching import wrong_part_name
 from inspection_station.gui import theme
 
-Z_SLOTS = 10
-Z_BOXES = 20
-Z_LABELS = 30
+LABEL_PT = 13
+LABELS_MAX = 60  # detection labels drawn per result, most confident first
+LABEL_CACHE = 2000  # distinct label texts kept as QStaticText
+PAD = 3  # px around a label's text
 
 
 def _pen(color: str, width: float, dashed: bool = False) -> QPen:
@@ -33,32 +43,104 @@ def _pen(color: str, width: float, dashed: bool = False) -> QPen:
     return pen
 
 
-class _Pool:
-    """Reusable graphics items of one kind: `take()` the next, `finish()` hides the rest."""
+@dataclass(frozen=True, slots=True)
+class DrawnBox:
+    rect: QRectF  # original image pixels
+    color: str
+    width: float
+    dashed: bool = False
+    shade: int = 0  # alpha of a fill in `color` (a missing slot)
 
-    def __init__(self, factory) -> None:
-        self._factory = factory
-        self.items: list = []
-        self._used = 0
 
-    def begin(self) -> None:
-        self._used = 0
+@dataclass(frozen=True, slots=True)
+class DrawnLabel:
+    text: str
+    at: QPointF  # original image pixels
+    fill: str
+    ink: str
+    below: bool = False  # under the point (a wrong part's label), else above it
 
-    def take(self):
-        if self._used == len(self.items):
-            self.items.append(self._factory())
-        item = self.items[self._used]
-        self._used += 1
-        item.setVisible(True)
-        return item
 
-    def finish(self) -> None:
-        for item in self.items[self._used:]:
-            item.setVisible(False)
+class OverlayItem(QGraphicsItem):
+    """Paints the overlay's boxes and labels; `set_content` swaps them in one go."""
 
-    @property
-    def visible(self) -> list:
-        return self.items[: self._used]
+    def __init__(self, parent: QGraphicsItem | None = None) -> None:
+        super().__init__(parent)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # painted once per content or zoom
+        self.boxes: list[DrawnBox] = []
+        self.labels: list[DrawnLabel] = []
+        self._bounds = QRectF(0, 0, 1, 1)
+        self.font = QFont("Sans Serif")
+        self.font.setPointSize(theme.pt(LABEL_PT))
+        self.font.setBold(True)
+        self._metrics = QFontMetricsF(self.font)
+        self._texts: OrderedDict[str, QStaticText] = OrderedDict()
+        self._pens: dict[tuple, QPen] = {}
+
+    def set_content(self, boxes: list[DrawnBox], labels: list[DrawnLabel], width: int, height: int) -> None:
+        bounds = QRectF(0, 0, max(1, width), max(1, height))
+        if bounds != self._bounds:
+            self.prepareGeometryChange()
+            self._bounds = bounds
+        self.boxes, self.labels = boxes, labels
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt)
+        return self._bounds
+
+    def _pen_for(self, color: str, width: float, dashed: bool) -> QPen:
+        key = (color, width, dashed)
+        pen = self._pens.get(key)
+        if pen is None:
+            pen = self._pens[key] = _pen(color, width, dashed)
+        return pen
+
+    def _static(self, text: str) -> QStaticText:
+        static = self._texts.get(text)
+        if static is None:
+            static = QStaticText(text)
+            static.setTextFormat(Qt.TextFormat.PlainText)
+            static.prepare(font=self.font)
+            self._texts[text] = static
+            if len(self._texts) > LABEL_CACHE:
+                self._texts.popitem(last=False)
+        else:
+            self._texts.move_to_end(text)
+        return static
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        if not self.boxes and not self.labels:
+            return
+        t = painter.transform()  # original pixels -> device: scale and shift (no rotation here)
+        frame = t.mapRect(self._bounds)
+        painter.save()
+        painter.resetTransform()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        groups: dict[tuple, list[QRectF]] = {}
+        for box in self.boxes:
+            rect = t.mapRect(box.rect)
+            if box.shade:
+                shade = QColor(box.color)
+                shade.setAlpha(box.shade)
+                painter.fillRect(rect, shade)
+            groups.setdefault((box.color, box.width, box.dashed), []).append(rect)
+        painter.setBrush(QBrush(Qt.BrushStyle.NoBrush))
+        for (color, width, dashed), rects in groups.items():
+            painter.setPen(self._pen_for(color, width, dashed))
+            painter.drawRects(rects)
+        painter.setFont(self.font)
+        height = self._metrics.height() + 2 * PAD
+        for label in self.labels:
+            static = self._static(label.text)
+            size = static.size()
+            point = t.map(label.at)
+            x = min(max(point.x(), frame.left()), max(frame.left(), frame.right() - size.width() - 2 * PAD))
+            y = point.y() if label.below else point.y() - height
+            y = min(max(y, frame.top()), max(frame.top(), frame.bottom() - height))  # inside the frame
+            painter.fillRect(QRectF(x, y, size.width() + 2 * PAD, height), QColor(label.fill))
+            painter.setPen(QColor(label.ink))
+            painter.drawStaticText(QPointF(x + PAD, y + PAD), static)
+        painter.restore()
 
 
 class Overlay:
@@ -72,25 +154,12 @@ class Overlay:
     def __init__(self, parent: QGraphicsItem, class_colors: Sequence[str] = ()) -> None:
         self.root = parent
         self._class_colors = tuple(class_colors)
-        self._boxes = _Pool(lambda: self._rect(Z_BOXES))
-        self._box_labels = _Pool(lambda: self._label())
-        self._slot_inner = _Pool(lambda: self._rect(Z_SLOTS))
-        self._slot_outer = _Pool(lambda: self._rect(Z_SLOTS))
-        self._slot_labels = _Pool(lambda: self._label())
-        self._pools = (self._boxes, self._box_labels, self._slot_inner, self._slot_outer, self._slot_labels)
-
-    def _rect(self, z: float) -> QGraphicsRectItem:
-        item = QGraphicsRectItem(self.root)
-        item.setZValue(z)
-        item.setBrush(QBrush(Qt.BrushStyle.NoBrush))
-        return item
-
-    def _label(self) -> pg.TextItem:
-        item = pg.TextItem(anchor=(0, 1))  # bottom-left at the box corner; ignores zoom
-        item.setParentItem(self.root)
-        item.setZValue(Z_LABELS)
-        item.setFont(pg.QtGui.QFont("Sans Serif", 13, pg.QtGui.QFont.Weight.Bold))
-        return item
+        self.item = OverlayItem(parent)
+        self.item.setZValue(10)
+        self._detections: list[DrawnBox] = []
+        self._det_labels: list[DrawnLabel] = []
+        self._slots: list[tuple[DrawnBox, DrawnBox, bool]] = []
+        self._slot_labels: list[DrawnLabel] = []
 
     # --- public ------------------------------------------------------------------------------
 
@@ -105,69 +174,71 @@ class Overlay:
         return self.root.isVisible()
 
     def clear(self) -> None:
-        for pool in self._pools:
-            pool.begin()
-            pool.finish()
+        self._detections, self._det_labels, self._slots, self._slot_labels = [], [], [], []
+        self.item.set_content([], [], 1, 1)
 
     def show(self, detections: Sequence[Detection], match, width: int, height: int) -> None:
-        """Draw `detections` and the slots of `match` (a MatchResult or None) in place."""
-        for pool in self._pools:
-            pool.begin()
-        for det in detections:
-            color = theme.class_color(det.class_id, self._class_colors)
-            x1, y1, x2, y2 = (float(v) for v in det.box)
-            box = self._boxes.take()
-            box.setPen(_pen(color, 3))
-            box.setRect(QRectF(x1, y1, x2 - x1, y2 - y1))
-            label = self._box_labels.take()
-            label.fill = pg.mkBrush(color)
-            label.setText(f"{det.class_name} {det.score:.2f}", color="#000000")
-            label.setPos(x1, y1)
+        """Draw `detections` and the slots of `match` (a MatchResult or None): plain lists
+        and one repaint, whatever the count."""
+        boxes: list[DrawnBox] = []
+        labels: list[DrawnLabel] = []
+        slots: list[tuple[DrawnBox, DrawnBox, bool]] = []
+        slot_labels: list[DrawnLabel] = []
         for slot in getattr(match, "slots", None) or ():
             color = theme.SLOT_FILLED if slot.matched else theme.SLOT_MISSING
-            inner = _to_pixels(slot.inner, width, height)
-            outer = _to_pixels(slot.outer, width, height)
-            inner_item = self._slot_inner.take()
-            inner_item.setPen(_pen(color, 2 if slot.matched else 3))
-            inner_item.setRect(inner)
-            outer_item = self._slot_outer.take()
-            outer_item.setPen(_pen(color, 2 if slot.matched else 3, dashed=True))
-            shade = QColor(color)
-            shade.setAlpha(0 if slot.matched else 60)
-            outer_item.setBrush(QBrush(shade))
-            outer_item.setRect(outer)
+            pen_width = 2 if slot.matched else 3
+            inner = DrawnBox(_to_pixels(slot.inner, width, height), color, pen_width)
+            outer = DrawnBox(_to_pixels(slot.outer, width, height), color, pen_width, dashed=True,
+                             shade=0 if slot.matched else 60)
+            slots.append((inner, outer, bool(slot.matched)))
             if not slot.matched:
-                label = self._slot_labels.take()
-                label.fill = pg.mkBrush(theme.SLOT_MISSING)
                 wrong = wrong_part_name(slot, detections)
                 if wrong:  # under the box: the wrong part's own label sits on top of it
-                    label.setAnchor((0, 0))
-                    label.setText(f"wrong: {wrong}", color="#ffffff")
-                    label.setPos(outer.left(), outer.bottom())
+                    slot_labels.append(DrawnLabel(f"wrong: {wrong}", outer.rect.bottomLeft(),
+                                                  theme.SLOT_MISSING, "#ffffff", below=True))
                 else:
-                    label.setAnchor((0, 1))
-                    label.setText(f"missing {slot.name or f'class {slot.class_id}'}", color="#ffffff")
-                    label.setPos(outer.left(), outer.top())
-        for pool in self._pools:
-            pool.finish()
+                    slot_labels.append(DrawnLabel(f"missing {slot.name or f'class {slot.class_id}'}",
+                                                  outer.rect.topLeft(), theme.SLOT_MISSING, "#ffffff"))
+        colors = {}
+        for det in detections:
+            color = colors.get(det.class_id)
+            if color is None:
+                color = colors[det.class_id] = theme.class_color(det.class_id, self._class_colors)
+            x1, y1, x2, y2 = det.box
+            boxes.append(DrawnBox(QRectF(x1, y1, x2 - x1, y2 - y1), color, 3))
+        labelled = range(len(detections))
+        if len(detections) > LABELS_MAX:
+            labelled = sorted(sorted(labelled, key=lambda i: -detections[i].score)[:LABELS_MAX])
+        for i in labelled:
+            det = detections[i]
+            labels.append(DrawnLabel(f"{det.class_name} {det.score:.2f}", boxes[i].rect.topLeft(), boxes[i].color,
+                                     "#000000"))
+        self._detections, self._det_labels, self._slots, self._slot_labels = boxes, labels, slots, slot_labels
+        # slots under the detections, their labels on top of everything
+        drawn = [b for pair in slots for b in (pair[1], pair[0])] + boxes
+        self.item.set_content(drawn, labels + slot_labels, width, height)
 
     # --- for tests and tools: what is drawn right now -----------------------------------------
 
     def drawn_boxes(self) -> list[QRectF]:
-        return [item.rect() for item in self._boxes.visible]
+        return [b.rect for b in self._detections]
+
+    def drawn_box_colors(self) -> list[str]:
+        return [QColor(b.color).name() for b in self._detections]
 
     def drawn_labels(self) -> list[str]:
-        return [item.toPlainText() for item in self._box_labels.visible]
+        return [label.text for label in self._det_labels]
 
     def drawn_slot_labels(self) -> list[str]:
-        return [item.toPlainText() for item in self._slot_labels.visible]
+        return [label.text for label in self._slot_labels]
 
     def drawn_slots(self) -> list[tuple[QRectF, QRectF, bool]]:
         """(inner, outer, filled) per drawn slot."""
-        return [
-            (inner.rect(), outer.rect(), inner.pen().color().name() == QColor(theme.SLOT_FILLED).name())
-            for inner, outer in zip(self._slot_inner.visible, self._slot_outer.visible, strict=True)
-        ]
+        return [(inner.rect, outer.rect, filled) for inner, outer, filled in self._slots]
+
+    def drawn_slot_colors(self) -> list[tuple[str, bool, bool]]:
+        """(colour, inner solid, outer dashed) per drawn slot."""
+        return [(QColor(inner.color).name(), not inner.dashed, outer.dashed) for inner, outer, _ in self._slots]
 
 
 def _to_pixels(box: Sequence[float], width: int, height: int) -> QRectF:

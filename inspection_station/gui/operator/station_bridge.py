@@ -4,7 +4,7 @@ The core Station knows nothing about Qt; it calls plain callbacks from its worke
 threads. Emitting a signal of a QObject that lives in the GUI thread from another
 thread is delivered queued, so every slot connected here runs in the GUI thread.
 
-Live frames do not pass here: the image view's display timer takes the newest frame
+Live frames do not pass here: the image view's display thread takes the newest frame
 from the station itself (`Station.take_live_frame`), the one live-frame path.
 """
 
@@ -13,6 +13,15 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 from inspection_station.core.cycle import CycleResult
+from inspection_station.core.listeners import StationListener
+
+
+class _CycleStarts(StationListener):
+    def __init__(self, bridge: StationBridge) -> None:
+        self.bridge = bridge
+
+    def cycle_started(self, source: str) -> None:
+        self.bridge.cycle_started.emit(str(source))
 
 
 class StationBridge(QObject):
@@ -21,6 +30,7 @@ class StationBridge(QObject):
     error = Signal(str)
     refused = Signal(str)  # why a trigger was refused
     notice = Signal(str)  # something worth a status-bar line, not an error
+    cycle_started = Signal(str)  # a trigger was accepted (any route: button, pedal, API, PLC line)
 
     def callbacks(self) -> dict:
         """The keyword arguments for `Station(settings, **bridge.callbacks())`."""
@@ -31,6 +41,10 @@ class StationBridge(QObject):
             "on_refused": self.on_refused,
             "on_notice": self.on_notice,
         }
+
+    def listener(self) -> StationListener:
+        """For `station.add_listener`: the cycle starts of every trigger route, as a signal."""
+        return _CycleStarts(self)
 
     # --- called from any thread -------------------------------------------------------
 

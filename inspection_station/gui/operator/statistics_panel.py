@@ -3,7 +3,9 @@ detections per class with their score range; "Reset shift" starts over.
 
 The numbers come from the core `Statistics` (the same ones the headless run prints),
 read as a frozen snapshot after each cycle. The trend plot shows the cycle times of the
-cycles this window received (display data only). Plots are updated in place (setData).
+cycles this window received (display data only). Plots are updated in place (setData),
+and only while the panel is on screen: a hidden tab is refreshed when it is shown, so
+cycles back to back cost the GUI thread nothing here.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class StatisticsPanel(QWidget):
     def __init__(self, statistics: Statistics, parent=None) -> None:
         super().__init__(parent)
         self.statistics = statistics
+        self._stale = True
         self.cycle_ms: deque[float] = deque(maxlen=TREND_LENGTH)
         self.count_labels = {
             "OK": _big_label("0", theme.VERDICT_TEXT["OK"]),
@@ -132,7 +135,19 @@ class StatisticsPanel(QWidget):
     def add_result(self, result: CycleResult) -> None:
         if result.times.total_ms > 0:
             self.cycle_ms.append(float(result.times.total_ms))
-        self.refresh()
+        self.refresh_when_shown()
+
+    def refresh_when_shown(self) -> None:
+        """Refresh now if on screen, else when next shown."""
+        if self.isVisible():
+            self.refresh()
+        else:
+            self._stale = True
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt)
+        super().showEvent(event)
+        if self._stale:
+            self.refresh()
 
     def request_reset(self) -> bool:
         """Reset only after a confirmation: one stray click must not zero a shift's counts."""
@@ -153,6 +168,7 @@ class StatisticsPanel(QWidget):
     # --- drawing --------------------------------------------------------------------------------
 
     def refresh(self) -> None:
+        self._stale = False
         snap = self.statistics.snapshot()
         for name, label in self.count_labels.items():
             label.setText(str(snap.counts.get(name, 0)))

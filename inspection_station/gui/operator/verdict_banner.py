@@ -120,7 +120,7 @@ class VerdictBanner(QFrame):
         """A short-lived message (e.g. a refused trigger) over the reason line, with a frame flash."""
         self._flash_text = message
         self._flash_timer.start(FLASH_MS)
-        self.setStyleSheet(self._style(self.state, flash=True))
+        self._restyle(self._style(self.state, flash=True))
         self._fit_reason()
 
     def is_flashing(self) -> bool:
@@ -137,14 +137,19 @@ class VerdictBanner(QFrame):
         self.busy.setVisible(busy)
         flashing = self.is_flashing()  # a refusal keeps its time on screen, then this reason shows
         self.reason.setToolTip(reason)
-        self.setStyleSheet(self._style(state, flash=flashing, replay=replay))
+        self._restyle(self._style(state, flash=flashing, replay=replay))
         self._fit_reason()
 
     def end_flash(self) -> None:
         """The flash's time is up (the timer calls this): the steady reason shows again."""
         self._flash_timer.stop()
-        self.setStyleSheet(self._style(self.state, replay=self.replay))
+        self._restyle(self._style(self.state, replay=self.replay))
         self._fit_reason()
+
+    def _restyle(self, sheet: str) -> None:
+        """A style sheet re-polishes the banner and its labels (milliseconds): only on a change."""
+        if sheet != self.styleSheet():
+            self.setStyleSheet(sheet)
 
     def _style(self, state: str, flash: bool = False, replay: bool = False) -> str:
         background, foreground = theme.VERDICT_COLORS.get(state, theme.VERDICT_COLORS["READY"])
@@ -179,7 +184,7 @@ class VerdictBanner(QFrame):
             lines["title"] + lines["detail"] + REASON_LINES * lines["reason"] + self.busy.height()
             + margins.top() + margins.bottom() + 2 * self._border_px + 4
         )
-        self.setStyleSheet(self._style(self.state, flash=self.is_flashing(), replay=self.replay))
+        self._restyle(self._style(self.state, flash=self.is_flashing(), replay=self.replay))
         self._fit_reason()
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
