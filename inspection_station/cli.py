@@ -79,9 +79,16 @@ def _chosen_command(argv: list[str]) -> str:
     return next((word for word in argv if not word.startswith("-")), "")
 
 
+STATION_COMMANDS = ("", "gui", "run", "serve")  # they start a station: its heavy imports begin at once
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     command = _chosen_command(argv)
+    if command in STATION_COMMANDS and not {"-h", "--help", "--version"} & set(argv):
+        from inspection_station.core import preload
+
+        preload.start_for_station()  # onnxruntime, pylon, the solver: beside the imports below
     parser = build_parser(command or "gui")
     args = parser.parse_args(argv)
     if args.command is None:

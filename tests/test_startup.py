@@ -71,3 +71,63 @@ def test_matching_a_pattern_loads_the_assignment_solver_without_scipy_optimize()
         "assert 'scipy.optimize' not in sys.modules and 'scipy.linalg' not in sys.modules\n"
     )
     assert "scipy" in loaded_after(code)  # the solver itself is scipy's
+
+
+# --- what runs beside what: the station starts before the window is built ----------------------
+
+
+def test_callbacks_held_until_the_receiver_attaches_then_passed_straight_on():
+    import threading
+
+    from inspection_station.core.callback_relay import CallbackRelay
+
+    relay = CallbackRelay()
+    cb = relay.callbacks()
+    cb["on_state"]("camera", "connecting", "")
+    cb["on_error"]("model not loaded: x")
+    got = []
+    receiver = {name: (lambda *a, n=name: got.append((n, a))) for name in cb}
+    assert relay.attach(receiver) == 2
+    assert got == [("on_state", ("camera", "connecting", "")), ("on_error", ("model not loaded: x",))]
+    worker = threading.Thread(target=cb["on_notice"], args=("later",))
+    worker.start()
+    worker.join()
+    assert got[-1] == ("on_notice", ("later",))
+
+
+def test_preloads_run_once_on_their_own_threads():
+    import threading
+
+    from inspection_station.core import preload
+
+    preload.start("json", "json")
+    thread = preload._started["json"]
+    preload.wait("json", timeout=30)
+    assert not thread.is_alive() and thread is not threading.current_thread()
+    preload.wait("never started")  # a no-op
+    preload.start("no_such_module_here")  # its real import reports it, not the preload
+    preload.wait("no_such_module_here", timeout=30)
+
+
+@pytest.mark.qt
+def test_the_gui_starts_the_station_before_the_window_and_replays_what_it_missed(qtbot, tmp_path):
+    from inspection_station.commands.gui import start_station_early
+    from inspection_station.gui.operator.main_window import MainWindow
+    from inspection_station.gui.operator.station_bridge import StationBridge
+    from tests.known_station import station_settings
+
+    settings = station_settings(tmp_path)
+    station, relay, launched = start_station_early(settings)
+    try:
+        launched.result(timeout=60)
+        assert station.wait_ready(60)  # model loaded and camera opening with no window yet
+        bridge = StationBridge()
+        window = MainWindow(station, bridge, settings)
+        qtbot.addWidget(window)
+        assert window.banner.state == "BUSY"  # STARTING until the replay
+        assert relay.attach(bridge.callbacks()) >= 2  # at least model loading + ready
+        qtbot.waitUntil(lambda: window.banner.state == "READY" and "emulated" in window.camera_label.text(),
+                        timeout=30_000)
+        assert window.model_label.text() == f"Model: {station.detector.model_path.name} · CPU"  # replayed too
+    finally:
+        station.stop()

@@ -30,9 +30,31 @@ def run(args: argparse.Namespace) -> int:
     from inspection_station.core.logging_setup import setup_logging
 
     setup_logging(settings.logging)
+    early = start_station_early(settings)
 
     # Qt only now: other commands never load it (gui/__init__ loads onnxruntime before Qt).
 
-    from inspection_station.gui.app import run_gui
+    try:
+        from inspection_station.gui.app import run_gui
 
-    return run_gui(settings, demo=demo, settings_path=settings_path, warnings=warnings)
+        return run_gui(settings, demo=demo, settings_path=settings_path, warnings=warnings, early=early)
+    except BaseException:
+        early[0].stop()  # the window never came up (or is gone): nothing may keep the process alive
+        raise
+
+
+def start_station_early(settings):
+    """The station started before Qt is imported and the window is built: the camera opens
+    and the model loads on the station's threads while the main thread builds the window
+    (what the station reports meanwhile waits in a CallbackRelay for the window's bridge).
+    Windows: onnxruntime's DLLs must load before Qt's, so its preload is awaited first."""
+    from inspection_station.core import preload
+    from inspection_station.core.callback_relay import CallbackRelay
+    from inspection_station.core.station import Station
+
+    preload.start_for_station(settings.camera.source)
+    relay = CallbackRelay()
+    station = Station(settings, **relay.callbacks())
+    launched = station.launch(live=True)
+    preload.wait("onnxruntime")
+    return station, relay, launched

@@ -24,6 +24,7 @@ from inspection_station.gui.engineer.access_ui import AccessUi, station_access
 from inspection_station.gui.error_route import ErrorRoute, install_exception_hooks
 from inspection_station.gui.operator.main_window import MainWindow
 from inspection_station.gui.operator.station_bridge import StationBridge
+from inspection_station.gui.screen_fit import fit_to_screen
 from inspection_station.gui.theme import apply_theme
 
 log = logging.getLogger(__name__)
@@ -146,20 +147,26 @@ def run_gui(
     settings_path: str | Path | None = None,
     warnings: Sequence[str] = (),
     argv: Sequence[str] | None = None,
+    early=None,
 ) -> int:
-    """Show the operator window on `settings` until it is closed; returns the exit code."""
+    """Show the operator window on `settings` until it is closed; returns the exit code.
+
+    `early`: (station, relay, launched) from commands/gui.start_station_early, a station
+    already starting while Qt was imported; its reports so far are replayed to the window."""
     from inspection_station.core.station import Station
 
     app = make_application(argv)
     route = ErrorRoute()
     uninstall_hooks = install_exception_hooks(route)
     bridge = StationBridge()
-    station = Station(settings, **bridge.callbacks())
+    station, relay, launched = early if early is not None else (Station(settings, **bridge.callbacks()), None, None)
     window = MainWindow(station, bridge, settings, error_route=route)
+    if relay is not None:
+        relay.attach(bridge.callbacks())  # the window listens now: what came meanwhile, then the rest
     line = LineRunner(station, window, route)
     line.prepare(settings)
     if demo:
-        window.setWindowTitle(window.windowTitle() + "  (demo)")
+        window.set_title_suffix("  (demo)")  # kept when the settings change the title
     path = Path(settings_path) if settings_path else None
     window.settings_path = path  # where the engineer's edits go (the demo's own file in --demo)
     access_ui = AccessUi(station_access(settings), window)
@@ -171,9 +178,13 @@ def run_gui(
     if settings.station.kiosk:
         window.toggle_fullscreen()
     else:
-        window.resize(1600, 1000)
+        fit_to_screen(window, 0.9)  # what un-maximising returns to: never larger than the screen
         window.showMaximized()
-    QTimer.singleShot(0, lambda: start_station(station, route, line))
+    if launched is None:
+        QTimer.singleShot(0, lambda: start_station(station, route, line))
+    else:
+        launched.add_done_callback(lambda f: None if f.cancelled() or f.exception() else threading.Thread(
+            target=line.start, name="line-start", daemon=True).start())
     # first run: say that an administrator is needed, explicitly (never the first to press Settings)
     QTimer.singleShot(0, lambda: access_ui.offer_first_admin(window, modal=False))
     try:

@@ -108,6 +108,7 @@ class MainWindow(QMainWindow):
         self._model_ready_once = False
         self._banner_problem: str | None = None  # "camera" / "model": the banner shows it
         self.access_ui = None  # AccessUi once attached: sign-in, permissions, audit
+        self.title_suffix = ""  # "  (demo)": kept whatever the settings make of the title
 
         self._build_widgets()
         self._build_actions()
@@ -259,7 +260,7 @@ class MainWindow(QMainWindow):
         """GUI-side settings (pedal key, history size, title); the station applies its own."""
         self.settings = settings
         st = settings.station
-        self.setWindowTitle(f"{st.project_name} — {st.name}")
+        self.setWindowTitle(f"{st.project_name} — {st.name}{self.title_suffix}")
         sequence, problem = pedal_key_sequence(st.pedal_key)
         self.pedal_shortcut.setKey(sequence)
         if problem:
@@ -280,6 +281,11 @@ class MainWindow(QMainWindow):
             self.banner.show_busy("INSPECTING")
             self._update_busy()
         return accepted
+
+    def set_title_suffix(self, suffix: str) -> None:
+        self.title_suffix = suffix
+        st = self.settings.station
+        self.setWindowTitle(f"{st.project_name} — {st.name}{suffix}")
 
     def _cycle_started(self, _source: str) -> None:
         """Any route's trigger: INSPECTING over the live picture (not the last part's boxes)."""

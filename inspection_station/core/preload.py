@@ -1,0 +1,55 @@
+"""The heavy imports of a station's start, begun at once on threads of their own.
+
+A start used to import onnxruntime (~0.4 s), pypylon (~0.3 s) and scipy's assignment solver
+(~0.1 s) one after another, each when first needed: the model load after the imports of
+the station, the camera open after those, the solver inside the first cycle. Started here
+as soon as the command is known, they overlap the main thread's own imports (numpy, OpenCV,
+Qt and pyqtgraph for the window), and what waits for them later finds them done. Only the
+modules a command will use are preloaded; a failed import is left for its real import to
+report (nothing is swallowed that matters).
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+
+_started: dict[str, threading.Thread] = {}
+_lock = threading.Lock()
+
+
+def _load(name: str) -> None:
+    try:
+        if name == "assignment_solver":
+            from inspection_station.core.patterns.matching import assignment_solver
+
+            assignment_solver()
+        else:
+            importlib.import_module(name)
+    except Exception:  # noqa: BLE001 - the real import raises it again, located, where it is used
+        pass
+
+
+def start(*names: str) -> None:
+    """Import `names` (modules, or "assignment_solver") each on a daemon thread, once."""
+    with _lock:
+        for name in names:
+            if name not in _started:
+                thread = threading.Thread(target=_load, args=(name,), name=f"preload-{name}", daemon=True)
+                _started[name] = thread
+                thread.start()
+
+
+def wait(name: str, timeout: float | None = None) -> None:
+    """Until `name`'s preload is done (no-op when it was never started)."""
+    thread = _started.get(name)
+    if thread is not None:
+        thread.join(timeout)
+
+
+def start_for_station(camera_source: str | None = None) -> None:
+    """What a station start needs: the model's runtime, the matcher's solver and, for a pylon
+    camera (the default), pylon."""
+    start("onnxruntime", "assignment_solver")
+    if camera_source in (None, "pylon"):
+        start("pypylon.pylon")
