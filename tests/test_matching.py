@@ -340,3 +340,6 @@ def test_the_match_says_its_verdict_summary_and_missing_slots_once():
     assert (ok.verdict, ok.summary(), ok.missing()) == (Verdict.OK, "v 2/2", [])
     none = match_pattern(ps, [], 100, 100)
     assert none.missing() == ["screw", "slot 1 (class 1)"]
+    # with the model's class names an unnamed slot is named by its class (the banner's reason)
+    assert none.missing(class_names=["screw", "clip"]) == ["screw", "slot 1 (clip)"]
+    assert nok.nok_reason([screw], ["screw", "clip"]) == "missing: slot 1 (clip)"

@@ -38,6 +38,14 @@ def test_wrong_verdict_on_a_replayed_cycle_corrects_that_cycle_and_names_it(qtbo
     assert w.statistics.overrules_label.text() == "1"
     assert w.statistics.corrected_yield_label.text() == "100.0 %"  # 1 OK + the corrected NOK
     assert w.statistics.yield_label.text() == "50.0 %"
+    # marked where the operator looks: the banner showing that cycle, and its history line
+    assert "overruled: OK" in w.banner.detail.text() and w.banner.replay
+    assert w.history.list.item(1).text().split("\n")[0].endswith("NOK → OK (overruled)")
+    assert "overruled" not in w.history.list.item(0).text()
+    w.history.list.itemClicked.emit(w.history.list.item(0))
+    assert "overruled" not in w.banner.detail.text()
+    w.history.list.itemClicked.emit(w.history.list.item(1))  # replayed again later: still said
+    assert "overruled: OK" in w.banner.detail.text()
 
 
 def test_live_returns_the_banner_from_a_replay_to_the_live_state(qtbot, gui):  # noqa: F811

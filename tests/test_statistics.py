@@ -118,6 +118,23 @@ def test_seeding_from_the_log_matches_live_counting(tmp_path):
     assert [(c.class_id, c.count, c.min_score, c.max_score) for c in b.classes] == [(0, 2, 0.5, 0.8)]
 
 
+def test_a_shift_seeded_from_the_log_starts_at_its_first_row_not_at_the_station_start():
+    from datetime import datetime, timedelta
+
+    stats = Statistics()
+    started = stats.snapshot().since
+    early = (started - timedelta(hours=3)).replace(microsecond=0)
+    rows = [{"timestamp": early.isoformat(), "cycle_id": "a", "verdict": "OK"},
+            {"timestamp": "not a time", "cycle_id": "b", "verdict": "NOK"}]
+    assert stats.seed(rows) == 2
+    snap = stats.snapshot()
+    assert snap.since == early and snap.seeded == 2 and snap.cycles == 2
+    stats.reset()
+    assert stats.snapshot().since >= started and stats.snapshot().seeded == 0
+    stats.seed([{"timestamp": (datetime.now().astimezone() + timedelta(hours=1)).isoformat(), "verdict": "OK"}])
+    assert stats.snapshot().since <= datetime.now().astimezone()  # a later row never moves it forward
+
+
 def test_summary_lines_show_the_stage_breakdown():
     stats = Statistics()
     stats.add(cycle(Verdict.OK, 40.0, [Detection(0, "screw", 0.7, (0, 0, 1, 1))], grab_ms=10.0, preprocess_ms=2.0,

@@ -87,16 +87,22 @@ class MatchResult:
         """'variant_a 5/6': the one text every view and command shows for a match."""
         return f"{self.variant or '-'} {self.filled}/{self.expected}"
 
-    def missing(self, wrong_too: bool = True) -> list[str]:
-        """The unfilled slots of the best variant, as people read them: name, else position and class.
+    def missing(self, wrong_too: bool = True, class_names: Sequence[str] = ()) -> list[str]:
+        """The unfilled slots of the best variant, as people read them: name, else position and
+        class ("slot 2 (capacitor)" with the model's names, "slot 2 (class 3)" without).
         `wrong_too=False` leaves out the slots that hold a wrong part (named by `nok_reason`)."""
-        return [s.name or f"slot {s.index} (class {s.class_id})" for s in self.slots
+
+        def kind(class_id: int) -> str:
+            name = class_names[class_id] if 0 <= class_id < len(class_names) else ""
+            return name or f"class {class_id}"
+
+        return [s.name or f"slot {s.index} ({kind(s.class_id)})" for s in self.slots
                 if not s.matched and (wrong_too or s.wrong_detection is None)]
 
     def nok_reason(self, detections: Sequence[Detection], class_names: Sequence[str] = ()) -> str:
         """'wrong part: capacitor in slot chip_mcu; missing: screw_left': a NOK's reason, written once."""
         wrong = [wrong_part_text(s, detections, class_names) for s in self.wrong_parts]
-        missing = self.missing(wrong_too=False)
+        missing = self.missing(wrong_too=False, class_names=class_names)
         return "; ".join(
             (["wrong part: " + ", ".join(wrong)] if wrong else []) + (["missing: " + ", ".join(missing)] if missing else [])
         )

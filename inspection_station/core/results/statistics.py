@@ -54,9 +54,10 @@ class StatisticsSnapshot:
     classes: tuple[ClassStats, ...]  # by class id
     refused_triggers: int
     overrules: int
-    since: datetime  # start, or the last reset (a shift)
+    since: datetime  # start, or the last reset (a shift); the first cycle seeded from the log if earlier
     overrules_to: dict[str, int] | None = None  # corrected verdict -> count ("OK", "NOK")
     corrected_yield_ratio: float | None = None  # yield with the overrules applied
+    seeded: int = 0  # of the cycles, those counted from the log at start-up (today's so far)
 
     @property
     def p50_ms(self) -> float | None:
@@ -82,6 +83,15 @@ def _float(text: str | None) -> float:
         return float(text) if text else 0.0
     except ValueError:
         return 0.0
+
+
+def _timestamp(text: str | None) -> datetime | None:
+    """A log row's ISO timestamp (with its UTC offset); None when missing or malformed."""
+    try:
+        stamp = datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+    return stamp.astimezone() if stamp is not None and stamp.tzinfo is not None else None
 
 
 class Statistics:
@@ -122,11 +132,21 @@ class Statistics:
         self._add(verdict, _float(row.get("cycle_ms")), stages, dets)
 
     def seed(self, rows: Iterable[Mapping[str, str]]) -> int:
-        """Count rows read from the log at start-up (today's so far); returns how many."""
+        """Count rows read from the log at start-up (today's so far); returns how many.
+
+        The counts then cover the day since its first row: `since` moves back to it (the
+        shift did not start when the station did)."""
         n = 0
+        first: datetime | None = None
         for row in rows:
             self.add_row(row)
             n += 1
+            if first is None:
+                first = _timestamp(row.get("timestamp"))
+        with self._lock:
+            self._seeded += n
+            if first is not None and first < self._since:
+                self._since = first
         return n
 
     def add_refused_trigger(self) -> None:
@@ -152,6 +172,7 @@ class Statistics:
             self._overrules = 0
             self._overrules_to = {Verdict.OK.value: 0, Verdict.NOK.value: 0}
             self._since = datetime.now().astimezone()
+            self._seeded = 0
 
     def _add(self, verdict: str, total_ms: float, stages: Mapping[str, float], dets) -> None:
         with self._lock:
@@ -185,7 +206,7 @@ class Statistics:
                 ClassStats(cid, e[0], e[1], float(e[2]), float(e[3]))
                 for cid, e in sorted(self._classes.items())
             )
-            refused, overrules, since = self._refused, self._overrules, self._since
+            refused, overrules, since, seeded = self._refused, self._overrules, self._since, self._seeded
             overrules_to = dict(self._overrules_to)
         cycles = sum(counts.values())
         decided = counts[Verdict.OK] + counts[Verdict.NOK]
@@ -204,6 +225,7 @@ class Statistics:
             since=since,
             overrules_to=overrules_to,
             corrected_yield_ratio=min(1.0, max(0.0, corrected_ok / decided)) if decided else None,
+            seeded=seeded,
         )
 
     def summary_lines(self) -> list[str]:

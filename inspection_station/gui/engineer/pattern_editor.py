@@ -681,7 +681,7 @@ class PatternEditor(QWidget):
         wrong = [wrong_part_text(s, self.detections, self.class_names) for s in result.wrong_parts]
         if wrong:
             text += f"; wrong part: {', '.join(wrong)}"
-        missing = result.missing(wrong_too=False)
+        missing = result.missing(wrong_too=False, class_names=self.class_names)
         if missing:
             text += f"; missing {', '.join(missing)}"
         text += f" ({len(self.detections)} detections on {self.image_source})"

@@ -48,6 +48,11 @@ def short_detail(result: CycleResult) -> str:
     return text if len(text) <= 32 else text[:31] + "…"
 
 
+def _text(result: CycleResult, overruled: str = "") -> str:
+    verdict = f"{result.verdict} → {overruled} (overruled)" if overruled else str(result.verdict)
+    return f"{result.timestamp:%H:%M:%S}   {verdict}\n{short_detail(result)}"
+
+
 class HistoryPanel(QWidget):
     entry_selected = Signal(object)  # HistoryEntry
 
@@ -70,7 +75,7 @@ class HistoryPanel(QWidget):
     def add_result(self, result: CycleResult) -> HistoryEntry:
         """Newest on top; the oldest beyond `size` is dropped."""
         entry = HistoryEntry.from_result(result)
-        item = QListWidgetItem(f"{result.timestamp:%H:%M:%S}   {result.verdict}\n{short_detail(result)}")
+        item = QListWidgetItem(_text(result))
         item.setData(Qt.ItemDataRole.UserRole, entry)
         item.setForeground(QColor(theme.VERDICT_TEXT.get(str(result.verdict), theme.TEXT)))
         if entry.preview is not None:
@@ -80,6 +85,15 @@ class HistoryPanel(QWidget):
         while self.list.count() > self.size:
             self.list.takeItem(self.list.count() - 1)
         return entry
+
+    def mark_overruled(self, cycle_id: str, corrected: str) -> bool:
+        """An operator corrected `cycle_id`: its line says so (False when it left the list)."""
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            if item.data(Qt.ItemDataRole.UserRole).result.cycle_id == cycle_id:
+                item.setText(_text(item.data(Qt.ItemDataRole.UserRole).result, str(corrected)))
+                return True
+        return False
 
     def entries(self) -> list[HistoryEntry]:
         """Newest first."""

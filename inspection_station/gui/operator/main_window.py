@@ -103,6 +103,7 @@ class MainWindow(QMainWindow):
         self._quit_confirmed = False
         self.refused_count = 0
         self._overruled: set[str] = set()
+        self._corrections: dict[str, str] = {}  # cycle id -> the verdict being recorded for it
         self._states: dict[str, tuple[str, str]] = {}  # component -> (state, reason)
         self._cycle_running = False
         self._model_ready_once = False
@@ -368,6 +369,7 @@ class MainWindow(QMainWindow):
         if not confirmed:
             return
         self._overruled.add(result.cycle_id)
+        self._corrections[result.cycle_id] = str(corrected)
         self._update_overrule_button()
         self.show_message(f"Recording the correction of {result.cycle_id} …")
         access = self.access_ui.control if self.access_ui is not None else None  # read here, on the GUI thread
@@ -388,10 +390,13 @@ class MainWindow(QMainWindow):
         future.add_done_callback(done)
 
     def _overrule_done(self, cycle_id: str, error: str) -> None:
+        corrected = self._corrections.pop(cycle_id, "")
         if error:
             self._overruled.discard(cycle_id)
             self._update_overrule_button()
         else:
+            self.banner.mark_overruled(cycle_id, corrected)  # the banner and the history say so
+            self.history.mark_overruled(cycle_id, corrected)
             self.show_message(f"Correction of cycle {cycle_id} recorded; image kept for review")
             self.statistics.refresh()
 
@@ -520,6 +525,7 @@ class MainWindow(QMainWindow):
             if state == "ready":
                 detector = self.station.detector
                 text = f"{detector.model_path.name} · {_short_provider(detector.provider)}" if detector else reason
+                self.banner.class_names = list(detector.class_names) if detector else []
                 self.model_label.setText(f"Model: {text}")
                 self.model_label.setToolTip(reason)
                 self.model_label.setStyleSheet("")

@@ -76,23 +76,25 @@ class StatisticsPanel(QWidget):
             grid.addWidget(label, 2 * row, col)
             grid.addWidget(_caption(name), 2 * row + 1, col)
 
-        pg_label = {"color": theme.MUTED, "font-size": "11pt"}
+        # Titles over the plots, not rotated axis labels: those were cut to "cycle m" in a
+        # short plot. The units go in the title; the axes keep their numbers only.
+        title = {"color": theme.MUTED, "size": f"{theme.pt(11)}pt"}
         self.trend_plot = pg.PlotWidget(background=theme.PANEL)
-        self.trend_plot.setLabel("left", "cycle ms", **pg_label)
-        self.trend_plot.setLabel("bottom", "cycle", **pg_label)
+        self.trend_plot.setTitle("cycle time (ms) of the last cycles", **title)
         self.trend_plot.setMouseEnabled(False, False)
         self.trend_plot.setMenuEnabled(False)
         self.trend_curve = self.trend_plot.plot(pen=pg.mkPen("#4fc3f7", width=2), symbol="o", symbolSize=4,
                                                 symbolBrush="#4fc3f7", symbolPen=None)
         self.hist_plot = pg.PlotWidget(background=theme.PANEL)
-        self.hist_plot.setLabel("bottom", "cycle ms", **pg_label)
-        self.hist_plot.setLabel("left", "cycles", **pg_label)
+        self.hist_plot.setTitle("cycles per cycle time (ms)", **title)
         self.hist_plot.setMouseEnabled(False, False)
         self.hist_plot.setMenuEnabled(False)
         self.hist_curve = self.hist_plot.plot(stepMode="center", fillLevel=0, fillBrush="#4fc3f780",
                                               pen=pg.mkPen("#4fc3f7", width=1))
         for plot in (self.trend_plot, self.hist_plot):
-            plot.setMinimumHeight(theme.px(110))  # readable; the panel scrolls on a small screen  # the window must fit a 1080p screen with its big banner
+            plot.setMinimumHeight(theme.px(170))  # readable; the panel scrolls on a small screen
+            for axis in ("left", "bottom"):
+                plot.getAxis(axis).setTextPen(theme.MUTED)
 
         self.class_table = QTableWidget(0, 3)
         self.class_table.setHorizontalHeaderLabels(["class", "count", "score range"])
@@ -100,7 +102,10 @@ class StatisticsPanel(QWidget):
         self.class_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.class_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.class_table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
-        self.class_table.setMinimumHeight(theme.px(110))
+        self.class_table.verticalHeader().setDefaultSectionSize(self.class_table.fontMetrics().height() + theme.px(10))
+        rows = 5  # five classes readable without scrolling the table itself; the panel scrolls
+        self.class_table.setMinimumHeight(self.class_table.horizontalHeader().sizeHint().height()
+                                          + rows * self.class_table.verticalHeader().defaultSectionSize() + 4)
 
         self.confirm = None  # (title, question, yes) -> bool; the window supplies its dialog
         self.reset_button = QPushButton("Reset shift …")
@@ -112,8 +117,12 @@ class StatisticsPanel(QWidget):
 
         # The content scrolls on a small panel: plots keep a readable height instead of
         # being squashed to a line, and the window still fits the screen.
+        self.shift_label = _caption("")
+        self.shift_label.setObjectName("shift_since")
+        self.shift_label.setWordWrap(True)
         content = QWidget()
         layout = QVBoxLayout(content)
+        layout.addWidget(self.shift_label)
         layout.addLayout(grid)
         self.percentile_label = _caption("")
         layout.addWidget(self.percentile_label)
@@ -170,6 +179,8 @@ class StatisticsPanel(QWidget):
     def refresh(self) -> None:
         self._stale = False
         snap = self.statistics.snapshot()
+        self.shift_label.setText(f"This shift since {snap.since:%H:%M}" + (
+            f" ({snap.seeded} cycles from today's log before this start)" if snap.seeded else ""))
         for name, label in self.count_labels.items():
             label.setText(str(snap.counts.get(name, 0)))
         self.yield_label.setText("–" if snap.yield_ratio is None else f"{100 * snap.yield_ratio:.1f} %")

@@ -7,6 +7,8 @@ hiding the verdict it refers to.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QVBoxLayout
@@ -27,8 +29,10 @@ def _font(points: int, bold: bool = True) -> QFont:
     return font
 
 
-def describe(result: CycleResult) -> tuple[str, str]:
-    """(detail line, reason line) for a cycle: 'variant_a 5/6 · 142 ms', 'missing: screw_left'."""
+def describe(result: CycleResult, class_names: Sequence[str] = (), overruled: str = "") -> tuple[str, str]:
+    """(detail line, reason line) for a cycle: 'variant_a 5/6 · 142 ms', 'missing: screw_left';
+    an unnamed slot is named by its class (`class_names`: the model's); `overruled`: the
+    verdict an operator corrected it to."""
     parts = []
     match = result.match
     if match is not None:
@@ -38,11 +42,13 @@ def describe(result: CycleResult) -> tuple[str, str]:
     if result.times.total_ms:
         parts.append(f"{result.times.total_ms:.0f} ms")
     parts.append(result.timestamp.strftime("%H:%M:%S"))
+    if overruled:
+        parts.append(f"overruled: {overruled}")
     reason = ""
     if result.verdict == Verdict.ERROR:
         reason = result.error or "the cycle failed"
     elif result.verdict == Verdict.NOK and match is not None:
-        reason = match.nok_reason(result.detections)
+        reason = match.nok_reason(result.detections, class_names)
     return "  ·  ".join(parts), reason
 
 
@@ -85,6 +91,9 @@ class VerdictBanner(QFrame):
 
         self.state = ""
         self.replay = False
+        self.class_names: Sequence[str] = ()  # the model's: names unnamed slots in the reason
+        self.overruled: dict[str, str] = {}  # cycle id -> the verdict it was corrected to
+        self.shown: tuple[CycleResult, bool] | None = None  # the cycle on the banner, replayed
         self._steady_reason = ""
         self._flash_text = ""
         self._pt = dict(BASE_PT)
@@ -98,22 +107,32 @@ class VerdictBanner(QFrame):
     # --- states ----------------------------------------------------------------------------
 
     def show_ready(self, detail: str = "Place the part and press INSPECT") -> None:
+        self.shown = None
         self._set("READY", "READY", detail, "")
 
     def show_busy(self, title: str, detail: str = "") -> None:
         """Long work (starting, inspecting): a busy bar, the last verdict is not shown as current."""
+        self.shown = None
         self._set("BUSY", title, detail, "", busy=True)
 
     def show_result(self, result: CycleResult, replay: bool = False) -> None:
         """A cycle's verdict; `replay` marks a history cycle shown again (its time, REPLAY)."""
-        detail, reason = describe(result)
+        self.shown = (result, replay)
+        detail, reason = describe(result, self.class_names, self.overruled.get(result.cycle_id, ""))
         if replay:  # the time moves to the front, once
             stamp = f"{result.timestamp:%H:%M:%S}"
             rest = detail.removesuffix(stamp).removesuffix("  ·  ")
             detail = f"REPLAY of {stamp}" + (f"  ·  {rest}" if rest else "")
         self._set(str(result.verdict), str(result.verdict), detail, reason, replay=replay)
 
+    def mark_overruled(self, cycle_id: str, corrected: str) -> None:
+        """An operator corrected `cycle_id`: said whenever it is on the banner (now or replayed)."""
+        self.overruled[cycle_id] = str(corrected)
+        if self.shown is not None and self.shown[0].cycle_id == cycle_id:
+            self.show_result(*self.shown)
+
     def show_error(self, reason: str) -> None:
+        self.shown = None
         self._set("ERROR", "ERROR", "", reason)
 
     def flash(self, message: str) -> None:
