@@ -316,6 +316,7 @@ def test_the_admin_manages_accounts_in_the_gui(qtbot, control):
         dialog.role_button.click()
         seen["demote_self"] = dialog.message.text()
         dialog.select("eve")
+        assert (dialog.name.text(), dialog.role.currentText()) == ("eve", "engineer")  # her role, not the last typed
         dialog.role.setCurrentText("operator")
         dialog.role_button.click()
         assert dialog.message.text() == "eve is now operator."

@@ -103,3 +103,23 @@ def test_every_test_that_needs_qt_is_known_to_the_no_qt_run():
             if uses_qt and not marked:
                 unlisted.append(f"{path.name}::{fn.name} needs Qt but is not marked qt")
     assert unlisted == []
+
+
+def test_no_backticks_in_text_the_windows_show():
+    """Markdown's `code` quotes read as stray marks on a screen: the GUI's strings (not its
+    docstrings) and the account errors it shows use plain quotes."""
+    import ast
+
+    files = [*(ROOT / "inspection_station" / "gui").rglob("*.py"),
+             ROOT / "inspection_station" / "core" / "settings" / "accounts.py"]
+    found = []
+    for path in files:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+                      and node.body and isinstance(node.body[0], ast.Expr)
+                      and isinstance(node.body[0].value, ast.Constant)}
+        found += [f"{path.relative_to(ROOT)}:{node.lineno}" for node in ast.walk(tree)
+                  if isinstance(node, ast.Constant) and isinstance(node.value, str) and "`" in node.value
+                  and id(node) not in docstrings]
+    assert not found, found

@@ -353,3 +353,76 @@ def test_pedal_key_names(name, expected, warns, qapp):
     sequence, problem = pedal_key_sequence(name)
     assert sequence.toString() == expected
     assert bool(problem) == warns
+
+
+# --- the trial's small things: texts that fit, values that say what they mean -------------------
+
+
+def test_a_camera_default_value_reads_as_words_not_as_minus_one_db(qtbot):
+    from inspection_station.core.settings.model import Settings
+    from inspection_station.gui.engineer.settings_fields import CAMERA_FIELDS, specs_for
+    from inspection_station.gui.engineer.settings_form import SectionForm
+
+    camera = Settings().camera
+    form = SectionForm("camera", camera, specs_for(camera, CAMERA_FIELDS))
+    qtbot.addWidget(form)
+    gain, exposure = form.widgets["gain"], form.widgets["exposure_us"]
+    assert (gain.text(), exposure.text()) == ("camera default", "camera default")
+    gain.setValue(3.5)
+    assert gain.text() == "3.50 dB" and form.values()["gain"] == 3.5
+    gain.lineEdit().setText("camera default")
+    gain.interpretText()
+    assert form.values()["gain"] < 0  # back to the camera's own value
+
+
+def test_message_box_buttons_keep_their_whole_text_beside_a_short_question(qtbot):
+    from PySide6.QtWidgets import QMessageBox
+
+    box = QMessageBox(QMessageBox.Icon.Question, "Quit", "Stop the station?", QMessageBox.StandardButton.NoButton)
+    qtbot.addWidget(box)
+    quit_button = box.addButton("&Quit the station", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
+    box.show()
+    qtbot.waitExposed(box)
+    text = quit_button.fontMetrics().horizontalAdvance("Quit the station")
+    assert quit_button.width() >= quit_button.sizeHint().width() and quit_button.width() > text
+
+
+def test_a_long_status_message_ends_in_an_ellipsis_and_keeps_its_whole_text(qtbot):
+    from inspection_station.gui.elided_label import ElidedLabel
+
+    label = ElidedLabel()
+    qtbot.addWidget(label)
+    label.resize(120, 30)
+    label.show()
+    message = "Camera disconnected: no frame within 2000 ms, reconnecting in 4 s"
+    label.setText(message)
+    assert label.text() == message and label.toolTip() == message
+    assert label.shown_text().endswith("…") and len(label.shown_text()) < len(message)
+    label.resize(2000, 30)
+    qtbot.waitUntil(lambda: label.shown_text() == message)
+
+
+def test_a_locked_field_does_not_look_editable(qtbot):
+    from PySide6.QtWidgets import QLineEdit
+
+    open_field, locked = QLineEdit("60"), QLineEdit("60")
+    locked.setEnabled(False)
+    for field in (open_field, locked):
+        qtbot.addWidget(field)
+        field.setStyleSheet(theme.stylesheet())  # the station's theme (the test app has none)
+        field.resize(120, 40)
+        field.show()
+    qtbot.waitExposed(locked)
+    inside = lambda w: w.grab().toImage().pixelColor(60, 20).name()  # noqa: E731 - the well's colour
+    assert inside(open_field) != inside(locked)
+    assert inside(locked) == QColor(theme.BACKGROUND).name()  # no lighter well: nothing to type in
+
+
+def test_icons_grow_with_the_screen_like_the_fonts():
+    from PySide6.QtWidgets import QStyle
+
+    at_4k, at_hmi = theme.ScaledIcons(2.0), theme.ScaledIcons(0.71)
+    assert at_4k.pixelMetric(QStyle.PixelMetric.PM_MessageBoxIconSize) == 64
+    assert at_4k.pixelMetric(QStyle.PixelMetric.PM_SmallIconSize) == 32
+    assert at_hmi.pixelMetric(QStyle.PixelMetric.PM_SmallIconSize) == 16  # never smaller than Fusion's

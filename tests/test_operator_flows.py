@@ -138,6 +138,8 @@ def test_a_broken_pattern_at_start_is_error_on_the_banner_not_ready(qtbot, tmp_p
         assert window.banner.state == "ERROR"  # the model and camera being fine do not make it READY
         assert "broken.yaml:2" in window.banner.reason.toolTip() and "inner: expected 4 numbers" in window.banner.reason.toolTip()
         assert any("broken.yaml" in t for t in window.warnings.texts()) and window.warnings.isVisible()
+        # the same broken file by every route (the error, the library's note): listed once
+        assert sum("broken.yaml:2" in t for t in window.warnings.texts()) == 1, "\n".join(window.warnings.texts())
     finally:
         station.stop()
 
@@ -151,4 +153,6 @@ def test_warnings_indicator_keeps_every_warning_since_start(qtbot, gui):  # noqa
     assert w.warnings.text().endswith("2 warnings")
     w.warnings.click()
     qtbot.waitUntil(lambda: w.warnings.list_box.isVisible())
-    assert "gain expected a number" in w.warnings.list_box.detailedText()
+    assert "gain expected a number" in w.warnings.list_box.text.toPlainText()
+    screen = w.screen().availableGeometry()  # sized from the screen and scrolling, never taller
+    assert w.warnings.list_box.height() <= screen.height() and w.warnings.list_box.width() <= screen.width()

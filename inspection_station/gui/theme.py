@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle
 
 BACKGROUND = "#121212"
 PANEL = "#1e1e1e"
@@ -111,13 +111,20 @@ QHeaderView::section {{ background: #263238; color: {TEXT}; padding: {x(4)}px; b
 QProgressBar {{ background: #263238; border: 1px solid #455a64; border-radius: 4px; max-height: {x(14)}px; min-width: {x(120)}px; }}
 QProgressBar::chunk {{ background: #4fc3f7; }}
 QMessageBox QLabel {{ font-size: {p(18)}pt; }}
-QMessageBox QPushButton {{ min-width: {x(200)}px; }}
+QMessageBox QPushButton {{ padding: {x(4)}px {x(40)}px; }}  /* no min-width: a short question squeezed the buttons to it, cutting "Quit the station" */
 /* Fields that look like fields: a frame, a lighter well, a lit edge with the focus. */
 QLineEdit, QSpinBox, QDoubleSpinBox, QPlainTextEdit, QComboBox[editable="true"] {{
     background: #263238; border: 1px solid #90a4ae; border-radius: 4px; padding: {x(3)}px {x(6)}px;
     selection-background-color: #0277bd;
 }}
 QLineEdit:focus, QSpinBox:focus, QDoubleSpinBox:focus, QPlainTextEdit:focus {{ border: 2px solid #4fc3f7; }}
+/* Locked (disabled) fields must not look editable: no well, dim text, a dashed edge. */
+QLineEdit:disabled, QSpinBox:disabled, QDoubleSpinBox:disabled, QPlainTextEdit:disabled, QComboBox:disabled {{
+    background: {BACKGROUND}; color: #6b6b6b; border: 1px dashed #455a64;
+}}
+QCheckBox:disabled {{ color: #6b6b6b; }}
+QCheckBox::indicator:disabled {{ background: {BACKGROUND}; border: 1px dashed #455a64; }}
+QLabel:disabled {{ color: #6b6b6b; }}
 QLineEdit[invalid="true"], QSpinBox[invalid="true"], QDoubleSpinBox[invalid="true"] {{ border: 2px solid #ff5252; }}
 QCheckBox::indicator {{ width: {x(24)}px; height: {x(24)}px; border: 2px solid #90a4ae; border-radius: 4px; background: #263238; }}
 QCheckBox::indicator:checked {{ background: #4fc3f7; border-color: #4fc3f7; }}
@@ -142,6 +149,34 @@ QWidget#pattern_editor_window QListWidget, QWidget#pattern_editor_window QTableW
 STYLESHEET = stylesheet(1.0)
 
 
+# Icon sizes the style hands out (message-box icons, tool buttons, menus, lists): scaled with
+# the screen like the fonts, or a 4K panel shows 16 px icons beside 40 pt text.
+_ICON_METRICS = {
+    QStyle.PixelMetric.PM_SmallIconSize: 16,
+    QStyle.PixelMetric.PM_LargeIconSize: 32,
+    QStyle.PixelMetric.PM_MessageBoxIconSize: 32,
+    QStyle.PixelMetric.PM_ButtonIconSize: 16,
+    QStyle.PixelMetric.PM_ToolBarIconSize: 24,
+    QStyle.PixelMetric.PM_TabBarIconSize: 16,
+    QStyle.PixelMetric.PM_ListViewIconSize: 16,
+    QStyle.PixelMetric.PM_IconViewIconSize: 32,
+}
+
+
+class ScaledIcons(QProxyStyle):
+    """Fusion with its icon sizes scaled to the screen (`scale` as the fonts use it)."""
+
+    def __init__(self, scale: float) -> None:
+        super().__init__("Fusion")
+        self.scale = scale
+
+    def pixelMetric(self, metric, option=None, widget=None) -> int:  # noqa: N802 (Qt)
+        base = _ICON_METRICS.get(metric)
+        if base is not None:
+            return max(base, round(base * self.scale))  # as at 1920x1080, never smaller
+        return super().pixelMetric(metric, option, widget)
+
+
 def apply_theme(app: QApplication, scale: float | None = None) -> float:
     """Fusion + a dark palette (for native bits the stylesheet misses) + our stylesheet,
     sized for `scale` (default: the primary screen's). Returns the scale used."""
@@ -151,7 +186,7 @@ def apply_theme(app: QApplication, scale: float | None = None) -> float:
         size = screen.availableGeometry().size() if screen is not None else None
         scale = screen_scale(size.width(), size.height()) if size is not None else 1.0
     _scale = scale
-    app.setStyle("Fusion")
+    app.setStyle(ScaledIcons(scale))
     palette = QPalette()
     for role, color in (
         (QPalette.ColorRole.Window, BACKGROUND),

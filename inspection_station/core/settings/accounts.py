@@ -185,7 +185,7 @@ class AccountStore:
         with self._lock:
             users = self._load()
             if name in users:
-                raise AccountError(f"user {name!r} exists already; change the password with `user passwd`")
+                raise AccountError(f"user {name!r} exists already; change the password with \"user passwd\"")
             users[name] = User(name, role, password_hash, created=_now_text())
             self._save(users)
             return users[name]

@@ -22,7 +22,7 @@ from inspection_station.gui.engineer.login_dialog import FirstAdminDialog, Login
 NO_ACCOUNTS = (
     "No accounts exist on this station yet, so nobody can sign in.\n\n"
     "Create the administrator first: Engineer ▸ Create the administrator …, or the command "
-    "`inspection-station user add NAME --role admin`."
+    "\"inspection-station user add NAME --role admin\"."
 )
 log = logging.getLogger(__name__)
 _INPUT_EVENTS = (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel)

@@ -49,6 +49,7 @@ class AccountsDialog(QDialog):
         self.name.setObjectName("name")
         self.role = QComboBox(self)
         self.role.addItems(ROLES)
+        self.role.setCurrentText("operator")  # a new account gets the least rights unless chosen
         self.password = QLineEdit(self)
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.confirm = QLineEdit(self)
@@ -74,6 +75,7 @@ class AccountsDialog(QDialog):
         self.role_button.clicked.connect(self.set_role)
         self.unlock_button.clicked.connect(self.unlock)
         self.remove_button.clicked.connect(self.remove)
+        self.table.itemSelectionChanged.connect(self._fill_from_selection)
 
         self.message = QLabel("", self)
         self.message.setWordWrap(True)
@@ -91,7 +93,16 @@ class AccountsDialog(QDialog):
             self.resize(min(900, screen.width() - 40), min(720, screen.height() - 40))
         self.refresh()
 
+    def _fill_from_selection(self) -> None:
+        """The fields show the selected user: "Set role" starts from the role they have now."""
+        row = self.table.currentRow()
+        if row < 0 or self.table.item(row, 1) is None:
+            return
+        self.name.setText(self.table.item(row, 0).text())
+        self.role.setCurrentText(self.table.item(row, 1).text())
+
     def refresh(self) -> None:
+        selected = self.selected()
         try:
             users = self.control.store.users()
         except StationError as exc:
@@ -102,6 +113,8 @@ class AccountsDialog(QDialog):
             state = "locked" if user.locked else (f"{user.failed_logins} failed" if user.failed_logins else "")
             for col, text in enumerate((user.name, user.role, state)):
                 self.table.setItem(row, col, QTableWidgetItem(text))
+        if selected:
+            self.select(selected)  # the same user stays selected (and shown) after an action
 
     def selected(self) -> str:
         row = self.table.currentRow()

@@ -125,7 +125,7 @@ class FirstAdminDialog(FormDialog):
         "roles and unlocks accounts locked after failed logins. Engineers change the "
         "settings and patterns; operators run the line.\n\n"
         "Create the administrator now, or later from the Engineer menu or with the command "
-        "`inspection-station user add NAME --role admin`."
+        "\"inspection-station user add NAME --role admin\"."
     )
 
     def __init__(self, control: AccessControl, parent: QWidget | None = None) -> None:

@@ -96,11 +96,13 @@ class SettingsDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("engineer_dialog")  # theme.py: compact desk-sized controls
-        self.setWindowTitle("Station settings (engineer)")
         self.settings = settings
         self.station = station
         self.settings_path = Path(settings_path) if settings_path else config.user_config_path()
         self.access = access  # who is signed in: the audit names them; None = legacy single password
+        actor = access.actor if access is not None else None  # the title names who and which role
+        self.setWindowTitle(f"Station settings ({actor.user}, {actor.role})" if actor is not None and
+                            actor.role != "operator" else "Station settings (engineer)")
         if audit is None and access is not None:
             audit = access.audit.as_actor(access.actor)
         self.audit = audit or AuditLog(who=f"engineer@{settings.station.name}")
@@ -250,6 +252,11 @@ class SettingsDialog(QDialog):
             active.addItems([""] + self.pattern_editor.set_names())
             active.setCurrentText(current)
             active.blockSignals(False)
+            running = self.station.active_pattern_set if self.station is not None else None
+            if active.lineEdit() is not None:  # an empty field names what runs, not a blank
+                active.lineEdit().setPlaceholderText(
+                    f"(empty = the first set; active now: {running.name})" if running is not None
+                    else "(empty = the first set)")
 
     def _results_tab(self) -> QWidget:
         page = QWidget()
@@ -277,7 +284,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(self._form("line", specs_for(self.settings.line, LINE_FIELDS, exclude={"api_token_sha256"})))
         tokens = len(self.settings.line.api_token_sha256)
         note = QLabel(
-            f"{tokens} API token(s) configured (settings file only: `inspection-station serve --new-token`). "
+            f"{tokens} API token(s) configured (settings file only; \"inspection-station serve --new-token\" makes one). "
             "Applied changes restart the API, metrics and PLC signals when this dialog closes "
             "(metrics counters start from zero).",
             page,
@@ -301,6 +308,10 @@ class SettingsDialog(QDialog):
             self.provider_label.setText("no model loaded" if self.station is not None else "station not running")
         else:
             self.provider_label.setText(f"{Path(str(detector.model_path)).name} on {detector.provider}")
+        if not self.model_state.text():  # before the first report: what is running now
+            self.model_state.setStyleSheet(OK_STYLE if detector is not None else "")
+            self.model_state.setText("ready" if detector is not None else
+                                     "not loaded" if self.station is not None else "station not running")
 
     @Slot(str, str, str)
     def show_state(self, component: str, state: str, reason: str) -> None:

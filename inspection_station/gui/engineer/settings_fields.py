@@ -23,8 +23,9 @@ CAMERA_FIELDS = [
     F("pixel_format", "Pixel format", kind="editable_choice", choices=PIXEL_FORMATS,
       tooltip="Empty = the camera's current format"),
     F("output_format", "Convert frames to"),
-    F("exposure_us", "Exposure", suffix=" µs", decimals=0, tooltip="0 = leave the camera's value"),
-    F("gain", "Gain", suffix=" dB", tooltip="Negative = leave the camera's value"),
+    F("exposure_us", "Exposure", suffix=" µs", decimals=0, tooltip="0 = leave the camera's value",
+      special=(0, "camera default")),
+    F("gain", "Gain", suffix=" dB", tooltip="Negative = leave the camera's value", special=(-0.000001, "camera default")),
     F("trigger_mode", "Trigger mode"),
     F("trigger_line", "Trigger input line"),
     F("trigger_edge", "Trigger edge"),
@@ -43,7 +44,8 @@ CAMERA_FIELDS = [
     F("binning", "Binning (shrink frames by)", tooltip="1 = full resolution; 2 or 4 towards the model's input size"),
     F("binning_mode", "Binning done by",
       tooltip="camera: on the sensor (less data; 'not applied' if it cannot); software: averaged per frame"),
-    F("frame_rate_limit", "Frame-rate limit", suffix=" fps", tooltip="0 = the camera's own rate"),
+    F("frame_rate_limit", "Frame-rate limit", suffix=" fps", tooltip="0 = the camera's own rate",
+      special=(0, "the camera's own rate")),
     F("test_images", "Replay images / globs (source = folder)", tooltip="Comma-separated files or globs, e.g. C:/test/*.png"),
     F("test_image_order", "Replay order"),
     F("grab_timeout_ms", "Grab timeout", suffix=" ms"),
@@ -54,7 +56,8 @@ CAMERA_FIELDS = [
     F("transmission_type", "GigE transmission type"),
     F("destination_address", "GigE destination address"),
     F("destination_port", "GigE destination port"),
-    F("packet_size", "GigE packet size", suffix=" B", tooltip="0 = leave the camera's value"),
+    F("packet_size", "GigE packet size", suffix=" B", tooltip="0 = leave the camera's value",
+      special=(0, "camera default")),
 ]
 
 MODEL_FIELDS = [

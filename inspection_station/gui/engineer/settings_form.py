@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -45,6 +46,44 @@ class FieldSpec:
     decimals: int = 2
     suffix: str = ""
     tooltip: str = ""
+    # (threshold, text): a number at or below the threshold means something, said as text
+    # ("camera default" for a gain of -1), not as a number with a unit
+    special: tuple[float, str] | None = None
+
+
+class _Special:
+    """A spin box showing `text` (and no unit) for a value at or below `threshold`; the
+    unit is part of the number's text here (Qt's suffix would follow the words too)."""
+
+    def _init_special(self, threshold: float, text: str, suffix: str) -> None:
+        self._threshold, self._text, self._unit = threshold, text, suffix
+
+    def textFromValue(self, value) -> str:  # noqa: N802 (Qt)
+        return self._text if value <= self._threshold else super().textFromValue(value) + self._unit
+
+    def _number_text(self, text: str) -> str:
+        text = text.strip()
+        return text[: -len(self._unit.strip())].strip() if self._unit.strip() and text.endswith(self._unit.strip()) else text
+
+    def valueFromText(self, text: str):  # noqa: N802 (Qt)
+        if text.strip() == self._text:
+            return self._threshold
+        return super().valueFromText(self._number_text(text))
+
+    def validate(self, text: str, pos: int):
+        if text.strip() and self._text.startswith(text.strip()):
+            state = QValidator.State.Acceptable if text.strip() == self._text else QValidator.State.Intermediate
+            return state, text, pos
+        state, _fixed, _pos = super().validate(self._number_text(text), pos)
+        return state, text, pos
+
+
+class SpecialDoubleSpinBox(_Special, QDoubleSpinBox):
+    pass
+
+
+class SpecialSpinBox(_Special, QSpinBox):
+    pass
 
 
 def _number(value: float) -> str:
@@ -153,13 +192,18 @@ class SectionForm(QWidget):
             # The box takes any number: a range in the box would cut "1.7" to "1." without a
             # word. Out of range is shown at once (red frame, the allowed range) and refused,
             # located, by Settings.replace when applied.
-            w = QSpinBox(self) if typ is int else QDoubleSpinBox(self)
+            if spec.special is not None:
+                w = SpecialSpinBox(self) if typ is int else SpecialDoubleSpinBox(self)
+                w._init_special(spec.special[0], spec.special[1], spec.suffix)
+            else:
+                w = QSpinBox(self) if typ is int else QDoubleSpinBox(self)
             if typ is int:
                 w.setRange(-_INT_LIMIT, _INT_LIMIT)
             else:
                 w.setDecimals(spec.decimals)
                 w.setRange(-_FLOAT_LIMIT, _FLOAT_LIMIT)
-            w.setSuffix(spec.suffix)
+            if spec.special is None:
+                w.setSuffix(spec.suffix)
             lo, hi = meta.get("min"), meta.get("max")
             allowed = allowed_range(lo, hi)
             w.setToolTip("\n".join(t for t in (spec.tooltip, allowed) if t))

@@ -15,7 +15,6 @@ from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
-    QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
@@ -35,6 +34,7 @@ from inspection_station.core.results.csv_log import log_path
 from inspection_station.core.settings.model import Settings, resolve_results_dirs
 from inspection_station.core.states import Component, LoadState
 from inspection_station.gui import theme
+from inspection_station.gui.elided_label import ElidedLabel
 from inspection_station.gui.error_route import ErrorRoute
 from inspection_station.gui.operator.disk_label import DiskLabel
 from inspection_station.gui.operator.history_panel import HistoryEntry, HistoryPanel
@@ -209,17 +209,17 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.message_label = QLabel()
+        self.message_label = ElidedLabel()  # "…" when cut; the tooltip has all of it
         self.message_label.setObjectName("message_label")
         self.busy_bar = QProgressBar()
         self.busy_bar.setRange(0, 0)
         self.busy_bar.setTextVisible(False)
         self.busy_bar.setFixedWidth(theme.px(140))
         self.warnings = WarningsIndicator(self)
-        self.camera_label = QLabel("Camera: …")
-        self.model_label = QLabel("Model: …")
-        self.pattern_label = QLabel("Product: …")
-        self.log_label = QLabel("Log: …")
+        self.camera_label = ElidedLabel("Camera: …")
+        self.model_label = ElidedLabel("Model: …")
+        self.pattern_label = ElidedLabel("Product: …")
+        self.log_label = ElidedLabel("Log: …")
         self.disk_label = DiskLabel()  # a low disk: stays until the space is back
         bar.addWidget(self.message_label, 1)
         for widget in (self.warnings, self.busy_bar, self.camera_label, self.model_label, self.pattern_label,
