@@ -11,7 +11,10 @@ Pictures go to `<out>/<size>/`:
 - operator: idle (live, READY), ok, nok, wrong_part (a NOK naming a part of another class
   in a slot), error (a camera timeout injected in the camera worker), replay (an older
   cycle shown again from the history), statistics
-- engineer: settings_<tab> for every settings tab, pattern_editor (zoomed in on a slot)
+- quit: the Quit question (a short question beside a long button)
+- engineer: settings_<tab> for every settings tab, pattern_editor (zoomed in on a slot),
+  pattern_teach (a variant taught from the last good cycles: slots named after their class,
+  the check on the good frames at hand)
 """
 
 from __future__ import annotations
@@ -171,6 +174,17 @@ def shoot(args) -> int:
         window.history.list.itemClicked.emit(older)
         save("replay")
         window.go_live()
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QApplication
+
+        def shoot_and_close() -> None:
+            save("quit")
+            modal = QApplication.activeModalWidget()
+            if modal is not None:
+                modal.reject()
+
+        QTimer.singleShot(300, shoot_and_close)
+        window.confirm("Quit", "Stop the station and close the window?", "&Quit the station")
 
         dialog = SettingsDialog(window.settings, station, window, settings_path=scratch / "settings.toml",
                                 audit=AuditLog(scratch / "audit.jsonl"), bridge=bridge)
@@ -195,6 +209,13 @@ def shoot(args) -> int:
             editor.view.setRange(QRectF(x1 * w, y1 * h, (x2 - x1) * w, (y2 - y1) * h), padding=0.8)
         editor.try_pattern()
         save("pattern_editor")
+        editor.ask_text = lambda *_a, **_k: "taught"  # the name the prompt would get
+        editor.confirm = lambda _question: True
+        editor.last_n.setValue(10)
+        editor.teach_from_history()
+        editor.select_slot(0, "outer")
+        editor.canvas.fit()
+        save("pattern_teach")
         dialog.pattern_window.close()
         dialog.close()
         return 0

@@ -54,9 +54,15 @@ def test_five_labelled_boards_pass_200_good_ones_and_reject_every_defect():
     assert sorted(names) == sorted(
         ["screw_1", "screw_2", "screw_3", "screw_4", "connector_1", "connector_2", "chip_1",
          "capacitor_1", "capacitor_2", "capacitor_3", "label_1"])
-    caps = [s for s in taught.slots if s.class_id == scene.CAPACITOR]
-    assert [s.name for s in sorted(caps, key=lambda s: (round(s.outer[1], 2), s.outer[0]))] == \
-        ["capacitor_1", "capacitor_2", "capacitor_3"]  # numbered by position: top to bottom
+    def nearest(slot):  # the generator's slot this one was taught for
+        cx, cy = (slot.outer[0] + slot.outer[2]) / 2 * W, (slot.outer[1] + slot.outer[3]) / 2 * H
+        return min(scene.SLOTS, key=lambda s: (s.cx - cx) ** 2 + (s.cy - cy) ** 2).name
+
+    by_place = {nearest(s): s.name for s in taught.slots}
+    # numbered as one reads the board: rows top to bottom, each row left to right
+    assert [by_place[n] for n in ("screw_tl", "screw_tr", "screw_bl", "screw_br")] == \
+        ["screw_1", "screw_2", "screw_3", "screw_4"]
+    assert [by_place[n] for n in ("cap_c3", "cap_c1", "cap_c2")] == ["capacitor_1", "capacitor_2", "capacitor_3"]
 
     good = check_variant(taught.slots, _boards(rng, None, 200, drawn))
     assert (good.passed, good.frames) == (200, 200), good.summary()

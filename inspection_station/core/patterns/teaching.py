@@ -267,6 +267,22 @@ def name_slots(slots: Sequence[Slot], class_names: Sequence[str] | Mapping[int, 
     return tuple(named)
 
 
+def reading_order(slots: Sequence[Slot]) -> list[int]:
+    """Slot indices as one reads the board: rows top to bottom, each left to right. A slot
+    joins a row when its centre lies within the row's first slot's height (parts of one row
+    sit a few pixels apart; rounding y would split them by chance)."""
+    centre_y = [(s.outer[1] + s.outer[3]) / 2 for s in slots]
+    rows: list[list[int]] = []
+    for i in sorted(range(len(slots)), key=lambda i: (centre_y[i], slots[i].outer[0])):
+        if rows:
+            first = slots[rows[-1][0]]
+            if first.outer[1] <= centre_y[i] <= first.outer[3]:
+                rows[-1].append(i)
+                continue
+        rows.append([i])
+    return [i for row in rows for i in sorted(row, key=lambda i: (slots[i].outer[0], i))]
+
+
 def derive_variant(
     frames: Sequence[Sequence[NormBox]],
     tolerance: float = 0.0,
@@ -297,7 +313,7 @@ def derive_variant(
     slot_class, members, notes = cluster_boxes(frames)
     shaped = [slot_geometry(c, m, tolerances.get(c, tolerance), margin, aspect)
               for c, m in zip(slot_class, members, strict=True)]
-    order = sorted(range(len(shaped)), key=lambda i: (round(shaped[i][0].outer[1], 2), shaped[i][0].outer[0], i))
+    order = reading_order([slot for slot, _capped in shaped])
     slots = tuple(shaped[i][0] for i in order)
     if class_names is not None:
         slots = name_slots(slots, class_names)

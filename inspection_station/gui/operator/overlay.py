@@ -151,9 +151,10 @@ class Overlay:
       green when filled, red (and shaded, labelled "missing") when not
     """
 
-    def __init__(self, parent: QGraphicsItem, class_colors: Sequence[str] = ()) -> None:
+    def __init__(self, parent: QGraphicsItem, class_colors: Sequence[str] = (), *, labels_below: bool = False) -> None:
         self.root = parent
         self._class_colors = tuple(class_colors)
+        self.labels_below = labels_below  # the pattern editor's slot names sit above the boxes
         self.item = OverlayItem(parent)
         self.item.setZValue(10)
         self._detections: list[DrawnBox] = []
@@ -211,8 +212,10 @@ class Overlay:
             labelled = sorted(sorted(labelled, key=lambda i: -detections[i].score)[:LABELS_MAX])
         for i in labelled:
             det = detections[i]
-            labels.append(DrawnLabel(f"{det.class_name} {det.score:.2f}", boxes[i].rect.topLeft(), boxes[i].color,
-                                     "#000000"))
+            rect = boxes[i].rect
+            labels.append(DrawnLabel(f"{det.class_name} {det.score:.2f}",
+                                     rect.bottomLeft() if self.labels_below else rect.topLeft(), boxes[i].color,
+                                     "#000000", below=self.labels_below))
         self._detections, self._det_labels, self._slots, self._slot_labels = boxes, labels, slots, slot_labels
         # slots under the detections, their labels on top of everything
         drawn = [b for pair in slots for b in (pair[1], pair[0])] + boxes
