@@ -40,7 +40,7 @@ CAMERA_STATES = ("connecting", "connected", "emulated", "disconnected", "closed"
 
 
 class _RecorderCollector(Collector):
-    """Counters the results recorder already keeps (images, log failures), read at scrape time."""
+    """Counters the results recorder already keeps (images, log failures and recreations), read at scrape time."""
 
     def __init__(self, station: str, recorder: Callable[[], ResultsRecorder | None]) -> None:
         self._station = station
@@ -56,6 +56,10 @@ class _RecorderCollector(Collector):
             "log_write_failures_total": (
                 "failed attempts to write results rows (rows are kept and retried)",
                 rec.log.write_failures if rec is not None else 0,
+            ),
+            "log_files_recreated_total": (
+                "results log files started again after being deleted, moved or replaced while the station ran",
+                rec.log.recreated if rec is not None else 0,
             ),
         }
         for name, (doc, value) in values.items():
