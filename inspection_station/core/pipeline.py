@@ -1,9 +1,9 @@
 """One inspection cycle: frame -> detect -> match -> record, each stage timed.
 
 Any failure (camera, model, pattern, file) yields an ERROR result that carries the
-reason: a cycle that failed is never OK. Recording problems (full disk, read-only
-folder) do not change the verdict: the recorder keeps the row, retries it and reports
-the problem on its own error route.
+reason: a cycle that failed is never OK. So is a cycle whose row cannot be written (full
+disk, read-only folder): the recorder returns it as ERROR naming the file, keeps the row
+(saying ERROR too) for the retry and reports the problem on its own error route.
 """
 
 from __future__ import annotations
