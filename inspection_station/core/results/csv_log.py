@@ -355,12 +355,14 @@ class ResultsLog:
             start = -1
             try:
                 prefix = self._ensure_open(day)
-                start = os.lseek(self._fd, 0, os.SEEK_END)  # O_APPEND: the row starts here
+                fd, path = self._fd, self._fd_path
+                assert fd is not None and path is not None  # _ensure_open opened it or raised
+                start = os.lseek(fd, 0, os.SEEK_END)  # O_APPEND: the row starts here
                 self._write_all(prefix + line)
-                os.fsync(self._fd)
+                os.fsync(fd)
                 self._end = start + len(prefix) + len(line)
-                held = os.fstat(self._fd)
-                self._identity = (self._fd_path, held.st_dev, held.st_ino)  # our rows are in it
+                held = os.fstat(fd)
+                self._identity = (path, held.st_dev, held.st_ino)  # our rows are in it
                 # Deleted or moved between the check and the write: the row went with the old
                 # file; write it again into the file started at the path.
                 if self._file_went_away():

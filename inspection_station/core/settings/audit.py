@@ -573,7 +573,7 @@ def verify_audit(
             f"{p}: no line is protected by this station's audit key ({key.path or key.key_id}): "
             "rewritten without the key, or an older copy or another station's log (check those with --unkeyed)"
         )
-    notes = ()
+    notes: tuple[str, ...] = ()
     if torn.strip():
         notes = (f"the last {len(torn)} byte(s) are an unfinished line (an interrupted write), not part of the "
                  f"chain; the next entry moves them to {p.name}{TORN_SUFFIX}<time>",)
