@@ -176,6 +176,8 @@ class AccountStore:
         # name -> when this process first saw its last_failed_at in the future or not a
         # number (a clock set back, a hand edit): the delay runs from then, never from it
         self._odd_times: dict[str, float] = {}
+        # the audit log's answer, kept while the file is unchanged (a long log is read once)
+        self._audit_answer: tuple[tuple, str] | None = None
 
     @property
     def marker_path(self) -> Path:
@@ -253,7 +255,14 @@ class AccountStore:
         for path, what in ((self.marker_path, "the marker"), (backup_path(self.path), "its backup")):
             if os.path.lexists(path):
                 return f"{what} {path} exists"
-        return audit_evidence(self.audit_path)
+        try:
+            st = os.stat(self.audit_path)
+            key: tuple = (str(self.audit_path), st.st_ino, st.st_size, st.st_mtime_ns)
+        except OSError:
+            key = (str(self.audit_path),)
+        if self._audit_answer is None or self._audit_answer[0] != key:
+            self._audit_answer = (key, audit_evidence(self.audit_path))
+        return self._audit_answer[1]
 
     def problem(self) -> str:
         """Why nobody can sign in now ("" = the store is readable, maybe empty)."""
