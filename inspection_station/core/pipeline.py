@@ -140,7 +140,7 @@ class Pipeline:
             return ""
         try:
             return short(detector.model_sha256)
-        except OSError:  # the file went away before it was ever hashed
+        except (OSError, StationError):  # the file went away (or is no file now) before it was hashed
             return ""
 
     def _pattern_sha(self, pattern_set: PatternSet | None) -> str:

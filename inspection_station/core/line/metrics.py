@@ -25,6 +25,7 @@ from prometheus_client.registry import Collector
 from inspection_station import __version__
 from inspection_station.core.cycle import CycleResult, Verdict
 from inspection_station.core.detect.session_cache import file_sha256
+from inspection_station.core.errors import StationError
 from inspection_station.core.listeners import StationListener
 from inspection_station.core.results.statistics import STAGES
 
@@ -219,7 +220,7 @@ class StationMetrics(StationListener):
     def _set_model_info(self, path: str, describe: str) -> None:
         try:  # the detector's own digest function (it caches its model's hash the same way)
             sha = file_sha256(path)
-        except OSError:
+        except (OSError, StationError):
             sha = ""
         provider = describe.rsplit(" on ", 1)[-1] if " on " in describe else ""
         self.model_info.labels(self.station).info({"file": Path(path).name, "sha256": sha, "provider": provider})
