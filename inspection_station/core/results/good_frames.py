@@ -13,8 +13,10 @@ import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from inspection_station.core.errors import StationError
 from inspection_station.core.image_header import image_size
 from inspection_station.core.patterns.teaching import NormBox
+from inspection_station.core.regular_files import open_regular
 
 HEADER_BYTES = 64 * 1024
 
@@ -22,9 +24,9 @@ HEADER_BYTES = 64 * 1024
 def _size_of(image_path: str, default: tuple[int, int] | None) -> tuple[int, int] | None:
     if image_path:
         try:
-            with Path(image_path).open("rb") as fh:
+            with open_regular(Path(image_path), "archived image") as fh:  # never a FIFO or a device
                 found = image_size(fh.read(HEADER_BYTES))
-        except OSError:
+        except (StationError, OSError):  # gone or not an image: the row is judged at the default size
             found = None
         if found:
             return found
