@@ -495,3 +495,23 @@ def test_changed_line_settings_replace_the_api_without_a_restart(qtbot, gui, mon
     with pytest.raises(httpx.ConnectError):
         httpx.get(url + "/health", timeout=5)
     line.stop()
+
+
+def test_the_title_keeps_demo_and_the_model_names_slots_on_the_banner(qtbot, gui):
+    w = gui.window
+    w.set_title_suffix("  (demo)")
+    w.apply_settings(w.settings.replace("station", project_name="Line 3"))  # what Settings does
+    assert w.windowTitle().startswith("Line 3") and w.windowTitle().endswith("(demo)")
+    assert w.banner.class_names == ["screw", "clip"]  # from the loaded model: names unnamed slots
+
+
+def test_the_window_goes_live_when_any_route_starts_a_cycle(qtbot, gui):
+    w = gui.window
+    inspect_and_wait(qtbot, gui)
+    assert w.image_view.mode == "held"
+    started = []
+    w.bridge.cycle_started.connect(started.append)
+    assert gui.station.trigger("api")  # not the window's button: the API's route
+    qtbot.waitUntil(lambda: started == ["api"])
+    assert w.image_view.mode == "live" and w.banner.state in ("BUSY", "OK", "NOK")
+    qtbot.waitUntil(lambda: w.image_view.mode == "held", timeout=READY_S)  # its result, held again

@@ -203,3 +203,25 @@ def test_device_picker_searches_on_the_stations_thread(qtbot, settings, tmp_path
         assert "0815-0000" in serials and picker.note.text().endswith("found")
     finally:
         station.stop()
+
+
+def test_model_state_and_active_set_are_never_blank(qtbot, tmp_path):
+    from inspection_station.core.station import Station
+    from tests.gui_station import station_settings
+
+    settings = station_settings(tmp_path, active="")  # empty = the first set
+    station = Station(settings)
+    station.start()
+    try:
+        assert station.wait_ready(60)
+        d = SettingsDialog(settings, station, settings_path=tmp_path / "s.toml", audit=AuditLog(tmp_path / "a.jsonl"))
+        qtbot.addWidget(d)
+        assert d.model_state.text() == "ready"  # before any report: what runs now
+        active = d.patterns_form.widgets["active"]
+        running = station.active_pattern_set.name
+        assert active.currentText() == "" and f"active now: {running}" in active.lineEdit().placeholderText()
+    finally:
+        station.stop()
+    bare = SettingsDialog(settings, None, settings_path=tmp_path / "s.toml", audit=AuditLog(tmp_path / "a.jsonl"))
+    qtbot.addWidget(bare)
+    assert bare.model_state.text() == "station not running"

@@ -985,7 +985,11 @@ class PatternEditor(QWidget):
             self.use_last_cycle()
             return
         self.image_label.setText("current frame: grabbing and detecting …")
-        future = self.station.detect_live_frame()
+        try:
+            future = self.station.detect_live_frame()
+        except RuntimeError as exc:  # the station stopped (its threads are gone)
+            self.use_last_cycle(str(exc) or "the station is stopped")
+            return
         future.add_done_callback(lambda f: self._image_loaded.emit("current frame", f))
 
     def refresh_frame(self) -> None:

@@ -174,6 +174,7 @@ class DisplayPreparer(QObject):
         next_tick = time.perf_counter()
         last_live: Frame | None = None
         live_target: ViewTarget | None = None
+        last_error = ""
         while not self.stop_event.is_set():
             with self._lock:
                 held, target = self._held, self._target
@@ -194,8 +195,11 @@ class DisplayPreparer(QObject):
                 if frame is not None:
                     self._emit(self._prepare(frame.image, frame.color, (frame.width, frame.height), 0, target))
                     last_live, live_target = frame, target
-            except Exception:  # a bad frame must not end the live view
-                log.exception("display thread: a picture could not be prepared")
+            except Exception as exc:  # a bad frame must not end the live view; said once per kind
+                said = f"{type(exc).__name__}: {exc}"
+                if said != last_error:
+                    log.exception("display thread: a picture could not be prepared")
+                last_error = said
             now = time.perf_counter()
             next_tick = max(next_tick + self.period, now)
             self._wake.wait(next_tick - now)
