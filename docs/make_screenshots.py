@@ -197,6 +197,7 @@ def shoot(args) -> int:
         editor = dialog.pattern_editor
         dialog.open_editor_button.click()
         pump(dialog.pattern_window.isVisible, 5)
+        pump(lambda: "grabbing" not in editor.image_label.text(), 15)  # the live frame it asked for is in
         if good_frame is not None:
             editor._show_image(good_frame.frame.rgb, f"cycle {good_frame.cycle_id}", good_frame.detections)
         editor.select_slot(0, "outer")
