@@ -171,7 +171,7 @@ def make_window(qtbot, tmp_path, clock, answers, **changes):
     for section, values in changes.items():
         settings = settings.replace(section, **values)
     bridge = StationBridge()
-    station = Station(settings, **bridge.callbacks())
+    station = Station(settings, previews=True)
     route = ErrorRoute()
     window = MainWindow(station, bridge, settings, error_route=route)
     qtbot.addWidget(window)

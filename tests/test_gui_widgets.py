@@ -262,13 +262,13 @@ def test_bridge_delivers_worker_callbacks_in_the_gui_thread(qtbot):
     bridge.state_changed.connect(lambda *a: seen.append(("state", a, QThread.currentThread())))
     bridge.error.connect(lambda m: seen.append(("error", m, QThread.currentThread())))
     bridge.refused.connect(lambda m: seen.append(("refused", m, QThread.currentThread())))
-    cb = bridge.callbacks()
+    from inspection_station.core import events as ev
 
-    def worker():
-        cb["on_state"]("camera", "emulated", "Emulation 0815-0000")
-        cb["on_result"](cycle(cycle_id="x1"))
-        cb["on_error"]("disk full")
-        cb["on_refused"]("pedal trigger refused")
+    def worker():  # the station's events, published on a worker thread
+        bridge.deliver(ev.ComponentChanged("camera", "emulated", "Emulation 0815-0000"))
+        bridge.deliver(ev.CycleFinished(cycle(cycle_id="x1")))
+        bridge.deliver(ev.ErrorReported("disk full"))
+        bridge.deliver(ev.TriggerRefused("pedal", "a cycle is still running"))
 
     t = threading.Thread(target=worker)
     t.start()

@@ -80,13 +80,15 @@ def test_refused_stays_on_the_banner_after_the_verdict_lands_and_counts(qtbot, t
 def test_reset_shift_and_quit_ask_first(qtbot, gui):  # noqa: F811
     w = gui.window
     inspect_and_wait(qtbot, gui)
+    w.actions.access.store.add("eva", "engineer", "secret-pass")
+    assert w.actions.sign_in("eva", "secret-pass").ok  # [access] reset_shift_role: engineer
     asked = []
-    w.statistics.confirm = lambda *q: asked.append(q) or False
+    w.confirm = lambda *q: asked.append(q) or False
     w.statistics.reset_button.click()
     assert asked and w.statistics.count_labels["OK"].text() == "1"  # cancelled: counts kept
-    w.statistics.confirm = lambda *q: True
+    w.confirm = lambda *q: True
     w.statistics.reset_button.click()
-    assert w.statistics.count_labels["OK"].text() == "0"
+    qtbot.waitUntil(lambda: w.statistics.count_labels["OK"].text() == "0")
 
     w.confirm = lambda *q: asked.append(q) or False
     w.quit_action.trigger()
@@ -116,7 +118,7 @@ def test_a_broken_pattern_at_start_is_error_on_the_banner_not_ready(qtbot, tmp_p
     broken.write_text("variant_a:\n  - class_id: 0\n    inner: [0.2, 0.2]\n")
     settings = settings.replace("patterns", path=str(broken), active="")
     bridge = StationBridge()
-    station = Station(settings, **bridge.callbacks())
+    station = Station(settings, previews=True)
     route = ErrorRoute()
     window = MainWindow(station, bridge, settings, error_route=route)
     qtbot.addWidget(window)

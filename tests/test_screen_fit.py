@@ -101,7 +101,7 @@ def assert_complete_on(window: QWidget, screen, what: str) -> None:
 def running(qtbot, tmp_path):
     settings = station_settings(tmp_path)
     bridge = StationBridge()
-    station = Station(settings, **bridge.callbacks())
+    station = Station(settings, previews=True)
     yield settings, bridge, station
     station.stop()
 

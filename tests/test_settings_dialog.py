@@ -147,7 +147,7 @@ def test_applying_a_broken_model_keeps_the_old_one(qtbot, tmp_path):
 
     settings = station_settings(tmp_path)
     bridge = StationBridge()
-    station = Station(settings, **bridge.callbacks())
+    station = Station(settings, previews=True)
     station.start()
     try:
         assert station.wait_ready(30)

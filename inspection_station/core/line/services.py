@@ -13,6 +13,7 @@ from inspection_station.core.line.auth import TokenCheck, require_tokens_off_loo
 from inspection_station.core.settings.model import LineSettings
 
 if TYPE_CHECKING:
+    from inspection_station.core.actions import StationActions
     from inspection_station.core.line.metrics import StationMetrics
     from inspection_station.core.line.plc_signals import OutputSpec, PlcSignals
     from inspection_station.core.line.server import HttpServer
@@ -29,9 +30,14 @@ class LineServices:
         *,
         api_bind: Bind | None = None,
         metrics_bind: Bind | None = None,
+        actions: StationActions | None = None,
     ) -> None:
-        """Checks the settings (ConfigError, located) and hooks the metrics in; opens nothing."""
+        """Checks the settings (ConfigError, located) and hooks the metrics in; opens nothing.
+
+        `actions`: the station's actions (what the API's state-changing routes call); made
+        for the station's own settings file when not given."""
         self.station = station
+        self._actions = actions
         self.line = line
         self.api_bind = api_bind or ((line.api_host, line.api_port) if line.api_enabled else None)
         self.metrics_bind = metrics_bind or (
@@ -82,6 +88,7 @@ class LineServices:
 
                 app = create_app(
                     self.station,
+                    actions=self.actions,
                     tokens=self.tokens,
                     metrics=self.metrics,
                     max_upload_bytes=int(self.line.max_upload_mb * (1 << 20)),
@@ -99,6 +106,14 @@ class LineServices:
             self.stop()
             raise
         return said
+
+    @property
+    def actions(self) -> StationActions:
+        if self._actions is None:
+            from inspection_station.core.actions import StationActions
+
+            self._actions = StationActions.for_station(self.station, None)
+        return self._actions
 
     def stop(self) -> None:
         for server in (self.api, self.metrics_server):

@@ -165,6 +165,8 @@ class AccessSettings:
     patterns_role: str = _choice("engineer", *ROLE_CHOICES)
     product_switch_role: str = _choice("operator", *ROLE_CHOICES)  # operator: anyone, audited
     reset_shift_role: str = _choice("engineer", *ROLE_CHOICES)
+    overrule_role: str = _choice("operator", *ROLE_CHOICES)  # "wrong verdict": anyone, audited
+    hold_role: str = _choice("engineer", *ROLE_CHOICES)  # put the station on hold (triggers refused)
     idle_lock_s: float = _ranged(300.0, 10.0, 86_400.0)  # an engineer session locks after this
     max_failed_logins: int = _ranged(5, 1, 100)  # then the account is locked until an admin unlocks
     login_delay_s: float = _ranged(1.0, 0.0, 60.0)  # wait after a failure, doubling per failure
@@ -213,6 +215,9 @@ class LineSettings:
     metrics_port: int = _ranged(9464, 0, 65535)
     # sha256 hex digests of the accepted bearer tokens (`inspection-station serve --hash-token`)
     api_token_sha256: list[str] = field(default_factory=list)
+    # the role a request acts with (the token's name is the audit's actor): product switch etc.
+    # are checked against [access] like a person's; raise it to let the API do more
+    api_role: str = _choice("operator", *ROLE_CHOICES)
     max_upload_mb: float = _ranged(40.0, 0.1, 1000.0)  # POST /inspect/image body limit
     plc_enabled: bool = False  # station signals on the camera's digital outputs
     # "SIGNAL=LINE:USEROUTPUT[:pulse=MS][:inverted]", SIGNAL in READY BUSY OK NOK ERROR,
