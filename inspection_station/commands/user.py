@@ -4,6 +4,10 @@ The store is the per-station one under the user config folder (core/settings/acc
 whatever settings file the station runs on. Each change is audited as the operating-system
 account that ran the command. `--password-stdin` reads the first line of standard input
 (installers, scripts); without it the password is asked twice without echo.
+
+Once accounts exist, a missing or unreadable store refuses every action (exit 2, naming the
+file); `user add NAME --role admin --recover-store` replaces it with a store holding that
+admin (what was there is renamed aside), audited as `recover`.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin's first line")
+    add.add_argument("--recover-store", action="store_true",
+                     help="the store is missing or unreadable although accounts existed: start a new one "
+                          "with this admin (the old file is renamed aside; audited)")
     actions.add_parser("list", help="list the accounts")
     passwd = actions.add_parser("passwd", help="set a new password (also lifts a lockout)")
     passwd.add_argument("name")
@@ -61,6 +68,21 @@ def station_actions(args: argparse.Namespace):
     return actions, cli_actor(loaded.settings.station.name)
 
 
+def recover_store(actions, actor, args: argparse.Namespace) -> int:
+    if args.role != "admin":
+        raise AccountError("--recover-store makes the new store's administrator: use --role admin")
+    problem = actions.access.store.problem()
+    if not problem:  # before a password is asked for nothing
+        raise AccountError(f"{actions.access.store.path}: the accounts store is readable; nothing to recover "
+                           "(add the user without --recover-store)")
+    outcome = actions.recover_accounts(actor, args.name, read_password(args.password_stdin))
+    if not outcome.ok:
+        print(f"inspection-station: error: {outcome.message}", file=sys.stderr)
+        return 2
+    print(outcome.message)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     actions, actor = station_actions(args)
     store = actions.access.store
@@ -74,7 +96,10 @@ def run(args: argparse.Namespace) -> int:
             state = "LOCKED" if u.locked else (f"{u.failed_logins} failed" if u.failed_logins else "")
             print(f"{u.name:<24} {u.role:<9} {u.created:<26} {state}".rstrip())
         return 0
+    if command == "add" and args.recover_store:
+        return recover_store(actions, actor, args)
     if command == "add":
+        store.users()  # a missing or unreadable store refuses before a password is asked
         outcome = actions.add_user(actor, args.name, args.role, read_password(args.password_stdin))
         done = f"user {args.name!r} ({args.role}) added to {store.path}"
     elif command == "passwd":

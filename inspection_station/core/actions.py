@@ -41,7 +41,7 @@ from inspection_station.core.settings.model import (
     resolve_patterns_path,
     user_config_path,
 )
-from inspection_station.core.settings.session import NOBODY, AccessControl
+from inspection_station.core.settings.session import NOBODY, SYSTEM_ROLE, AccessControl
 from inspection_station.core.settings.store import SettingsStore
 from inspection_station.core.state import StationState, settings_keys_changed
 
@@ -166,13 +166,13 @@ class StationActions:
         """The person at the screen: the signed-in session, else the station's anonymous operator."""
         session = self.state.session
         if session is None:
-            return Actor(NOBODY, "operator", self.station_name)
-        return Actor(session.user, session.role, self.station_name)
+            return Actor(NOBODY, "operator", self.station_name, route="gui")
+        return Actor(session.user, session.role, self.station_name, route="gui")
 
     def api_actor(self, token_name: str | None = None) -> Actor:
         """An API request: named after its token ("api" on loopback without tokens)."""
         role = self._api_role or self.state.settings.line.api_role
-        return Actor(f"api:{token_name}" if token_name else "api", role, self.station_name)
+        return Actor(f"api:{token_name}" if token_name else "api", role, self.station_name, route="api")
 
     def permits(self, actor: Actor, action: str) -> bool:
         return self.access.permits(actor, action)
@@ -482,6 +482,27 @@ class StationActions:
     def unlock_user(self, actor: Actor, name: str) -> Outcome:
         return self._account(actor, "unlock", name, lambda: self.access.unlock_user(name, actor=actor),
                              f"User {name!r} unlocked")
+
+    def recover_accounts(self, actor: Actor, name: str, password: str) -> Outcome:
+        """A missing or unreadable accounts store (once accounts existed) replaced by a new one
+        with `name` as its admin; what was there is moved aside, never opened. Command line only
+        (the OS account that may edit the files anyway); audited, undone when the audit fails."""
+        if actor.role != SYSTEM_ROLE:
+            return Outcome.refused(DENIED, "Recovering the accounts store is done on the command line only")
+        moved: list[Path | None] = []
+
+        def record(problem: str, aside: Path | None) -> None:
+            moved.append(aside)
+            self.audit.record("user", name, {"store": problem},
+                              {"role": "admin", "moved_aside": str(aside) if aside else None},
+                              action="recover", actor=actor)
+
+        outcome = self._account(actor, "recover", name,
+                                lambda: self.access.store.recover(name, password, record),
+                                f"{self.access.store.path}: a new accounts store with the admin {name!r}")
+        if outcome.ok and moved and moved[0]:
+            return Outcome.done(f"{outcome.message}; what was there is now {moved[0]}", outcome.value)
+        return outcome
 
     def remove_user(self, actor: Actor, name: str) -> Outcome:
         return self._account(actor, "remove", name, lambda: self.access.remove_user(name, actor=actor),
