@@ -116,13 +116,14 @@ def test_the_api_switch_is_the_same_action_audited_as_the_api(running):
     r = running()
     services = LineServices(r.station, LineSettings(api_enabled=True, api_port=0), actions=r.actions)
     services.start()
+    client = httpx.Client(base_url=services.api.url, timeout=WAIT_S)
     try:
-        client = httpx.Client(base_url=services.api.url, timeout=WAIT_S)
         response = client.put("/product", json={"pattern_set": "product_nok"})
         assert response.status_code == 200, response.text
         assert client.put("/product", json={"pattern_set": "nope"}).status_code == 404
         assert client.post("/inspect").json()["verdict"] == "NOK"
     finally:
+        client.close()
         services.stop()
     switches = audit_lines(r.audit, "product")
     assert [(x["action"], x["old"], x["new"], x["user"], x["role"]) for x in switches] == [

@@ -107,6 +107,8 @@ class StationActions:
         self._api_role = api_role
         # [access] and the station's name in force for every route, whoever applied them
         self.bus.subscribe(self._follow_settings, SettingsApplied)
+        # an account changed, whichever screen or command did it: one event
+        access.on_user_change = lambda action, name, actor: self.bus.publish(AccountsChanged(action, name, actor))
 
     @classmethod
     def for_station(
@@ -462,7 +464,6 @@ class StationActions:
             return Outcome.refused(status, _sentence(str(exc)))
         except StationError as exc:
             return Outcome.refused(INVALID, str(exc))
-        self.bus.publish(AccountsChanged(action, name, actor))
         return Outcome.done(done, user)
 
     def add_user(self, actor: Actor, name: str, role: str, password: str, confirm: str | None = None) -> Outcome:

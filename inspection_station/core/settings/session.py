@@ -115,6 +115,8 @@ class AccessControl:
         self._clock = clock
         self._lock = threading.Lock()
         self._holder: SessionHolder = holder or _SessionSlot()
+        # (action, user name, actor) after an account change is audited: the station's event
+        self.on_user_change: Callable[[str, str, Actor], None] | None = None
         self._last_activity = clock()
         self.apply_settings(settings)
 
@@ -270,9 +272,14 @@ class AccessControl:
         if password != confirm:
             raise AccountError("the two passwords differ")
         user = self.store.add(name, "admin", password)
-        self.audit.record("user", user.name, None, {"role": "admin"}, action="create",
-                          actor=Actor("(first run)", "system", self.station))
+        self._record_user(user.name, None, {"role": "admin"}, "create", Actor("(first run)", "system", self.station))
         return user
+
+    def _record_user(self, name: str, old, new, action: str, actor: Actor) -> None:
+        """The audit line of an account change, then whoever listens (the station's event)."""
+        self.audit.record("user", name, old, new, action=action, actor=actor)
+        if self.on_user_change is not None:
+            self.on_user_change(action, name, actor)
 
     def _admin(self, actor: Actor | None) -> Actor:
         """Who does a user change: `actor` (checked: admin, or the command line) or the session."""
@@ -289,7 +296,7 @@ class AccessControl:
         if confirm is not None and password != confirm:
             raise AccountError("the two passwords differ")
         user = self.store.add(name, role, password)
-        self.audit.record("user", user.name, None, {"role": role}, action="create", actor=who)
+        self._record_user(user.name, None, {"role": role}, "create", who)
         return user
 
     def set_password(self, name: str, password: str, confirm: str | None = None, *,
@@ -300,7 +307,7 @@ class AccessControl:
         if confirm is not None and password != confirm:
             raise AccountError("the two passwords differ")
         user = self.store.set_password(name, password)
-        self.audit.record("user", name, HIDDEN, HIDDEN, action="password", actor=who)
+        self._record_user(name, HIDDEN, HIDDEN, "password", who)
         return user
 
     def _me(self, actor: Actor | None) -> str | None:
@@ -314,16 +321,14 @@ class AccessControl:
         if self._me(actor) == name and before is not None and role != before.role:
             raise AccountError("you cannot change the role of the account you are signed in with")
         user = self.store.set_role(name, role)
-        self.audit.record("user", name, {"role": before.role if before else None}, {"role": role},
-                          action="role", actor=who)
+        self._record_user(name, {"role": before.role if before else None}, {"role": role}, "role", who)
         return user
 
     def unlock_user(self, name: str, *, actor: Actor | None = None) -> User:
         who = self._admin(actor)
         before = self.store.get(name)
         user = self.store.unlock(name)
-        self.audit.record("user", name, {"locked": bool(before and before.locked)}, {"locked": False},
-                          action="unlock", actor=who)
+        self._record_user(name, {"locked": bool(before and before.locked)}, {"locked": False}, "unlock", who)
         return user
 
     def remove_user(self, name: str, *, actor: Actor | None = None) -> User:
@@ -331,5 +336,5 @@ class AccessControl:
         if self._me(actor) == name:
             raise AccountError("you cannot remove the account you are signed in with")
         user = self.store.remove(name)
-        self.audit.record("user", name, {"role": user.role}, None, action="remove", actor=who)
+        self._record_user(name, {"role": user.role}, None, "remove", who)
         return user

@@ -492,7 +492,7 @@ class SettingsDialog(QDialog):
 
     def reject(self) -> None:
         """Close / Escape / the window's close: ask first when anything is unsaved."""
-        if getattr(self, "_closing_for_sign_out", False) or not self.has_unsaved_changes():
+        if getattr(self, "_closing_quietly", False) or not self.has_unsaved_changes():
             super().reject()
             return
         answer = self.ask_unsaved()
@@ -502,8 +502,14 @@ class SettingsDialog(QDialog):
             self.accept()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt)
-        event.ignore()
-        self.reject()
+        """The window manager's close asks like Close; the program's own close() (shutdown,
+        the idle sign-out after keeping a draft) does not."""
+        if event.spontaneous():
+            event.ignore()
+            self.reject()
+            return
+        self._closing_quietly = True
+        super().closeEvent(event)
 
     def _save_pattern_if_dirty(self) -> bool:
         draft = getattr(self.pattern_editor, "draft", None)
@@ -529,7 +535,7 @@ class SettingsDialog(QDialog):
                     kept.append(drafts.keep_pattern_set(draft.current.name, pattern_set_to_yaml(draft.current)))
             except OSError as exc:  # kept nowhere: say so in the log; the session is over regardless
                 log.error("unsaved edits of %s could not be kept as a draft: %s", user, exc)
-        self._closing_for_sign_out = True
+        self._closing_quietly = True
         self.pattern_window.close()
         super().reject()
         return kept

@@ -12,7 +12,7 @@ from collections import deque
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -48,7 +48,6 @@ def _caption(text: str) -> QLabel:
 
 
 class StatisticsPanel(QWidget):
-    reset_requested = Signal()
 
     def __init__(self, statistics: Statistics, parent=None) -> None:
         super().__init__(parent)
