@@ -50,7 +50,9 @@ def run(args: argparse.Namespace) -> int:
             on_notice=lambda msg: say(f"inspection-station: {msg}"),
             on_result=lambda r: print(f"{r.cycle_id} {r.verdict.value} {r.trigger} {r.error}".rstrip(), flush=True),
         )
-        services = LineServices(station, settings.line, api_bind=api_bind, metrics_bind=metrics_bind)
+        services = LineServices(station, settings.line, api_bind=api_bind, metrics_bind=metrics_bind,
+                                on_problem=lambda msg: say(f"inspection-station: error: {msg}"),
+                                on_notice=lambda msg: say(f"inspection-station: {msg}"))
         try:
             station.start()
             for line in services.start():

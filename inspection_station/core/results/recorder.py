@@ -39,6 +39,7 @@ from inspection_station.core.results.csv_log import (
     log_files_for_day,
     read_log,
 )
+from inspection_station.core.results.row_taps import row_written
 from inspection_station.core.results.statistics import Statistics, StatisticsSnapshot
 from inspection_station.core.settings.model import ResultsSettings, resolve_results_dirs
 
@@ -142,7 +143,9 @@ class ResultsRecorder:
                 image_path = str(path)
         self._index += 1
         result = dataclasses.replace(result, image_path=image_path)
-        self.log.write(cycle_row(result, self.station), cycle_date(result.timestamp))
+        row = cycle_row(result, self.station)
+        self.log.write(row, cycle_date(result.timestamp))
+        row_written(self.station, row)  # the plant outbox, when one is running
         elapsed = (time.perf_counter() - start) * 1000
         result = dataclasses.replace(result, times=dataclasses.replace(result.times, log_ms=elapsed))
         self.statistics.add(result)
@@ -200,6 +203,7 @@ class ResultsRecorder:
             note=note,
         )
         self.log.write(row, cycle_date(now))
+        row_written(self.station, row)
         self.statistics.add_overrule(str(verdict))
         return Overrule(row_id, cycle_id, verdict, note, now, review)
 
