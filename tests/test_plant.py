@@ -73,6 +73,7 @@ class Plant:
         self.url = pg.new_database(f"plant{n}")
         self.mqtt_url = f"mqtt://127.0.0.1:{broker.port}"
         self.subscriber = Subscriber(broker.port, f"{self.prefix}/#", client_id=f"sub-{n}")
+        self._base = None
 
     def migrate(self) -> None:
         from inspection_station.cli import main
@@ -83,8 +84,9 @@ class Plant:
         values = dict(database_url=self.url, mqtt_url=self.mqtt_url, mqtt_prefix=self.prefix, line="line-a",
                       outbox_dir=str(self.tmp / "outbox"), retry_min_s=0.05, retry_max_s=0.5, connect_timeout_s=2.0)
         values.update(plant)
-        base = station_settings(self.tmp, name=self.name).replace("camera", grab_timeout_ms=15000)
-        return base.replace("plant", **values)
+        if self._base is None:
+            self._base = station_settings(self.tmp, name=self.name).replace("camera", grab_timeout_ms=15000)
+        return self._base.replace("plant", **values)
 
     def db_rows(self) -> list[dict]:
         import psycopg
@@ -195,3 +197,162 @@ def test_200_cycles_arrive_in_both_equal_to_the_csv_rows(plant):
     finally:
         running.stop()
     assert running.problems == []
+
+
+# --- an outage of both receivers mid-run ---------------------------------------------------------
+
+
+def test_database_and_broker_stopped_mid_run_every_cycle_arrives_once_in_order(plant):
+    """A few seconds here (every sender fails, queues, backs off, reconnects); the full 30 s
+    outage with the cycle time beside it is benchmarks/plant_outage.py."""
+    plant.migrate()
+    running = Running(plant.settings())
+    try:
+        run_cycles(running, 40)
+        wait_until(lambda: plant.db_count() == 40, "the first 40 rows")
+        plant.pg.stop()
+        plant.broker.stop()
+        outage_start = time.monotonic()
+        during = run_cycles(running, 40)
+        assert all(r.verdict is not Verdict.ERROR for r in during)  # the station inspected on
+        status = wait_until(lambda: (s := running.status()).warnings == (SENDER_DOWN,) and s, "SENDER DOWN")
+        assert all(not s.up for s in status.senders)
+        assert status.queue.depth == 40
+        time.sleep(max(0.0, 3.0 - (time.monotonic() - outage_start)))  # at least 3 s down
+        plant.broker.start()
+        plant.pg.start()
+        run_cycles(running, 40)
+        assert_same_as_csv(plant, 120)
+        wait_until(lambda: running.status().warnings == (), "the warning cleared")
+    finally:
+        running.stop()
+    downs = [p for p in running.problems if " down: " in p]
+    assert any(p.startswith("plant postgresql down: postgresql://station@127.0.0.1") for p in downs), downs
+    assert any(p.startswith("plant mqtt down: mqtt://127.0.0.1") for p in downs), downs
+    assert len(running.notices) >= 2 and all("reachable again" in n for n in running.notices)
+
+
+# --- refused credentials, a wrong certificate -------------------------------------------------------
+
+
+def test_refused_credentials_and_a_wrong_certificate_are_said_and_the_station_inspects_on(
+        plant, monkeypatch, caplog):
+    plant.migrate()
+    monkeypatch.setenv(DATABASE_PASSWORD_ENV, "not-the-password")
+    tls = f"mqtts://127.0.0.1:{plant.broker.tls_port}"
+    running = Running(plant.settings(mqtt_url=tls, mqtt_ca_file=str(plant.broker.other_ca)))
+    try:
+        results = [running.cycle() for _ in range(5)]
+        assert [r.verdict for r in results] == [Verdict.OK] * 5
+        wait_until(lambda: len(running.problems) >= 2, "two problems said")
+        status = running.status()
+        assert status.warnings == (SENDER_DOWN,) and status.queue.depth == 5
+        text = "\n".join(running.problems)
+        assert "the database refused the credentials" in text
+        assert 'password authentication failed for user "station"' in text
+        assert f"mqtts://127.0.0.1:{plant.broker.tls_port}: the broker's TLS certificate was not accepted" in text
+        assert "check [plant] mqtt_ca_file" in text
+        logged = "\n".join(r.getMessage() for r in caplog.records if r.levelname == "ERROR")
+        assert "the database refused the credentials" in logged and "TLS certificate was not accepted" in logged
+        assert running.cycle().verdict is Verdict.OK  # still inspecting
+    finally:
+        running.stop()
+    assert plant.db_count() == 0
+
+
+def test_right_certificate_and_password_listener(plant, monkeypatch):
+    """The same broker over TLS with the right CA, and the password listener: wrong then right."""
+    plant.migrate()
+    monkeypatch.setenv(MQTT_PASSWORD_ENV, "wrong")
+    auth = Running(plant.settings(database_url="", mqtt_url=f"mqtt://station@127.0.0.1:{plant.broker.auth_port}"))
+    try:
+        auth.cycle()
+        wait_until(lambda: auth.problems, "the refusal")
+        assert "connection refused: Not authorized; the broker refused the credentials" in auth.problems[0]
+    finally:
+        auth.stop()
+    monkeypatch.setenv(MQTT_PASSWORD_ENV, PASSWORD)
+    right = Running(plant.settings(mqtt_url=f"mqtts://station@localhost:{plant.broker.tls_port}",
+                                   mqtt_ca_file=str(plant.broker.ca)))
+    try:
+        right.cycle()
+    finally:
+        right.stop()
+    assert right.problems == []
+    tls_plant = plant  # the TLS listener allows anonymous too: the subscriber is on the plain port
+    wait_until(lambda: len(tls_plant.messages()) == 2, "both rows (the refused one, then this one)")
+
+
+# --- kill -9 of the station with rows queued --------------------------------------------------------
+
+
+class Serve:
+    """`inspection-station serve --api 0` on a settings file, the password in its environment."""
+
+    def __init__(self, config: Path) -> None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), DATABASE_PASSWORD_ENV: PASSWORD}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "inspection_station", "serve", "--config", str(config), "--api", "0"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        self.lines: list[str] = []
+        threading.Thread(target=lambda: self.lines.extend(line.rstrip("\n") for line in self.proc.stderr),
+                         daemon=True).start()
+        found = wait_until(lambda: next((x for x in list(self.lines) if "api: http://" in x), None), "the API")
+        self.client = httpx.Client(base_url=found.split("api: ", 1)[1], timeout=WAIT_S)
+        wait_until(lambda: self.client.get("/health").json()["ready"], "a ready station")
+
+    def inspect(self, n: int) -> list[str]:
+        return [self.client.post("/inspect").json()["cycle_id"] for _ in range(n)]
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(30)
+        self.client.close()
+        self.proc.stderr.close()
+
+
+def test_kill_9_with_rows_queued_they_are_sent_after_restart_none_twice(plant):
+    plant.migrate()
+    config = plant.tmp / "settings.toml"
+    settings = plant.settings()
+    save_settings(settings, config)
+    state_topic = f"{plant.prefix}/line-a/{plant.name}/state"
+
+    def states() -> list[str]:
+        return [json.loads(p)["state"] for t, p, _ in list(plant.subscriber.messages) if t == state_topic]
+
+    station = Serve(config)
+    first = station.inspect(5)
+    wait_until(lambda: plant.db_count() == 5 and len(plant.messages()) == 5, "the first 5 rows in both")
+    wait_until(lambda: states() and states()[-1] == "online", "the retained state: online")
+    station.kill()  # connected: the broker publishes the last will
+    wait_until(lambda: states()[-1] == "offline", "the last will: offline")
+
+    station = Serve(config)
+    wait_until(lambda: states()[-1] == "online", "online again")
+    plant.pg.stop()
+    plant.broker.stop()
+    queued = station.inspect(10)
+    outbox = plant.tmp / "outbox" / f"{plant.name}_outbox.sqlite3"
+    from inspection_station.core.line.plant.outbox import peek
+
+    wait_until(lambda: peek(outbox)[0].depth == 10, "10 rows in the outbox")
+    wait_until(lambda: sum("down: " in x for x in list(station.lines)) >= 2, "both senders said down")
+    station.kill()
+    assert {c.sender: c.behind for c in peek(outbox)[0].cursors} == {"mqtt": 10, "postgresql": 10}
+
+    plant.broker.start()
+    plant.pg.start()
+    station = Serve(config)
+    try:
+        assert any("plant: 10 row(s) queued from before, sent first" in x for x in station.lines)
+        wait_until(lambda: plant.db_count() == 15 and len(plant.messages()) == 15, "all 15 rows in both")
+        time.sleep(0.5)  # a resend would come now: none may
+        keys = [m["idempotency_key"] for m in plant.messages()]
+        assert keys == first + queued  # in order, each once: the broker got none twice
+        assert [r["cycle_id"] for r in plant.db_rows()] == first + queued
+        assert [csv_text(r) for r in plant.db_rows()] == plant.csv_rows()
+        assert peek(outbox)[0].depth == 0
+    finally:
+        station.kill()

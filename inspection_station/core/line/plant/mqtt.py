@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -118,16 +119,9 @@ class MqttSink:
             password = secret("mqtt_password", MQTT_PASSWORD_ENV, self.credentials_file)
             client.username_pw_set(self.address.username, password)
         if self.address.tls:
-            try:
-                client.tls_set(
-                    ca_certs=self.ca_file or None,
-                    certfile=self.client_cert or None,
-                    keyfile=self.client_key or None,
-                    cert_reqs=ssl.CERT_REQUIRED,
-                )
-            except (OSError, ssl.SSLError, ValueError) as exc:
-                raise SinkError(f"{self.where}: TLS set-up failed ({exc}); check [plant] mqtt_ca_file, "
-                                "mqtt_client_cert and mqtt_client_key") from None
+            context = self._tls_context()
+            self._tls_probe(context)
+            client.tls_set_context(context)
         client.will_set(self.state_topic, self._state_payload("offline"), qos=1, retain=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -135,10 +129,7 @@ class MqttSink:
         try:
             client.connect(self.address.host, self.address.port, keepalive=self.keepalive_s)
         except ssl.SSLCertVerificationError as exc:
-            raise SinkError(
-                f"{self.where}: the broker's TLS certificate was not accepted ({exc.verify_message or exc}); "
-                "check [plant] mqtt_ca_file"
-            ) from None
+            raise self._certificate_refused(exc) from None
         except (OSError, ssl.SSLError, ValueError) as exc:
             raise SinkError(f"{self.where}: cannot connect ({exc})") from None
         self._client = client
@@ -209,6 +200,34 @@ class MqttSink:
         self.close()
 
     # --- internals ---------------------------------------------------------------------------------
+
+    def _tls_context(self) -> ssl.SSLContext:
+        try:
+            context = ssl.create_default_context(cafile=self.ca_file or None)  # verifies chain and host name
+            if self.client_cert:
+                context.load_cert_chain(self.client_cert, self.client_key or None)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise SinkError(f"{self.where}: TLS set-up failed ({exc}); check [plant] mqtt_ca_file, "
+                            "mqtt_client_cert and mqtt_client_key") from None
+        return context
+
+    def _tls_probe(self, context: ssl.SSLContext) -> None:
+        """The TLS handshake once on a socket of our own, closed whatever happens: a refused
+        certificate is said clearly, and no half-open socket is left behind in paho."""
+        try:
+            with socket.create_connection((self.address.host, self.address.port), timeout=self.connect_timeout_s) as raw, \
+                    context.wrap_socket(raw, server_hostname=self.address.host):
+                pass
+        except ssl.SSLCertVerificationError as exc:
+            raise self._certificate_refused(exc) from None
+        except (OSError, ssl.SSLError) as exc:
+            raise SinkError(f"{self.where}: cannot connect ({exc})") from None
+
+    def _certificate_refused(self, exc: ssl.SSLCertVerificationError) -> SinkError:
+        return SinkError(
+            f"{self.where}: the broker's TLS certificate was not accepted ({exc.verify_message or exc}); "
+            "check [plant] mqtt_ca_file"
+        )
 
     def _loop(self, timeout: float) -> None:
         client = self._client
