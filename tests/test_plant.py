@@ -25,7 +25,7 @@ import pytest
 from inspection_station.core.cycle import Verdict
 from inspection_station.core.line.plant.credentials import DATABASE_PASSWORD_ENV, MQTT_PASSWORD_ENV
 from inspection_station.core.line.plant.rows import csv_text
-from inspection_station.core.line.plant.service import LOW_BUFFER, SENDER_DOWN
+from inspection_station.core.line.plant.service import SENDER_DOWN
 from inspection_station.core.line.services import LineServices
 from inspection_station.core.results.csv_log import read_log
 from inspection_station.core.settings.model import save_settings
@@ -34,8 +34,24 @@ from tests.known_station import station_settings
 from tests.plant_servers import PASSWORD, Mosquitto, Postgres, Subscriber
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DASHBOARD = ROOT / "monitoring" / "grafana" / "dashboards" / "inspection_station_results.json"
 WAIT_S = 60.0
 _names = iter(range(1, 10_000))
+
+
+def grafana_sql(sql: str, stations: list[str]) -> str:
+    """A panel's SQL as Grafana sends it: the time range 7 days, the hour buckets, the stations."""
+    import re
+
+    sql = re.sub(r"\$__timeFilter\(([^)]*)\)", r"\1 BETWEEN now() - interval '7 days' AND now()", sql)
+    sql = re.sub(r"\$__timeGroupAlias\(([^,]*), '1h'\)", r"date_trunc('hour', \1) AS time", sql)
+    return sql.replace("$station", ", ".join(f"'{s}'" for s in stations))
+
+
+def doc_sql(containing: str) -> str:
+    """The ```sql block of docs/plant_results.md that contains `containing`."""
+    blocks = (ROOT / "docs" / "plant_results.md").read_text().split("```sql\n")[1:]
+    return next(b.split("```", 1)[0] for b in blocks if containing in b)
 
 
 def wait_until(check, what: str, timeout: float = WAIT_S):
@@ -356,3 +372,202 @@ def test_kill_9_with_rows_queued_they_are_sent_after_restart_none_twice(plant):
         assert peek(outbox)[0].depth == 0
     finally:
         station.kill()
+
+
+# --- the schema, the plant's question, the report -----------------------------------------------------
+
+
+def test_migrate_creates_then_says_up_to_date_and_a_sender_asks_for_it(plant, capsys):
+    from inspection_station.cli import main
+
+    running = Running(plant.settings(mqtt_url=""))  # no schema yet: the sender says what to do
+    try:
+        running.cycle()
+        wait_until(lambda: running.problems, "the schema problem")
+        assert "no plant schema in the database, the station needs version 1: run `inspection-station plant " \
+               "migrate` once" in running.problems[0]
+        capsys.readouterr()
+        assert main(["plant", "migrate", "--database-url", plant.url]) == 0
+        assert "schema version 1: cycles, stations" in capsys.readouterr().out
+        assert main(["plant", "migrate", "--database-url", plant.url]) == 0
+        assert capsys.readouterr().out == "schema version 1: up to date\n"
+        wait_until(lambda: plant.db_count() == 1, "the queued row, sent once the schema is there")
+    finally:
+        running.stop()
+    stations = plant.pg.admin('SELECT "station", "line", "queue_depth" FROM stations',
+                              dbname=plant.url.rsplit("/", 1)[1])
+    assert stations == [(plant.name, "line-a", 0)]
+
+
+def test_a_station_role_with_only_the_documented_grants_can_send(plant, monkeypatch):
+    from psycopg import sql
+
+    plant.migrate()
+    db = plant.url.rsplit("/", 1)[1]
+    if not plant.pg.admin("SELECT 1 FROM pg_roles WHERE rolname = 'station07'"):
+        plant.pg.admin(sql.SQL("CREATE ROLE station07 LOGIN PASSWORD {}").format(sql.Literal("pw-07")))
+    for grant in filter(None, (line.split("--")[0].strip() for line in doc_sql("GRANT").splitlines())):
+        if "station07" in grant and "CREATE ROLE" not in grant:
+            plant.pg.admin(grant.rstrip(";"), dbname=db)
+    monkeypatch.setenv(DATABASE_PASSWORD_ENV, "pw-07")
+    running = Running(plant.settings(mqtt_url="", database_url=plant.url.replace("station@", "station07@")))
+    try:
+        for _ in range(3):
+            running.cycle()
+        wait_until(lambda: plant.db_count() == 3, "3 rows sent by the limited role")
+        wait_until(lambda: running.status().queue.depth == 0, "an empty outbox")
+    finally:
+        running.stop()
+    assert running.problems == []
+
+
+def test_migrate_with_a_password_in_the_url_is_refused(plant, capsys):
+    from inspection_station.cli import main
+
+    url = plant.url.replace("station@", "station:hunter2@")
+    assert main(["plant", "migrate", "--database-url", url]) == 2
+    err = capsys.readouterr().err
+    assert "a password in the settings is refused" in err and "hunter2" not in err
+
+
+def test_the_nok_question_is_answered_by_an_index(plant):
+    """"Every NOK of product X last week, on any line, with its image": the documented query."""
+    plant.migrate()
+    settings = plant.settings(mqtt_url="", image_base_url="http://10.0.3.7:8080").replace("results", archive="failed")
+    running = Running(settings)
+    try:
+        results = run_cycles(running, 20, switch_every=5)
+        wait_until(lambda: plant.db_count() == 20, "20 rows")
+    finally:
+        running.stop()
+    query = doc_sql("'4711'")
+    db = plant.url.rsplit("/", 1)[1]
+    found = plant.pg.admin(query.replace("'4711'", "'product_nok'"), dbname=db)
+    noks = [r for r in results if r.verdict is Verdict.NOK]
+    assert [f[2] for f in found] == sorted((r.cycle_id for r in noks), reverse=True)
+    assert all(f[7] == f"http://10.0.3.7:8080/results/{f[2]}/image" and f[8].endswith("_NOK.jpg") for f in found)
+    import psycopg
+
+    with psycopg.connect(plant.pg.admin_conninfo(db)) as conn:  # 20 rows: make the planner show its index
+        conn.execute("SET enable_seqscan = off")
+        plan = conn.execute("EXPLAIN " + query.replace("'4711'", "'product_nok'")).fetchall()
+    assert "cycles_product_verdict_time" in "\n".join(r[0] for r in plan)
+
+
+def test_plant_report_equals_a_hand_count_from_the_csvs(plant, capsys):
+    """Two stations, two recipes, cycles spread over three shifts (real pipeline results, their
+    times moved), corrections, NOK and ERROR reasons: `plant report --json` against the CSVs."""
+    import dataclasses
+    import math
+    from datetime import timedelta
+
+    from inspection_station.cli import main
+    from inspection_station.core.detect.detector import Detector
+    from inspection_station.core.frame import Frame
+    from inspection_station.core.line.plant.report import parse_shifts, shift_of
+    from inspection_station.core.line.plant.service import PlantService
+    from inspection_station.core.patterns.yaml_io import read_pattern_library
+    from inspection_station.core.pipeline import Pipeline, new_cycle_id
+    from inspection_station.core.results.recorder import ResultsRecorder
+
+    plant.migrate()
+    settings = plant.settings(mqtt_url="")
+    detector = Detector.load(settings.model.path, settings.model)
+    library = read_pattern_library(settings.patterns.path, detector.class_count)
+    import cv2
+
+    image = cv2.cvtColor(cv2.imread(str(plant.tmp / "emulator" / "part.png")), cv2.COLOR_BGR2RGB)
+    start = datetime.now().astimezone().replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
+    for station in ("line-a-1", "line-a-2"):
+        recorder = ResultsRecorder(settings.results, station, seed_statistics=False)
+        service = PlantService(settings.plant, station).open()
+        service.start()
+        try:
+            for i in range(60):
+                recipe = "product_nok" if i % 3 == 0 else "product_ok"
+                frame = None if i % 17 == 5 else Frame(image, i, time.time(), "test")  # a camera failure: ERROR
+                result = Pipeline(detector, library.sets[recipe]).inspect(frame, grab_error="timeout", trigger="test")
+                when = start + timedelta(minutes=37 * i)  # every shift, both days
+                result = dataclasses.replace(result, timestamp=when, cycle_id=new_cycle_id(when))
+                recorded = recorder.record(result)
+                if i % 11 == 1:
+                    recorder.overrule(recorded.cycle_id, "NOK" if recorded.verdict is Verdict.OK else "OK", "check")
+            wait_until(lambda s=service: s.status().queue.depth == 0, "the rows sent")
+        finally:
+            service.stop()
+            recorder.close()
+    capsys.readouterr()
+    assert main(["plant", "report", "--since", "7d", "--json", "--database-url", plant.url]) == 0
+    report = json.loads(capsys.readouterr().out)
+
+    rows = [r for f in sorted((plant.tmp / "log").glob("line-a-*.csv")) for r in read_log(f)]
+    assert len(rows) == 2 * 60 + 2 * 6
+    shifts = parse_shifts(["06:00", "14:00", "22:00"])
+
+    def count(selected):
+        cycles = [r for r in selected if not r["overrules"]]
+        fixes = [r for r in selected if r["overrules"]]
+        ok = sum(r["verdict"] == "OK" for r in cycles)
+        nok = sum(r["verdict"] == "NOK" for r in cycles)
+        to_ok = sum(r["verdict"] == "OK" for r in fixes)
+        to_nok = sum(r["verdict"] == "NOK" for r in fixes)
+        times = sorted(float(r["cycle_ms"]) for r in cycles)
+
+        def rank(p):
+            return times[max(1, math.ceil(p * len(times))) - 1] if times else None
+
+        return {"cycles": len(cycles), "ok": ok, "nok": nok, "error": len(cycles) - ok - nok,
+                "corrections_to_ok": to_ok, "corrections_to_nok": to_nok,
+                "yield_ratio": ok / (ok + nok) if ok + nok else None,
+                "corrected_yield_ratio": min(1.0, max(0.0, (ok + to_ok - to_nok) / (ok + nok))) if ok + nok else None,
+                "cycle_ms_p50": rank(0.5), "cycle_ms_p95": rank(0.95)}
+
+    def key(r):
+        return r["station"], r["pattern_set"], shift_of(datetime.fromisoformat(r["timestamp"]), shifts)
+
+    by_group: dict[tuple, list] = {}
+    for r in rows:
+        by_group.setdefault(key(r), []).append(r)
+    expected = {k: count(v) for k, v in by_group.items()}
+    for st in ("line-a-1", "line-a-2"):
+        expected[(st, None, None)] = count([r for r in rows if r["station"] == st])
+    expected[(None, None, None)] = count(rows)
+    got = {(g["station"], g["recipe"], g["shift"]): {k: g[k] for k in next(iter(expected.values()))}
+           for g in report["groups"]}
+    assert len({k[2] for k in expected if k[2]}) == 3  # every shift has cycles
+    assert got == expected
+
+    reasons: Counter = Counter()
+    for r in rows:
+        if r["overrules"] or r["verdict"] == "OK":
+            continue
+        if r["verdict"] == "ERROR":
+            reasons[(r["station"], r["pattern_set"], "error: " + (r["error"].split(":", 1)[0] or "unknown"))] += 1
+        for slot in filter(None, r["missing_slots"].split(";")):
+            reasons[(r["station"], r["pattern_set"], "missing: " + slot)] += 1
+        for part in filter(None, r["wrong_parts"].split(";")):
+            reasons[(r["station"], r["pattern_set"], "wrong part: " + part)] += 1
+    assert {(x["station"], x["recipe"], x["reason"]): x["count"] for x in report["reasons"]} == dict(reasons)
+    assert reasons[("line-a-1", "product_nok", "missing: screw_right")] > 0
+
+    assert main(["plant", "report", "--since", "7d", "--station", "line-a-2", "--recipe", "product_ok",
+                 "--database-url", plant.url]) == 0
+    text = capsys.readouterr().out
+    assert "line-a-2" in text and "line-a-1" not in text and "NOK and ERROR reasons" in text
+
+    # the Grafana dashboard's SQL panels on the same data (Grafana's macros filled in as it does)
+    panels = {p["title"]: p for p in json.loads(RESULTS_DASHBOARD.read_text())["panels"]}
+    db = plant.url.rsplit("/", 1)[1]
+    answers = {}
+    for title, panel in panels.items():
+        for target in panel["targets"]:
+            if "rawSql" in target:
+                answers[title] = plant.pg.admin(grafana_sql(target["rawSql"], ["line-a-1", "line-a-2"]), dbname=db)
+    yields = {g["station"]: g["yield_ratio"] for g in report["groups"] if g["station"] and g["recipe"] is None}
+    assert dict(answers["Yield per station"]) == pytest.approx(yields)
+    by_reason: Counter = Counter()
+    for (_station, _recipe, reason), n in reasons.items():
+        by_reason[reason] += n
+    assert dict(answers["NOK reasons"]) == dict(by_reason)
+    assert {r[0] for r in answers["Outbox per station (last report)"]} == {"line-a-1", "line-a-2"}
+    assert answers["Cycle time p50 / p95"] and answers["Yield per station over time"]

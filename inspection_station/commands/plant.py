@@ -74,7 +74,11 @@ def run(args: argparse.Namespace) -> int:
             if not done:
                 print(f"schema version {SCHEMA_VERSION}: up to date")
             return 0
-        from inspection_station.core.line.plant.report import parse_shifts, parse_since, plant_report
+        from inspection_station.core.line.plant.report import (
+            parse_shifts,
+            parse_since,
+            plant_report,
+        )
 
         since = parse_since(args.since)
         shifts = parse_shifts(args.shifts.split(",") if args.shifts else plant.shifts)

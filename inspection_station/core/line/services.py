@@ -16,8 +16,8 @@ from inspection_station.core.line.auth import TokenCheck, require_tokens_off_loo
 from inspection_station.core.settings.model import LineSettings, PlantSettings
 
 if TYPE_CHECKING:
-    from inspection_station.core.line.plant.service import PlantService
     from inspection_station.core.line.metrics import StationMetrics
+    from inspection_station.core.line.plant.service import PlantService
     from inspection_station.core.line.plc_signals import OutputSpec, PlcSignals
     from inspection_station.core.line.server import HttpServer
     from inspection_station.core.station import Station

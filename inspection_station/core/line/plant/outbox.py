@@ -142,6 +142,7 @@ class Outbox:
         """
         fields = csv_fields(row)
         data = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+        self.expire()
         now = time.time()
         with self._lock:
             if self._closed:
@@ -213,6 +214,7 @@ class Outbox:
         `wake()`) or the outbox closes (False). Also where rows past their age are dropped while
         no cycle runs."""
         deadline = time.monotonic() + timeout
+        self.expire()
         with self._lock:
             while (not self._closed and self._cursors.get(sender, self._max_seq) >= self._max_seq
                    and not (interrupt is not None and interrupt.is_set())):
@@ -245,13 +247,16 @@ class Outbox:
         return self._max_seq - self._min_cursor
 
     def state(self) -> QueueState:
+        self.expire()  # the status bar asks every second: rows age out while every sender is down
         now = time.time()
         with self._lock:
             cursors = tuple(
                 CursorState(s, self._max_seq - self._cursors[s], self._sent[s], self._lost[s]) for s in self.senders
             )
             oldest = 0.0 if self._oldest is None or self.depth == 0 else max(0.0, now - self._oldest)
-            return QueueState(self.depth, oldest, self.max_rows, self.max_age_s, cursors)
+            state = QueueState(self.depth, oldest, self.max_rows, self.max_age_s, cursors)
+        self._say_losses()
+        return state
 
     def losses(self, limit: int = 20) -> list[Loss]:
         """The latest losses, newest first (kept in the file: `plant status` lists them)."""

@@ -73,7 +73,7 @@ def describe_error(exc: Exception) -> str:
     if "does not exist" in lower and "database" in lower:
         return f"no such database ({text})"
     if "permission denied" in lower:
-        return f"permission denied ({text}); the station's database user needs INSERT on cycles and stations"
+        return f"permission denied ({text}); the station's database user needs the grants of docs/plant_results.md"
     return text
 
 
@@ -125,7 +125,7 @@ class PostgresSink:
         try:
             with self._conn.transaction(), self._conn.cursor() as cur:
                 cur.executemany(INSERT, params)
-                self._heartbeat(cur)
+                self._heartbeat(cur, sending=len(rows))
         except psycopg.Error as exc:
             raise SinkError(f"{self.where}: {describe_error(exc)}") from None
         return len(rows)
@@ -148,9 +148,10 @@ class PostgresSink:
 
     shutdown = close
 
-    def _heartbeat(self, cur) -> None:
+    def _heartbeat(self, cur, sending: int = 0) -> None:
+        """The station's row in `stations`; the depth as it is once this batch is confirmed."""
         depth, lost = self.queue_state()
-        cur.execute(HEARTBEAT, (self.station, self.line, depth, lost, __version__))
+        cur.execute(HEARTBEAT, (self.station, self.line, max(0, depth - sending), lost, __version__))
 
     def _params(self, fields) -> tuple:
         record = plant_record(fields, self.line, self.image_base_url)
