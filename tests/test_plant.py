@@ -571,3 +571,45 @@ def test_plant_report_equals_a_hand_count_from_the_csvs(plant, capsys):
     assert dict(answers["NOK reasons"]) == dict(by_reason)
     assert {r[0] for r in answers["Outbox per station (last report)"]} == {"line-a-1", "line-a-2"}
     assert answers["Cycle time p50 / p95"] and answers["Yield per station over time"]
+
+
+# --- on the operator's screen ------------------------------------------------------------------------
+
+
+@pytest.mark.qt
+def test_the_operator_window_says_sender_down_and_why_and_keeps_inspecting(plant, qtbot, monkeypatch):
+    """Refused credentials in the GUI: SENDER DOWN on the status bar (the reason in its tooltip),
+    the message on the error route (status line + warnings list), the INSPECT button still works."""
+    from inspection_station.gui.app import LineRunner, start_station
+    from inspection_station.gui.error_route import ErrorRoute
+    from inspection_station.gui.operator.main_window import MainWindow
+    from inspection_station.gui.operator.station_bridge import StationBridge
+
+    plant.migrate()
+    monkeypatch.setenv(DATABASE_PASSWORD_ENV, "not-the-password")
+    settings = plant.settings(mqtt_url="")
+    bridge = StationBridge()
+    station = Station(settings, **bridge.callbacks())
+    route = ErrorRoute()
+    window = MainWindow(station, bridge, settings, error_route=route)
+    qtbot.addWidget(window)
+    window.show()
+    line = LineRunner(station, window, route)
+    line.prepare(settings)
+    try:
+        start_station(station, route, line)
+        qtbot.waitUntil(lambda: window.plant_label.isVisible(), timeout=int(WAIT_S * 1000))
+        assert window.plant_label.text() == SENDER_DOWN
+        assert "DOWN: postgresql://station@127.0.0.1" in window.plant_label.toolTip()
+        assert "the database refused the credentials" in window.plant_label.toolTip()
+        qtbot.waitUntil(lambda: any("refused the credentials" in t for t in window.warnings.texts()),
+                        timeout=int(WAIT_S * 1000))
+        assert "plant postgresql down" in window.message_label.text()
+        qtbot.waitUntil(lambda: window.banner.state == "READY", timeout=int(WAIT_S * 1000))
+        window.inspect_button.click()
+        qtbot.waitUntil(lambda: window.banner.state == "OK", timeout=int(WAIT_S * 1000))
+        qtbot.waitUntil(lambda: "1 row(s) queued" in window.plant_label.toolTip(), timeout=5000)
+    finally:
+        line.stop()
+        station.stop()
+    assert not window.plant_label.isVisible()  # no plant results any more: nothing to warn about

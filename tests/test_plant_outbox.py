@@ -253,3 +253,26 @@ def test_sqlite_is_in_wal_mode_with_full_sync(tmp_path):
     db = sqlite3.connect(tmp_path / "o.sqlite3")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     db.close()
+
+
+def test_the_outbox_on_metrics_and_the_dashboards_prometheus_panel(tmp_path):
+    import json
+
+    from inspection_station.core.line.metrics import StationMetrics, metric_names
+    from inspection_station.core.line.plant.service import PlantCollector
+
+    service = PlantService(PlantSettings(mqtt_url="mqtt://127.0.0.1:1", outbox_dir=str(tmp_path)), "s1").open()
+    metrics = StationMetrics("s1")
+    metrics.registry.register(PlantCollector("s1", service))
+    try:
+        row_written("s1", row(1))
+        text = metrics.exposition().decode()
+        names = metric_names(metrics)
+    finally:
+        service.stop(drain_s=0)
+    assert 'inspection_station_plant_queue_depth{station="s1"} 1.0' in text
+    assert 'inspection_station_plant_sender_up{sender="mqtt",station="s1"} 0.0' in text
+    assert 'inspection_station_plant_rows_lost_total{sender="mqtt",station="s1"} 0.0' in text
+    dashboard = Path(__file__).parents[1] / "monitoring/grafana/dashboards/inspection_station_results.json"
+    exprs = [t["expr"] for p in json.loads(dashboard.read_text())["panels"] for t in p["targets"] if "expr" in t]
+    assert exprs == ["inspection_station_plant_queue_depth"] and set(exprs) <= names

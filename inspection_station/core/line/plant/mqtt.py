@@ -114,7 +114,6 @@ class MqttSink:
             clean_session=True,
         )
         client.connect_timeout = self.connect_timeout_s
-        client.enable_logger(log)
         if self.address.username:
             password = secret("mqtt_password", MQTT_PASSWORD_ENV, self.credentials_file)
             client.username_pw_set(self.address.username, password)

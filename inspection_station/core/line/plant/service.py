@@ -71,8 +71,8 @@ class PlantStatus:
         for s in self.senders:
             c = cursors.get(s.name)
             counts = f"{c.behind} to send, {c.sent} sent, {c.lost} lost" if c else ""
-            state = "up" if s.up else (f"DOWN: {s.reason}" if s.attempts else "connecting")
-            out.append(f"{s.name} {s.where}: {state}; {counts}")
+            state = f"{s.where}: up" if s.up else (f"DOWN: {s.reason}" if s.attempts else f"{s.where}: connecting")
+            out.append(f"{s.name}: {state}; {counts}")
         if self.not_queued:
             out.append(f"{self.not_queued} row(s) could not be queued for the plant (they are in the CSV log)")
         return out
