@@ -613,3 +613,26 @@ def test_the_operator_window_says_sender_down_and_why_and_keeps_inspecting(plant
         line.stop()
         station.stop()
     assert not window.plant_label.isVisible()  # no plant results any more: nothing to warn about
+
+
+def test_the_database_over_tls_verified_and_a_wrong_ca_refused(plant):
+    plant.migrate()
+    other_ca = plant.broker.other_ca  # a CA that did not sign the database's certificate
+    wrong = Running(plant.settings(mqtt_url="", database_url=f"{plant.url}?sslmode=verify-full&sslrootcert={other_ca}"))
+    try:
+        wrong.cycle()
+        wait_until(lambda: wrong.problems, "the TLS refusal")
+    finally:
+        wrong.stop()
+    assert "TLS failed" in wrong.problems[0] and "certificate verify failed" in wrong.problems[0]
+    right = Running(plant.settings(mqtt_url="", database_url=f"{plant.url}?sslmode=verify-full&sslrootcert={plant.pg.ca}"))
+    try:
+        right.cycle()
+        wait_until(lambda: plant.db_count() == 2, "both rows, over TLS")
+        db = plant.url.rsplit("/", 1)[1]
+        ssl = plant.pg.admin("SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) "
+                             "WHERE a.application_name = %s", f"inspection-station {plant.name}", dbname=db)
+        assert ssl == [(True,)]
+    finally:
+        right.stop()
+    assert right.problems == []
