@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from inspection_station.core.errors import StationError
+
 from .outbox import Outbox, QueuedRow
 
 log = logging.getLogger(__name__)
@@ -136,7 +138,7 @@ class Sender:
                     self.sink.idle()
                     last_idle = time.monotonic()
                 self.outbox.wait(self.sink.name, IDLE_S, self._poked)
-            except SinkError as exc:
+            except (SinkError, StationError) as exc:  # StationError: e.g. a credentials file made readable to others
                 self._down(str(exc))
             except Exception as exc:  # a bug or an unforeseen library error: retried like a failure
                 log.exception("plant sender %s", self.sink.name)
