@@ -3,7 +3,7 @@ broker (tests/plant_servers.py), a real station (emulated camera, constant model
 station's own outbox, senders and commands.
 
 Outages here last a few seconds (enough for every sender to fail, queue and reconnect);
-benchmarks/plant_outage.py runs the issue's full 30 s outage with the cycle time beside it.
+`benchmarks/plant_overhead.py --outage 30` runs the issue's full 30 s outage with the cycle time beside it.
 """
 
 from __future__ import annotations
@@ -220,7 +220,7 @@ def test_200_cycles_arrive_in_both_equal_to_the_csv_rows(plant):
 
 def test_database_and_broker_stopped_mid_run_every_cycle_arrives_once_in_order(plant):
     """A few seconds here (every sender fails, queues, backs off, reconnects); the full 30 s
-    outage with the cycle time beside it is benchmarks/plant_outage.py."""
+    outage with the cycle time beside it is `benchmarks/plant_overhead.py --outage 30`."""
     plant.migrate()
     running = Running(plant.settings())
     try:
