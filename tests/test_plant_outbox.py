@@ -276,3 +276,15 @@ def test_the_outbox_on_metrics_and_the_dashboards_prometheus_panel(tmp_path):
     dashboard = Path(__file__).parents[1] / "monitoring/grafana/dashboards/inspection_station_results.json"
     exprs = [t["expr"] for p in json.loads(dashboard.read_text())["panels"] for t in p["targets"] if "expr" in t]
     assert exprs == ["inspection_station_plant_queue_depth"] and set(exprs) <= names
+
+
+def test_special_files_are_refused_never_opened(tmp_path):
+    """A FIFO where the outbox, the credentials file or a certificate should be: refused by name."""
+    for name in ("st_outbox.sqlite3", "creds.toml", "ca.pem"):
+        os.mkfifo(tmp_path / name)
+    with pytest.raises(ConfigError, match=r"st_outbox\.sqlite3: is a FIFO \(named pipe\), not a plant outbox file"):
+        PlantService(PlantSettings(mqtt_url="mqtt://b", outbox_dir=str(tmp_path)), "st").open()
+    with pytest.raises(ConfigError, match=r"creds\.toml: is a FIFO \(named pipe\), not a plant credentials file"):
+        PlantService(PlantSettings(mqtt_url="mqtt://b", credentials_file=str(tmp_path / "creds.toml")), "st")
+    with pytest.raises(ConfigError, match=r"ca\.pem: is a FIFO \(named pipe\), not a \[plant\] mqtt_ca_file file"):
+        PlantService(PlantSettings(mqtt_url="mqtts://b", mqtt_ca_file=str(tmp_path / "ca.pem")), "st")

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from inspection_station.core import paths
 from inspection_station.core.errors import ConfigError
+from inspection_station.core.regular_files import require_regular
 from inspection_station.core.text_files import read_text_limited
 
 DATABASE_PASSWORD_ENV = "INSPECTION_STATION_PLANT_DATABASE_PASSWORD"
@@ -98,12 +99,7 @@ def credentials_path(configured: str) -> Path | None:
 def read_credentials(path: Path) -> dict[str, str]:
     """The file's keys (database_password, mqtt_password); refused unless only its owner may read it."""
     where = f"[plant] credentials_file {path}"
-    try:
-        info = path.stat()
-    except OSError as exc:
-        raise ConfigError(f"{where}: cannot read it: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise ConfigError(f"{where}: not a regular file")
+    info = require_regular(path, "plant credentials file", ConfigError)  # a FIFO or device: never opened
     if os.name == "posix":  # on Windows the user's profile folder's ACL keeps it private
         if info.st_mode & 0o077:
             raise ConfigError(

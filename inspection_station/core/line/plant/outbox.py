@@ -19,6 +19,7 @@ import contextlib
 import csv
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -26,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from inspection_station.core.regular_files import require_regular
 from inspection_station.core.results.csv_log import LOG_COLUMNS, encode_row
 
 log = logging.getLogger(__name__)
@@ -280,6 +282,8 @@ class Outbox:
     # --- internals -------------------------------------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
+        if os.path.lexists(self.path):  # a FIFO, device or folder there: refused, never opened
+            require_regular(self.path, "plant outbox file")
         try:
             return self._connect()
         except sqlite3.DatabaseError as exc:  # not a database (a damaged file): keep it, start anew

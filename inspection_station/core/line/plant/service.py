@@ -19,6 +19,7 @@ from pathlib import Path
 from inspection_station.core import paths
 from inspection_station.core.errors import ConfigError
 from inspection_station.core.listeners import StationListener
+from inspection_station.core.regular_files import require_regular
 from inspection_station.core.results.csv_log import station_file_prefix
 from inspection_station.core.results.row_taps import add_row_tap
 from inspection_station.core.settings.model import PlantSettings
@@ -111,9 +112,8 @@ class PlantService(StationListener):
             from .mqtt import MqttSink
 
             for key in ("mqtt_ca_file", "mqtt_client_cert", "mqtt_client_key"):
-                value = getattr(plant, key)
-                if value and not Path(value).is_file():
-                    raise ConfigError(f"[plant] {key}: no such file {value!r}")
+                if getattr(plant, key):  # a FIFO or a device there is refused, never opened
+                    require_regular(getattr(plant, key), f"[plant] {key} file", ConfigError)
             self.sinks.append(MqttSink(
                 parse_mqtt_url(plant.mqtt_url), station=station, line=plant.line, prefix=plant.mqtt_prefix,
                 ca_file=plant.mqtt_ca_file, client_cert=plant.mqtt_client_cert, client_key=plant.mqtt_client_key,
