@@ -288,3 +288,28 @@ def test_special_files_are_refused_never_opened(tmp_path):
         PlantService(PlantSettings(mqtt_url="mqtt://b", credentials_file=str(tmp_path / "creds.toml")), "st")
     with pytest.raises(ConfigError, match=r"ca\.pem: is a FIFO \(named pipe\), not a \[plant\] mqtt_ca_file file"):
         PlantService(PlantSettings(mqtt_url="mqtts://b", mqtt_ca_file=str(tmp_path / "ca.pem")), "st")
+
+
+def test_a_row_the_disk_refused_reaches_the_plant_as_the_error_row_the_csv_keeps(tmp_path):
+    from datetime import datetime
+
+    from inspection_station.core.cycle import CycleResult, Verdict
+    from inspection_station.core.results.recorder import ResultsRecorder
+    from inspection_station.core.settings.model import ResultsSettings
+    from tests.refusals import read_only_folder
+
+    logs = tmp_path / "log"
+    logs.mkdir()
+    service = PlantService(PlantSettings(mqtt_url="mqtt://127.0.0.1:1", outbox_dir=str(tmp_path / "o")), "st").open()
+    recorder = ResultsRecorder(ResultsSettings(log_dir=str(logs), image_dir=str(tmp_path / "img"), archive="none"),
+                               "st", seed_statistics=False)
+    try:
+        with read_only_folder(logs):
+            recorded = recorder.record(CycleResult("c1", datetime.now().astimezone(), Verdict.OK, "p"))
+            (queued,) = service.outbox.fetch("mqtt", 10)
+        assert recorded.verdict is Verdict.ERROR
+        assert queued.fields["verdict"] == "ERROR" and queued.fields["error"] == recorded.error
+    finally:
+        service.stop(drain_s=0)
+        recorder.close()
+    assert [r["verdict"] for r in read_log(next(logs.glob("*.csv")))] == ["ERROR"]  # written on close
