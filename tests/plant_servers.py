@@ -84,9 +84,13 @@ class Postgres:
                 "max_connections = 40\nshared_buffers = 16MB\n"
             )
         self.start()
-        from psycopg import sql
+        try:
+            from psycopg import sql
 
-        self.admin(sql.SQL("CREATE ROLE station LOGIN PASSWORD {}").format(sql.Literal(PASSWORD)))
+            self.admin(sql.SQL("CREATE ROLE station LOGIN PASSWORD {}").format(sql.Literal(PASSWORD)))
+        except BaseException:  # never leave a running server behind
+            self.close()
+            raise
 
     def _run(self, *cmd: str) -> subprocess.CompletedProcess:
         if self.as_postgres:
