@@ -16,7 +16,7 @@ from inspection_station.core.errors import StationError, located_error
 # Order = order in --help. Modules are imported lazily so `detect` never loads Qt.
 COMMANDS = (
     "gui", "run", "serve", "detect", "inspect", "cameras", "pattern", "export_predictions", "import_old_config", "model",
-    "product", "user", "audit",
+    "product", "user", "audit", "plant",
 )
 # The command line name and one line of help per module, so that the top-level --help
 # and --version import no command module (their imports reach numpy, onnxruntime, Qt):
@@ -36,6 +36,7 @@ SUMMARIES = {
     "product": ("product", "list the products, or select the one the station judges against"),
     "user": ("user", "station accounts: add, list, passwd, role, remove, unlock"),
     "audit": ("audit", "the audit trail: verify its hash chain"),
+    "plant": ("plant", "plant-wide results: database schema (migrate), report, outbox status"),
 }
 
 

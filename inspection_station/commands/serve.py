@@ -54,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
         # the API's product switch is saved where this station's settings come from
         actions = StationActions.for_station(station, settings_path)
         services = LineServices(station, settings.line, api_bind=api_bind, metrics_bind=metrics_bind,
-                                actions=actions)
+                                actions=actions,
+                                on_problem=lambda msg: say(f"inspection-station: error: {msg}"),
+                                on_notice=lambda msg: say(f"inspection-station: {msg}"))
         try:
             station.start()
             for line in services.start():

@@ -19,6 +19,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from inspection_station.core import paths
+from inspection_station.core.events import Notice
 from inspection_station.core.settings.model import Settings
 from inspection_station.gui.engineer.access_ui import AccessUi, station_access
 from inspection_station.gui.error_route import ErrorRoute, install_exception_hooks
@@ -87,7 +88,8 @@ def follow_settings(bridge: StationBridge, line: LineRunner | None = None):
 
 
 class LineRunner:
-    """The station's line integration in the GUI ([line]: API, metrics, PLC outputs).
+    """The station's line integration in the GUI ([line]: API, metrics, PLC outputs; [plant]:
+    the plant's database and broker, whose warnings the status bar's plant label shows).
 
     The use case is core's `LineServices` (as `serve` uses it); this only starts it after the
     station, replaces it when the engineer changes the [line] settings, and stops it with
@@ -105,15 +107,23 @@ class LineRunner:
     def prepare(self, settings: Settings) -> None:
         """GUI thread: check the settings and hook the metrics in; shows why when refused."""
         from inspection_station.core.errors import StationError
+        from inspection_station.core.line.plant.service import plant_enabled
         from inspection_station.core.line.services import LineServices
 
-        self._line = line = settings.line
-        if not (line.api_enabled or line.metrics_enabled or line.plc_enabled):
+        line = settings.line
+        self._line = (line, settings.plant, settings.station.name)
+        if not (line.api_enabled or line.metrics_enabled or line.plc_enabled or plant_enabled(settings.plant)):
             return
         try:
-            self.services = LineServices(self.station, line, actions=self.window.actions)
+            # the plant senders log their problems themselves: to the screen only, not logged twice
+            self.services = LineServices(self.station, line, actions=self.window.actions, plant=settings.plant,
+                                         on_problem=lambda message: self.route.reported.emit(message, ""),
+                                         on_notice=lambda message: self.station.bus.publish(Notice(message)))
         except StationError as exc:
             self.window.show_message(f"line integration off: {exc}", error=True)
+            return
+        plant = self.services.plant
+        self.window.plant_label.watch(plant.status if plant is not None else None)
 
     def start(self) -> list[str]:
         """After `station.start()` (any thread); problems go to the error route."""
@@ -133,7 +143,7 @@ class LineRunner:
 
     def apply(self, settings: Settings) -> None:
         """GUI thread, after the settings dialog: a changed [line] replaces what runs."""
-        if settings.line == self._line:
+        if (settings.line, settings.plant, settings.station.name) == self._line:
             return
         self.stop()
         self.prepare(settings)
@@ -143,6 +153,7 @@ class LineRunner:
     def stop(self) -> None:
         with self._lock:
             if self.services is not None:
+                self.window.plant_label.watch(None)
                 self.services.stop()
                 self.services = None
 

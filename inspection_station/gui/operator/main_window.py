@@ -43,6 +43,7 @@ from inspection_station.gui.operator.disk_label import DiskLabel
 from inspection_station.gui.operator.history_panel import HistoryEntry, HistoryPanel
 from inspection_station.gui.operator.image_view import ImageView
 from inspection_station.gui.operator.part_id_field import PartIdField
+from inspection_station.gui.operator.plant_label import PlantLabel
 from inspection_station.gui.operator.station_bridge import StationBridge
 from inspection_station.gui.operator.statistics_panel import StatisticsPanel
 from inspection_station.gui.operator.verdict_banner import VerdictBanner
@@ -230,9 +231,10 @@ class MainWindow(QMainWindow):
         self.pattern_label = QLabel("Product: …")
         self.log_label = QLabel("Log: …")
         self.disk_label = DiskLabel()  # a low disk: stays until the space is back
+        self.plant_label = PlantLabel()  # plant results: SENDER DOWN / LOW BUFFER (gui/app.py LineRunner feeds it)
         bar.addWidget(self.message_label, 1)
         for widget in (self.warnings, self.busy_bar, self.camera_label, self.model_label, self.pattern_label,
-                       self.log_label, self.disk_label):
+                       self.log_label, self.disk_label, self.plant_label):
             bar.addPermanentWidget(widget)
         self._message_timer = QTimer(self)
         self._message_timer.setSingleShot(True)
