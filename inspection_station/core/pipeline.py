@@ -27,6 +27,8 @@ from inspection_station.core.trace.part_id import PartIdPolicy
 class Recorder(Protocol):
     def record(self, result: CycleResult) -> CycleResult: ...
 
+    def close(self) -> None: ...
+
 
 _sequence = itertools.count(1)
 

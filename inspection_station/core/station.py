@@ -458,9 +458,9 @@ class Station:
         return future
 
     def _report_failure(self, future: Future, what: str) -> str:
-        if future.cancelled() or future.exception() is None:
+        exc = None if future.cancelled() else future.exception()
+        if exc is None:
             return ""
-        exc = future.exception()
         reason = str(exc) if isinstance(exc, StationError) else f"{type(exc).__name__}: {exc}"
         log.error("%s failed", what, exc_info=(type(exc), exc, exc.__traceback__))
         self._safe(self._on_error, f"{what} failed: {reason}")

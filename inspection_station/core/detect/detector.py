@@ -195,7 +195,7 @@ class Detector:
                 if staged is not None:
                     session_cache.discard(staged)
                 raise ModelError(f"{model_path}: not a loadable ONNX model: {_short(exc)}") from None
-            if staged is not None:
+            if staged is not None and cached is not None:
                 try:
                     os.replace(staged, cached)  # whole or not at all: a reader never sees half a file
                 except OSError:

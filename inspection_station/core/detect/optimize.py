@@ -274,7 +274,7 @@ class Comparison:
 
 
 def _verdict(pattern_set: PatternSet, detections: Sequence[Detection], image: np.ndarray) -> str:
-    return "OK" if match_pattern(pattern_set, detections, image.shape[1], image.shape[0]).ok else "NOK"
+    return str(match_pattern(pattern_set, detections, image.shape[1], image.shape[0]).verdict)
 
 
 def compare_models(

@@ -367,7 +367,9 @@ def _read_toml(path: Path) -> dict:
 
 
 def _default(f: dataclasses.Field):
-    return f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+    if f.default is dataclasses.MISSING and f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
 
 
 def _apply(values: dict[str, dict], data: Mapping, origin: str, problems: list[str]) -> None:
