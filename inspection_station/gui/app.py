@@ -148,9 +148,11 @@ def run_gui(
     argv: Sequence[str] | None = None,
 ) -> int:
     """Show the operator window on `settings` until it is closed; returns the exit code."""
+    from inspection_station.core.detect.runtimes import set_interactive
     from inspection_station.core.station import Station
 
     app = make_application(argv)
+    set_interactive(True)  # [model] spinning = "auto": inference threads leave this window its CPU
     route = ErrorRoute()
     uninstall_hooks = install_exception_hooks(route)
     bridge = StationBridge()
