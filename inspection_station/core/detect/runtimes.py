@@ -301,14 +301,13 @@ def _ov_port(port, what: str) -> TensorInfo:
 def _ov_metadata(model) -> dict[str, str]:
     """The ONNX file's metadata_props, which OpenVINO's reader keeps under rt_info 'framework'."""
     info = model.get_rt_info()
-    try:
-        framework = info["framework"]
-    except (KeyError, RuntimeError, IndexError):  # no metadata in the file
+    if "framework" not in list(info.keys()):  # no metadata in the file
         return {}
+    framework = info["framework"]  # a dict of OVAny values
     out = {}
-    for key in list(framework.keys()):  # an RTMap, not a dict
+    for key, value in (framework.items() if isinstance(framework, dict) else ()):
         try:
-            out[str(key)] = framework[key].astype(str)
+            out[str(key)] = value.astype(str)
         except (RuntimeError, TypeError, ValueError):
             continue
     return out
