@@ -161,6 +161,9 @@ class StationSettings:
     link: str = ""
     info_text: str = ""
     engineer_password_hash: str = ""  # legacy single password: migrated into the accounts store
+    # "overlapped": the camera grabs part n+1 and the log writes row n-1 while the model runs
+    # on part n (core/overlap.py), for line rate; read at the station's start
+    cycle: str = _choice("sequential", "sequential", "overlapped")
 
 
 ROLE_CHOICES = ("operator", "engineer", "admin")

@@ -102,6 +102,8 @@ STATION_FIELDS = [
     F("pedal_key", "Foot pedal key", tooltip="The key a USB foot pedal types, e.g. F12"),
     F("kiosk", "Kiosk mode (full screen, no window controls)"),
     F("history_size", "Cycles kept in the history"),
+    F("cycle", "Cycle", tooltip="overlapped: the next part's grab and the last part's row run while the model "
+      "works (line rate); verdicts stay in order. Takes effect at the next start"),
     F("project_name", "About: project name"),
     F("author", "About: author"),
     F("status", "About: status"),
