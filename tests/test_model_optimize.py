@@ -89,6 +89,10 @@ def test_optimize_tries_every_candidate_of_this_machine_and_recommends_one_with_
 
     if not cpu_features().bf16:
         assert "no AMX-BF16" in not_tried["bf16 OpenVINO"]
+    import onnxruntime
+
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():  # no GPU here: said, not dropped
+        assert "needs onnxruntime-gpu" in not_tried["fp32 CUDA"] and "fp32 TensorRT" in not_tried
     assert "flags" in report["cpu"] and "rotated" in report["timing"]
 
 
@@ -199,8 +203,15 @@ def test_info_reports_layout_input_classes_hash_and_the_provider_in_use():
     assert facts["input_size"] == [640, 384] and facts["output_shape"] == [1, 9, 4800]
     assert facts["classes"] == ["screw", "connector", "chip", "capacitor", "label"]
     assert facts["provider"] in facts["available_providers"] and facts["quantisation"] == ""
+    assert facts["runtime"] == "onnxruntime" and facts["available_runtimes"] == ["onnxruntime", "openvino"]
     text = cli("model", "info", DEMO_MODEL)
     assert text.returncode == 0 and "yolov8_raw" in text.stdout and facts["sha256"] in text.stdout
+    ov = cli("model", "info", DEMO_MODEL, "--runtime", "openvino", "--json")
+    assert ov.returncode == 0, ov.stderr
+    ov_facts = json.loads(ov.stdout)
+    assert ov_facts["runtime"] == "openvino" and ov_facts["provider"].startswith("OpenVINO")
+    assert ov_facts["classes"] == facts["classes"] and ov_facts["input_shape"] == facts["input_shape"]
+    assert ov_facts["metadata"] == facts["metadata"]  # names, stride, imgsz read by OpenVINO's reader too
 
 
 def test_head_tail_is_what_follows_the_last_convolutions():

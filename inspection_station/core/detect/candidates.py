@@ -11,6 +11,7 @@ Candidates (each a model file + runtime settings):
                             station's verdicts when a pattern is given, at <out stem>.nncf.onnx
 - bf16 / f16 OpenVINO       only where the CPU computes in them (AMX / AVX-512-FP16) and
                             OpenVINO's CPU plugin reports the capability
+- fp32 CUDA / TensorRT      only where onnxruntime-gpu offers the provider (the gpu extra)
 
 Not every machine has every one: a candidate that cannot run here is listed with the
 reason (the `openvino` extra missing, the CPU lacking AMX), never silently dropped.
@@ -38,7 +39,7 @@ from inspection_station.core.detect.optimize import (
     evenly_spaced,
     quantize_int8,
 )
-from inspection_station.core.detect.runtimes import openvino, openvino_available
+from inspection_station.core.detect.runtimes import _ort, openvino, openvino_available
 from inspection_station.core.images import load_image
 from inspection_station.core.patterns.model import PatternSet
 from inspection_station.core.patterns.teaching import NormBox
@@ -168,6 +169,12 @@ def optimize_model(
         candidates.append(Candidate("int8 NNCF OpenVINO", nncf_made.path, ov, nncf_made.how))
     else:
         not_tried.append(("int8 NNCF OpenVINO", "nncf / openvino are not installed (the openvino extra)"))
+    offered = _ort().get_available_providers()
+    for provider, name in (("CUDAExecutionProvider", "fp32 CUDA"), ("TensorrtExecutionProvider", "fp32 TensorRT")):
+        if provider in offered:  # onnxruntime-gpu (the gpu extra) on a machine with an NVIDIA GPU
+            candidates.append(Candidate(name, model, dataclasses.replace(base, providers=[provider]), "as exported, on the GPU"))
+        else:
+            not_tried.append((name, f"onnxruntime offers no {provider} here (needs onnxruntime-gpu and an NVIDIA GPU)"))
     halves, skipped_halves = _half_precisions(cpu)
     not_tried += skipped_halves
     for precision in halves:
