@@ -27,6 +27,7 @@ from inspection_station.core.detect.runtimes import (  # noqa: F401 - re-exporte
     KNOWN_PROVIDERS,
     Runtime,
     _ort,
+    _short,
     choose_providers,
     open_runtime,
 )
@@ -258,11 +259,6 @@ def _input_size(inp, settings: ModelSettings, model_path: Path) -> tuple[int, in
     h = h if isinstance(h, int) and h > 0 else settings.input_height
     w = w if isinstance(w, int) and w > 0 else settings.input_width
     return int(w), int(h)
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 if sys.platform == "win32":  # pragma: no cover - Windows only
