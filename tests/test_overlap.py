@@ -150,7 +150,7 @@ def test_the_station_overlapped_keeps_order_one_row_per_accepted_trigger_and_cou
     published: list[str] = []
     refused: list[str] = []
     with Station(settings, on_result=lambda r: published.append(r.cycle_id), on_refused=refused.append) as station:
-        assert station.wait_ready(30)
+        assert station.wait_ready(30) and station.cycle_mode == "overlapped"
         assert station.run_cycle("headless").verdict == Verdict.OK
         futures, triggers = [], 0
         while len(futures) < 6:  # a PLC pulsing faster than the cycle
@@ -167,3 +167,13 @@ def test_the_station_overlapped_keeps_order_one_row_per_accepted_trigger_and_cou
     rows = [r for r in read_log(next((tmp_path / "log").glob("*.csv"))) if r["trigger"] == "plc"]
     assert [r["cycle_id"] for r in rows] == ids  # one row per accepted trigger, none for a refused one
     assert all(r["image_path"] for r in rows)  # archived, as in the sequential cycle
+
+
+def test_with_plc_outputs_the_station_stays_sequential_and_says_why(overlapped_settings):
+    settings, _ = overlapped_settings
+    notices: list[str] = []
+    settings = settings.replace("line", plc_enabled=True)
+    with Station(settings, on_notice=notices.append) as station:
+        assert station.wait_ready(30)
+        assert station.cycle_mode == "sequential"  # the BUSY/verdict handshake needs one part at a time
+    assert any("BUSY/verdict handshake" in n for n in notices)

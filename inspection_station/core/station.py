@@ -145,7 +145,12 @@ class Station:
                 on_triggered=self._hardware_triggered,
             )
             self.camera.start()
-            if self.settings.station.cycle == "overlapped":
+            if self.settings.station.cycle == "overlapped" and self.settings.line.plc_enabled:
+                # The PLC reads each verdict on BUSY's falling edge: with two parts in flight
+                # BUSY would not fall between them, and a verdict would be missed. Fail safe.
+                self._on_notice("[station] cycle = overlapped is not used while [line] plc_enabled: "
+                                "the BUSY/verdict handshake needs one part at a time; running sequential")
+            elif self.settings.station.cycle == "overlapped":
                 self._cycles = CycleScheduler(
                     grab=self._grab, judge=self._judge, publish=self._publish, mode="overlapped"
                 )
@@ -200,6 +205,11 @@ class Station:
     def busy(self) -> bool:
         """A trigger now would be refused (overlapped: the next frame's slot is taken)."""
         return self._cycles.busy if self._cycles is not None else self._busy.locked()
+
+    @property
+    def cycle_mode(self) -> str:
+        """"overlapped" when the three-stage cycle runs (core/overlap.py), else "sequential"."""
+        return self._cycles.mode if self._cycles is not None else "sequential"
 
     @property
     def stopped(self) -> bool:
