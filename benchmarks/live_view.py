@@ -18,6 +18,11 @@ cycle result with 11 and with 300 detection boxes shown (`MainWindow.show_result
 painted, in ms of GUI thread (median and longest of 15 each).
 
     DISPLAY=:27 .venv/bin/python benchmarks/live_view.py --display [--seconds 8] [--size 1920x1080]
+                                       [--spinning auto|on|off]
+
+`--spinning` is the station's `[model] spinning`: "auto" (the default, as `gui` runs it) is
+off in a GUI process; "on" is onnxruntime's default, its threads busy-waiting between runs.
+Run it once each way (each in its own process) to see what spinning costs the GUI thread.
 """
 
 from __future__ import annotations
@@ -33,10 +38,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from machine import cpu_line  # noqa: E402
 
 from inspection_station.core import station as station_module  # noqa: E402
 from inspection_station.core.camera.protocol import CameraState, next_frame_id  # noqa: E402
@@ -130,6 +133,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=8.0, help="length of each phase")
     ap.add_argument("--display", action="store_true", help="use $DISPLAY (Xvfb) instead of Qt offscreen")
     ap.add_argument("--size", default="1366x768", help="the window's size, WxH (default %(default)s)")
+    ap.add_argument("--spinning", default="auto", choices=["auto", "on", "off"], help="[model] spinning")
+    ap.add_argument("--runtime", default="onnxruntime", choices=["onnxruntime", "openvino"], help="[model] runtime")
     args = ap.parse_args()
     win_w, win_h = (int(v) for v in args.size.lower().split("x"))
     if not args.display:
@@ -156,12 +161,16 @@ def main() -> int:
     station_module.CameraWorker = functools.partial(CameraWorker, camera_factory=factory)
 
     with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp:
+        from inspection_station.core.detect.runtimes import set_interactive
+
+        set_interactive(True)  # as gui/app.py: "auto" spinning is off under a window
         settings = demo_settings(Settings()).replace("camera", trigger_mode="continuous")
+        settings = settings.replace("model", spinning=args.spinning, runtime=args.runtime)
         settings = settings.replace("results", log_dir=f"{tmp}/log", image_dir=f"{tmp}/img", archive="none")
         qt = gui_app.make_application()
         route = ErrorRoute()
         bridge = StationBridge()
-        station = station_module.Station(settings, **bridge.callbacks())
+        station = station_module.Station(settings, previews=True)
         window = MainWindow(station, bridge, settings, error_route=route)
         window.resize(win_w, win_h)
         window.show()
@@ -239,9 +248,12 @@ def main() -> int:
         finally:
             station.stop()
     platform = os.environ.get("QT_QPA_PLATFORM") or f"xcb on {os.environ.get('DISPLAY', '?')}"
-    print(cpu_line())
     print(f"live view: {WIDTH}x{HEIGHT} RGB frames at {FPS:g} fps from memory, real MainWindow {win_w}x{win_h} ({platform})")
     print(f"camera worker live cap LIVE_MAX_FPS = {LIVE_MAX_FPS:g}; model {station.detector.describe() if station.detector else 'none'}")
+    from inspection_station.core.detect.cpu import cpu_features
+
+    load = "/".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    print(f"[model] spinning = {args.spinning}; CPU: {cpu_features().summary()}; {os.cpu_count()} cores, load {load}")
     if detections:
         print(f"detections per shown result: median {int(np.median(detections))}, max {max(detections)}")
     for r in results:

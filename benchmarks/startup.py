@@ -23,8 +23,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import cpu_line  # noqa: E402
 
 APP = [sys.executable, "-m", "inspection_station"]
 TIMEOUT_S = 120
@@ -131,7 +129,10 @@ def main() -> int:
         for _ in range(args.rounds):
             for name, measure in kinds.items():
                 times[name].append(measure())
-    print(cpu_line())
+    from inspection_station.core.detect.cpu import cpu_features
+
+    load = "/".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    print(f"CPU: {cpu_features().summary()}; {os.cpu_count()} cores, load {load}")
     print(f"start-up, median of {args.rounds} interleaved rounds (after one warm round), ms from spawn")
     targets = {"--help": 200, "--version": 200, "first verdict": 600, "GUI READY": 1000}
     for name, values in times.items():

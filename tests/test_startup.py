@@ -76,23 +76,26 @@ def test_matching_a_pattern_loads_the_assignment_solver_without_scipy_optimize()
 # --- what runs beside what: the station starts before the window is built ----------------------
 
 
-def test_callbacks_held_until_the_receiver_attaches_then_passed_straight_on():
+def test_events_held_until_the_reader_takes_them_over_then_passed_straight_on():
     import threading
 
-    from inspection_station.core.callback_relay import CallbackRelay
+    from inspection_station.core import events as ev
+    from inspection_station.core.event_replay import EventReplay
 
-    relay = CallbackRelay()
-    cb = relay.callbacks()
-    cb["on_state"]("camera", "connecting", "")
-    cb["on_error"]("model not loaded: x")
+    bus = ev.EventBus()
+    replay = EventReplay(bus)
+    bus.publish(ev.ComponentChanged("camera", "connecting", ""))
+    bus.publish(ev.ErrorReported("model not loaded: x"))
     got = []
-    receiver = {name: (lambda *a, n=name: got.append((n, a))) for name in cb}
-    assert relay.attach(receiver) == 2
-    assert got == [("on_state", ("camera", "connecting", "")), ("on_error", ("model not loaded: x",))]
-    worker = threading.Thread(target=cb["on_notice"], args=("later",))
+    assert replay.hand_over(got.append) == 2
+    assert [type(e).__name__ for e in got] == ["ComponentChanged", "ErrorReported"]
+    worker = threading.Thread(target=bus.publish, args=(ev.Notice("later"),))
     worker.start()
     worker.join()
-    assert got[-1] == ("on_notice", ("later",))
+    assert got[-1] == ev.Notice("later") and len(got) == 3  # once, in order
+    replay.close()
+    bus.publish(ev.Notice("after close"))
+    assert len(got) == 3
 
 
 def test_preloads_run_once_on_their_own_threads():
@@ -117,17 +120,19 @@ def test_the_gui_starts_the_station_before_the_window_and_replays_what_it_missed
     from tests.known_station import station_settings
 
     settings = station_settings(tmp_path)
-    station, relay, launched = start_station_early(settings)
+    station, replay, launched = start_station_early(settings)
     try:
         launched.result(timeout=60)
         assert station.wait_ready(60)  # model loaded and camera opening with no window yet
         bridge = StationBridge()
-        window = MainWindow(station, bridge, settings)
+        bridge.start_from(replay)
+        window = MainWindow(station, bridge, settings)  # attaches the bridge: the replay hands over
         qtbot.addWidget(window)
-        assert window.banner.state == "BUSY"  # STARTING until the replay
-        assert relay.attach(bridge.callbacks()) >= 2  # at least model loading + ready
+        assert window.banner.state == "BUSY"  # STARTING until the event loop delivers the replay
         qtbot.waitUntil(lambda: window.banner.state == "READY" and "emulated" in window.camera_label.text(),
                         timeout=30_000)
         assert window.model_label.text() == f"Model: {station.detector.model_path.name} · CPU"  # replayed too
+        assert station.trigger("button")  # and the events after the replay come straight through
+        qtbot.waitUntil(lambda: window.last_result is not None, timeout=30_000)
     finally:
         station.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,23 +13,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inspection_station.core.settings.demo import demo_layer
-    from inspection_station.core.settings.model import load_settings
+    from inspection_station.commands.run import station_settings
 
-    loaded = load_settings(getattr(args, "config", None))
-    for warning in loaded.warnings:
-        print(f"inspection-station: warning: {warning}", file=sys.stderr)
+    settings, settings_path, warnings = station_settings(args)
     demo = bool(getattr(args, "demo", False))
-    settings, settings_path = loaded.settings, getattr(args, "config", None) or loaded.user_file
-    warnings = list(loaded.warnings)
-    if demo:  # its own layer: the user's file and a --config file are only read
-        layer = demo_layer(loaded.settings)
-        settings, settings_path = layer.settings, layer.save_path
-        warnings += layer.warnings
     from inspection_station.core.logging_setup import setup_logging
 
     setup_logging(settings.logging)
-    early = start_station_early(settings)
+    early = start_station_early(settings, demo=demo)
 
     # Qt only now: other commands never load it (gui/__init__ loads onnxruntime before Qt).
 
@@ -43,18 +33,19 @@ def run(args: argparse.Namespace) -> int:
         raise
 
 
-def start_station_early(settings):
+def start_station_early(settings, demo: bool = False):
     """The station started before Qt is imported and the window is built: the camera opens
     and the model loads on the station's threads while the main thread builds the window
-    (what the station reports meanwhile waits in a CallbackRelay for the window's bridge).
+    (what the station publishes meanwhile waits in an EventReplay for the window's bridge).
     Windows: onnxruntime's DLLs must load before Qt's, so its preload is awaited first."""
     from inspection_station.core import preload
-    from inspection_station.core.callback_relay import CallbackRelay
+    from inspection_station.core.event_replay import EventReplay
+    from inspection_station.core.state import StationState
     from inspection_station.core.station import Station
 
     preload.start_for_station(settings.camera.source)
-    relay = CallbackRelay()
-    station = Station(settings, **relay.callbacks())
+    station = Station(settings, state=StationState(settings, demo=demo), previews=True)
+    replay = EventReplay(station.bus)  # before the launch: nothing it says is missed
     launched = station.launch(live=True)
     preload.wait("onnxruntime")
-    return station, relay, launched
+    return station, replay, launched

@@ -31,12 +31,13 @@ def run(args: argparse.Namespace) -> int:
         token = new_token()
         print(f"token: {token}\napi_token_sha256 = [\"{hash_token(token)}\"]")
         return 0
-    from inspection_station.commands.run import load_station_settings
+    from inspection_station.commands.run import station_settings
+    from inspection_station.core.actions import StationActions
     from inspection_station.core.line.server import parse_bind
     from inspection_station.core.line.services import LineServices
     from inspection_station.core.station import Station
 
-    settings = load_station_settings(args)
+    settings, settings_path, _warnings = station_settings(args)
     api_bind = parse_bind(args.api, what="--api") if args.api else None
     metrics_bind = parse_bind(args.metrics, what="--metrics") if args.metrics else None
     say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
@@ -50,7 +51,12 @@ def run(args: argparse.Namespace) -> int:
             on_notice=lambda msg: say(f"inspection-station: {msg}"),
             on_result=lambda r: print(f"{r.cycle_id} {r.verdict.value} {r.trigger} {r.error}".rstrip(), flush=True),
         )
-        services = LineServices(station, settings.line, api_bind=api_bind, metrics_bind=metrics_bind)
+        # the API's product switch is saved where this station's settings come from
+        actions = StationActions.for_station(station, settings_path)
+        services = LineServices(station, settings.line, api_bind=api_bind, metrics_bind=metrics_bind,
+                                actions=actions,
+                                on_problem=lambda msg: say(f"inspection-station: error: {msg}"),
+                                on_notice=lambda msg: say(f"inspection-station: {msg}"))
         try:
             station.start()
             for line in services.start():

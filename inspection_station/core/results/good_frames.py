@@ -42,8 +42,8 @@ def _boxes(text: str, width: int, height: int) -> list[NormBox] | None:
             values = (float(score), float(x1), float(y1), float(x2), float(y2))
             if not all(math.isfinite(v) for v in values) or int(cls) != cls or cls < 0:
                 return None
-            box = tuple(min(1.0, max(0.0, v)) for v in (x1 / width, y1 / height, x2 / width, y2 / height))
-            boxes.append(NormBox(int(cls), box, float(score)))  # type: ignore[arg-type]
+            x1, y1, x2, y2 = (min(1.0, max(0.0, v)) for v in (x1 / width, y1 / height, x2 / width, y2 / height))
+            boxes.append(NormBox(int(cls), (x1, y1, x2, y2), float(score)))
         return boxes
     except (ValueError, TypeError):
         return None

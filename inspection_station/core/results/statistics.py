@@ -95,6 +95,9 @@ def _timestamp(text: str | None) -> datetime | None:
 
 
 class Statistics:
+    _since: datetime  # set by reset(): the shift's start
+    _seeded: int  # cycles counted from the log at start-up
+
     def __init__(self, window: int = 1000) -> None:
         self._lock = threading.Lock()
         self._window = max(1, window)

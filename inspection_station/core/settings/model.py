@@ -98,6 +98,12 @@ class CameraSettings:
 @dataclass(frozen=True)
 class ModelSettings:
     path: str = ""  # "" = the bundled demo model
+    # which engine runs the model (core/detect/runtimes.py): onnxruntime with `providers`,
+    # or Intel's OpenVINO runtime itself (the `openvino` extra) on the CPU
+    runtime: str = _choice("onnxruntime", "onnxruntime", "openvino")
+    # OpenVINO's inference precision: f32 exactly as exported (OpenVINO would pick bf16 by
+    # itself on AMX CPUs); bf16/f16 only where the CPU has AMX / AVX-512-FP16 (`model optimize`)
+    openvino_precision: str = _choice("f32", "f32", "bf16", "f16")
     providers: list[str] = field(
         default_factory=lambda: [
             "DmlExecutionProvider",
@@ -112,6 +118,9 @@ class ModelSettings:
     iou: float = _ranged(0.45, 0.0, 1.0)
     max_detections: int = _ranged(300, 1, 100_000)
     intra_op_threads: int = _ranged(0, 0, 256)  # 0 = onnxruntime's default: one per physical core
+    # inference threads busy-waiting between runs: "auto" = off while a GUI runs (the GUI
+    # thread and the camera keep their CPU), on headless; OpenVINO: pinning to cores likewise
+    spinning: str = _choice("auto", "auto", "on", "off")
     # onnxruntime's graph optimisation level; the optimised graph is cached in the user
     # data folder (keyed by the model's hash, the level, onnxruntime and the CPU)
     graph_optimization: str = _choice("all", "disabled", "basic", "extended", "all")
@@ -152,6 +161,9 @@ class StationSettings:
     link: str = ""
     info_text: str = ""
     engineer_password_hash: str = ""  # legacy single password: migrated into the accounts store
+    # "overlapped": the camera grabs part n+1 and the log writes row n-1 while the model runs
+    # on part n (core/overlap.py), for line rate; read at the station's start
+    cycle: str = _choice("sequential", "sequential", "overlapped")
 
 
 ROLE_CHOICES = ("operator", "engineer", "admin")
@@ -165,6 +177,8 @@ class AccessSettings:
     patterns_role: str = _choice("engineer", *ROLE_CHOICES)
     product_switch_role: str = _choice("operator", *ROLE_CHOICES)  # operator: anyone, audited
     reset_shift_role: str = _choice("engineer", *ROLE_CHOICES)
+    overrule_role: str = _choice("operator", *ROLE_CHOICES)  # "wrong verdict": anyone, audited
+    hold_role: str = _choice("engineer", *ROLE_CHOICES)  # put the station on hold (triggers refused)
     idle_lock_s: float = _ranged(300.0, 10.0, 86_400.0)  # an engineer session locks after this
     max_failed_logins: int = _ranged(5, 1, 100)  # then the account is locked until an admin unlocks
     login_delay_s: float = _ranged(1.0, 0.0, 60.0)  # wait after a failure, doubling per failure
@@ -213,11 +227,40 @@ class LineSettings:
     metrics_port: int = _ranged(9464, 0, 65535)
     # sha256 hex digests of the accepted bearer tokens (`inspection-station serve --hash-token`)
     api_token_sha256: list[str] = field(default_factory=list)
+    # the role a request acts with (the token's name is the audit's actor): product switch etc.
+    # are checked against [access] like a person's; raise it to let the API do more
+    api_role: str = _choice("operator", *ROLE_CHOICES)
     max_upload_mb: float = _ranged(40.0, 0.1, 1000.0)  # POST /inspect/image body limit
     plc_enabled: bool = False  # station signals on the camera's digital outputs
     # "SIGNAL=LINE:USEROUTPUT[:pulse=MS][:inverted]", SIGNAL in READY BUSY OK NOK ERROR,
     # e.g. "OK=Line2:UserOutput1:pulse=200" (docs/plant_integration.md)
     plc_outputs: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PlantSettings:
+    """Plant-wide results (core/line/plant/): every row to the plant's PostgreSQL and MQTT
+    broker through a local outbox. Off while both URLs are empty. Passwords are never here:
+    environment or a user-only credentials file (docs/plant_results.md)."""
+
+    database_url: str = ""  # postgresql://USER@HOST[:PORT]/DB[?sslmode=verify-full&sslrootcert=F]
+    mqtt_url: str = ""  # mqtt://[USER@]HOST[:1883] or mqtts://[USER@]HOST[:8883]
+    line: str = "line-1"  # the production line: MQTT topic <prefix>/<line>/<station>/..., a database column
+    mqtt_prefix: str = "inspection"
+    mqtt_ca_file: str = ""  # mqtts: the CA that signed the broker's certificate ("" = the system's)
+    mqtt_client_cert: str = ""  # mqtts with client certificates (PEM), else ""
+    mqtt_client_key: str = ""
+    credentials_file: str = ""  # "" = <user config>/plant_credentials.toml when it exists
+    image_base_url: str = ""  # e.g. "http://10.0.3.7:8080": rows get <base>/results/<cycle id>/image
+    outbox_dir: str = ""  # "" = <user data>/outbox
+    outbox_max_rows: int = _ranged(200_000, 10, 100_000_000)  # beyond: the oldest rows dropped, counted
+    outbox_max_age_h: float = _ranged(168.0, 0.01, 87_600.0)  # older rows dropped, counted
+    low_buffer_fraction: float = _ranged(0.8, 0.01, 1.0)  # LOW BUFFER from this share of either bound
+    batch_rows: int = _ranged(100, 1, 10_000)  # rows per database transaction / MQTT burst
+    retry_min_s: float = _ranged(0.5, 0.05, 600.0)  # reconnect back-off, doubling up to retry_max_s
+    retry_max_s: float = _ranged(30.0, 0.1, 3600.0)
+    connect_timeout_s: float = _ranged(5.0, 0.5, 120.0)
+    shifts: list[str] = field(default_factory=lambda: ["06:00", "14:00", "22:00"])  # starts, for `plant report`
 
 
 @dataclass(frozen=True)
@@ -232,6 +275,7 @@ class Settings:
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     line: LineSettings = field(default_factory=LineSettings)
+    plant: PlantSettings = field(default_factory=PlantSettings)
 
     def replace(self, section: str, **changes) -> Settings:
         """A copy with some keys of one section changed (values validated)."""
@@ -335,7 +379,9 @@ def _read_toml(path: Path) -> dict:
 
 
 def _default(f: dataclasses.Field):
-    return f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+    if f.default is dataclasses.MISSING and f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
 
 
 def _apply(values: dict[str, dict], data: Mapping, origin: str, problems: list[str]) -> None:
@@ -358,7 +404,12 @@ def _apply(values: dict[str, dict], data: Mapping, origin: str, problems: list[s
 
 
 # Variables with our prefix that are not settings (read elsewhere, never warned about).
-NON_SETTING_ENV = frozenset({"INSPECTION_STATION_BUNDLE_ROOT"})
+NON_SETTING_ENV = frozenset({
+    "INSPECTION_STATION_BUNDLE_ROOT",
+    # the plant's secrets come from the environment, never from a settings file
+    "INSPECTION_STATION_PLANT_DATABASE_PASSWORD",
+    "INSPECTION_STATION_PLANT_MQTT_PASSWORD",
+})
 
 
 def _env_table(env: Mapping[str, str], problems: list[str] | None = None) -> dict[str, dict[str, str]]:
