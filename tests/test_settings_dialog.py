@@ -211,14 +211,16 @@ def test_model_state_and_active_set_are_never_blank(qtbot, tmp_path):
     station.start()
     try:
         assert station.wait_ready(60)
-        d = SettingsDialog(settings, station, settings_path=tmp_path / "s.toml", audit=AuditLog(tmp_path / "a.jsonl"))
+        d = SettingsDialog(settings, station, actions=signed_in_actions(settings, tmp_path, station=station,
+                                                                        role="admin"))
         qtbot.addWidget(d)
+        assert d.windowTitle() == "Station settings (admin-1, admin)"  # who, and the role they have
         assert d.model_state.text() == "ready"  # before any report: what runs now
         active = d.patterns_form.widgets["active"]
         running = station.active_pattern_set.name
         assert active.currentText() == "" and f"active now: {running}" in active.lineEdit().placeholderText()
     finally:
         station.stop()
-    bare = SettingsDialog(settings, None, settings_path=tmp_path / "s.toml", audit=AuditLog(tmp_path / "a.jsonl"))
+    bare = SettingsDialog(settings, None, actions=signed_in_actions(settings, tmp_path))
     qtbot.addWidget(bare)
     assert bare.model_state.text() == "station not running"

@@ -64,7 +64,7 @@ MODEL_FIELDS = [
     F("path", "ONNX model file", kind="file", file_filter="ONNX models (*.onnx);;All files (*)",
       tooltip="Empty = the bundled demo model"),
     F("runtime", "Runtime",
-      tooltip="onnxruntime (with the providers below) or Intel's OpenVINO runtime; `model optimize` measures both"),
+      tooltip="onnxruntime (with the providers below) or Intel's OpenVINO runtime; \"inspection-station model optimize\" measures both"),
     F("openvino_precision", "OpenVINO precision",
       tooltip="f32 = as exported; bf16 / f16 only on CPUs with AMX / AVX-512-FP16 (model optimize checks the verdicts)"),
     F("input_width", "Fallback input width", suffix=" px", tooltip="Used only by models with a dynamic input size"),
