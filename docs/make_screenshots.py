@@ -83,7 +83,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def shoot(args) -> int:
     from inspection_station.core.errors import CameraTimeout
-    from inspection_station.core.settings.audit import AuditLog
     from inspection_station.core.settings.model import demo_settings, load_settings
     from inspection_station.core.station import Station
     from inspection_station.gui.app import make_application, start_station
@@ -186,8 +185,14 @@ def shoot(args) -> int:
         QTimer.singleShot(300, shoot_and_close)
         window.confirm("Quit", "Stop the station and close the window?", "&Quit the station")
 
-        dialog = SettingsDialog(window.settings, station, window, settings_path=scratch / "settings.toml",
-                                audit=AuditLog(scratch / "audit.jsonl"), bridge=bridge)
+        from inspection_station.core.actions import StationActions
+
+        # the station's actions with an engineer signed in; everything written goes to `scratch`
+        actions = StationActions.for_station(station, scratch / "settings.toml", accounts_path=scratch / "accounts.json",
+                                             audit_path=scratch / "audit.jsonl")
+        actions.access.store.add("engineer", "engineer", "screenshot-pass")
+        actions.sign_in("engineer", "screenshot-pass")
+        dialog = SettingsDialog(window.settings, station, window, actions=actions, bridge=bridge)
         dialog.show()
         pump(dialog.isVisible, 5)
         for index in range(dialog.tabs.count()):
