@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from inspection_station.core.actions import StationActions
     from inspection_station.core.line.metrics import StationMetrics
     from inspection_station.core.line.plant.service import PlantService
-    from inspection_station.core.line.plc_signals import OutputSpec, PlcSignals
+    from inspection_station.core.line.plc_signals import PlcSignals
     from inspection_station.core.line.server import HttpServer
+    from inspection_station.core.settings.plc_outputs import OutputSpec
     from inspection_station.core.station import Station
 
 Bind = tuple[str, int]
@@ -59,7 +60,10 @@ class LineServices:
                 require_tokens_off_loopback(bind[0], self.tokens, f"[line] {what} on {bind[0]}:{bind[1]}")
         self.outputs: tuple[OutputSpec, ...] = ()
         if line.plc_enabled:
-            from inspection_station.core.line.plc_signals import check_trigger_line, parse_outputs
+            from inspection_station.core.settings.plc_outputs import (
+                check_trigger_line,
+                parse_outputs,
+            )
 
             self.outputs = parse_outputs(line.plc_outputs)
             camera = station.settings.camera
