@@ -43,7 +43,7 @@ def _edit_in_demo(qtbot, app, seen) -> int:
     qtbot.waitUntil(lambda: window() is not None and window().banner.state == "READY", timeout=READY_S)
     win = window()
     dialog = SettingsDialog(win.settings, win.station, win, settings_path=win.settings_path,
-                            audit=AuditLog(paths.user_data_dir() / "audit.jsonl"))
+                            audit=AuditLog(paths.station_data_dir() / "audit.jsonl"))
     with_hash = win.settings.replace("station", engineer_password_hash=access.hash_password("demo-pass", **CHEAP))
     dialog.save_password(with_hash)  # what a first unlock does
     dialog.model_form.widgets["confidence"].setValue(0.61)
@@ -72,7 +72,7 @@ def test_demo_leaves_the_users_files_and_the_bundled_pattern_alone(qtbot, tmp_pa
     assert cli.main(argv) == 0
 
     assert {p: p.read_bytes() for p in before} == before
-    demo_dir = paths.user_data_dir() / "demo"
+    demo_dir = paths.station_data_dir() / "demo"
     assert seen["saved_path"].parent == demo_dir
     assert load_settings(seen["saved_path"]).settings.model.confidence == 0.61
     assert seen["editor_folder"] == demo_dir / "patterns"

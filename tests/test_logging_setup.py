@@ -34,7 +34,7 @@ def _flush() -> None:
 
 def test_log_file_under_the_user_log_folder_with_the_configured_level(restore_logging):
     path = setup_logging(LoggingSettings(level="WARNING"), console=False)
-    assert path == log_file() and path.parent == paths.user_log_dir()
+    assert path == log_file() and path.parent == paths.logs_dir()
     logging.getLogger("inspection_station.test").info("quiet")
     logging.getLogger("inspection_station.test").warning("loud")
     _flush()

@@ -23,7 +23,7 @@ _MARK = "_inspection_station_handler"  # tags our handlers so a second setup rep
 
 
 def log_dir() -> Path:
-    return paths.user_log_dir()
+    return paths.logs_dir()
 
 
 def log_file() -> Path:

@@ -27,6 +27,7 @@ from inspection_station.core.detect.decoders import (
 from inspection_station.core.detect.letterbox import Letterbox, LetterboxBuffer
 from inspection_station.core.detection import Detection
 from inspection_station.core.errors import ModelError, StationError
+from inspection_station.core.extras import provider_notes
 from inspection_station.core.settings.model import ModelSettings
 from inspection_station.core.text_files import read_text_limited
 
@@ -200,6 +201,7 @@ class Detector:
                     session_cache.discard(staged)
         detector = cls(session, model_path, settings)
         detector._sha256 = model_hash
+        detector.warnings += provider_notes(settings.providers, ort.get_available_providers())  # which extra
         detector.session_source = str(cached) if cached is not None and cached.is_file() else str(model_path)
         return detector
 
