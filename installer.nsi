@@ -2,7 +2,7 @@
 ;
 ; Build through `python packaging/build.py`, which passes all of this (and makensis -WX:
 ; a warning is an error):
-;   makensis -WX /DVERSION=0.2.0 /DDIST_DIR=dist\InspectionStation /DGENERATED_NSH=build\installer_generated.nsh installer.nsi
+;   makensis -WX /DVERSION=x.y.z /DDIST_DIR=dist\InspectionStation /DGENERATED_NSH=build\installer_generated.nsh installer.nsi
 ; Defines:
 ;   VERSION        required: the project version (inspection_station/_version.py)
 ;   VERSION_QUAD   optional: numeric a.b.c.d for the file properties and the upgrade check
@@ -13,7 +13,7 @@
 ;   SIGN_COMMAND   optional: signs the uninstaller and the installer ("%1" = the file)
 ;
 ; Install silently (IT):
-;   InspectionStation-0.2.0-setup.exe /S [/NODESKTOPSHORTCUT] [/KIOSK] [/AUTOSTART] [/SERVICE]
+;   InspectionStation-x.y.z-setup.exe /S [/NODESKTOPSHORTCUT] [/KIOSK] [/AUTOSTART] [/SERVICE]
 ;                                        [/FIREWALL] [/FORCE] [/NOSTOP] [/D=C:\Path]
 ;   /D= must be the last argument and is not quoted, even with spaces.
 ; Uninstall silently:  "C:\Program Files\InspectionStation\uninstall.exe" /S [/REMOVEUSERDATA]

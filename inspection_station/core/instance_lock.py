@@ -84,7 +84,7 @@ class InstanceLock:
     def acquire(self, command: str = "", wait_s: float = 0.0) -> InstanceLock:
         """Take it now, or within `wait_s` (polled); else AlreadyRunning naming the holder."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o664)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o664)
         deadline = time.monotonic() + wait_s
         while True:
             try:
