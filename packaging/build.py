@@ -2,7 +2,7 @@
 
     python packaging/build.py --release   release: from the lock file only, LZMA installer
     python packaging/build.py             the same, recording (not refusing) a differing environment
-    python packaging/build.py --fast      checks: installer without compression
+    python packaging/build.py --fast      checks: installer without compression and CRC check
     python packaging/build.py --no-installer        the frozen app only
     python packaging/build.py --skip-freeze         reuse dist/InspectionStation, installer only
     python packaging/build.py --keep-all --no-installer   no exclusions (to measure them)
@@ -206,7 +206,8 @@ def write_generated_include(work: Path) -> Path:
     return path
 
 
-def make_installer(app_dir: Path, outfile: Path, version: str, compress: str, work: Path) -> Path:
+def make_installer(app_dir: Path, outfile: Path, version: str, compress: str, work: Path,
+                   quick: bool = False) -> Path:
     command = [
         find_makensis(),
         "-V2",
@@ -218,6 +219,8 @@ def make_installer(app_dir: Path, outfile: Path, version: str, compress: str, wo
         f"-DCOMPRESS={compress}",
         f"-DGENERATED_NSH={write_generated_include(work)}",
     ]
+    if quick:
+        command.append("-DNO_CRC_CHECK")
     if signing_requested():  # makensis signs the uninstaller it embeds, then the installer
         sign = subprocess.list2cmdline([sys.executable, str(Path(__file__).resolve()), "--sign-file"]) + ' "%1"'
         command.append(f"-DSIGN_COMMAND={sign}")
@@ -240,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         "--no-compress",
         dest="fast",
         action="store_true",
-        help="installer without compression (quick checks)",
+        help="installer without compression or CRC self-check (quick checks)",
     )
     parser.add_argument(
         "--compress",
@@ -293,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         installer_version = args.installer_version or version
         outfile = dist / f"{APP_DIR_NAME}-{installer_version}-setup.exe"
         started = time.perf_counter()
-        make_installer(app_dir, outfile, installer_version, compress, args.work.resolve())
+        make_installer(app_dir, outfile, installer_version, compress, args.work.resolve(), quick=args.fast)
         print(
             f"build: installer ({compress}) in {time.perf_counter() - started:.0f} s: "
             f"{outfile} ({human(outfile.stat().st_size)})",

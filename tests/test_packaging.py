@@ -50,7 +50,8 @@ EXE_SUFFIX = ".exe" if sys.platform == "win32" else ""
 UNINST_KEY = r"HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall\InspectionStation"
 VERSION_KEY = r"HKLM\Software\InspectionStation"
 SERVICE_KEY = r"HKLM\System\CurrentControlSet\Services\InspectionStation"
-PREVIOUS = "0.1.0"  # the "previous version" installer: the same payload, a lower VERSION
+PREVIOUS = "0.1.0"  # the "previous version" installer: the same script, a lower VERSION
+OLD_ONLY = "only-in-the-small-payload.txt"
 V01 = REPO / "tests" / "data" / "v0.1-user-data"
 CYCLE_LINE = re.compile(r"^#(\d+)\s+\S+\s+(OK|NOK|ERROR)\b")
 
@@ -307,10 +308,29 @@ def installer(frozen_app: Path, signing: dict, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def previous_installer(frozen_app: Path, tmp_path_factory) -> Path:
-    """An installer of "the previous version": the same payload, a lower version."""
-    return _build_installer(frozen_app, tmp_path_factory.mktemp("previous") / f"{APP}-{PREVIOUS}-setup.exe",
+def small_app(tmp_path_factory) -> Path:
+    """A small payload in the frozen app's layout: for installer checks whose subject is the
+    installer script, not the files it carries (cheap to build and install under wine)."""
+    app = tmp_path_factory.mktemp("small") / "dist" / APP
+    (app / "_internal").mkdir(parents=True)
+    (app / "_internal" / OLD_ONLY).write_text("a library file of the small payload only\n")
+    for program in (f"{APP}{EXE_SUFFIX}", f"inspection-station{EXE_SUFFIX}"):
+        (app / program).write_text("a program of the small payload\n")
+    return app
+
+
+@pytest.fixture(scope="session")
+def previous_installer(small_app: Path, tmp_path_factory) -> Path:
+    """An installer of "the previous version": the same script with a lower version (its one
+    library file of its own must not outlive the upgrade)."""
+    return _build_installer(small_app, tmp_path_factory.mktemp("previous") / f"{APP}-{PREVIOUS}-setup.exe",
                             "--installer-version", PREVIOUS)
+
+
+@pytest.fixture(scope="session")
+def small_installer(small_app: Path, tmp_path_factory) -> Path:
+    """This version's installer script around the small payload."""
+    return _build_installer(small_app, tmp_path_factory.mktemp("small-installer") / f"{APP}-small-setup.exe")
 
 
 def _signature_ok(path: Path, signing: dict) -> str:
@@ -507,6 +527,7 @@ def test_upgrade_from_the_previous_version_refusals_service_and_uninstall(
     #    root that a station of the previous installer wrote.
     assert wine.run(str(previous_installer), "/S").returncode == 0
     assert wine.reg_values(VERSION_KEY)["Version"] == PREVIOUS
+    assert (wine.drive_c / "Program Files" / APP / "_internal" / OLD_ONLY).is_file()
     kept_v01 = _v01_windows_layout(local)
     (data_root / "results").mkdir(parents=True)
     (data_root / "results" / "line-7_2026-12-01.csv").write_bytes(b"timestamp,cycle_id\n2026-12-01,1\n")
@@ -543,6 +564,7 @@ def test_upgrade_from_the_previous_version_refusals_service_and_uninstall(
     assert (install_dir / f"inspection-station{EXE_SUFFIX}").is_file()
     assert (install_dir / "_internal" / "resources" / "default_config.toml").is_file()
     assert (install_dir / "_internal" / "pypylon").is_dir()
+    assert not (install_dir / "_internal" / OLD_ONLY).exists()  # the libraries replaced as a whole
     assert json.loads((install_dir / "build-info.json").read_text())["version"] == _version()
     assert values["DisplayName"] == "Inspection Station" and values["DisplayVersion"] == _version()
     assert values["Publisher"]
@@ -581,14 +603,14 @@ def test_upgrade_from_the_previous_version_refusals_service_and_uninstall(
     assert {k: (local / k).read_bytes() for k in kept_v01} == kept_v01
 
 
-def test_install_to_a_custom_folder_and_remove_the_stations_data(installer: Path, wine: Wine):
+def test_install_to_a_custom_folder_and_remove_the_stations_data(small_installer: Path, wine: Wine):
     menu = wine.drive_c / PROGRAMS_MENU / "Inspection Station"
     desktop = wine.drive_c / "users" / "Public" / "Desktop" / "Inspection Station.lnk"
     data_root = wine.drive_c / "ProgramData" / APP
     layer = wine.user_local_appdata() / APP
     assert wine.reg_values(UNINST_KEY) is None, "the wine prefix is not clean"
     wine.run_command_line(
-        f"{wine.windows_path(installer)} /S /NODESKTOPSHORTCUT /D=C:\\Apps\\Inspection Station"
+        f"{wine.windows_path(small_installer)} /S /NODESKTOPSHORTCUT /D=C:\\Apps\\Inspection Station"
     )
     values = wine.reg_values(UNINST_KEY)
     assert values is not None
