@@ -20,8 +20,7 @@ LINE = ("fastapi", "uvicorn", "multipart", "prometheus_client")
 EXTRAS: dict[str, tuple[tuple[str, ...], str]] = {
     "line": (LINE, "the line integration (HTTP API, metrics)"),
     "service": (("win32serviceutil", "servicemanager"), "`serve` as a Windows service"),
-    "optimize": (("onnx",), "`model optimize` (int8 models)"),
-}
+}  # `model optimize` names its `optimize` extra itself (core/detect/optimize.py)
 # onnxruntime's builds: each installs the same `onnxruntime` package folder, so only one may be
 # installed. Which extra brings which provider.
 ONNXRUNTIME_BUILDS = ("onnxruntime", "onnxruntime-directml", "onnxruntime-gpu", "onnxruntime-openvino")
