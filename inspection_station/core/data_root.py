@@ -15,9 +15,11 @@ other (a lock in `locks/`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import getpass
 import json
 import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -111,20 +113,38 @@ class _Mover:
         try:
             if not target.exists() and not target.is_symlink():
                 target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(str(source), str(target))
-                self.m.moved.append((source, target))
-                _inherit_acl(target)
+                self._relocate(source, target, aside, self.m.moved)
             elif source.is_dir() and not source.is_symlink() and target.is_dir():
                 self.move_children(source, target, aside)  # results/, images/: merged per file
                 _remove_if_empty(source)
             else:
                 place = _free_name(aside)
                 place.parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(str(source), str(place))
-                self.m.set_aside.append((source, place))
-                _inherit_acl(place)
+                self._relocate(source, place, aside, self.m.set_aside)
         except OSError as exc:
             self.m.failed.append(f"{source}: {exc.strerror or exc}")
+
+    def _relocate(self, source: Path, target: Path, aside: Path, record: list) -> None:
+        """Rename (the same volume: nothing is copied); onto another volume, file by file,
+        each copied and its source deleted, the copy undone when the source stays."""
+        try:
+            os.rename(source, target)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            if source.is_dir() and not source.is_symlink():
+                target.mkdir()
+                self.move_children(source, target, aside)
+                _remove_if_empty(source)
+                return
+            shutil.copy2(source, target, follow_symlinks=False)
+            try:
+                source.unlink()
+            except OSError:
+                target.unlink()  # moved or not at all: never two copies
+                raise
+        record.append((source, target))
+        _inherit_acl(target)
 
 
 def _remove_if_empty(folder: Path) -> None:
