@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from inspection_station.core import data_root, paths
@@ -24,6 +25,7 @@ from inspection_station.core.settings.model import (
     resolve_results_dirs,
     user_config_path,
 )
+from tests.refusals import read_only_folder
 
 V01 = Path(__file__).parent / "data" / "v0.1-user-data"
 
@@ -157,3 +159,35 @@ def test_the_command_line_migrates_before_it_reads_the_settings(tmp_path):
                               capture_output=True, text=True, timeout=120, env=env)
     assert verified.returncode == 0, verified.stderr
     assert json.loads((paths.data_root() / data_root.MARK_FILE).read_text())["layout"] == data_root.LAYOUT
+
+
+def test_a_folder_that_cannot_be_moved_stays_and_is_tried_again():
+    sources = _v01_in_the_users_folders()
+    results = sources["data"] / "results"
+    with read_only_folder(results):  # as a file in use on Windows: it cannot leave
+        first = data_root.prepare_data_root()
+        assert any("not moved" in line and str(results) in line for line in first), first
+        assert (results / "line-7_2026-12-01.csv").is_file()  # left where it was, nothing lost
+        assert not (paths.data_root() / "results").exists()  # and no copy of it either
+        assert (paths.data_root() / "settings.toml").is_file()  # the rest moved
+    second = data_root.prepare_data_root()
+    assert not any("not moved" in line for line in second), second
+    assert (paths.data_root() / "results" / "line-7_2026-12-01.csv").is_file()
+    assert not results.exists()
+
+
+def test_a_data_root_on_another_volume_gets_every_file_moved_not_copied(monkeypatch):
+    """IT's D:\\StationData: a rename cannot cross volumes; each file is copied, then removed."""
+    shm = Path("/dev/shm")
+    assert shm.is_dir() and os.stat(shm).st_dev != os.stat(tempfile.gettempdir()).st_dev
+    root = Path(tempfile.mkdtemp(prefix="inspection-root-", dir=shm))
+    try:
+        monkeypatch.setenv(paths.DATA_ROOT_ENV, str(root))
+        sources = _v01_in_the_users_folders()
+        before = _files(sources["data"])
+        data_root.prepare_data_root()
+        assert not sources["data"].exists()
+        assert {k: v for k, v in _files(root).items() if k in before} == before
+        assert verify_audit(default_audit_path()).intact
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

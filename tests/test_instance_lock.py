@@ -111,3 +111,10 @@ def test_a_second_station_on_the_camera_exits_2_naming_the_running_one_until_it_
     finally:
         serve.kill()
         serve.wait(30)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_a_fifo_in_the_lock_files_place_is_refused_without_waiting(tmp_path):
+    os.mkfifo(tmp_path / "camera-x.lock")
+    with pytest.raises(StationError, match="camera-x.lock: is a FIFO"):
+        InstanceLock(tmp_path / "camera-x.lock", "x").acquire()

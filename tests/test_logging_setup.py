@@ -1,4 +1,4 @@
-"""Logging to a rotating file under the user log folder: camera drops and reconnects leave a trace."""
+"""Logging to a rotating file in the data root's logs/: camera drops and reconnects leave a trace."""
 
 from __future__ import annotations
 

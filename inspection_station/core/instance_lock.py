@@ -22,6 +22,7 @@ from pathlib import Path
 
 from inspection_station.core import paths
 from inspection_station.core.errors import StationError
+from inspection_station.core.regular_files import kind_of_mode, open_regular, refusal
 
 if sys.platform == "win32":
     import msvcrt
@@ -84,7 +85,12 @@ class InstanceLock:
     def acquire(self, command: str = "", wait_s: float = 0.0) -> InstanceLock:
         """Take it now, or within `wait_s` (polled); else AlreadyRunning naming the holder."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o664)
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+        fd = os.open(self.path, flags, 0o664)
+        kind = kind_of_mode(os.fstat(fd).st_mode)
+        if kind:  # a FIFO or device put in its place: never locked, written or waited on
+            os.close(fd)
+            raise StationError(refusal(self.path, kind, "lock file"))
         deadline = time.monotonic() + wait_s
         while True:
             try:
@@ -115,10 +121,10 @@ class InstanceLock:
         """What the holder wrote about itself ({} when nothing readable is there). Read only
         when the lock is held by someone: a text left by an ended process is never shown."""
         try:
-            with open(self.path, "rb") as fh:
+            with open_regular(self.path, "lock file") as fh:
                 text = fh.read(_OWNER_BYTES).split(b"\0", 1)[0].decode("utf-8", "replace")
             return json.loads(text) if text.strip() else {}
-        except (OSError, ValueError):
+        except (OSError, ValueError, StationError):
             return {}
 
     def _write_owner(self, command: str) -> None:
