@@ -16,7 +16,7 @@ from inspection_station.core.errors import StationError, located_error
 # Order = order in --help. Modules are imported lazily so `detect` never loads Qt.
 COMMANDS = (
     "gui", "run", "serve", "detect", "inspect", "cameras", "pattern", "export_predictions", "import_old_config", "model",
-    "user", "audit", "service", "firewall",
+    "product", "user", "audit", "plant", "service", "firewall",
 )
 # The command line name and one line of help per module, so that the top-level --help
 # and --version import no command module (their imports reach numpy, onnxruntime, Qt):
@@ -33,14 +33,16 @@ SUMMARIES = {
     "export_predictions": ("export-predictions", "YOLO txt labels + drawn images for a folder of images"),
     "import_old_config": ("import-old-config", "write station settings from the old system's .env / TOML files"),
     "model": ("model", "int8 model with an accuracy report (optimize); model facts (info)"),
+    "product": ("product", "list the products, or select the one the station judges against"),
     "user": ("user", "station accounts: add, list, passwd, role, remove, unlock"),
     "audit": ("audit", "the audit trail: verify its hash chain"),
+    "plant": ("plant", "plant-wide results: database schema (migrate), report, outbox status"),
     "service": ("service", "`serve` as a Windows service: install, uninstall, the commands"),
     "firewall": ("firewall", "Windows firewall rules for the ports the settings enable"),
 }
 # Commands that read or write the station's data root: it is created, and the per-user data
 # of 0.1 moved into it, before they read anything (core/data_root.py).
-STATION_DATA_COMMANDS = frozenset({"gui", "run", "serve", "user", "audit", "service", "firewall"})
+STATION_DATA_COMMANDS = frozenset({"gui", "run", "serve", "product", "user", "audit", "plant", "service", "firewall"})
 
 
 class _VersionAction(argparse.Action):

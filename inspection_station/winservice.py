@@ -48,7 +48,8 @@ class StationService(win32serviceutil.ServiceFramework):
             say = servicemanager.LogInfoMsg
             for warning in loaded.warnings:
                 say(f"settings: {warning}")
-            serve_station(loaded.settings, self.stop_event, command="service", say=say)
+            serve_station(loaded.settings, self.stop_event, command="service", settings_path=loaded.user_file,
+                          say=say)
         except Exception as exc:  # noqa: BLE001 - the event log is the only place a service can say it
             servicemanager.LogErrorMsg(f"{self._svc_name_}: stopped: {exc}")
             raise

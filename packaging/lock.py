@@ -4,7 +4,7 @@
     python packaging/lock.py --upgrade    the newest versions pyproject.toml allows
 
 Each file pins every package of a release build (the dependencies plus the extras
-line, service and freeze; Python 3.11) with their hashes. The frozen build and the Windows
+release_lock.RELEASE_EXTRAS names; Python 3.11) with their hashes. The frozen build and the Windows
 workflow install from them (`pip install -r packaging/locks/...`), CI's test venv too;
 tests/test_release_lock.py fails, without the network, when one no longer fits
 pyproject.toml: then run this (it needs the package registry, and uv: the dev extra).

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 
 log = logging.getLogger("inspection_station.gui")
 
@@ -19,20 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from inspection_station.commands.run import station_settings
     from inspection_station.core.instance_lock import AlreadyRunning, hold_station_lock
-    from inspection_station.core.settings.demo import demo_layer
-    from inspection_station.core.settings.model import load_settings
 
-    loaded = load_settings(getattr(args, "config", None))
-    for warning in loaded.warnings:
-        print(f"inspection-station: warning: {warning}", file=sys.stderr)
+    settings, settings_path, warnings = station_settings(args)
     demo = bool(getattr(args, "demo", False))
-    settings, settings_path = loaded.settings, getattr(args, "config", None) or loaded.user_file
-    warnings = list(loaded.warnings)
-    if demo:  # its own layer: the user's file and a --config file are only read
-        layer = demo_layer(loaded.settings)
-        settings, settings_path = layer.settings, layer.save_path
-        warnings += layer.warnings
     if getattr(args, "kiosk", False):
         settings = settings.replace("station", kiosk=True)
     try:

@@ -34,13 +34,14 @@ def run(args: argparse.Namespace) -> int:
         token = new_token()
         print(f"token: {token}\napi_token_sha256 = [\"{hash_token(token)}\"]")
         return 0
-    from inspection_station.commands.run import load_station_settings
+    from inspection_station.commands.run import station_settings
 
-    settings = load_station_settings(args)
+    settings, settings_path, _warnings = station_settings(args)
     stop = threading.Event()
     handlers = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return serve_station(settings, stop, api=args.api, metrics=args.metrics, command="serve")
+        return serve_station(settings, stop, api=args.api, metrics=args.metrics, command="serve",
+                             settings_path=settings_path)
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
@@ -58,9 +59,11 @@ def serve_station(
     api: str | None = None,
     metrics: str | None = None,
     command: str = "serve",
+    settings_path=None,
     say: Callable[[str], None] = _stderr,
 ) -> int:
     """The station with its line integration until `stop` is set (holding the station's lock)."""
+    from inspection_station.core.actions import StationActions
     from inspection_station.core.instance_lock import hold_station_lock
     from inspection_station.core.line.server import parse_bind
     from inspection_station.core.line.services import LineServices
@@ -78,7 +81,12 @@ def serve_station(
             on_result=lambda r: print(f"{r.cycle_id} {r.verdict.value} {r.trigger} {r.error}".rstrip(), flush=True)
             if sys.stdout is not None else None,
         )
-        services = LineServices(station, settings.line, api_bind=api_bind, metrics_bind=metrics_bind)
+        # the API's product switch is saved where this station's settings come from
+        actions = StationActions.for_station(station, settings_path)
+        services = LineServices(station, settings.line, api_bind=api_bind, metrics_bind=metrics_bind,
+                                actions=actions,
+                                on_problem=lambda msg: say(f"inspection-station: error: {msg}"),
+                                on_notice=lambda msg: say(f"inspection-station: {msg}"))
         try:
             station.start()
             for line in services.start():

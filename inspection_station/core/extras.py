@@ -14,8 +14,8 @@ import sys
 from inspection_station.core.errors import ConfigError
 from inspection_station.core.settings.model import ModelSettings
 
-# extra -> (import names it brings, what it is for). The line adapters that come later
-# (OPC UA: asyncua, MQTT: paho.mqtt, PostgreSQL: psycopg) add their modules to LINE.
+# extra -> (import names it brings, what it is for). A line adapter that comes later (OPC UA:
+# asyncua) adds its modules to LINE or an entry of its own.
 LINE = ("fastapi", "uvicorn", "multipart", "prometheus_client")
 EXTRAS: dict[str, tuple[tuple[str, ...], str]] = {
     "line": (LINE, "the line integration (HTTP API, metrics)"),

@@ -9,6 +9,10 @@ press would (a trigger during a cycle is refused and counted: 409).
 
 Auth: when bearer tokens are configured every endpoint needs one (401 without, 403 with
 a wrong one); a non-loopback bind without tokens never starts (core/line/auth.py).
+
+State changes (a trigger, a product switch) are the station's actions (core/actions.py),
+called as the request's actor — the token's name, or "api" on loopback without tokens —
+exactly as the screen calls them: role-checked, persisted, audited.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from inspection_station.core.line.records import (
 from inspection_station.core.patterns.matching import match_pattern
 
 if TYPE_CHECKING:
+    from inspection_station.core.actions import Outcome, StationActions
     from inspection_station.core.station import Station
 
 UPLOAD_CHUNK = 1 << 20
@@ -123,6 +128,19 @@ def _validation_errors(app: FastAPI) -> None:
         return JSONResponse({"detail": detail}, status_code=422)
 
 
+# an action's outcome -> the HTTP status a refusal answers with
+OUTCOME_STATUS = {"denied": 403, "invalid": 422, "not_found": 404, "busy": 409, "failed": 503, "unavailable": 503}
+
+
+def refusal(outcome: Outcome) -> HTTPException:
+    return HTTPException(OUTCOME_STATUS.get(outcome.status, 500), outcome.message)
+
+
+def request_actor(actions: StationActions, request: Request):
+    """Who a request is: its token's name (set by the auth check), else "api"."""
+    return actions.api_actor(getattr(request.state, "token_name", None))
+
+
 def metrics_response(metrics: StationMetrics | None) -> Response:
     if metrics is None:
         raise HTTPException(404, "metrics are not enabled on this station")
@@ -144,6 +162,7 @@ def create_metrics_app(metrics: StationMetrics, tokens: TokenCheck) -> FastAPI:
 def create_app(
     station: Station,
     *,
+    actions: StationActions,
     tokens: TokenCheck,
     metrics: StationMetrics | None = None,
     max_upload_bytes: int = 40 << 20,
@@ -189,13 +208,11 @@ def create_app(
         return JSONResponse(body, status_code=200 if body["ready"] else 503)
 
     @app.post("/inspect", summary="Trigger one cycle (as the button does); 409 while one runs")
-    async def inspect() -> dict:
-        future = station.trigger_future("api")
-        if future is None:
-            if station.stopped:
-                raise HTTPException(503, "the station is stopped")
-            raise HTTPException(409, "a cycle is still running; the trigger was refused and counted")
-        return cycle_record(await asyncio.wrap_future(future), name)
+    async def inspect(request: Request) -> dict:
+        outcome = actions.inspect(request_actor(actions, request), "api")
+        if not outcome.ok:
+            raise refusal(outcome)
+        return cycle_record(await asyncio.wrap_future(outcome.value), name)
 
     @app.post("/inspect/image", summary="The verdict on an uploaded image (not logged as a cycle)")
     async def inspect_image(request: Request, image: Annotated[UploadFile, File()]) -> dict:
@@ -265,12 +282,11 @@ def create_app(
             raise HTTPException(404, str(exc)) from None
         return Response(data, media_type=IMAGE_TYPES[format][0])
 
-    @app.put("/product", summary="Select the product (pattern set)")
-    def product(body: ProductIn) -> dict:
-        try:
-            station.select_pattern_set(body.pattern_set)
-        except StationError as exc:
-            raise HTTPException(404, f"pattern_set: {exc}") from None
+    @app.put("/product", summary="Select the product (pattern set): saved and audited, as on the screen")
+    def product(request: Request, body: ProductIn) -> dict:
+        outcome = actions.select_product(request_actor(actions, request), body.pattern_set)
+        if not outcome.ok:
+            raise refusal(outcome)
         return {"pattern_set": body.pattern_set}
 
     @app.get("/metrics", response_class=Response, summary="Prometheus text format")

@@ -1,25 +1,31 @@
-"""What the line integration runs for one station: metrics, PLC outputs, API and metrics servers.
+"""What the line integration runs for one station: metrics, PLC outputs, API and metrics servers,
+the plant's results (outbox + PostgreSQL / MQTT senders).
 
 `serve` and the GUI use it the same way: build it on the station (settings checked, nothing
-listens yet), `station.start()`, then `start()`; `stop()` before the station stops. Each part
+listens yet; the plant outbox opens here, so every row recorded from the station's start on
+is queued), `station.start()`, then `start()`; `stop()` before the station stops. Each part
 is off unless the settings (or `serve --api/--metrics`) enable it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from inspection_station.core.extras import require_extra
 from inspection_station.core.line.auth import TokenCheck, require_tokens_off_loopback
-from inspection_station.core.settings.model import LineSettings
+from inspection_station.core.settings.model import LineSettings, PlantSettings
 
 if TYPE_CHECKING:
+    from inspection_station.core.actions import StationActions
     from inspection_station.core.line.metrics import StationMetrics
+    from inspection_station.core.line.plant.service import PlantService
     from inspection_station.core.line.plc_signals import OutputSpec, PlcSignals
     from inspection_station.core.line.server import HttpServer
     from inspection_station.core.station import Station
 
 Bind = tuple[str, int]
+Report = Callable[[str], None]
 
 
 class LineServices:
@@ -30,9 +36,19 @@ class LineServices:
         *,
         api_bind: Bind | None = None,
         metrics_bind: Bind | None = None,
+        actions: StationActions | None = None,
+        plant: PlantSettings | None = None,
+        on_problem: Report | None = None,
+        on_notice: Report | None = None,
     ) -> None:
-        """Checks the settings (ConfigError, located) and hooks the metrics in; opens nothing."""
+        """Checks the settings (ConfigError, located) and hooks the metrics in; opens no socket.
+
+        `actions`: the station's actions (what the API's state-changing routes call); made
+        for the station's own settings file when not given. `plant`: the `[plant]` settings
+        (default: the station's); `on_problem` / `on_notice` get what the plant senders say
+        later (a receiver down, back, rows lost), from their threads."""
         self.station = station
+        self._actions = actions
         self.line = line
         self.api_bind = api_bind or ((line.api_host, line.api_port) if line.api_enabled else None)
         self.metrics_bind = metrics_bind or (
@@ -68,11 +84,24 @@ class LineServices:
         self.plc: PlcSignals | None = None
         self.api: HttpServer | None = None
         self.metrics_server: HttpServer | None = None
+        self.plant: PlantService | None = None
+        plant = station.settings.plant if plant is None else plant
+        if plant.database_url or plant.mqtt_url:
+            from inspection_station.core.line.plant.service import PlantCollector, PlantService
+
+            name = station.settings.station.name
+            self.plant = PlantService(plant, name, states=lambda: dict(station.states),
+                                      on_problem=on_problem, on_notice=on_notice).open()
+            station.add_listener(self.plant)
+            if self.metrics is not None:
+                self.metrics.registry.register(PlantCollector(name, self.plant))
 
     def start(self) -> list[str]:
         """After `station.start()`: PLC outputs on the camera, then the servers; what runs, one line each."""
         said: list[str] = []
         try:
+            if self.plant is not None:
+                said += self.plant.start()
             if self.outputs:
                 from inspection_station.core.line.plc_signals import PlcSignals
 
@@ -87,6 +116,7 @@ class LineServices:
 
                 app = create_app(
                     self.station,
+                    actions=self.actions,
                     tokens=self.tokens,
                     metrics=self.metrics,
                     max_upload_bytes=int(self.line.max_upload_mb * (1 << 20)),
@@ -105,6 +135,14 @@ class LineServices:
             raise
         return said
 
+    @property
+    def actions(self) -> StationActions:
+        if self._actions is None:
+            from inspection_station.core.actions import StationActions
+
+            self._actions = StationActions.for_station(self.station, None)
+        return self._actions
+
     def stop(self) -> None:
         for server in (self.api, self.metrics_server):
             if server is not None:
@@ -115,3 +153,7 @@ class LineServices:
             self.plc = None
         if self.metrics is not None:
             self.station.remove_listener(self.metrics)
+        if self.plant is not None:
+            self.station.remove_listener(self.plant)
+            self.plant.stop()
+            self.plant = None
