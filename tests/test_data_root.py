@@ -13,12 +13,15 @@ from pathlib import Path
 
 from inspection_station.core import data_root, paths
 from inspection_station.core.detect import session_cache
+from inspection_station.core.line.plant.service import outbox_path
 from inspection_station.core.logging_setup import log_file
 from inspection_station.core.settings.accounts import AccountStore, default_accounts_path
 from inspection_station.core.settings.audit import default_audit_path, read_audit, verify_audit
 from inspection_station.core.settings.demo import demo_folder
+from inspection_station.core.settings.drafts import drafts_root
 from inspection_station.core.settings.model import (
     PatternSettings,
+    PlantSettings,
     ResultsSettings,
     load_settings,
     resolve_patterns_path,
@@ -67,6 +70,8 @@ def test_every_location_of_the_station_lies_under_the_data_root():
         session_cache.cache_dir(),
         demo_folder(),
         resolve_patterns_path(PatternSettings()),
+        drafts_root(),
+        outbox_path(PlantSettings(), "line-7"),
     ):
         assert location.is_relative_to(root), location
     assert not paths.user_layer_dir().is_relative_to(root)  # only the window geometry is per user
