@@ -31,7 +31,7 @@ def test_the_running_window_comes_to_the_front_when_asked(qtbot, tmp_path):
 
         asker = threading.Thread(target=lambda: answered.append(ask_running_window(name, 5000)))
         asker.start()
-        qtbot.waitUntil(lambda: server.shown_count == 1, timeout=5000)
+        qtbot.waitUntil(lambda: server.shown_count == 1, timeout=10000)
         asker.join(10)
         assert answered == [True]
         assert window.isVisible() and not window.isMinimized()

@@ -43,13 +43,21 @@ class RunningWindowServer(QObject):
     def _connection(self) -> None:
         while self.server.hasPendingConnections():
             socket = self.server.nextPendingConnection()
+            socket.setProperty("request", b"")
             socket.readyRead.connect(lambda s=socket: self._request(s))
             socket.disconnected.connect(socket.deleteLater)
+            if socket.bytesAvailable():  # it came before readyRead was connected: no signal for it
+                self._request(socket)
 
     def _request(self, socket: QLocalSocket) -> None:
-        if not bytes(socket.readAll()).startswith(SHOW):
+        request = bytes(socket.property("request") or b"") + bytes(socket.readAll())
+        socket.setProperty("request", request)
+        if len(request) < len(SHOW) and SHOW.startswith(request):
+            return  # the rest is on its way
+        if not request.startswith(SHOW) or socket.property("answered"):
             socket.disconnectFromServer()
             return
+        socket.setProperty("answered", True)
         bring_to_front(self.window)
         self.shown_count += 1
         log.info("single instance: a second start asked for the window; brought it to the front")
