@@ -27,7 +27,9 @@ ONNXRUNTIME_BUILDS = ("onnxruntime", "onnxruntime-directml", "onnxruntime-gpu", 
 PROVIDER_EXTRAS = {
     "CUDAExecutionProvider": ("gpu", "onnxruntime-gpu"),
     "TensorrtExecutionProvider": ("gpu", "onnxruntime-gpu"),
-    "OpenVINOExecutionProvider": ("openvino", "onnxruntime-openvino"),
+    # onnxruntime-openvino is a separate build (docs/INSTALL_WINDOWS.md); [model] runtime =
+    # "openvino" (the `openvino` extra) runs OpenVINO itself, beside onnxruntime
+    "OpenVINOExecutionProvider": ("", "onnxruntime-openvino, or use [model] runtime = \"openvino\" (the `openvino` extra)"),
     "DmlExecutionProvider": ("", "onnxruntime-directml"),  # the Windows default
 }
 

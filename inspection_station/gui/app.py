@@ -174,10 +174,12 @@ def run_gui(
     `instance`: the station's lock (core/instance_lock.py), held by the caller; a second
     start asks through its name for this window to come to the front."""
     from inspection_station.core.actions import StationActions
+    from inspection_station.core.detect.runtimes import set_interactive
     from inspection_station.core.state import StationState
     from inspection_station.core.station import Station
 
     app = make_application(argv)
+    set_interactive(True)  # [model] spinning = "auto": inference threads leave this window its CPU
     route = ErrorRoute()
     uninstall_hooks = install_exception_hooks(route)
     bridge = StationBridge()
