@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from inspection_station.core.extras import require_extra
 from inspection_station.core.line.auth import TokenCheck, require_tokens_off_loopback
 from inspection_station.core.settings.model import LineSettings, PlantSettings
 
@@ -54,6 +55,10 @@ class LineServices:
         self.metrics_bind = metrics_bind or (
             (line.metrics_host, line.metrics_port) if line.metrics_enabled else None
         )
+        for bind, what in ((self.api_bind, "the HTTP API ([line] api_enabled, serve --api)"),
+                           (self.metrics_bind, "the metrics ([line] metrics_enabled, serve --metrics)")):
+            if bind is not None:
+                require_extra("line", what)  # a located MissingExtra naming the extra to install
         self.tokens = TokenCheck(line.api_token_sha256)
         for bind, what in ((self.api_bind, "API"), (self.metrics_bind, "metrics")):
             if bind is not None:
