@@ -138,9 +138,12 @@ class InstanceLock:
         # fixed size, NUL-padded: written over in place, never truncated (Windows refuses
         # to change the size of a file with a locked range on some file systems)
         data = json.dumps(owner).encode("utf-8")[: _OWNER_BYTES - 1].ljust(_OWNER_BYTES, b"\0")
-        os.lseek(self._fd, 0, os.SEEK_SET)
-        os.write(self._fd, data)
-        os.fsync(self._fd)
+        fd = self._fd
+        if fd is None:
+            raise StationError(f"{self.path}: the lock is not held")
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, data)
+        os.fsync(fd)
 
     def __enter__(self) -> InstanceLock:
         return self if self.held else self.acquire()
