@@ -291,8 +291,8 @@ def test_check_counts_passing_frames_and_the_slots_that_failed():
 def test_the_logs_good_cycles_become_check_frames_overrules_included(tmp_path):
     import cv2
 
+    from inspection_station.core.patterns.good_frames import logged_good_frames
     from inspection_station.core.results.csv_log import LOG_COLUMNS, encode_row, read_log
-    from inspection_station.core.results.good_frames import logged_good_frames
 
     image = tmp_path / "c2_OK.png"
     cv2.imwrite(str(image), np.zeros((200, 400, 3), np.uint8))  # this row's size: from the image header

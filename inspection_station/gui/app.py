@@ -26,7 +26,9 @@ from inspection_station.gui.error_route import ErrorRoute, install_exception_hoo
 from inspection_station.gui.operator.main_window import MainWindow
 from inspection_station.gui.operator.station_bridge import StationBridge
 from inspection_station.gui.screen_fit import fit_to_screen
+from inspection_station.gui.single_instance import RunningWindowServer
 from inspection_station.gui.theme import apply_theme
+from inspection_station.gui.window_geometry import restore_geometry, save_geometry
 
 log = logging.getLogger(__name__)
 
@@ -166,10 +168,13 @@ def run_gui(
     settings_path: str | Path | None = None,
     warnings: Sequence[str] = (),
     argv: Sequence[str] | None = None,
+    instance=None,
     early=None,
 ) -> int:
     """Show the operator window on `settings` until it is closed; returns the exit code.
 
+    `instance`: the station's lock (core/instance_lock.py), held by the caller; a second
+    start asks through its name for this window to come to the front.
     `early`: (station, replay, launched) from commands/gui.start_station_early, a station
     already starting while Qt was imported; what it published meanwhile is replayed to the
     window's bridge once the window listens."""
@@ -207,9 +212,12 @@ def run_gui(
         window.show_message(f"settings: {warning}", error=True)
     if settings.station.kiosk:
         window.enter_kiosk()
+    elif restore_geometry(window):  # the only per-user setting: where this user had the window
+        window.show()
     else:
         fit_to_screen(window, 0.9)  # what un-maximising returns to: never larger than the screen
         window.showMaximized()
+    second_start = RunningWindowServer(instance.ipc_name, window) if instance is not None else None
     if launched is None:
         QTimer.singleShot(0, lambda: start_station(station, route, line))
     else:
@@ -220,6 +228,10 @@ def run_gui(
     try:
         return int(app.exec())
     finally:
+        if not settings.station.kiosk:
+            save_geometry(window)
+        if second_start is not None:
+            second_start.close()
         line.stop()
         access_ui.close()
         station.stop()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from inspection_station.core.extras import require_extra
 from inspection_station.core.line.auth import TokenCheck, require_tokens_off_loopback
 from inspection_station.core.settings.model import LineSettings, PlantSettings
 
@@ -19,8 +20,9 @@ if TYPE_CHECKING:
     from inspection_station.core.actions import StationActions
     from inspection_station.core.line.metrics import StationMetrics
     from inspection_station.core.line.plant.service import PlantService
-    from inspection_station.core.line.plc_signals import OutputSpec, PlcSignals
+    from inspection_station.core.line.plc_signals import PlcSignals
     from inspection_station.core.line.server import HttpServer
+    from inspection_station.core.settings.plc_outputs import OutputSpec
     from inspection_station.core.station import Station
 
 Bind = tuple[str, int]
@@ -53,13 +55,20 @@ class LineServices:
         self.metrics_bind = metrics_bind or (
             (line.metrics_host, line.metrics_port) if line.metrics_enabled else None
         )
+        for bind, what in ((self.api_bind, "the HTTP API ([line] api_enabled, serve --api)"),
+                           (self.metrics_bind, "the metrics ([line] metrics_enabled, serve --metrics)")):
+            if bind is not None:
+                require_extra("line", what)  # a located MissingExtra naming the extra to install
         self.tokens = TokenCheck(line.api_token_sha256)
         for bind, what in ((self.api_bind, "API"), (self.metrics_bind, "metrics")):
             if bind is not None:
                 require_tokens_off_loopback(bind[0], self.tokens, f"[line] {what} on {bind[0]}:{bind[1]}")
         self.outputs: tuple[OutputSpec, ...] = ()
         if line.plc_enabled:
-            from inspection_station.core.line.plc_signals import check_trigger_line, parse_outputs
+            from inspection_station.core.settings.plc_outputs import (
+                check_trigger_line,
+                parse_outputs,
+            )
 
             self.outputs = parse_outputs(line.plc_outputs)
             camera = station.settings.camera

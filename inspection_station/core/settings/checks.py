@@ -92,7 +92,7 @@ def part_id_problems(settings: Settings) -> list[tuple[str, str]]:
     problems = []
     if pid.source in ("image", "scanner_or_image"):
         from inspection_station.core.errors import ConfigError
-        from inspection_station.core.trace.codes import parse_formats
+        from inspection_station.core.settings.code_formats import parse_formats
 
         if not pid.formats:
             problems.append(("formats", "name at least one code format, e.g. DataMatrix"))
@@ -111,7 +111,7 @@ def _check_line(settings: Settings, bad) -> None:
     """[line]: the same rules `LineServices` enforces at start, named per field."""
     from inspection_station.core.errors import ConfigError
     from inspection_station.core.line.auth import TokenCheck, is_loopback
-    from inspection_station.core.line.plc_signals import check_trigger_line, parse_outputs
+    from inspection_station.core.settings.plc_outputs import check_trigger_line, parse_outputs
 
     line = settings.line
     try:

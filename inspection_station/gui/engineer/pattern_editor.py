@@ -46,6 +46,7 @@ from inspection_station.core.patterns import library as lib
 from inspection_station.core.patterns.audited_library import AuditedLibrary, LibraryOutcome
 from inspection_station.core.patterns.draft import PatternDraft, describe_slot_change
 from inspection_station.core.patterns.geometry import nudge as nudge_slot
+from inspection_station.core.patterns.good_frames import logged_good_frames
 from inspection_station.core.patterns.matching import match_pattern, wrong_part_text
 from inspection_station.core.patterns.model import PatternFileError, PatternSet, Slot
 from inspection_station.core.patterns.teaching import (
@@ -60,7 +61,6 @@ from inspection_station.core.patterns.yaml_io import (
     pattern_files,
 )
 from inspection_station.core.results.csv_log import read_log
-from inspection_station.core.results.good_frames import logged_good_frames
 from inspection_station.core.settings.audit import AuditLog
 from inspection_station.gui.engineer.folder_detections import FolderDetections
 from inspection_station.gui.engineer.library_panel import LibraryPanel
