@@ -134,6 +134,35 @@ def test_an_operator_cannot_open_the_settings(qtbot, tmp_path, control):
     assert [(r["action"], r["user"]) for r in audit_rows()] == [("login", "olga"), ("logout", "olga")]
 
 
+def test_a_refused_sign_in_counts_down_the_same_for_a_real_and_an_unknown_name(qtbot, clock):
+    """The wait after a wrong password is shown and counted down; an unknown name gets the
+    same words and the same wait, so the dialog never tells which account names exist."""
+    store = AccountStore(clock=clock)
+    store.add("eddie", "engineer", "eng-pw")
+    control = AccessControl(store, AuditLog(), AccessSettings(login_delay_s=1.5), "station-1", clock=clock)
+    seen = {}
+    for name in ("eddie", "nobody-here"):
+        dialog = LoginDialog(control, "settings")
+        qtbot.addWidget(dialog)
+        dialog.user.setText(name)
+        dialog.password.setText("wrong")
+        dialog.ok_button.click()
+        seen[name] = (dialog.error.text(), dialog.ok_button.isEnabled())
+        assert "Sign in again in 2 s." in dialog.error.text()
+        qtbot.waitUntil(lambda d=dialog: d.ok_button.isEnabled(), timeout=5000)  # the count reached 0
+        assert "You can sign in again now." in dialog.error.text()
+        assert dialog.result() != QDialog.DialogCode.Accepted
+    assert seen["eddie"] == seen["nobody-here"] == (
+        "wrong user name or password\nSign in again in 2 s.", False)
+    clock.now += 2  # the store's own wait is over too: the right password signs in
+    dialog = LoginDialog(control, "settings")
+    qtbot.addWidget(dialog)
+    dialog.user.setText("eddie")
+    dialog.password.setText("eng-pw")
+    dialog.ok_button.click()
+    assert dialog.result() == QDialog.DialogCode.Accepted and control.session.user == "eddie"
+
+
 def test_engineer_signs_in_changes_are_audited_by_name_and_the_idle_lock_closes_the_dialog(
         qtbot, tmp_path, control, clock):
     control.store.add("eddie", "engineer", "eng-pw")

@@ -394,7 +394,8 @@ class AccountStore:
                 self._refuse_if_throttled(count, last, now)
                 access.verify_password(password, _DUMMY_HASH)  # same cost as a real check
                 self._unknown_failures[name] = (count + 1, now)
-                raise LoginRefused("wrong user name or password")
+                # the same words and the same wait as a real account's: a name's existence shows nowhere
+                raise LoginRefused("wrong user name or password", retry_after_s=self.policy.delay_after(count + 1))
             count, last, locked = self._failures(user, now)
             if locked:
                 if name in self._unsaved:  # a lock only memory held: stored once it can be

@@ -6,6 +6,9 @@ the audit lines are core/settings/session.py's (`AccessControl`).
 
 from __future__ import annotations
 
+import math
+import time
+
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QDialog,
@@ -84,14 +87,26 @@ class LoginDialog(FormDialog):
         self.password = line_edit(self, "password", secret=True)
         self.form.addRow("User", self.user)
         self.form.addRow("Password", self.password)
+        # the growing delay after a refusal, counted down on screen; the button returns at 0
         self._wait = QTimer(self)
-        self._wait.setSingleShot(True)
-        self._wait.timeout.connect(lambda: self.ok_button.setEnabled(True))
+        self._wait.setInterval(250)
+        self._wait.timeout.connect(self._count_down)
+        self._refusal = ""
+        self._retry_at = 0.0
         if control.session is not None:
             self.user.setText(control.session.user)
             self.password.setFocus()
         else:
             self.user.setFocus()
+
+    def _count_down(self) -> None:
+        left = self._retry_at - time.monotonic()
+        if left <= 0:
+            self._wait.stop()
+            self.ok_button.setEnabled(True)
+            self.refuse(f"{self._refusal}\nYou can sign in again now.")
+            return
+        self.refuse(f"{self._refusal}\nSign in again in {math.ceil(left)} s.")
 
     def try_accept(self) -> None:
         name = self.user.text().strip()
@@ -99,10 +114,13 @@ class LoginDialog(FormDialog):
             self.control.login(name, self.password.text())
         except LoginRefused as exc:
             self.password.clear()
-            self.refuse(str(exc))
+            self._refusal = str(exc)
+            self.refuse(self._refusal)
             if exc.retry_after_s > 0:  # growing delay: the button comes back when it is over
+                self._retry_at = time.monotonic() + exc.retry_after_s
                 self.ok_button.setEnabled(False)
-                self._wait.start(int(exc.retry_after_s * 1000))
+                self._count_down()
+                self._wait.start()
             return
         except StationError as exc:  # e.g. an unreadable accounts file: say where
             self.refuse(str(exc))
