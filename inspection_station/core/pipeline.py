@@ -65,16 +65,20 @@ class Pipeline:
         trigger: str = "software",
         started: float | None = None,
         part_id: str = "",
+        pattern_set: PatternSet | None = None,
+        min_score: float = 0.0,
     ) -> CycleResult:
         """Run one cycle on `frame`; `started` is the perf_counter() of the trigger.
 
         `grab_ms` is the grab as the caller saw it; None = the camera's own `frame.grab_ms`.
         `part_id` is the id typed or scanned for this part ("" = none / decode it).
+        `pattern_set` and `min_score` (drop detections scoring less) are one cycle's own, as the
+        old backend took them per request (core/line/legacy.py); None / 0 = the station's.
         """
         started = time.perf_counter() if started is None else started
         now = datetime.now().astimezone()
         # Read once: another thread may swap the model or pattern set while this cycle runs.
-        det, patterns, recorder = self.detector, self.pattern_set, self.recorder
+        det, patterns, recorder = self.detector, pattern_set or self.pattern_set, self.recorder
         base = CycleResult(
             cycle_id=new_cycle_id(now),
             timestamp=now,
@@ -92,7 +96,7 @@ class Pipeline:
         if grab_ms is None:
             grab_ms = frame.grab_ms if frame is not None else 0.0
         times = {"grab_ms": grab_ms}
-        result = self._decide(base, frame, grab_error, times, det, patterns)
+        result = self._decide(base, frame, grab_error, times, det, patterns, min_score)
         # Measured once: trigger -> verdict. The CSV row carries this total, so it cannot
         # include its own write; the recorder adds that as `log_ms`, outside the total.
         result = dataclasses.replace(result, times=StageTimes(**times, total_ms=_ms_since(started)))
@@ -106,6 +110,7 @@ class Pipeline:
         times: dict,
         detector: Detector | None,
         pattern_set: PatternSet | None,
+        min_score: float = 0.0,
     ) -> CycleResult:
         if frame is None:
             return dataclasses.replace(base, error=f"camera: {grab_error or 'no frame'}")
@@ -124,7 +129,7 @@ class Pipeline:
         except Exception as exc:  # any failure of the stage is this cycle's ERROR, never a crash
             return dataclasses.replace(base, error=f"model: {_reason(exc)}")
         times.update(preprocess_ms=out.preprocess_ms, inference_ms=out.inference_ms, decode_ms=out.decode_ms)
-        detections = tuple(out.detections)
+        detections = tuple(d for d in out.detections if d.score >= min_score)
         t = time.perf_counter()
         try:
             match = match_pattern(pattern_set, detections, frame.width, frame.height)

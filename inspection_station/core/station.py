@@ -221,16 +221,27 @@ class Station:
         """Start a cycle on the inference thread; False (refused, counted) if one is running."""
         return self.trigger_future(source) is not None
 
-    def trigger_future(self, source: str = "button") -> Future[CycleResult] | None:
-        """`trigger`, with the cycle's future (for the API); None = refused (counted) or stopped."""
+    def trigger_future(
+        self, source: str = "button", *, pattern_set: str | None = None, min_score: float = 0.0
+    ) -> Future[CycleResult] | None:
+        """`trigger`, with the cycle's future (for the API); None = refused (counted) or stopped.
+
+        `pattern_set` / `min_score`: this cycle's own (the old backend's per-request
+        `pattern_key` / `min_score`); StationError when the set is not loaded.
+        """
         if self._stopped:
             self._on_refused(f"{source} trigger refused: the station is stopped")
             return None
+        chosen = None
+        if pattern_set is not None:
+            chosen = self.pattern_sets.get(pattern_set)
+            if chosen is None:
+                raise StationError(f"no pattern set {pattern_set!r}; have: {', '.join(self.pattern_sets) or 'none'}")
         if not self._busy.acquire(blocking=False):
             self._refuse(source)
             return None
         self._notify("cycle_started", source)
-        future = self._submit_cycle(self._software_cycle, source, time.perf_counter())
+        future = self._submit_cycle(self._software_cycle, source, time.perf_counter(), chosen, min_score)
         if future is not None:
             self._watch_cycle(future)
         return future
@@ -280,26 +291,6 @@ class Station:
         thread: enumeration can take seconds (GigE discovery) and the GUI thread never waits."""
         return self._submit(self._io, "camera search", list_devices)
 
-    def inspect_image(self, image, name: str = "upload") -> Future[CycleResult]:
-        """The verdict of the current model + pattern set on an image, on the inference thread.
-
-        For the API's upload: neither a station cycle nor a log row (it is not a part on the
-        line); it waits behind a running cycle instead of being refused.
-        """
-
-        def work() -> CycleResult:
-            pipeline = self.pipeline
-            one = Pipeline(
-                pipeline.detector,
-                pipeline.pattern_set,
-                model_problem=pipeline.model_problem,
-                pattern_problem=pipeline.pattern_problem,
-            )
-            frame = Frame(image, 0, time.time(), f"upload:{name}")
-            return one.inspect(frame, trigger="upload")
-
-        return self._submit(self._inference, f"inspection of {name}", work)
-
     def set_live(self, enabled: bool) -> None:
         if self.camera is not None:
             self.camera.set_live(enabled)
@@ -322,7 +313,9 @@ class Station:
         if future is not None:
             self._watch_cycle(future)
 
-    def _software_cycle(self, source: str, started: float) -> CycleResult:
+    def _software_cycle(
+        self, source: str, started: float, pattern_set: PatternSet | None = None, min_score: float = 0.0
+    ) -> CycleResult:
         frame, error = None, ""
         requested = time.perf_counter()
         timeout_s = self.settings.camera.grab_timeout_ms / 1e3
@@ -337,15 +330,16 @@ class Station:
             error = str(exc) or type(exc).__name__
         # The grab stage as the cycle sees it: request -> frame in hand, thread hops included.
         grab_ms = (time.perf_counter() - requested) * 1e3
-        return self._finish_cycle(frame, error, source, started, grab_ms)
+        return self._finish_cycle(frame, error, source, started, grab_ms, pattern_set, min_score)
 
     def _finish_cycle(
-        self, frame: Frame | None, error: str, source: str, started: float, grab_ms: float | None = None
+        self, frame: Frame | None, error: str, source: str, started: float, grab_ms: float | None = None,
+        pattern_set: PatternSet | None = None, min_score: float = 0.0,
     ) -> CycleResult:
         try:
             result = self.pipeline.inspect(
                 frame, grab_error=error, grab_ms=grab_ms, trigger=source, started=started,
-                part_id=self._take_part_id(),
+                part_id=self._take_part_id(), pattern_set=pattern_set, min_score=min_score,
             )
             if result.frame is not None and self._on_result is not _noop:
                 # for the listener's history view: made here, not on the GUI thread; after the

@@ -124,12 +124,13 @@ class ResultsRecorder:
 
     # per cycle ------------------------------------------------------------------------------
 
-    def record(self, result: CycleResult) -> CycleResult:
+    def record(self, result: CycleResult, *, count: bool = True) -> CycleResult:
         """Archive (queued), log (on disk when this returns, or kept for retry), count.
 
         Returns the result with `image_path` set when an image was queued, and
         `times.log_ms` set to the time spent here (the one place the log stage is timed;
-        it is not part of `total_ms`, which the row already carries).
+        it is not part of `total_ms`, which the row already carries). `count=False`: a row
+        that is no part on the line (an uploaded image), kept out of the shift statistics.
         """
         if self._closed:
             raise ResultsError("results recorder is closed; the cycle was not recorded")
@@ -145,8 +146,9 @@ class ResultsRecorder:
         self.log.write(cycle_row(result, self.station), cycle_date(result.timestamp))
         elapsed = (time.perf_counter() - start) * 1000
         result = dataclasses.replace(result, times=dataclasses.replace(result.times, log_ms=elapsed))
-        self.statistics.add(result)
-        self._remember(result)
+        if count:
+            self.statistics.add(result)
+            self._remember(result)
         return result
 
     def overrule(
