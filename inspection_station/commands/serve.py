@@ -3,14 +3,22 @@
 It waits for triggers from the API (`--api`) or the camera's input line
 ([camera] trigger_mode = "hardware") until SIGINT/SIGTERM; `--metrics` serves
 Prometheus metrics on a port of its own. Nothing listens unless configured.
+
+A service: it logs to the station's log file as the GUI does (stderr gets the states and
+errors too), and SIGINT/SIGTERM stop it after the running cycle has finished and its row
+is written (API requests in flight get their answer). `--tls-cert/--tls-key` (or
+[line] tls_certificate / tls_key) serve HTTPS.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
+
+log = logging.getLogger("inspection_station.serve")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--demo", action="store_true", help="emulated camera, bundled demo model and pattern")
     p.add_argument("--api", metavar="[HOST:]PORT", help="serve the HTTP API (HOST defaults to 127.0.0.1)")
     p.add_argument("--metrics", metavar="[HOST:]PORT", help="serve /metrics on a port of its own")
+    p.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate (chain) file "
+                   "([line] tls_certificate)")
+    p.add_argument("--tls-key", metavar="PEM", help="its private key ([line] tls_key; default: in --tls-cert)")
     p.add_argument("--new-token", action="store_true",
                    help="print a new API token and the digest for [line] api_token_sha256, then exit")
     p.set_defaults(func=run)
@@ -34,9 +45,11 @@ def run(args: argparse.Namespace) -> int:
     from inspection_station.commands.run import load_station_settings
     from inspection_station.core.line.server import parse_bind
     from inspection_station.core.line.services import LineServices
+    from inspection_station.core.logging_setup import setup_logging
     from inspection_station.core.station import Station
 
     settings = load_station_settings(args)
+    log_file = setup_logging(settings.logging, console=False)  # stderr already gets the states and errors
     api_bind = parse_bind(args.api, what="--api") if args.api else None
     metrics_bind = parse_bind(args.metrics, what="--metrics") if args.metrics else None
     say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
@@ -45,19 +58,25 @@ def run(args: argparse.Namespace) -> int:
     try:
         station = Station(
             settings,
-            on_state=lambda comp, state, reason: say(f"[{comp}] {state}: {reason}"),
-            on_error=lambda msg: say(f"inspection-station: error: {msg}"),
+            on_state=lambda comp, state, reason: (say(f"[{comp}] {state}: {reason}"),
+                                                  log.info("[%s] %s: %s", comp, state, reason)),
+            on_error=lambda msg: (say(f"inspection-station: error: {msg}"), log.error("%s", msg)),
             on_notice=lambda msg: say(f"inspection-station: {msg}"),
             on_result=lambda r: print(f"{r.cycle_id} {r.verdict.value} {r.trigger} {r.error}".rstrip(), flush=True),
         )
-        services = LineServices(station, settings.line, api_bind=api_bind, metrics_bind=metrics_bind)
+        services = LineServices(station, settings.line, api_bind=api_bind, metrics_bind=metrics_bind,
+                                tls_certificate=args.tls_cert, tls_key=args.tls_key)
         try:
             station.start()
             for line in services.start():
                 say(f"inspection-station: {line}")
+                log.info("%s", line)
+            if log_file is not None:
+                say(f"inspection-station: log file: {log_file}")
             say(f"inspection-station: serving station {settings.station.name!r}; Ctrl+C or SIGTERM stops")
             while not stop.wait(0.5):
                 pass
+            say("inspection-station: stopping after the running cycle")
         finally:
             services.stop()
             station.stop()
