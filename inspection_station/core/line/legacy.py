@@ -73,6 +73,10 @@ CAMERA_PARAMETERS = frozenset({
 })
 
 
+Options = Annotated[int, Query(ge=0, le=ALL_OPTIONS, description="the old bit flags (127 = all)")]
+MinScore = Annotated[float, Query(ge=0.0, le=1.0, allow_inf_nan=False, description="the old default: 0.5")]
+
+
 class PatternRequest(BaseModel):  # the old DataModels.PatternRequest
     coordinates: list[Annotated[list[Annotated[float, Field(allow_inf_nan=False)]], Field(min_length=4, max_length=4)]] = Field(
         max_length=100_000, description="x1, y1, x2, y2 per box, as fractions of the image (0..1)")
@@ -123,9 +127,6 @@ def add_legacy_routes(
             raise HTTPException(status, result.error)
         content = await run_in_threadpool(old_content, station, result, options)
         return JSONResponse(content)
-
-    Options = Annotated[int, Query(ge=0, le=ALL_OPTIONS, description="the old bit flags (127 = all)")]
-    MinScore = Annotated[float, Query(ge=0.0, le=1.0, allow_inf_nan=False)]
 
     @app.get("/main/with-camera", tags=["legacy"], summary="Old backend: a station cycle, the old JSON keys")
     async def main_with_camera(
