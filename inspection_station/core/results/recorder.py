@@ -114,6 +114,7 @@ class ResultsRecorder:
             quality=settings.image_quality,
             queue_size=settings.archive_queue_size,
             on_error=self._error,
+            station=station,
         )
         self._index = 0  # cycles recorded by this recorder (the every_n counter)
         self._recent: OrderedDict[str, CycleResult] = OrderedDict()
@@ -181,7 +182,7 @@ class ResultsRecorder:
         review = ""
         if image is not None:
             try:
-                review = str(save_for_review(self.review_dir, image, cycle_id, verdict, detections))
+                review = str(save_for_review(self.review_dir, image, cycle_id, verdict, detections, self.station))
             except ResultsError as exc:
                 self._error(str(exc))  # the correction itself is still logged below
         row_id = f"{cycle_id}-overrule-{now:%H%M%S%f}"
