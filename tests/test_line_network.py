@@ -344,6 +344,13 @@ def test_tokens_off_loopback_need_tls_or_an_explicit_plain_http(tmp_path):
     missing = base.replace("line", tls_certificate=str(tmp_path / "nope.crt"))
     with pytest.raises(ConfigError, match="no such file"):
         LineServices(Station(missing), missing.line)
+    # the settings dialog's check names the same fields before anything is applied
+    from inspection_station.core.settings.checks import check_settings
+
+    assert [(p.key, "in clear" in p.message) for p in check_settings(base) if p.section == "line"] == [("api_host", True)]
+    assert [p for p in check_settings(plain) if p.section == "line"] == []
+    assert [p for p in check_settings(secure) if p.section == "line"] == []
+    assert [p.key for p in check_settings(broken) if p.section == "line"] == ["tls_certificate"]
 
 
 def test_plain_http_off_loopback_is_said_on_health(api, tmp_path):

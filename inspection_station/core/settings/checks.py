@@ -120,6 +120,18 @@ def _check_line(settings: Settings, bad) -> None:
         host = getattr(line, key)
         if enabled and not is_loopback(host) and not tokens:
             bad("line", key, f"{host} is reachable from the network: set [line] api_token_sha256 first")
+        elif enabled and not is_loopback(host) and not line.tls_certificate and not line.allow_plain_http:
+            bad("line", key, f"{host} is reachable from the network: the tokens would cross it in clear; "
+                             "set tls_certificate and tls_key, or allow_plain_http")
+    if line.tls_key and not line.tls_certificate:
+        bad("line", "tls_certificate", "a TLS key needs its certificate")
+    if line.tls_certificate and (line.api_enabled or line.metrics_enabled):
+        from inspection_station.core.line.server import tls_context
+
+        try:
+            tls_context(line.tls_certificate, line.tls_key)
+        except ConfigError as exc:
+            bad("line", "tls_certificate", str(exc).split(": ", 1)[-1])
     if line.plc_enabled or line.plc_outputs:
         try:
             outputs = parse_outputs(line.plc_outputs)
