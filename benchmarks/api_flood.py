@@ -242,6 +242,7 @@ def main() -> int:
                             cpu[mode][1] += (done.ru_utime + done.ru_stime - children.ru_utime - children.ru_stime)
                 lane = services.uploads
                 yielded = lane.yielded if lane is not None else 0
+                stops = list(lane.stop_latency_ms) if lane is not None else []
                 gate = services.gate
                 closed = dict(gate.closed) if gate is not None else {}
             finally:
@@ -264,8 +265,10 @@ def main() -> int:
         station_cpu, flood_cpu, wall = cpu[mode]
         print(f"  CPU while {mode}: station process {station_cpu / wall:.2f} cores, the flooding client "
               f"{flood_cpu / wall:.2f} cores (its whole run, on the same machine), of {os.cpu_count()}")
-    print(f"  ERROR cycles: {errors}; upload model runs stopped for a station cycle: {yielded}; connections closed: "
-          + ", ".join(f"{k} {v}" for k, v in closed.items()))
+    print(f"  ERROR cycles: {errors}; connections closed: " + ", ".join(f"{k} {v}" for k, v in closed.items()))
+    if stops:
+        print(f"  upload model runs stopped for a station cycle: {yielded}; trigger -> upload run stopped: "
+              f"median {statistics.median(stops):.1f} ms, max {max(stops):.1f} ms (what an upload can delay a cycle)")
     silent, slow = uvicorn_alone()
     print(f"uvicorn alone (timeout_keep_alive=5): after 8 s a silent connection is "
           f"{'still open' if silent else 'closed'}, one trickling a header byte every 2 s is "

@@ -40,6 +40,7 @@ from starlette.concurrency import run_in_threadpool
 from inspection_station.core.cycle import CycleResult, Verdict
 from inspection_station.core.detection import Detection
 from inspection_station.core.errors import StationError
+from inspection_station.core.line.api import MAX_CLASS_ID, inspect_upload, read_upload
 from inspection_station.core.line.records import cycle_image, encode_image
 from inspection_station.core.patterns.matching import match_pattern
 
@@ -50,7 +51,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SOURCE = "legacy"
-MAX_CLASS_ID = 1_000_000
 
 
 class ReturnOptions(IntFlag):  # the old DataModels.ReturnValuesMain, bit for bit
@@ -150,8 +150,6 @@ def add_legacy_routes(
         return await answer(result, return_options)
 
     async def upload_result(image: UploadFile, chosen: PatternSet | None, min_score: float) -> CycleResult:
-        from inspection_station.core.line.api import inspect_upload, read_upload
-
         data = await read_upload(image, uploads, station.settings.camera.max_image_pixels)
         return await inspect_upload(uploads, data, image.filename or "image", pattern_set=chosen, min_score=min_score)
 

@@ -83,6 +83,8 @@ class UploadLane(StationListener):
         self._running = None  # the RunOptions of the upload's model run under way, if any
         self._buffers: dict[int, LetterboxBuffer] = {}  # per detector: the lane's own tensor
         self.yielded = 0  # model runs stopped for a station cycle (for tests and benchmarks)
+        self.stop_latency_ms: list[float] = []  # trigger -> the upload's run returned, per stop
+        self._stop_asked = 0.0
 
     # --- the API's side -----------------------------------------------------------------------
 
@@ -122,6 +124,7 @@ class UploadLane(StationListener):
         """A station cycle takes the model: stop the upload's run now (it runs again after)."""
         with self._lock:
             if self._running is not None:
+                self._stop_asked = time.perf_counter()
                 self._running.terminate = True
 
     # --- the lane's thread -----------------------------------------------------------------------
@@ -171,6 +174,8 @@ class UploadLane(StationListener):
                 if not options.terminate:
                     raise
                 self.yielded += 1  # stopped for a station cycle: wait for it, then again
+                if len(self.stop_latency_ms) < 10_000:
+                    self.stop_latency_ms.append((time.perf_counter() - self._stop_asked) * 1e3)
             finally:
                 with self._lock:
                     self._running = None
