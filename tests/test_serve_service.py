@@ -95,3 +95,31 @@ def test_serve_answers_the_request_in_flight_then_stops_on_sigterm_and_logs_to_i
     assert [r["cycle_id"] for r in rows(tmp_path)] == [answer["r"].json()["cycle_id"]]
     text = log_file.read_text(encoding="utf-8")
     assert "api: http://127.0.0.1:" in text and "[model] ready" in text
+
+
+def test_serve_tls_flags_serve_https_with_the_certificate(tmp_path):
+    import ssl
+
+    from tests.line_clients import self_signed_certificate
+
+    cert, key = self_signed_certificate(tmp_path)
+    settings = station_settings(tmp_path)
+    config = tmp_path / "settings.toml"
+    save_settings(settings, config)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "inspection_station", "serve", "--config", str(config), "--api", "0",
+         "--tls-cert", str(cert), "--tls-key", str(key)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    lines = Lines(proc.stderr)
+    try:
+        url = lines.wait_for(r"api: (https://127\.0\.0\.1:\d+)").group(1)
+        trust = ssl.create_default_context(cafile=str(cert))
+        health = httpx.get(url + "/health", verify=trust, timeout=WAIT_S).json()
+        assert health["transport"]["tls"] is True
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(WAIT_S) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)

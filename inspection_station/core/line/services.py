@@ -165,6 +165,8 @@ class LineServices:
             self.api = HttpServer(app, *self.api_bind, name="http-api", gate=self.gate, limits=limits,
                                   tls=self.tls).start()
             said.append(f"api: {self.api.url}" + (" (the old system's routes too)" if line.legacy_api else ""))
+            said.append("api: Host names answered: IP addresses, " + ", ".join(sorted(app.hosts.names))
+                        + "".join(f", *{s}" for s in app.hosts.suffixes) + " ([line] allowed_hosts adds more)")
         if self.metrics_bind and self.metrics is not None:
             from inspection_station.core.line.api import create_metrics_app
 

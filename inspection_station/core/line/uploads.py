@@ -85,6 +85,7 @@ class UploadLane(StationListener):
         self.yielded = 0  # model runs stopped for a station cycle (for tests and benchmarks)
         self.stop_latency_ms: list[float] = []  # trigger -> the upload's run returned, per stop
         self._stop_asked = 0.0
+        self._closing = False
 
     # --- the API's side -----------------------------------------------------------------------
 
@@ -114,6 +115,7 @@ class UploadLane(StationListener):
 
     def close(self) -> None:
         with self._lock:
+            self._closing = True
             if self._running is not None:
                 self._running.terminate = True
         self._executor.shutdown(wait=True, cancel_futures=True)
@@ -161,8 +163,10 @@ class UploadLane(StationListener):
         import onnxruntime as ort
 
         for _ in range(MAX_YIELDS):
-            while self.station.busy:
+            while self.station.busy and not self._closing:
                 time.sleep(IDLE_POLL_S)
+            if self._closing:
+                raise ModelError("the API is stopping; upload not inspected")
             options = ort.RunOptions()
             with self._lock:
                 self._running = options
