@@ -8,14 +8,19 @@ emulator) as a child process, and breaks things under it:
    recover by itself);
 2. full disk: the results log lives on a small tmpfs that is filled for --full seconds
    (needs root for the mount; skipped with a note otherwise);
-3. kill -9: the station is killed --kills times at random moments.
+3. kill -9: the station is killed --kills times at random moments;
+4. records taken away: today's CSV deleted, then moved, then the whole results folder
+   removed, each under the running station, then the folder and file made read-only for
+   --readonly seconds (root: `chattr +i`, as permissions do not stop root).
 
 Prints cycles (lines the station printed), rows (whole-file csv.reader, as Excel reads
 it), partial rows (bytes after the last newline), torn rows (records with the wrong
 field count), rows lost (cycle ids printed but not in the log), ERROR rows per second
-during the outage and the recovery time (folder back -> first judged cycle).
+during the outage and the recovery time (folder back -> first judged cycle); for the
+records phase, the cycles started after each event that are not in the file at the log's
+path, and the cycles judged OK/NOK while read-only whose row is not on disk.
 
-    .venv/bin/python benchmarks/faults.py [--outage 10] [--full 5] [--kills 5]
+    .venv/bin/python benchmarks/faults.py [--outage 10] [--full 5] [--kills 5] [--readonly 3]
 """
 
 from __future__ import annotations
@@ -35,12 +40,14 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from inspection_station.core.results.csv_log import LOG_COLUMNS  # noqa: E402
+from inspection_station.core.results.csv_log import LOG_COLUMNS, read_log  # noqa: E402
+from tests.refusals import read_only_folder  # noqa: E402
 
 CYCLE_LINE = re.compile(r"^#\d+\s+(\S+)\s+(OK|NOK|ERROR)\b")
 WAIT_S = 180.0  # safety net for a stuck child; never a measurement
@@ -144,6 +151,10 @@ def report(name: str, child_lines: list[tuple[float, str, str]], log_dir: Path, 
         "rows lost (printed, not in the log)": len(printed - figures.ids),
         **extra,
     }
+    return show(name, out)
+
+
+def show(name: str, out: dict) -> dict:
     print(f"\n== {name}")
     for key, value in out.items():
         print(f"  {key:<48} {value:.2f}" if isinstance(value, float) else f"  {key:<48} {value}")
@@ -209,10 +220,11 @@ def disk_full(work: Path, full_s: float) -> dict | None:
             child.wait_cycles(10, after=t_free)
         finally:
             child.stop()
-        while_full = sum(1 for t, _, _ in child.lines if t_full <= t <= t_free)
+        while_full = [v for t, _, v in child.lines if t_full <= t <= t_free]
         return report("full disk", child.lines, log_dir, {
             "full for (s)": t_free - t_full,
-            "cycles while full (rows kept in memory)": while_full,
+            "cycles while full (rows kept in memory)": len(while_full),
+            "of them, ERROR (no row on disk, so no OK)": while_full.count("ERROR"),
         })
     finally:
         subprocess.run(["umount", "-l", str(small)], check=False)
@@ -235,17 +247,66 @@ def kills(work: Path, n: int) -> dict:
     return report(f"kill -9 x{n}", lines, log_dir, {})
 
 
+def _started(cycle_id: str) -> float:
+    """When a cycle started (its id begins with the local time to the millisecond)."""
+    return datetime.strptime(cycle_id[:19], "%Y%m%d-%H%M%S-%f").timestamp()
+
+
+def records_taken_away(work: Path, readonly_s: float, n: int = 10) -> dict:
+    log_dir = work / "log-away"
+    child = Child.start(write_config(work / "away.toml", REPO / "resources" / "demo_images",
+                                     log_dir, work / "img-away"))
+
+    events = {
+        "CSV deleted": lambda: log_file.unlink(),
+        "CSV moved away": lambda: log_file.rename(work / "moved.csv"),
+        "results folder removed": lambda: shutil.rmtree(log_dir),
+    }
+    out: dict = {}
+    try:
+        child.wait_cycles(n)
+        log_file = next(log_dir.glob("*.csv"))  # today's log at its path (gone = no rows: read_log)
+        for name, act in events.items():
+            with contextlib.suppress(FileNotFoundError):  # a station that lost its log: nothing to move
+                act()
+            t_wall, t_event = time.time(), time.monotonic()
+            child.wait_cycles(n, after=t_event)
+            later = [cid for _, cid, _ in list(child.lines) if _started(cid) > t_wall]
+            in_file = {r["cycle_id"] for r in read_log(log_file)}
+            out[f"cycles after: {name}"] = len(later)
+            out[f"of them, rows lost: {name}"] = sum(cid not in in_file for cid in later)
+        log_dir.mkdir(exist_ok=True)  # there already, unless the station lost it for good
+        with read_only_folder(log_dir, files_too=True) as how:
+            t_ro = time.monotonic()
+            time.sleep(readonly_s)
+            t_back = time.monotonic()
+        child.wait_cycles(n, after=t_back)
+    finally:
+        child.stop()
+    during = [(cid, v) for t, cid, v in child.lines if t_ro <= t <= t_back]
+    in_file = {r["cycle_id"] for r in read_log(log_file)}
+    out.update({
+        f"read-only for (s, by {how})": t_back - t_ro,
+        "cycles while read-only": len(during),
+        "of them, ERROR": sum(v == "ERROR" for _, v in during),
+        "of them, OK/NOK without a row": sum(v != "ERROR" and cid not in in_file for cid, v in during),
+        "warnings 'a new file is started'": sum("a new file is started" in line for line in child.stderr),
+    })
+    return show("records taken away (CSV deleted, moved, folder removed, read-only)", out)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--outage", type=float, default=10.0, help="seconds without the camera's images")
     ap.add_argument("--full", type=float, default=5.0, help="seconds of full disk")
     ap.add_argument("--kills", type=int, default=5, help="kill -9s")
+    ap.add_argument("--readonly", type=float, default=3.0, help="seconds of a read-only results folder")
     args = ap.parse_args()
-    run_all(args.outage, args.full, args.kills)
+    run_all(args.outage, args.full, args.kills, args.readonly)
     return 0
 
 
-def run_all(outage_s: float, full_s: float, n_kills: int) -> dict[str, dict | None]:
+def run_all(outage_s: float, full_s: float, n_kills: int, readonly_s: float = 3.0) -> dict[str, dict | None]:
     """Every phase in a fresh temp folder; the figures by phase (None = not run here)."""
     with tempfile.TemporaryDirectory(prefix="faults-") as tmp:
         work = Path(tmp)
@@ -254,6 +315,7 @@ def run_all(outage_s: float, full_s: float, n_kills: int) -> dict[str, dict | No
             "replay outage": camera_outage(work, outage_s, "folder"),
             "full disk": disk_full(work, full_s),
             "kills": kills(work, n_kills),
+            "records": records_taken_away(work, readonly_s),
         }
 
 

@@ -401,3 +401,49 @@ def test_kiosk_quit_needs_a_signed_in_engineer(qtbot, tmp_path, clock, stop_late
     gui.control.store.add("eddie", "engineer", "eng-pw")
     gui.control.login("eddie", "eng-pw")
     assert w.request_quit()
+
+
+def test_a_store_gone_once_accounts_existed_locks_the_engineer_side_of_the_window(qtbot, tmp_path, clock, stop_later):
+    gui = make_window(qtbot, tmp_path, clock, [])
+    stop_later(gui.station)
+    control, ui, access = gui.control, gui.ui, gui.window.window_access
+    control.create_first_admin("ada", "adm-pw", "adm-pw")
+    control.store.add("eddie", "engineer", "eng-pw")
+    ui.answers = [sign_in("eddie", "eng-pw")]
+    assert ui.permit("settings", gui.window)
+    path = control.store.path
+    path.unlink()  # the share with accounts.json went away; the engineer is still signed in
+    assert not ui.permit("settings", gui.window)  # no dialog is run: nobody can sign in
+    assert ui.messages[-1].startswith("Nobody can sign in: ") and str(path) in ui.messages[-1]
+    assert access.user_label.text() == "ACCOUNTS UNAVAILABLE: engineer actions locked"
+    assert str(path) in access.user_label.toolTip() and "--recover-store" in access.user_label.toolTip()
+    assert not access.first_admin_action.isVisible()
+    assert ui.offer_first_admin(gui.window) is False  # never the first run
+    assert len(ui.dialogs) == 1 and str(path) in ui.messages[-1]
+    before = gui.window.last_result
+    gui.window.inspect_button.click()  # the line runs on
+    qtbot.waitUntil(lambda: gui.window.last_result is not before, timeout=READY_S)
+    counts = dict(gui.station.statistics.snapshot().counts)
+    gui.window.statistics.reset_button.click()  # an engineer action: refused
+    assert dict(gui.station.statistics.snapshot().counts) == counts and counts.get("OK") == 1
+    assert not gui.window._engineer_present()  # kiosk Quit needs an engineer: none counts now
+    assert not path.exists() and not [r for r in audit_rows() if r["kind"] == "shift"]
+
+
+def test_dialogs_open_before_the_store_went_away_refuse_naming_it(qtbot, control):
+    control.create_first_admin("ada", "adm-pw", "adm-pw")
+    login, first = LoginDialog(control, "settings"), FirstAdminDialog(control)
+    qtbot.addWidget(login)
+    qtbot.addWidget(first)
+    control.store.path.unlink()
+    login.user.setText("ada")
+    login.password.setText("adm-pw")
+    login.ok_button.click()
+    assert login.result() != QDialog.DialogCode.Accepted and control.session is None
+    assert str(control.store.path) in login.error.text()
+    first.user.setText("mallory")
+    first.password.setText("evil-pw")
+    first.confirm.setText("evil-pw")
+    first.ok_button.click()
+    assert first.result() != QDialog.DialogCode.Accepted
+    assert str(control.store.path) in first.error.text() and not control.store.path.exists()

@@ -102,7 +102,9 @@ def test_lines_name_user_role_station_with_offset_and_chain(tmp_path, capsys):
     assert (rows[0]["user"], rows[0]["role"], rows[0]["station"], rows[0]["who"]) == ("ada", "admin", "st-1", "ada@st-1")
     assert rows[0]["time"][-6] in "+-"  # UTC offset
     assert verify_audit(path).intact
-    assert _verify_cli(path, capsys) == (0, f"{path}: intact: 3 chained line(s)\n")
+    key_id = rows[0]["key"]
+    assert [r["key"] for r in rows] == [key_id] * 3 and len(key_id) == 16
+    assert _verify_cli(path, capsys) == (0, f"{path}: intact: 3 chained line(s), 3 protected by audit key {key_id}\n")
 
 
 def test_edited_line_is_detected(tmp_path, capsys):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import ssl
 import threading
@@ -342,8 +343,12 @@ def test_tokens_off_loopback_need_tls_or_an_explicit_plain_http(tmp_path):
     with pytest.raises(ConfigError, match=r"\[line\] tls_certificate: .*not a usable PEM"):
         LineServices(Station(broken), broken.line)
     missing = base.replace("line", tls_certificate=str(tmp_path / "nope.crt"))
-    with pytest.raises(ConfigError, match="no such file"):
+    with pytest.raises(ConfigError, match="no such PEM certificate"):
         LineServices(Station(missing), missing.line)
+    os.mkfifo(tmp_path / "fifo.key")  # would block the load for ever: refused without opening it
+    fifo = base.replace("line", tls_certificate=str(cert), tls_key=str(tmp_path / "fifo.key"))
+    with pytest.raises(ConfigError, match=r"fifo.key: is a FIFO .*refused without opening it"):
+        LineServices(Station(fifo), fifo.line)
     # the settings dialog's check names the same fields before anything is applied
     from inspection_station.core.settings.checks import check_settings
 

@@ -143,3 +143,25 @@ def test_warnings_indicator_keeps_every_warning_since_start(qtbot, gui):  # noqa
     w.warnings.click()
     qtbot.waitUntil(lambda: w.warnings.list_box.isVisible())
     assert "gain expected a number" in w.warnings.list_box.detailedText()
+
+
+def test_a_deleted_log_is_a_warning_on_screen_and_an_unwritable_one_an_error_verdict(qtbot, gui, tmp_path):  # noqa: F811
+    w = gui.window
+    inspect_and_wait(qtbot, gui)
+    path = gui.station.recorder.log.current_path
+    path.unlink()
+    result = inspect_and_wait(qtbot, gui)
+    assert result.verdict == "OK" and [r["cycle_id"] for r in log_rows(gui.station)] == [result.cycle_id]
+    qtbot.waitUntil(lambda: any("the results log was deleted" in t for t in w.warnings.texts()))
+    assert w.warnings.isVisible() and str(path) in w.warnings.texts()[-1]
+    # the folder replaced by a file: the row cannot be written, so the banner must not say OK
+    log_dir = path.parent
+    path.unlink()
+    log_dir.rmdir()
+    log_dir.write_bytes(b"not a folder")
+    result = inspect_and_wait(qtbot, gui)
+    assert result.verdict == "ERROR" and w.banner.state == "ERROR"
+    assert f"results: {path}" in result.error and "the model said OK" in result.error
+    assert "cannot write the results log" in w.banner.reason.toolTip()  # the reason, on the banner
+    qtbot.waitUntil(lambda: any("cannot write the results log" in t for t in w.warnings.texts()))
+    log_dir.unlink()

@@ -170,22 +170,30 @@ class FullDisk:
         return os.write(fd, data)
 
 
-def test_full_disk_cycle_still_returns_reports_and_retries(tmp_path):
+def test_a_cycle_whose_row_cannot_be_written_is_error_and_its_kept_row_says_so(tmp_path):
     errors: list[str] = []
     disk = FullDisk()
     rec = ResultsRecorder(settings(tmp_path, archive="none"), "s", on_error=errors.append, write_fn=disk)
-    rec.record(make_result(0))
+    assert rec.record(make_result(0)).verdict is Verdict.OK
     disk.full = True
     out = rec.record(make_result(1, Verdict.NOK))
-    assert out.verdict is Verdict.NOK  # the verdict is still shown
-    rec.record(make_result(2))
+    path = rec.log_dir / f"s_{out.timestamp.astimezone().date().isoformat()}.csv"
+    # no record, no OK (nor NOK): the line, the PLC outputs and the API read this result
+    assert out.verdict is Verdict.ERROR
+    assert out.error == (f"results: {path}: cannot write the results log: No space left on device; "
+                         "the row waits in memory, so the line gets ERROR (the model said NOK)")
+    assert rec.record(make_result(2)).verdict is Verdict.ERROR
     health = rec.health
     assert (health.ok, health.pending_rows) == (False, 2)
     assert "No space left on device" in health.last_error and errors[-1] == health.last_error
-    assert rec.snapshot().cycles == 3
+    snap = rec.snapshot()
+    assert (snap.cycles, snap.counts["ERROR"]) == (3, 2)
     disk.full = False
-    rec.close()  # the last retry lands the waiting rows
-    assert [r["cycle_id"] for r in today_rows(rec)] == [f"20261124-{i:04d}" for i in range(3)]
+    rec.close()  # the last retry lands the waiting rows: they say what the line was told
+    rows = today_rows(rec)
+    assert [r["cycle_id"] for r in rows] == [f"20261124-{i:04d}" for i in range(3)]
+    assert [r["verdict"] for r in rows] == ["OK", "ERROR", "ERROR"]
+    assert rows[1]["error"] == out.error and rows[2]["error"].endswith("(the model said OK)")
     assert rec.health.ok
 
 
@@ -207,12 +215,14 @@ def test_unwritable_log_folder_at_start_up(tmp_path):
     rec = ResultsRecorder(settings(tmp_path, log_dir=str(blocker / "results"), archive="none"), "s",
                           on_error=errors.append)
     out = rec.record(make_result(0))
-    assert out.verdict is Verdict.OK and rec.health.pending_rows == 1 and errors
+    assert out.verdict is Verdict.ERROR and rec.health.pending_rows == 1 and errors
+    assert f"results: {blocker / 'results'}" in out.error and "Not a directory" in out.error
     blocker.unlink()
     blocker.mkdir()
-    rec.record(make_result(1))
+    assert rec.record(make_result(1)).verdict is Verdict.OK
     rec.close()
-    assert [r["cycle_id"] for r in today_rows(rec)] == ["20261124-0000", "20261124-0001"]
+    rows = today_rows(rec)
+    assert [(r["cycle_id"], r["verdict"]) for r in rows] == [("20261124-0000", "ERROR"), ("20261124-0001", "OK")]
 
 
 def test_close_joins_the_writer_and_refuses_later_records(tmp_path):

@@ -380,3 +380,115 @@ def test_close_reports_rows_it_could_not_write(tmp_path):
     log.write(row(0), DAY)
     assert log.close() == 1
     assert b"c0000" in log.unwritten_rows()[0]
+
+
+# --- the file goes away under the writer (issue 20) ---------------------------------------------
+
+BOM_HEADER = b"\xef\xbb\xbf" + b",".join(c.encode() for c in LOG_COLUMNS) + b"\n"
+
+
+def test_a_file_replaced_at_its_path_gets_the_later_rows(tmp_path):
+    warnings: list[str] = []
+    log = ResultsLog(tmp_path, on_warning=warnings.append)
+    log.write(row(0), DAY)
+    path = tmp_path / "2026-11-24.csv"
+    replacement = tmp_path / "edited.csv"
+    replacement.write_bytes(path.read_bytes())  # e.g. saved back by a spreadsheet
+    os.replace(replacement, path)
+    log.write(row(1), DAY)
+    log.close()
+    assert [r["cycle_id"] for r in read_log(path)] == ["c0000", "c0001"]
+    assert log.recreated == 1 and "was replaced by another file" in warnings[0]
+
+
+def test_a_truncated_file_gets_its_header_again(tmp_path):
+    warnings: list[str] = []
+    log = ResultsLog(tmp_path, on_warning=warnings.append)
+    log.write(row(0), DAY)
+    path = tmp_path / "2026-11-24.csv"
+    os.truncate(path, 0)
+    log.write(row(1), DAY)
+    log.close()
+    assert path.read_bytes().startswith(BOM_HEADER)
+    assert [r["cycle_id"] for r in read_log(path)] == ["c0001"]
+    assert "was truncated" in warnings[0] and log.recreated == 1
+
+
+def test_a_file_deleted_while_its_rows_wait_for_the_disk_is_noticed_too(tmp_path):
+    warnings: list[str] = []
+    fault = FlakyWrite()
+    log = ResultsLog(tmp_path, on_error=lambda m: None, on_warning=warnings.append, write_fn=fault)
+    log.write(row(0), DAY)
+    fault.full = True
+    assert not log.write(row(1), DAY)  # the descriptor is closed now, the row waits
+    path = tmp_path / "2026-11-24.csv"
+    path.unlink()
+    fault.full = False
+    assert log.write(row(2), DAY)
+    log.close()
+    assert path.read_bytes().startswith(BOM_HEADER)
+    assert [r["cycle_id"] for r in read_log(path)] == ["c0001", "c0002"]
+    assert log.recreated == 1 and "while rows were waiting for the disk" in warnings[0]
+
+
+def test_a_full_disk_on_the_first_row_is_no_deleted_file(tmp_path):
+    warnings: list[str] = []
+    fault = FlakyWrite()
+    fault.full = True
+    log = ResultsLog(tmp_path, on_error=lambda m: None, on_warning=warnings.append, write_fn=fault)
+    assert not log.write(row(0), DAY)  # the new file stays empty (the torn write is cut off)
+    fault.full = False
+    assert log.write(row(1), DAY)
+    log.close()
+    assert warnings == [] and log.recreated == 0
+
+
+def test_a_file_deleted_in_the_middle_of_a_write_gets_the_row_again(tmp_path):
+    """The deletion lands between the check before the row and its write: a real unlink at
+    the one moment no test can hit from outside, so the write seam does it."""
+    path = tmp_path / "2026-11-24.csv"
+    deletions = {"left": 0}
+
+    def write_then_lose(fd: int, data: bytes) -> int:
+        if deletions["left"]:
+            deletions["left"] -= 1
+            path.unlink()
+        return os.write(fd, data)
+
+    warnings: list[str] = []
+    log = ResultsLog(tmp_path, on_warning=warnings.append, write_fn=write_then_lose, on_error=lambda m: None)
+    log.write(row(0), DAY)
+    deletions["left"] = 1
+    assert log.write(row(1), DAY)
+    assert [r["cycle_id"] for r in read_log(path)] == ["c0001"]  # row 0 went with the deleted file
+    assert log.recreated == 1
+    deletions["left"] = 10  # it keeps vanishing: after a few tries the row waits, reported
+    assert not log.write(row(2), DAY)
+    assert log.pending == 1 and "keeps being removed" in log.last_error
+    deletions["left"] = 0
+    assert log.retry()
+    log.close()
+    assert [r["cycle_id"] for r in read_log(path)] == ["c0002"]
+
+
+def test_a_refused_row_is_kept_as_if_refused_says(tmp_path):
+    fault = FlakyWrite()
+    fault.full = True
+    log = ResultsLog(tmp_path, on_error=lambda m: None, write_fn=fault)
+    reasons: list[str] = []
+
+    def as_error(i: int):
+        def kept(reason: str) -> dict:
+            reasons.append(reason)
+            return row(i, verdict="ERROR", error=f"results: {reason}")
+        return kept
+
+    assert not log.write(row(0), DAY, if_refused=as_error(0))
+    assert reasons == [f"{tmp_path / '2026-11-24.csv'}: cannot write the results log: No space left on device"]
+    assert not log.write(row(1), DAY, if_refused=as_error(1)) and len(reasons) == 2
+    fault.full = False
+    assert log.write(row(2), DAY, if_refused=as_error(2)) and len(reasons) == 2  # written: not called
+    log.close()
+    rows = read_log(tmp_path / "2026-11-24.csv")
+    assert [(r["cycle_id"], r["verdict"]) for r in rows] == [("c0000", "ERROR"), ("c0001", "ERROR"), ("c0002", "OK")]
+    assert rows[0]["error"] == f"results: {reasons[0]}"

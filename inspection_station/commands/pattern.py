@@ -38,7 +38,8 @@ from inspection_station.core.patterns.yaml_io import (
     load_pattern_set,
     save_pattern_set,
 )
-from inspection_station.core.text_files import read_text_limited
+from inspection_station.core.regular_files import read_bytes_limited
+from inspection_station.core.text_files import DEFAULT_MAX_BYTES, read_text_limited
 
 DEFAULT_TOLERANCE = 0.1
 NOT_LABELS = {"classes.txt", "labels.txt", "notes.txt"}  # files YOLO tools keep beside the labels
@@ -420,17 +421,15 @@ def run_transform(args: argparse.Namespace) -> int:
         raise StationError(f"{src}: no YOLO txt label files in the folder")
     texts = {}
     for path in progress(list(files.values()), "reading"):  # all checked before any is written
-        try:
-            texts[path.name] = transform_label_text(path.read_text(encoding="utf-8"), op, str(path))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise PatternError(f"{path}: cannot read labels: {exc}") from None
+        text = read_text_limited(path, what="label file", error=PatternError)
+        texts[path.name] = transform_label_text(text, op, str(path))
     out.mkdir(parents=True, exist_ok=True)
     for name, text in progress(list(texts.items()), "writing"):
         # derived files, the input stays: whole-file replaces without an fsync each (1000s of files)
         atomic_write_bytes(out / name, text.encode("utf-8"), backup=False, fsync=False)
     for name in NOT_LABELS:  # class lists travel with the labels, unchanged
         if (src / name).is_file():
-            (out / name).write_bytes((src / name).read_bytes())
+            (out / name).write_bytes(read_bytes_limited(src / name, DEFAULT_MAX_BYTES, "class list", PatternError))
     print(f"{out}: {len(texts)} label files {_op_text(op)}")
     return 0
 

@@ -4,6 +4,10 @@ The store is the per-station one under the user config folder (core/settings/acc
 whatever settings file the station runs on. Each change is audited as the operating-system
 account that ran the command. `--password-stdin` reads the first line of standard input
 (installers, scripts); without it the password is asked twice without echo.
+
+Once accounts exist, a missing or unreadable store refuses every action (exit 2, naming the
+file); `user add NAME --role admin --recover-store` replaces it with a store holding that
+admin (what was there is renamed aside), audited as `recover`.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from pathlib import Path
 
 from inspection_station.core.settings.accounts import ROLES, AccountError, AccountStore
 
@@ -23,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin's first line")
+    add.add_argument("--recover-store", action="store_true",
+                     help="the store is missing or unreadable although accounts existed: start a new one "
+                          "with this admin (the old file is renamed aside; audited)")
     actions.add_parser("list", help="list the accounts")
     passwd = actions.add_parser("passwd", help="set a new password (also lifts a lockout)")
     passwd.add_argument("name")
@@ -62,6 +70,26 @@ def access_control(args: argparse.Namespace):
     return control, cli_actor(settings.station.name)
 
 
+def recover_store(store: AccountStore, audit, args: argparse.Namespace) -> int:
+    if args.role != "admin":
+        raise AccountError("--recover-store makes the new store's administrator: use --role admin")
+    problem = store.problem()
+    if not problem:  # before a password is asked for nothing
+        raise AccountError(f"{store.path}: the accounts store is readable; nothing to recover "
+                           "(add the user without --recover-store)")
+    moved: list[Path | None] = []
+
+    def record(problem: str, aside: Path | None) -> None:
+        moved.append(aside)
+        audit.record("user", args.name, {"store": problem},
+                     {"role": "admin", "moved_aside": str(aside) if aside else None}, action="recover")
+
+    user = store.recover(args.name, read_password(args.password_stdin), record)
+    aside = f"; what was there is now {moved[0]}" if moved and moved[0] else ""
+    print(f"{store.path}: a new accounts store with the admin {user.name!r}{aside}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     control, actor = access_control(args)
     store, audit = control.store, control.audit.as_actor(actor)
@@ -75,7 +103,10 @@ def run(args: argparse.Namespace) -> int:
             state = "LOCKED" if u.locked else (f"{u.failed_logins} failed" if u.failed_logins else "")
             print(f"{u.name:<24} {u.role:<9} {u.created:<26} {state}".rstrip())
         return 0
+    if command == "add" and args.recover_store:
+        return recover_store(store, audit, args)
     if command == "add":
+        store.users()  # a missing or unreadable store refuses before a password is asked
         user = store.add(args.name, args.role, read_password(args.password_stdin))
         audit.record("user", user.name, None, {"role": user.role}, action="create")
         print(f"user {user.name!r} ({user.role}) added to {store.path}")

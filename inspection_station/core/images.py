@@ -10,6 +10,7 @@ import numpy as np
 
 from inspection_station.core.errors import ImageError
 from inspection_station.core.image_header import HEADER_BYTES, image_size
+from inspection_station.core.regular_files import open_regular
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 # The largest Basler sensors have ~65 MP; 250 MP (0.75 GB as RGB) leaves room for stitched
@@ -34,12 +35,11 @@ def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
     The pixel count the header declares is checked before decoding (`max_pixels`).
     """
     p = Path(path)
-    if not p.is_file():
-        raise ImageError(f"{p}: no such image file")
-    try:
-        data = np.fromfile(p, dtype=np.uint8)  # fromfile+imdecode handles non-ASCII Windows paths
-    except OSError as exc:
-        raise ImageError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    with open_regular(p, "image file", ImageError) as fh:  # never a FIFO or a device
+        try:
+            data = np.fromfile(fh, dtype=np.uint8)  # fromfile+imdecode handles non-ASCII Windows paths
+        except OSError as exc:
+            raise ImageError(f"{p}: cannot read: {exc.strerror or exc}") from None
     if data.size == 0:
         raise ImageError(f"{p}: the file is empty")
     # the first 64 kB hold the size (a JPEG with a bigger EXIF block needs the whole file)

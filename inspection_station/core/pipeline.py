@@ -1,9 +1,9 @@
 """One inspection cycle: frame -> detect -> match -> record, each stage timed.
 
 Any failure (camera, model, pattern, file) yields an ERROR result that carries the
-reason: a cycle that failed is never OK. Recording problems (full disk, read-only
-folder) do not change the verdict: the recorder keeps the row, retries it and reports
-the problem on its own error route.
+reason: a cycle that failed is never OK. So is a cycle whose row cannot be written (full
+disk, read-only folder): the recorder returns it as ERROR naming the file, keeps the row
+(saying ERROR too) for the retry and reports the problem on its own error route.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ class Pipeline:
             return ""
         try:
             return short(detector.model_sha256)
-        except OSError:  # the file went away before it was ever hashed
+        except (OSError, StationError):  # the file went away (or is no file now) before it was hashed
             return ""
 
     def _pattern_sha(self, pattern_set: PatternSet | None) -> str:

@@ -530,8 +530,8 @@ class Station:
         model_sha = ""
         try:  # which bytes judge the parts: hashed here, on the loader thread, for every CSV row
             model_sha = detector.model_sha256
-        except OSError as exc:
-            self._on_error(f"{path}: model loaded but not hashed for the log: {exc.strerror or exc}")
+        except (OSError, StationError) as exc:  # gone, or a FIFO in its place (refused, never read)
+            self._on_error(f"{path}: model loaded but not hashed for the log: {getattr(exc, 'strerror', None) or exc}")
         self.pipeline.detector = detector
         for warning in detector.warnings:
             self._on_notice(warning)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from inspection_station.core.errors import StationError
+from inspection_station.core.regular_files import read_bytes_limited
 
 # Far above any real file of its kind (a pattern of 1,000 slots is ~100 kB; a label file
 # of 10,000 boxes ~400 kB); the limit only stops a hostile or mistaken file.
@@ -33,17 +34,7 @@ def read_text_limited(
     what: str = "file",
     error: type[StationError] = StationError,
 ) -> str:
-    """The file's text; `error` (located) when missing, unreadable, too big or not UTF-8."""
+    """The file's text; `error` (located) when missing, special (a FIFO, a device, a folder:
+    never opened, see core/regular_files.py), unreadable, too big or not UTF-8."""
     p = Path(path)
-    try:
-        with p.open("rb") as fh:
-            data = fh.read(max_bytes + 1)  # never more than the limit in memory
-    except FileNotFoundError:
-        raise error(f"{p}: no such {what}") from None
-    except IsADirectoryError:
-        raise error(f"{p}: is a folder, expected a {what}") from None
-    except OSError as exc:
-        raise error(f"{p}: cannot read the {what}: {exc.strerror or exc}") from None
-    if len(data) > max_bytes:
-        raise error(f"{p}: {what} is larger than {max_bytes // 1024} KiB; refused (is it the right file?)")
-    return decode_text(data, p, what, error)
+    return decode_text(read_bytes_limited(p, max_bytes, what, error), p, what, error)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from inspection_station.core.errors import ModelError
 from inspection_station.core.settings.model import ModelSettings
+from inspection_station.core.text_files import read_text_limited
 
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
 
@@ -44,10 +45,7 @@ def _colour(text: str, where: str) -> str:
 
 def read_class_map(path: str | Path) -> ClassMap:
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{p}: cannot read the class map: {getattr(exc, 'strerror', None) or exc}") from None
+    text = read_text_limited(p, what="class map", error=ModelError)
     entries: dict[int, tuple[str, str]] = {}
     for number, row in enumerate(csv.reader(text.splitlines()), start=1):
         if not row or not "".join(row).strip() or row[0].strip().startswith("#"):

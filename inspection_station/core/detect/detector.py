@@ -27,6 +27,7 @@ from inspection_station.core.detect.decoders import (
 from inspection_station.core.detect.letterbox import Letterbox, LetterboxBuffer
 from inspection_station.core.detection import Detection
 from inspection_station.core.errors import ModelError, StationError
+from inspection_station.core.regular_files import require_regular
 from inspection_station.core.settings.model import ModelSettings
 from inspection_station.core.text_files import read_text_limited
 
@@ -92,7 +93,7 @@ MAX_SIDECAR_BYTES = 1 << 20
 def sidecar_names(model_path: Path) -> tuple[list[str] | None, str]:
     """`<model>.names` or `<model stem>.txt`: one class name per line; (names, "") or (None, why)."""
     for candidate in (model_path.with_suffix(".names"), model_path.with_suffix(".txt")):
-        if candidate.is_file():
+        if os.path.lexists(candidate) and not candidate.is_dir():  # a FIFO is refused, located
             try:
                 text = read_text_limited(candidate, MAX_SIDECAR_BYTES, "class names file")
             except StationError as exc:
@@ -159,8 +160,9 @@ class Detector:
         settings = settings or ModelSettings()
         model_path = Path(path)
         settings = with_class_map(settings)  # names (and colours) from the old class map CSV
-        if not model_path.is_file():
-            raise ModelError(f"{model_path}: no such model file")
+        # a FIFO or device would block onnxruntime's read for ever: refused here, never opened
+        # (onnxruntime opens the path itself; the window between is a model-folder writer's only)
+        require_regular(model_path, "model file", ModelError)
         ort = _ort()
         providers = choose_providers(settings.providers, ort.get_available_providers())
         level = settings.graph_optimization

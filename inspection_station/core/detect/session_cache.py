@@ -16,6 +16,8 @@ import platform
 from pathlib import Path
 
 from inspection_station.core import paths
+from inspection_station.core.errors import ModelError
+from inspection_station.core.regular_files import open_regular
 
 GRAPH_LEVELS = ("disabled", "basic", "extended", "all")
 
@@ -40,7 +42,7 @@ def cpu_fingerprint() -> str:
 
 def file_sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_regular(path, "model file", ModelError) as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()

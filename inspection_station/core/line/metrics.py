@@ -37,6 +37,7 @@ from prometheus_client.registry import Collector
 from inspection_station import __version__
 from inspection_station.core.cycle import CycleResult, Verdict
 from inspection_station.core.detect.session_cache import file_sha256
+from inspection_station.core.errors import StationError
 from inspection_station.core.listeners import StationListener
 from inspection_station.core.results.statistics import STAGES
 
@@ -102,7 +103,7 @@ class _ConnectionsCollector(Collector):
 
 
 class _RecorderCollector(Collector):
-    """Counters the results recorder already keeps (images, log failures), read at scrape time."""
+    """Counters the results recorder already keeps (images, log failures and recreations), read at scrape time."""
 
     def __init__(self, station: str, recorder: Callable[[], ResultsRecorder | None]) -> None:
         self._station = station
@@ -118,6 +119,10 @@ class _RecorderCollector(Collector):
             "log_write_failures_total": (
                 "failed attempts to write results rows (rows are kept and retried)",
                 rec.log.write_failures if rec is not None else 0,
+            ),
+            "log_files_recreated_total": (
+                "results log files started again after being deleted, moved or replaced while the station ran",
+                rec.log.recreated if rec is not None else 0,
             ),
         }
         for name, (doc, value) in values.items():
@@ -291,7 +296,7 @@ class StationMetrics(StationListener):
     def _set_model_info(self, path: str, describe: str) -> None:
         try:  # the detector's own digest function (it caches its model's hash the same way)
             sha = file_sha256(path)
-        except OSError:
+        except (OSError, StationError):
             sha = ""
         provider = describe.rsplit(" on ", 1)[-1] if " on " in describe else ""
         self.model_info.labels(self.station).info({"file": Path(path).name, "sha256": sha, "provider": provider})

@@ -89,6 +89,14 @@ class ServerLimits:
 
 def tls_context(certificate: str, key: str = "", what: str = "[line] tls_certificate") -> ssl.SSLContext:
     """A server context from PEM files (TLS 1.2 or newer); ConfigError naming the file."""
+    from inspection_station.core.regular_files import require_regular
+
+    for path, kind in ((certificate, "PEM certificate"), (key, "PEM private key")):
+        if path:  # a FIFO or device named here would hang the load: refused unopened
+            try:
+                require_regular(path, kind, ConfigError)
+            except ConfigError as exc:
+                raise ConfigError(f"{what}: {exc}") from None
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from inspection_station.core.detection import Detection
 from inspection_station.core.errors import PatternError
+from inspection_station.core.text_files import read_text_limited
 
 
 def read_box_records(path: Path) -> list[tuple[str, dict]]:
@@ -21,10 +22,7 @@ def read_box_records(path: Path) -> list[tuple[str, dict]]:
 
     Returns (where, object) pairs; a malformed record raises, located (file:line, field).
     """
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PatternError(f"{path}: cannot read the boxes file: {getattr(exc, 'strerror', None) or exc}") from None
+    text = read_text_limited(path, what="boxes file", error=PatternError)
     try:
         whole = json.loads(text)
         values = [(f"{path}", item) for item in (whole if isinstance(whole, list) else [whole])]

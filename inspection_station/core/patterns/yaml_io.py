@@ -26,6 +26,7 @@ from inspection_station.core.patterns.model import (
     _variant_problems,
     validate_pattern_set,
 )
+from inspection_station.core.regular_files import refusal, special_kind
 from inspection_station.core.text_files import read_text_limited
 
 # --- reading ---------------------------------------------------------------------------------
@@ -313,6 +314,8 @@ def read_pattern_library(file_or_folder: str | Path, num_classes: int | None = N
         files = pattern_files(root)
         if not files:
             raise PatternError(f"{root}: no pattern files (*.yaml, *.yml) in the folder")
+    elif special_kind(root):  # a FIFO or device: refused, never opened
+        raise PatternError(refusal(root, special_kind(root), "pattern file or folder"))
     else:
         raise PatternError(f"{root}: no such pattern file or folder")
     for folder in {root if root.is_dir() else root.parent, *(p.parent for p in files)}:

@@ -21,13 +21,21 @@ character, upper case: Windows and macOS folders ignore case; over 40 characters
 `-` and 8 hex digits of its SHA-256 appended, so distinct ids never share a file.
 
 A failing disk (read-only, full, folder gone) never loses a row: rows wait in memory, in
-order, and go out on the next write or on `retry()`; every failure is reported.
+order, and go out on the next write or on `retry()`; every failure is reported, and the
+caller learns that its row is not on disk (`write()` is False; `if_refused` may rewrite it).
+
+A file that goes away under the writer does not take later rows with it: before and after
+each row the open descriptor is compared with the file at the path (device, inode, link
+count, size). A log deleted, moved, replaced or truncated, or its whole folder removed, is
+reported as a warning, counted (`recreated`) and started again at its path (folder, BOM and
+header first); the row in hand goes there.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import glob
 import hashlib
 import io
@@ -85,6 +93,9 @@ _BOM = b"\xef\xbb\xbf"
 
 WriteFn = Callable[[int, bytes], int]
 Report = Callable[[str], None]
+IfRefused = Callable[[str], Mapping[str, object]]
+
+_REWRITES = 3  # a row whose file vanished under it is written again at most this often per attempt
 
 
 # --- building a row -------------------------------------------------------------------------
@@ -305,6 +316,7 @@ class ResultsLog:
         columns: Sequence[str] = LOG_COLUMNS,
         on_error: Report | None = None,
         on_notice: Report | None = None,
+        on_warning: Report | None = None,
         write_fn: WriteFn = os.write,
         station: str = "",
     ) -> None:
@@ -314,6 +326,8 @@ class ResultsLog:
         self._header = encode_row(self.columns, self.columns)
         self._on_error = on_error
         self._on_notice = on_notice
+        # a log file that went away and was started again: the operator must see it
+        self._on_warning = on_warning or on_error
         self._write_fn = write_fn
         self._lock = threading.Lock()
         # reports wait here until the lock is released: a callback may ask for `pending`
@@ -323,10 +337,17 @@ class ResultsLog:
         self._fd: int | None = None
         self._fd_day: date | None = None
         self._fd_path: Path | None = None
+        # (path, device, inode) of the file our last row went to, kept while the descriptor is
+        # closed after a failure; and where in the open file our last row ended
+        self._identity: tuple[Path, int, int] | None = None
+        self._end = 0
+        self._target: Path | None = None  # the file the row in hand is meant for
         self._failing = False
         self.last_error = ""
+        self.last_failure = ""  # "<file>: cannot write the results log: <reason>", of the last failure
         self.rows_written = 0
         self.write_failures = 0  # failed attempts (each reported), for the plant's metrics
+        self.recreated = 0  # log files started again after being deleted/moved/replaced/truncated
 
     # public ---------------------------------------------------------------------------------
 
@@ -341,16 +362,22 @@ class ResultsLog:
         """The file the last row went to (None before the first successful write)."""
         return self._fd_path
 
-    def write(self, row: Mapping[str, object], day: date) -> bool:
+    def write(self, row: Mapping[str, object], day: date, *, if_refused: IfRefused | None = None) -> bool:
         """Append one row to `day`'s file (after any rows still waiting); never raises for I/O.
 
         True when everything, this row included, is on disk (fsync'ed); False when rows
-        wait in memory for the next attempt (the failure was reported).
+        wait in memory for the next attempt (the failure was reported). `if_refused(reason)`,
+        called under the log's lock when this row could not be written now, gives the row
+        to keep for the retry instead (the recorder's ERROR version of the cycle); `reason`
+        is `last_failure`. It must not call back into the log.
         """
         line = encode_row(row, self.columns)
         with self._lock:
             self._pending.append((day, line))
             done = self._drain()
+            if not done and if_refused is not None:
+                # still last: a row appended after ours would need this lock
+                self._pending[-1] = (day, encode_row(if_refused(self.last_failure), self.columns))
         self._deliver()
         return done
 
@@ -378,14 +405,28 @@ class ResultsLog:
     # internals ------------------------------------------------------------------------------
 
     def _drain(self) -> bool:
+        rewrites = 0
         while self._pending:
             day, line = self._pending[0]
             start = -1
             try:
                 prefix = self._ensure_open(day)
-                start = os.lseek(self._fd, 0, os.SEEK_END)  # O_APPEND: the row starts here
+                fd, path = self._fd, self._fd_path
+                assert fd is not None and path is not None  # _ensure_open opened it or raised
+                start = os.lseek(fd, 0, os.SEEK_END)  # O_APPEND: the row starts here
                 self._write_all(prefix + line)
-                os.fsync(self._fd)
+                os.fsync(fd)
+                self._end = start + len(prefix) + len(line)
+                held = os.fstat(fd)
+                self._identity = (path, held.st_dev, held.st_ino)  # our rows are in it
+                # Deleted or moved between the check and the write: the row went with the old
+                # file; write it again into the file started at the path.
+                if self._file_went_away():
+                    rewrites += 1
+                    if rewrites > _REWRITES:
+                        raise OSError(errno.EIO, "the file keeps being removed while rows are written",
+                                      str(self._fd_path))
+                    continue
             except OSError as exc:
                 # A full disk may have taken part of the row: cut it off, so the file holds
                 # whole rows only and the retry does not follow a fragment.
@@ -397,6 +438,7 @@ class ResultsLog:
                 return False
             self._pending.popleft()
             self.rows_written += 1
+            rewrites = 0
         if self._failing:
             self._failing = False
             self._notice(f"results log writable again: waiting rows written to {self._fd_path}")
@@ -412,17 +454,20 @@ class ResultsLog:
 
     def _ensure_open(self, day: date) -> bytes:
         """Open `day`'s file if needed; returns what must precede the next row."""
-        if self._fd is not None and self._fd_day == day:
+        if self._fd is not None and self._fd_day == day and not self._file_went_away():
             return b""
         self._close_fd()
+        self._target = log_path(self.log_dir, day, 1, self.station)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         version = 1
         while True:
             path = log_path(self.log_dir, day, version, self.station)
+            self._target = path
             state = self._inspect(path)
             if state != "other-header":
                 break
             version += 1
+        before = self._identity
         if version > 1 and path not in self._noticed:
             self._noticed.add(path)
             self._notice(
@@ -434,6 +479,14 @@ class ResultsLog:
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
         fd = os.open(path, flags, 0o644)
         self._fd, self._fd_day, self._fd_path = fd, day, path
+        opened = os.fstat(fd)
+        self._end, self._identity = opened.st_size, None  # set again once a row is in it
+        if before is not None and before[0] == path and (
+            state == "new" or (opened.st_ino and before[2] and before[1:] != (opened.st_dev, opened.st_ino))
+        ):
+            # gone while the descriptor was closed after a failed write (an inode number may
+            # be reused by then, hence "new" too: our rows were in it, so it was not empty)
+            self._went_away(path, "was deleted, moved or replaced while rows were waiting for the disk")
         if state == "new":
             return _BOM + self._header
         if state == "torn-tail":
@@ -483,6 +536,53 @@ class ResultsLog:
             return "other-header"
         return "ours" if last_byte == b"\n" else "torn-tail"
 
+    def _file_went_away(self) -> bool:
+        """Is the open file no longer the day's log at its path? Reported and counted if so.
+
+        Compares the descriptor (fstat) with the path (stat): device and inode (0 = the file
+        system does not say: not compared), link count (0 = deleted) and size (below our last
+        row's end = truncated). The caller closes and reopens; the open starts a new file.
+        """
+        path = self._fd_path
+        if self._fd is None or path is None:
+            return False
+        try:
+            held = os.fstat(self._fd)
+        except OSError:  # a dead network share: reopening says what is wrong
+            self._close_fd()
+            return True
+        try:
+            there = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            there = None
+        except OSError:
+            return False  # the path cannot be checked now; the write itself will tell
+        if there is None:
+            if not self.log_dir.is_dir():
+                what = f"was removed with its folder {self.log_dir} (deleted or moved)"
+            elif held.st_nlink == 0:
+                what = "was deleted"
+            else:
+                what = "was moved or renamed (the rows so far are in the moved file)"
+        elif held.st_ino and there.st_ino and (held.st_dev, held.st_ino) != (there.st_dev, there.st_ino):
+            what = "was replaced by another file (rows go on in the file now at that path)"
+        elif held.st_size < self._end:
+            what = f"was truncated ({self._end - held.st_size} byte(s) of earlier rows gone)"
+        else:
+            return False
+        self._close_fd()
+        self._went_away(path, what)
+        return True
+
+    def _went_away(self, path: Path, what: str) -> None:
+        self.recreated += 1
+        self._identity = None
+        self._warn(
+            f"{path}: the results log {what} while the station was writing it; "
+            f"a new file is started at its path (header first) and later rows go there "
+            f"({self.recreated} time(s) since start)"
+        )
+
     def _close_fd(self) -> None:
         if self._fd is not None:
             with contextlib.suppress(OSError):  # closing a file on a dead disk may fail too
@@ -493,10 +593,13 @@ class ResultsLog:
     def _fail(self, exc: OSError) -> None:
         self._failing = True
         self.write_failures += 1
-        where = exc.filename or self._fd_path or self.log_dir
+        target = self._target or self._fd_path or self.log_dir
+        where = str(target)
+        if exc.filename and Path(exc.filename) != target:  # e.g. the folder that cannot be made
+            where += f" ({exc.filename})"
+        self.last_failure = f"{where}: cannot write the results log: {exc.strerror or exc}"
         self.last_error = (
-            f"{where}: cannot write the results log: {exc.strerror or exc}; "
-            f"{len(self._pending)} row(s) kept in memory and retried on the next cycle"
+            f"{self.last_failure}; {len(self._pending)} row(s) kept in memory and retried on the next cycle"
         )
         log.error(self.last_error)
         self._outbox.append((self._on_error, self.last_error))
@@ -504,6 +607,10 @@ class ResultsLog:
     def _notice(self, message: str) -> None:
         log.warning(message)
         self._outbox.append((self._on_notice, message))
+
+    def _warn(self, message: str) -> None:
+        log.warning(message)
+        self._outbox.append((self._on_warning, message))
 
     def _deliver(self) -> None:
         with self._lock:

@@ -14,7 +14,11 @@ import contextlib
 import os
 from pathlib import Path
 
+from inspection_station.core.errors import StationError
+from inspection_station.core.regular_files import read_bytes_limited
+
 INDEX_SUFFIX = ".written.txt"
+MAX_INDEX_BYTES = 1 << 30  # ~40 bytes a line: far beyond any day's archive
 
 
 def index_path(folder: str | Path) -> Path:
@@ -35,9 +39,9 @@ def confirm_written(image: Path) -> None:
 
 def written_images(folder: str | Path) -> set[str]:
     """The file names the index of `folder` confirms (a torn last line is not one)."""
-    try:
-        data = index_path(folder).read_bytes()
-    except OSError:
+    try:  # our own file; a FIFO or folder in its place is no index (never opened)
+        data = read_bytes_limited(index_path(folder), MAX_INDEX_BYTES, "image index")
+    except StationError:
         return set()
     lines = data.decode("utf-8", errors="replace").split("\n")
     return {line for line in lines[:-1] if line}  # the part after the last newline is torn

@@ -3,11 +3,15 @@
 `ResultsRecorder` is the one object the pipeline calls per cycle. The parts live in small
 modules: `csv_log` (CSV), `archive` (images, review folder), `statistics`.
 
-Failure policy: recording never raises for disk trouble. The cycle's verdict is returned
-(and shown) regardless; the failure goes to `on_error(message)` and to `health`, rows wait
-in memory and are retried on the next cycle and on `close()`. `on_error` and `on_notice`
-are called from the calling thread or the image writer thread: a GUI must forward them to
-its own thread (a queued signal).
+Failure policy: recording never raises for disk trouble, and a cycle whose row is not on
+disk is never OK: `record()` returns it as ERROR with a reason naming the file (the banner,
+the PLC outputs and the API all read that result). The row kept in memory tells the same
+truth (verdict ERROR; the error column names the file and the model's own verdict) and is
+retried on the next cycle and on `close()`. The failure goes to `on_error(message)` and to
+`health`. A log file deleted, moved or replaced while the station runs is started again
+(see csv_log) and reported on `on_warning` (default: `on_error`, the route a GUI lists
+as a warning). The callbacks are called from the calling thread or the image writer
+thread: a GUI must forward them to its own thread (a queued signal).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ __all__ = [
     "Statistics",
     "StatisticsSnapshot",
     "read_log",
+    "unrecorded",
 ]
 
 log = logging.getLogger(__name__)
@@ -94,6 +99,7 @@ class ResultsRecorder:
         *,
         on_error: Report | None = None,
         on_notice: Report | None = None,
+        on_warning: Report | None = None,
         statistics: Statistics | None = None,
         seed_statistics: bool = True,
         write_fn: WriteFn = os.write,  # test seam: the system call that writes log rows
@@ -106,7 +112,12 @@ class ResultsRecorder:
         self._last_error = ""
         self.statistics = statistics or Statistics(settings.statistics_window)
         self.log = ResultsLog(
-            self.log_dir, on_error=self._error, on_notice=on_notice, write_fn=write_fn, station=station
+            self.log_dir,
+            on_error=self._error,
+            on_notice=on_notice,
+            on_warning=on_warning or on_error,  # not a failure: health.last_error stays
+            write_fn=write_fn,
+            station=station,
         )
         self.archive = ImageArchive(
             self.image_dir,
@@ -130,8 +141,9 @@ class ResultsRecorder:
 
         Returns the result with `image_path` set when an image was queued, and
         `times.log_ms` set to the time spent here (the one place the log stage is timed;
-        it is not part of `total_ms`, which the row already carries). `count=False`: a row
-        that is no part on the line (an uploaded image), kept out of the shift statistics.
+        it is not part of `total_ms`, which the row already carries). When the row could
+        not be written, the result is ERROR (`unrecorded`): no record, no OK. `count=False`: a
+        row that is no part on the line (an uploaded image), kept out of the shift statistics.
         """
         if self._closed:
             raise ResultsError("results recorder is closed; the cycle was not recorded")
@@ -144,7 +156,15 @@ class ResultsRecorder:
                 image_path = str(path)
         self._index += 1
         result = dataclasses.replace(result, image_path=image_path)
-        self.log.write(cycle_row(result, self.station), cycle_date(result.timestamp))
+        refused: list[CycleResult] = []
+
+        def as_error(reason: str) -> dict[str, str]:  # the row kept for the retry says ERROR too
+            refused.append(unrecorded(result, reason))
+            return cycle_row(refused[0], self.station)
+
+        self.log.write(cycle_row(result, self.station), cycle_date(result.timestamp), if_refused=as_error)
+        if refused:
+            result = refused[0]
         elapsed = (time.perf_counter() - start) * 1000
         result = dataclasses.replace(result, times=dataclasses.replace(result.times, log_ms=elapsed))
         if count:
@@ -277,6 +297,20 @@ class ResultsRecorder:
             self._last_error = message
         if self._on_error is not None:
             self._on_error(message)
+
+
+def unrecorded(result: CycleResult, reason: str) -> CycleResult:
+    """The cycle as the line gets it when its row cannot be written: ERROR, whatever was judged.
+
+    `reason` names the file (ResultsLog.last_failure). The model's verdict stays in the
+    error text, so the row written later by the retry says both what the line was told
+    (ERROR) and what the model saw.
+    """
+    if result.verdict is Verdict.ERROR:
+        error = f"{result.error}; results: {reason}; the row waits in memory"
+    else:
+        error = f"results: {reason}; the row waits in memory, so the line gets ERROR (the model said {result.verdict})"
+    return dataclasses.replace(result, verdict=Verdict.ERROR, error=error)
 
 
 def today_log_paths(settings: ResultsSettings, station: str = "") -> list[Path]:

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from inspection_station.core.regular_files import special_kind
 from inspection_station.core.settings.model import Settings
 
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -55,7 +56,9 @@ def check_settings(settings: Settings) -> list[SettingProblem]:
     model = settings.model
     if model.path:
         p = Path(model.path)
-        if not p.is_file():
+        if special_kind(p):
+            bad("model", "path", f"{model.path!r} is {special_kind(p)}, expected an .onnx model file")
+        elif not p.is_file():
             bad("model", "path", f"no such model file {model.path!r}")
         elif p.suffix.lower() != ".onnx":
             bad("model", "path", f"expected an .onnx file, got {p.name!r}")

@@ -34,6 +34,7 @@ import tomli_w
 
 from inspection_station.core.errors import ConfigError
 from inspection_station.core.settings.model import Settings
+from inspection_station.core.text_files import read_text_limited
 
 SERVICE_PREFIXES = ("BE_", "IF_", "FE_")  # backend, inference, frontend (their default prefixes)
 SERVICES = {"BE": "backend", "IF": "inference", "FE": "frontend"}
@@ -74,10 +75,7 @@ def _service(name: str) -> str:
 def read_env_file(path: str | Path) -> list[OldValue]:
     """`KEY=VALUE` lines (a docker `.env` file); `export`, quotes and comments allowed."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    text = read_text_limited(p, what="old .env file", error=ConfigError)
     values = []
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
@@ -104,12 +102,9 @@ def read_old_toml(path: str | Path) -> list[OldValue]:
     """An old `default_config.toml`: nested tables flattened to SECTION_SUB_KEY."""
     p = Path(path)
     try:
-        with p.open("rb") as fh:
-            data = tomllib.load(fh)
+        data = tomllib.loads(read_text_limited(p, what="old TOML file", error=ConfigError))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read: {exc.strerror or exc}") from None
     values: list[OldValue] = []
     service = SERVICES.get(str(data.get("prefix", "")).strip().upper(), "")  # the file's own env prefix
 
@@ -149,10 +144,9 @@ def read_compose(path: str | Path) -> list[OldValue]:
     import yaml
 
     p = Path(path)
+    text = read_text_limited(p, what="docker-compose file", error=ConfigError)
     try:
-        root = yaml.compose(p.read_text(encoding="utf-8-sig"), Loader=yaml.SafeLoader)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ConfigError(f"{p}{f':{mark.line + 1}' if mark else ''}: not valid YAML") from None

@@ -9,6 +9,7 @@ anyone at the station (no login needed), still audited.
 from __future__ import annotations
 
 import getpass
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -23,9 +24,10 @@ from inspection_station.core.settings.accounts import (
     User,
     role_allows,
 )
-from inspection_station.core.settings.audit import HIDDEN, Actor, AuditLog
+from inspection_station.core.settings.audit import HIDDEN, Actor, AuditError, AuditLog
 from inspection_station.core.settings.model import AccessSettings
 
+log = logging.getLogger(__name__)
 NOBODY = "(no login)"  # the user an audit line names when nobody is signed in
 # action -> the [access] key holding the role it needs; "users" is always admin
 ACTION_KEYS = {
@@ -76,6 +78,7 @@ class AccessControl:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
+        self.store.audit_path = audit.path  # its user lines prove accounts exist (fail closed)
         self.audit = audit
         self.station = station
         self._clock = clock
@@ -111,17 +114,18 @@ class AccessControl:
         needed = self.needed_role(action)
         if needed == "operator":
             return True
-        session = self.session
-        return session is not None and role_allows(session.role, needed)
+        session = self.session  # an unreadable store locks even a session signed in before
+        return session is not None and role_allows(session.role, needed) and not self.store.problem()
 
     def is_signed_in_as(self, role: str) -> bool:
         """Someone with at least `role` is signed in (no anonymous operator counts)."""
         session = self.session
-        return session is not None and role_allows(session.role, role)
+        return session is not None and role_allows(session.role, role) and not self.store.problem()
 
     def require(self, action: str) -> None:
         if not self.allowed(action):
             who = f"{self.session.user} ({self.session.role})" if self.session else "nobody signed in"
+            who = self.store.problem() or who
             raise PermissionDenied(
                 f"to {ACTION_TEXT.get(action, action)} the role {self.needed_role(action)} is needed; {who}"
             )
@@ -145,8 +149,11 @@ class AccessControl:
         try:
             user = self.store.authenticate(name, password)
         except LoginRefused as exc:
-            self.audit.record("login", name or "(empty)", None, str(exc), action="failed",
-                              actor=Actor(name or "(empty)", "", self.station))
+            try:
+                self.audit.record("login", name or "(empty)", None, str(exc), action="failed",
+                                  actor=Actor(name or "(empty)", "", self.station))
+            except AuditError as audit_exc:  # still refused; the log (and stderr) says it
+                log.error("failed login of %r not audited (%s): %s", name, audit_exc, exc)
             raise
         previous = self.session
         if previous is not None and previous.user != user.name:

@@ -63,9 +63,10 @@ class AccessUi(QObject):
             return True
         try:
             empty = self.control.store.is_empty()
-        except StationError as exc:  # the accounts file is damaged: say where, refuse
+        except StationError as exc:  # missing once accounts existed, or damaged: say where, refuse
             self.last_message = f"Nobody can sign in: {exc}"
-            self.show_message(parent, "Accounts unreadable", self.last_message)
+            self.changed.emit()  # the status bar says so from now on
+            self.show_message(parent, "Accounts unavailable", self.last_message)
             return False
         if empty:
             self.last_message = NO_ACCOUNTS
@@ -80,11 +81,13 @@ class AccessUi(QObject):
         """The explicit first-run dialog, when no administrator exists; True once one does.
 
         `modal=False` opens it without blocking (at start-up, over the running window)."""
-        try:
+        try:  # a store that is missing although accounts existed is no first run: it raises
             if not self.control.needs_first_admin():
                 return True
         except StationError as exc:
-            self.show_message(parent, "Accounts unreadable", str(exc))
+            self.last_message = f"Nobody can sign in: {exc}"
+            self.changed.emit()
+            self.show_message(parent, "Accounts unavailable", self.last_message)
             return False
         dialog = FirstAdminDialog(self.control, parent)
         if not modal:
@@ -111,6 +114,8 @@ class AccessUi(QObject):
             self.changed.emit()
 
     def status_text(self) -> str:
+        if self.control.store.problem():
+            return "ACCOUNTS UNAVAILABLE: engineer actions locked"
         session = self.control.session
         return f"Signed in: {session.user} ({session.role})" if session else "Not signed in"
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QLabel
 
+from inspection_station.gui import theme
+
 
 class WindowAccess(QObject):
     def __init__(self, window, access_ui) -> None:
@@ -42,7 +44,10 @@ class WindowAccess(QObject):
 
     def update(self) -> None:
         control = self.access_ui.control
+        problem = control.store.problem()  # which file, and the way out (tooltip)
         self.user_label.setText(self.access_ui.status_text())
+        self.user_label.setToolTip(problem)
+        self.user_label.setStyleSheet(f"color: {theme.VERDICT_TEXT['NOK']}; font-weight: bold;" if problem else "")
         self.sign_out_action.setEnabled(control.session is not None)
         try:
             self.first_admin_action.setVisible(control.needs_first_admin())
