@@ -154,7 +154,7 @@ def main() -> int:
         qt = gui_app.make_application()
         route = ErrorRoute()
         bridge = StationBridge()
-        station = station_module.Station(settings, **bridge.callbacks())
+        station = station_module.Station(settings, previews=True)
         window = MainWindow(station, bridge, settings, error_route=route)
         window.resize(1366, 768)
         window.show()

@@ -97,7 +97,7 @@ def shoot(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     route = ErrorRoute()
     bridge = StationBridge()
-    station = Station(settings, **bridge.callbacks())
+    station = Station(settings, previews=True)
     window = MainWindow(station, bridge, settings, error_route=route)
     window.showMaximized()
     scratch = Path(tempfile.mkdtemp(prefix="screenshots-"))  # the dialog saves nothing of the user's

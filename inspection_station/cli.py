@@ -16,7 +16,7 @@ from inspection_station.core.errors import StationError, located_error
 # Order = order in --help. Modules are imported lazily so `detect` never loads Qt.
 COMMANDS = (
     "gui", "run", "serve", "detect", "inspect", "cameras", "pattern", "export_predictions", "import_old_config", "model",
-    "user", "audit",
+    "product", "user", "audit", "plant",
 )
 # The command line name and one line of help per module, so that the top-level --help
 # and --version import no command module (their imports reach numpy, onnxruntime, Qt):
@@ -33,8 +33,10 @@ SUMMARIES = {
     "export_predictions": ("export-predictions", "YOLO txt labels + drawn images for a folder of images"),
     "import_old_config": ("import-old-config", "write station settings from the old system's .env / TOML files"),
     "model": ("model", "int8 model with an accuracy report (optimize); model facts (info)"),
+    "product": ("product", "list the products, or select the one the station judges against"),
     "user": ("user", "station accounts: add, list, passwd, role, remove, unlock"),
     "audit": ("audit", "the audit trail: verify its hash chain"),
+    "plant": ("plant", "plant-wide results: database schema (migrate), report, outbox status"),
 }
 
 

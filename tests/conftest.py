@@ -20,10 +20,12 @@ import pytest  # noqa: E402
 # in otherwise Qt-free files. Only that explicit switch leaves anything out.
 QT_TEST_FILES = [
     "test_access_gui.py",
+    "test_action_routes.py",
     "test_demo_layer.py",
     "test_gui_old_patterns.py",
     "test_gui_widgets.py",
     "test_gui_window.py",
+    "test_kiosk_window.py",  # the real GUI in a subprocess under Xvfb
     "test_operator_flows.py",
     "test_pattern_canvas.py",
     "test_pattern_editor.py",

@@ -60,3 +60,24 @@ def station_settings(tmp_path: Path, *, active: str = "product_ok", **station) -
                  review_dir=str(tmp_path / "review"), archive="none")
     )
     return settings.replace("station", **station) if station else settings
+
+
+def signed_in_actions(settings: Settings, tmp_path: Path, *, station=None, role: str = "engineer",
+                      settings_path: Path | None = None, audit_path: Path | None = None):
+    """The station's actions (offline, or on `station`) with a person of `role` signed in, saving
+    to `settings_path` (default tmp_path/settings.toml) and auditing to `audit_path`."""
+    from inspection_station.core.actions import StationActions
+
+    settings_path = settings_path or tmp_path / "settings.toml"
+    audit_path = audit_path or tmp_path / "audit.jsonl"
+    accounts = tmp_path / "accounts.json"
+    if station is None:
+        actions = StationActions.offline(settings, settings_path, accounts_path=accounts, audit_path=audit_path)
+    else:
+        actions = StationActions.for_station(station, settings_path, accounts_path=accounts, audit_path=audit_path)
+    name = f"{role}-1"
+    if actions.access.store.get(name) is None:
+        actions.access.store.add(name, role, "secret-pass")
+    outcome = actions.sign_in(name, "secret-pass")
+    assert outcome.ok, outcome.message
+    return actions

@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 
+from inspection_station.core.actions import StationActions
 from inspection_station.core.logging_setup import log_dir
 from inspection_station.core.results.csv_log import read_log
 from inspection_station.core.settings.accounts import AccountStore
@@ -171,7 +172,7 @@ def make_window(qtbot, tmp_path, clock, answers, **changes):
     for section, values in changes.items():
         settings = settings.replace(section, **values)
     bridge = StationBridge()
-    station = Station(settings, **bridge.callbacks())
+    station = Station(settings, previews=True)
     route = ErrorRoute()
     window = MainWindow(station, bridge, settings, error_route=route)
     qtbot.addWidget(window)
@@ -226,12 +227,12 @@ def test_reset_shift_needs_an_engineer_and_is_audited(qtbot, tmp_path, clock, st
     gui.window.statistics.reset_button.click()  # nobody signed in: the sign-in is cancelled
     assert gui.station.statistics.snapshot().counts.get("OK") == 1
     asked = []
-    gui.window.statistics.confirm = lambda *q: asked.append(q) or False  # signed in, then "Cancel"
+    gui.window.confirm = lambda *q: asked.append(q) or False  # signed in, then "Cancel"
     gui.ui.answers = [sign_in("eddie", "eng-pw")]
     gui.window.statistics.reset_button.click()
     assert asked and gui.station.statistics.snapshot().counts.get("OK") == 1
     assert not [r for r in audit_rows() if r["kind"] == "shift"]
-    gui.window.statistics.confirm = lambda *q: True
+    gui.window.confirm = lambda *q: True
     gui.window.statistics.reset_button.click()  # still signed in: no second sign-in
     assert not gui.station.statistics.snapshot().counts.get("OK")
     assert gui.window.window_access.user_label.text() == "Signed in: eddie (engineer)"
@@ -342,7 +343,7 @@ def test_access_and_records_tab_roles_are_admin_only_and_bad_formats_are_refused
     control.store.add("eddie", "engineer", "eng-pw")
     settings = station_settings(tmp_path)
     control.login("eddie", "eng-pw")
-    dialog = SettingsDialog(settings, None, settings_path=tmp_path / "s.toml", access=control)
+    dialog = SettingsDialog(settings, None, actions=StationActions.offline(settings, tmp_path / "s.toml", access=control))
     qtbot.addWidget(dialog)
     role = dialog._widget_of("access", "settings_role")
     assert not role.isEnabled()  # an engineer cannot lower the bar for themselves
@@ -356,7 +357,8 @@ def test_access_and_records_tab_roles_are_admin_only_and_bad_formats_are_refused
     assert dialog.settings.part_id.source == "image" and dialog.settings.retention.max_age_days == 30
 
     control.login("ada", "admin-pw")
-    admin_dialog = SettingsDialog(dialog.settings, None, settings_path=tmp_path / "s.toml", access=control)
+    admin_dialog = SettingsDialog(dialog.settings, None,
+                                  actions=StationActions.offline(dialog.settings, tmp_path / "s.toml", access=control))
     qtbot.addWidget(admin_dialog)
     assert not dialog.accounts_button.isEnabled() and admin_dialog.accounts_button.isEnabled()
     admin_dialog.accounts_button.click()  # kiosk mode has no menu bar: the accounts page from here

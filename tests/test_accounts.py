@@ -9,7 +9,6 @@ import pytest
 
 from inspection_station import cli
 from inspection_station.core import paths
-from inspection_station.core.results.statistics import Statistics
 from inspection_station.core.settings import access
 from inspection_station.core.settings.accounts import (
     AccountError,
@@ -17,7 +16,7 @@ from inspection_station.core.settings.accounts import (
     LoginRefused,
     default_accounts_path,
 )
-from inspection_station.core.settings.audit import AuditLog, verify_audit
+from inspection_station.core.settings.audit import AuditLog
 from inspection_station.core.settings.model import AccessSettings, Settings
 from inspection_station.core.settings.session import NOBODY, AccessControl, PermissionDenied
 
@@ -162,32 +161,20 @@ def test_idle_session_locks_again_and_is_audited(control, clock):
     assert "without input" in last["new"]
 
 
-def test_product_switch_and_reset_shift_are_audited_with_the_person(control):
-    class FakeStation:  # the real Station's select_pattern_set is tested in test_station.py
-        class _Set:
-            def __init__(self, name):
-                self.name = name
+def test_every_route_is_checked_by_the_same_role_rule(control):
+    """`permits(actor, action)`: a person's session, an API request's role, the command line."""
+    from inspection_station.core.settings.audit import Actor
 
-        def __init__(self):
-            self.active_pattern_set = self._Set("alpha")
-
-        def select_pattern_set(self, name):
-            self.active_pattern_set = self._Set(name)
-
-    station = FakeStation()
-    control.switch_product(station, "beta")
-    entry = _audit(control)[-1]
-    assert (entry["kind"], entry["old"], entry["new"], entry["user"], entry["role"]) == (
-        "product", "alpha", "beta", NOBODY, "operator")
-    stats = Statistics()
-    with pytest.raises(PermissionDenied):
-        control.reset_shift(stats)
-    control.store.add("eddie", "engineer", "eng-pw")
-    control.login("eddie", "eng-pw")
-    control.reset_shift(stats)
-    entry = _audit(control)[-1]
-    assert (entry["kind"], entry["action"], entry["user"]) == ("shift", "reset", "eddie")
-    assert verify_audit(control.audit.path).intact
+    nobody = Actor(NOBODY, "operator", "st-7", route="gui")
+    engineer = Actor("eddie", "engineer", "st-7", route="gui")
+    api = Actor("api:mes", "operator", "st-7", route="api")
+    cli_user = Actor("os:root", "system", "st-7", route="cli")
+    assert control.permits(nobody, "product_switch") and control.permits(api, "product_switch")
+    assert not control.permits(nobody, "reset_shift") and not control.permits(api, "reset_shift")
+    assert control.permits(engineer, "reset_shift") and not control.permits(engineer, "users")
+    assert control.permits(cli_user, "users")  # the OS account may edit the files anyway
+    assert not control.permits(Actor("x", "superuser", "st-7"), "settings")  # an unknown role: refused
+    assert "the role engineer is needed; nobody signed in" in control.refusal(nobody, "reset_shift")
 
 
 def test_the_first_admin_is_created_only_explicitly_and_only_once(control):

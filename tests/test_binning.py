@@ -22,6 +22,7 @@ from inspection_station.core.settings.model import (
     resolve_model_path,
     resolve_patterns_path,
 )
+from tests.known_station import signed_in_actions
 from tests.test_camera import emulator, images, opened  # noqa: F401 - fixtures
 
 DEMO_IMAGES = resolve_emulation_image_dir(CameraSettings())
@@ -126,11 +127,10 @@ def test_software_binning_4_is_the_block_mean_and_refuses_other_factors():
 
 @pytest.mark.qt
 def test_the_settings_dialog_offers_binning_and_saves_it_as_a_number(qtbot, tmp_path):
-    from inspection_station.core.settings.audit import AuditLog
     from inspection_station.core.settings.model import Settings
     from inspection_station.gui.engineer.settings_dialog import SettingsDialog
 
-    dialog = SettingsDialog(Settings(), None, settings_path=tmp_path / "settings.toml", audit=AuditLog(tmp_path / "a.jsonl"))
+    dialog = SettingsDialog(Settings(), None, actions=signed_in_actions(Settings(), tmp_path, audit_path=tmp_path / "a.jsonl"))
     qtbot.addWidget(dialog)
     box = dialog._widget_of("camera", "binning")
     assert [box.itemText(i) for i in range(box.count())] == ["1", "2", "4"]

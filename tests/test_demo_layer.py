@@ -12,8 +12,6 @@ from PySide6.QtWidgets import QApplication
 from inspection_station import cli
 from inspection_station.core import paths
 from inspection_station.core.patterns.yaml_io import load_pattern_set
-from inspection_station.core.settings import access
-from inspection_station.core.settings.audit import AuditLog
 from inspection_station.core.settings.demo import demo_layer
 from inspection_station.core.settings.model import (
     Settings,
@@ -25,7 +23,6 @@ from inspection_station.gui.engineer.settings_dialog import SettingsDialog
 from inspection_station.gui.operator.main_window import MainWindow
 
 READY_S = 60_000
-CHEAP = {"n": 2**4, "r": 1, "p": 1}
 
 
 def _users_settings(tmp_path) -> Settings:
@@ -42,10 +39,10 @@ def _edit_in_demo(qtbot, app, seen) -> int:
 
     qtbot.waitUntil(lambda: window() is not None and window().banner.state == "READY", timeout=READY_S)
     win = window()
-    dialog = SettingsDialog(win.settings, win.station, win, settings_path=win.settings_path,
-                            audit=AuditLog(paths.user_data_dir() / "audit.jsonl"))
-    with_hash = win.settings.replace("station", engineer_password_hash=access.hash_password("demo-pass", **CHEAP))
-    dialog.save_password(with_hash)  # what a first unlock does
+    assert win.windowTitle().endswith("(demo)")
+    win.actions.access.store.add("eva", "engineer", "demo-pass")  # the demo's engineer signs in
+    assert win.actions.sign_in("eva", "demo-pass").ok
+    dialog = SettingsDialog(win.settings, win.station, win, actions=win.actions, bridge=win.bridge)
     dialog.model_form.widgets["confidence"].setValue(0.61)
     assert dialog.apply(), dialog.message.text()
     editor = dialog.pattern_editor
@@ -55,6 +52,7 @@ def _edit_in_demo(qtbot, app, seen) -> int:
     assert editor.save(), editor.status.text()
     seen["saved_path"] = win.settings_path
     dialog.close()
+    assert win.windowTitle().endswith("(demo)")  # applied settings keep the demo's title
     win.close()
     return 0
 

@@ -19,7 +19,7 @@ def test_the_window_runs_on_the_sets_that_loaded_and_names_the_broken_file(qtbot
     broken = tmp_path / "patterns" / "product_broken.yaml"
     broken.write_text("v:\n  - {class_id: 0, inner: [0.3, 0.2, 0.2, 0.3], outer: [0.1, 0.1, 0.4, 0.4]}\n")
     bridge = StationBridge()
-    station = Station(settings, **bridge.callbacks())
+    station = Station(settings, previews=True)
     route = ErrorRoute()
     window = MainWindow(station, bridge, settings, error_route=route)
     qtbot.addWidget(window)

@@ -245,8 +245,8 @@ def test_statistics_panel_shows_the_core_statistics_and_resets_the_shift(qtbot):
              for r in range(panel.class_table.rowCount())}
     assert table == {"screw": ("6", "0.50 – 0.91"), "clip": ("4", "0.66 – 0.66")}
 
-    with qtbot.waitSignal(panel.reset_requested):
-        panel.reset_button.click()
+    stats.reset()  # the station's "reset shift" action does this, then tells the view
+    panel.shift_reset()
     assert stats.snapshot().cycles == 0
     assert panel.count_labels["OK"].text() == "0" and panel.class_table.rowCount() == 0
     assert panel.trend_curve.getData()[1] is None or len(panel.trend_curve.getData()[1]) == 0
@@ -262,13 +262,13 @@ def test_bridge_delivers_worker_callbacks_in_the_gui_thread(qtbot):
     bridge.state_changed.connect(lambda *a: seen.append(("state", a, QThread.currentThread())))
     bridge.error.connect(lambda m: seen.append(("error", m, QThread.currentThread())))
     bridge.refused.connect(lambda m: seen.append(("refused", m, QThread.currentThread())))
-    cb = bridge.callbacks()
+    from inspection_station.core import events as ev
 
-    def worker():
-        cb["on_state"]("camera", "emulated", "Emulation 0815-0000")
-        cb["on_result"](cycle(cycle_id="x1"))
-        cb["on_error"]("disk full")
-        cb["on_refused"]("pedal trigger refused")
+    def worker():  # the station's events, published on a worker thread
+        bridge.deliver(ev.ComponentChanged("camera", "emulated", "Emulation 0815-0000"))
+        bridge.deliver(ev.CycleFinished(cycle(cycle_id="x1")))
+        bridge.deliver(ev.ErrorReported("disk full"))
+        bridge.deliver(ev.TriggerRefused("pedal", "a cycle is still running"))
 
     t = threading.Thread(target=worker)
     t.start()

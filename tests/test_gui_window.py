@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 from inspection_station import __version__
 from inspection_station.core.errors import CameraTimeout
+from inspection_station.core.events import CycleFinished
 from inspection_station.core.results.csv_log import read_log
 from inspection_station.core.station import Station
 from inspection_station.gui.app import start_station
@@ -28,16 +29,10 @@ def make_gui(qtbot, tmp_path, *, gate: threading.Event | None = None, **settings
     """Window + station; with `gate`, each cycle stays running until the test sets it."""
     settings = station_settings(tmp_path, **settings_kw)
     bridge = StationBridge()
-    callbacks = bridge.callbacks()
-    if gate is not None:
-        deliver = callbacks["on_result"]
-
-        def on_result(result):  # runs in the inference thread while the station is busy
-            gate.wait(30)
-            deliver(result)
-
-        callbacks["on_result"] = on_result
-    station = Station(settings, **callbacks)
+    station = Station(settings, previews=True)
+    if gate is not None:  # subscribed before the window's bridge: the result waits for the gate
+        # runs in the inference thread while the station is busy
+        station.bus.subscribe(lambda _event: gate.wait(30), CycleFinished)
     route = ErrorRoute()
     window = MainWindow(station, bridge, settings, error_route=route)
     qtbot.addWidget(window)
@@ -324,7 +319,7 @@ def test_a_model_that_does_not_load_shows_error_and_cycles_are_error(qtbot, tmp_
     gui.station.stop()  # rebuild with a broken model path
     settings = gui.settings.replace("model", path=str(tmp_path / "missing.onnx"))
     bridge = StationBridge()
-    station = Station(settings, **bridge.callbacks())
+    station = Station(settings, previews=True)
     window = MainWindow(station, bridge, settings)
     qtbot.addWidget(window)
     window.show()
@@ -372,16 +367,15 @@ def test_gui_command_starts_and_stops_the_real_station(qtbot, tmp_path, monkeypa
     assert not seen["station"].camera.running  # run_gui stopped the station after the loop
 
 
-def test_engineer_settings_reach_the_window(qtbot, gui, monkeypatch):
-    from inspection_station.gui import app
-    from inspection_station.gui.engineer import settings_dialog
+def test_applied_settings_reach_the_window_whatever_route_applied_them(qtbot, gui):
+    """The window follows the station's SettingsApplied event: an engineer's Apply, or any
+    other route, changes the pedal key and the title without the dialog telling the window."""
+    from inspection_station.core.settings.audit import Actor
 
     new = gui.settings.replace("station", pedal_key="F9", name="line-9")
-    calls = []
-    monkeypatch.setattr(settings_dialog, "open_engineer_settings", lambda *a, **k: calls.append(k) or new)
-    app.open_settings_dialog(gui.window, gui.station, gui.bridge, None)
-    assert calls and calls[0]["bridge"] is gui.bridge
-    assert gui.window.windowTitle() == "Inspection Station — line-9"
+    outcome = gui.window.actions.apply_settings(Actor("eva", "engineer", "station-1"), new)
+    assert outcome.ok, outcome.message
+    qtbot.waitUntil(lambda: gui.window.windowTitle() == "Inspection Station — line-9", timeout=5000)
     assert gui.window.pedal_shortcut.key().toString() == "F9"
 
 
@@ -475,16 +469,16 @@ def test_gui_starts_the_api_from_its_settings(qtbot, tmp_path, monkeypatch):
 def test_changed_line_settings_replace_the_api_without_a_restart(qtbot, gui, monkeypatch):
     import httpx
 
+    from inspection_station.core.settings.audit import Actor
     from inspection_station.gui import app
-    from inspection_station.gui.engineer import settings_dialog
     from inspection_station.gui.error_route import ErrorRoute
 
     line = app.LineRunner(gui.station, gui.window, ErrorRoute())
     line.prepare(gui.settings)
+    app.follow_settings(gui.bridge, line)  # what run_gui connects: any applied [line] is followed
     assert line.services is None  # nothing enabled: nothing listens
     enabled = gui.settings.replace("line", api_enabled=True, api_port=0)
-    monkeypatch.setattr(settings_dialog, "open_engineer_settings", lambda *a, **k: enabled)
-    app.open_settings_dialog(gui.window, gui.station, gui.bridge, None, line=line)
+    assert gui.window.actions.apply_settings(Actor("eva", "engineer", "station-1"), enabled).ok
     qtbot.waitUntil(lambda: line.services is not None and line.services.api is not None, timeout=READY_S)
     url = line.services.api.url
     assert httpx.get(url + "/health", timeout=READY_S / 1000).json()["station"] == "station-1"

@@ -20,8 +20,8 @@ from inspection_station.core.camera.protocol import CameraState, FrameSkipped
 from inspection_station.core.camera.worker import CameraWorker, open_camera
 from inspection_station.core.errors import CameraError
 from inspection_station.core.results.csv_log import LOG_COLUMNS, ResultsLog
-from inspection_station.core.settings.audit import AuditLog
 from inspection_station.core.settings.model import CameraSettings, Settings
+from tests.known_station import signed_in_actions
 from tests.test_camera import BLUE, RED, centre, write_images
 from tests.test_camera_worker import WAIT_S, Recorder, wait_until
 from tests.test_results_log import FlakyWrite
@@ -205,7 +205,7 @@ def test_the_dialog_says_read_only_and_never_saves_over_a_broken_file(qtbot, tmp
     path = tmp_path / "settings.toml"
     original = b'[station]\nname = "broken\n'
     path.write_bytes(original)
-    dialog = SettingsDialog(Settings(), None, settings_path=path, audit=AuditLog(tmp_path / "audit.jsonl"))
+    dialog = SettingsDialog(Settings(), None, actions=signed_in_actions(Settings(), tmp_path, settings_path=path))
     qtbot.addWidget(dialog)
     assert dialog.message.text().startswith("Read-only: running on defaults.")
     assert "not valid TOML" in dialog.message.text()

@@ -80,13 +80,15 @@ def test_refused_stays_on_the_banner_after_the_verdict_lands_and_counts(qtbot, t
 def test_reset_shift_and_quit_ask_first(qtbot, gui):  # noqa: F811
     w = gui.window
     inspect_and_wait(qtbot, gui)
+    w.actions.access.store.add("eva", "engineer", "secret-pass")
+    assert w.actions.sign_in("eva", "secret-pass").ok  # [access] reset_shift_role: engineer
     asked = []
-    w.statistics.confirm = lambda *q: asked.append(q) or False
+    w.confirm = lambda *q: asked.append(q) or False
     w.statistics.reset_button.click()
     assert asked and w.statistics.count_labels["OK"].text() == "1"  # cancelled: counts kept
-    w.statistics.confirm = lambda *q: True
+    w.confirm = lambda *q: True
     w.statistics.reset_button.click()
-    assert w.statistics.count_labels["OK"].text() == "0"
+    qtbot.waitUntil(lambda: w.statistics.count_labels["OK"].text() == "0")
 
     w.confirm = lambda *q: asked.append(q) or False
     w.quit_action.trigger()
@@ -96,7 +98,7 @@ def test_reset_shift_and_quit_ask_first(qtbot, gui):  # noqa: F811
     assert not w.isVisible()
 
 
-def test_quit_in_kiosk_mode_needs_an_unlocked_engineer(qtbot, tmp_path):
+def test_quit_in_kiosk_mode_needs_a_signed_in_engineer(qtbot, tmp_path):
     settings = station_settings(tmp_path).replace("station", kiosk=True)
     window = MainWindow(Station(settings), StationBridge(), settings)
     qtbot.addWidget(window)
@@ -104,9 +106,10 @@ def test_quit_in_kiosk_mode_needs_an_unlocked_engineer(qtbot, tmp_path):
     window.confirm = lambda *q: True
     assert not window.request_quit() and window.isVisible()
     assert "engineer" in window.message_label.text()
-    window.close()  # Alt+F4 / the system's close: the same rule
-    assert window.isVisible()
-    window.engineer_unlocked = True
+    window.toggle_fullscreen()  # F11 does not leave kiosk mode (the window manager's close and
+    assert window.isFullScreen()  # Alt+F4: tests/test_kiosk_window.py, a real window under Xvfb)
+    window.actions.access.store.add("eva", "engineer", "secret-pass")
+    assert window.actions.sign_in("eva", "secret-pass").ok
     assert window.request_quit() and not window.isVisible()
 
 
@@ -116,7 +119,7 @@ def test_a_broken_pattern_at_start_is_error_on_the_banner_not_ready(qtbot, tmp_p
     broken.write_text("variant_a:\n  - class_id: 0\n    inner: [0.2, 0.2]\n")
     settings = settings.replace("patterns", path=str(broken), active="")
     bridge = StationBridge()
-    station = Station(settings, **bridge.callbacks())
+    station = Station(settings, previews=True)
     route = ErrorRoute()
     window = MainWindow(station, bridge, settings, error_route=route)
     qtbot.addWidget(window)

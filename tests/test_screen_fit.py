@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspection_station.core.settings.audit import AuditLog
 from inspection_station.core.station import Station
 from inspection_station.gui import theme
 from inspection_station.gui.app import start_station
@@ -32,6 +31,7 @@ from inspection_station.gui.error_route import ErrorRoute
 from inspection_station.gui.operator.main_window import MainWindow
 from inspection_station.gui.operator.station_bridge import StationBridge
 from tests.gui_station import station_settings
+from tests.known_station import signed_in_actions
 
 READY_S = 30_000
 LONG_REASON = ("camera: Basler acA1920-40gc (40012345): no frame within 2000 ms; the trigger line 1 saw no "
@@ -101,7 +101,7 @@ def assert_complete_on(window: QWidget, screen, what: str) -> None:
 def running(qtbot, tmp_path):
     settings = station_settings(tmp_path)
     bridge = StationBridge()
-    station = Station(settings, **bridge.callbacks())
+    station = Station(settings, previews=True)
     yield settings, bridge, station
     station.stop()
 
@@ -143,8 +143,9 @@ def test_settings_dialog_every_tab_and_the_pattern_editor_are_complete(qtbot, th
     themed(screen)
     settings, bridge, station = running
     window = _main_window(qtbot, running, screen)
-    dialog = SettingsDialog(settings, station, window, settings_path=tmp_path / "s.toml",
-                            audit=AuditLog(tmp_path / "audit.jsonl"), bridge=bridge)
+    dialog = SettingsDialog(settings, station, window, bridge=bridge,
+                            actions=signed_in_actions(settings, tmp_path, station=station,
+                                                      settings_path=tmp_path / "s.toml"))
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitUntil(dialog.isVisible)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtWidgets import QDialog
 
 from inspection_station.core.patterns.model import PatternSet, Slot
 from inspection_station.core.patterns.yaml_io import save_pattern_set
@@ -11,7 +10,7 @@ from inspection_station.core.settings import access
 from inspection_station.core.settings.audit import AuditLog
 from inspection_station.core.settings.model import Settings, load_settings
 from inspection_station.gui.engineer.settings_dialog import SettingsDialog
-from inspection_station.gui.engineer.unlock_dialog import ChangePasswordDialog
+from tests.known_station import signed_in_actions
 
 CHEAP = {"n": 2**4, "r": 1, "p": 1}  # the hash string carries its parameters: fast tests
 
@@ -27,9 +26,13 @@ def settings(tmp_path):
     )
 
 
+def audit_of(tmp_path, kind="settings"):
+    return [r for r in AuditLog(tmp_path / "audit.jsonl").read() if r.kind == kind]
+
+
 @pytest.fixture
 def dialog(qtbot, settings, tmp_path):
-    d = SettingsDialog(settings, None, settings_path=tmp_path / "settings.toml", audit=AuditLog(tmp_path / "audit.jsonl"))
+    d = SettingsDialog(settings, None, actions=signed_in_actions(settings, tmp_path))
     qtbot.addWidget(d)
     return d
 
@@ -67,15 +70,16 @@ def test_edits_are_saved_reloaded_and_audited(dialog, tmp_path):
     assert reloaded.station.info_text == "two\nlines"
     assert access.verify_password("open sesame", reloaded.station.engineer_password_hash)
 
-    rows = {r.target: (r.old, r.new) for r in AuditLog(tmp_path / "audit.jsonl").read()}
+    rows = {r.target: (r.old, r.new) for r in audit_of(tmp_path)}
     assert rows["camera.exposure_us"] == (0.0, 12000.0)
     assert rows["camera.trigger_mode"] == ("software", "hardware")
     assert rows["model.class_names"] == ([], ["screw", "clip"])
     assert rows["station.name"] == ("station-1", "line-4")
     assert len(rows) == 11
+    assert {r.user for r in audit_of(tmp_path)} == {"engineer-1"}  # who was signed in
     # applying again with nothing changed writes nothing
     assert dialog.apply()
-    assert len(AuditLog(tmp_path / "audit.jsonl").read()) == 11
+    assert len(audit_of(tmp_path)) == 11
 
 
 @pytest.mark.parametrize(
@@ -100,27 +104,16 @@ def test_invalid_values_are_refused_with_the_field_named(dialog, tmp_path, edit,
     assert dialog.message.text().startswith("Not applied")
     assert dialog.tabs.tabText(dialog.tabs.currentIndex()) == field.split(" › ")[0]
     assert not (tmp_path / "settings.toml").exists()
-    assert not (tmp_path / "audit.jsonl").exists()
+    assert audit_of(tmp_path) == []
 
 
-def test_change_password(qtbot, dialog, tmp_path):
-    change = ChangePasswordDialog(dialog.settings, dialog)
-    change.current.setText("wrong")
-    change.new.setText("newpass")
-    change.confirm.setText("newpass")
-    change.try_accept()
-    assert "current password is wrong" in change.error.text()
-    change.current.setText("open sesame")
-    change.try_accept()
-    assert change.result() == QDialog.DialogCode.Accepted
-    applied = []
-    dialog.settings_applied.connect(applied.append)
-    dialog.save_password(change.settings)
-    assert applied and access.verify_password("newpass", applied[0].station.engineer_password_hash)
-    saved = load_settings(tmp_path / "settings.toml").settings
-    assert access.verify_password("newpass", saved.station.engineer_password_hash)
-    [row] = AuditLog(tmp_path / "audit.jsonl").read()
-    assert row.target == "station.engineer_password_hash" and row.new == "<hidden>"
+def test_an_operator_cannot_apply_and_nothing_is_saved(qtbot, settings, tmp_path):
+    d = SettingsDialog(settings, None, actions=signed_in_actions(settings, tmp_path, role="operator"))
+    qtbot.addWidget(d)
+    _widget(d, "model", "confidence").setValue(0.5)
+    assert not d.apply()
+    assert "role engineer is needed" in d.message.text()
+    assert not (tmp_path / "settings.toml").exists() and audit_of(tmp_path) == []
 
 
 def test_device_picker_lists_the_emulated_cameras(dialog):
@@ -147,14 +140,15 @@ def test_applying_a_broken_model_keeps_the_old_one(qtbot, tmp_path):
 
     settings = station_settings(tmp_path)
     bridge = StationBridge()
-    station = Station(settings, **bridge.callbacks())
+    station = Station(settings, previews=True)
     station.start()
     try:
         assert station.wait_ready(30)
         good = station.detector
         assert good is not None
-        d = SettingsDialog(settings, station, settings_path=tmp_path / "settings.toml",
-                           audit=AuditLog(tmp_path / "audit.jsonl"), bridge=bridge)
+        d = SettingsDialog(settings, station, actions=signed_in_actions(settings, tmp_path, station=station),
+                           bridge=bridge)
+        bridge.attach(station.bus)
         qtbot.addWidget(d)
         assert "constant.onnx" in d.provider_label.text()
         broken = tmp_path / "broken.onnx"
@@ -169,20 +163,23 @@ def test_applying_a_broken_model_keeps_the_old_one(qtbot, tmp_path):
         # the saved settings name the model still running, so a restart does not break the station
         assert load_settings(tmp_path / "settings.toml").settings.model.path == settings.model.path
         assert d.settings.model.path == settings.model.path
-        assert [r.target for r in AuditLog(tmp_path / "audit.jsonl").read()] == ["model.path", "model.path"]
+        qtbot.waitUntil(lambda: d.settings.model.path == settings.model.path, timeout=30_000)
+        assert [(r.target, r.user) for r in audit_of(tmp_path)] == [("model.path", "engineer-1"),
+                                                                     ("model.path", "(station)")]
     finally:
         station.stop()
 
 
-def test_a_password_that_cannot_be_saved_is_reported_not_raised(qtbot, settings, tmp_path):
+def test_settings_that_cannot_be_saved_are_reported_and_nothing_changes(qtbot, settings, tmp_path):
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("")
-    d = SettingsDialog(settings, None, settings_path=blocker / "settings.toml", audit=AuditLog(tmp_path / "audit.jsonl"))
+    d = SettingsDialog(settings, None, actions=signed_in_actions(settings, tmp_path,
+                                                                 settings_path=blocker / "settings.toml"))
     qtbot.addWidget(d)
-    new = access.change_password(settings, "open sesame", "newpass", "newpass")
-    d.save_password(new)  # a slot: an OSError must not escape
-    assert d.message.text().startswith("Password not changed")
-    assert d.settings == settings and not (tmp_path / "audit.jsonl").exists()
+    _widget(d, "model", "confidence").setValue(0.5)
+    assert not d.apply()  # a slot: an OSError must not escape
+    assert "not saved to" in d.message.text().lower()
+    assert d.settings == settings and audit_of(tmp_path) == []
 
 
 def test_device_picker_searches_on_the_stations_thread(qtbot, settings, tmp_path):
@@ -190,7 +187,7 @@ def test_device_picker_searches_on_the_stations_thread(qtbot, settings, tmp_path
 
     station = Station(settings)
     try:
-        d = SettingsDialog(settings, station, settings_path=tmp_path / "settings.toml", audit=AuditLog(tmp_path / "audit.jsonl"))
+        d = SettingsDialog(settings, station, actions=signed_in_actions(settings, tmp_path, station=station))
         qtbot.addWidget(d)
         picker = d.device_picker
         picker.refresh()

@@ -7,14 +7,14 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
 
-from inspection_station.core.settings.audit import AuditLog
 from inspection_station.core.settings.model import Settings, load_settings
 from inspection_station.gui.engineer.settings_dialog import SettingsDialog
+from tests.known_station import signed_in_actions
 
 
 @pytest.fixture
 def dialog(qtbot, tmp_path):
-    d = SettingsDialog(Settings(), None, settings_path=tmp_path / "settings.toml", audit=AuditLog(tmp_path / "a.jsonl"))
+    d = SettingsDialog(Settings(), None, actions=signed_in_actions(Settings(), tmp_path, audit_path=tmp_path / "a.jsonl"))
     qtbot.addWidget(d)
     d.show()
     qtbot.waitUntil(d.isVisible)

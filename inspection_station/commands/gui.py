@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,19 +13,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inspection_station.core.settings.demo import demo_layer
-    from inspection_station.core.settings.model import load_settings
+    from inspection_station.commands.run import station_settings
 
-    loaded = load_settings(getattr(args, "config", None))
-    for warning in loaded.warnings:
-        print(f"inspection-station: warning: {warning}", file=sys.stderr)
+    settings, settings_path, warnings = station_settings(args)
     demo = bool(getattr(args, "demo", False))
-    settings, settings_path = loaded.settings, getattr(args, "config", None) or loaded.user_file
-    warnings = list(loaded.warnings)
-    if demo:  # its own layer: the user's file and a --config file are only read
-        layer = demo_layer(loaded.settings)
-        settings, settings_path = layer.settings, layer.save_path
-        warnings += layer.warnings
     from inspection_station.core.logging_setup import setup_logging
 
     setup_logging(settings.logging)

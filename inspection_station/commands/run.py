@@ -27,13 +27,27 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def load_station_settings(args: argparse.Namespace):
-    """Settings for `run`/`gui`: tolerant load, warnings on stderr, --demo applied."""
-    from inspection_station.core.settings.model import demo_settings, load_settings
+    """Settings for `run`/`serve`: tolerant load, warnings on stderr, --demo applied."""
+    return station_settings(args)[0]
 
-    loaded = load_settings(args.config)
-    for warning in loaded.warnings:
-        print(f"inspection-station: warning: {warning}", file=sys.stderr)
-    return demo_settings(loaded.settings) if args.demo else loaded.settings
+
+def station_settings(args: argparse.Namespace, *, quiet: bool = False):
+    """(settings, the file the station saves to, warnings): the user's settings or `--config F`;
+    with `--demo` the demo's own layer, so a demo never writes the user's files."""
+    from inspection_station.core.settings.demo import demo_layer
+    from inspection_station.core.settings.model import load_settings
+
+    config = getattr(args, "config", None)
+    loaded = load_settings(config)
+    settings, path, warnings = loaded.settings, config or loaded.user_file, list(loaded.warnings)
+    if getattr(args, "demo", False):
+        layer = demo_layer(loaded.settings)
+        settings, path = layer.settings, layer.save_path
+        warnings += layer.warnings
+    if not quiet:
+        for warning in warnings:
+            print(f"inspection-station: warning: {warning}", file=sys.stderr)
+    return settings, path, warnings
 
 
 def cycle_line(n: int, r: CycleResult) -> str:

@@ -42,13 +42,14 @@ def run(args: argparse.Namespace) -> int:
         token = new_token()
         print(f"token: {token}\napi_token_sha256 = [\"{hash_token(token)}\"]")
         return 0
-    from inspection_station.commands.run import load_station_settings
+    from inspection_station.commands.run import station_settings
+    from inspection_station.core.actions import StationActions
     from inspection_station.core.line.server import parse_bind
     from inspection_station.core.line.services import LineServices
     from inspection_station.core.logging_setup import setup_logging
     from inspection_station.core.station import Station
 
-    settings = load_station_settings(args)
+    settings, settings_path, _warnings = station_settings(args)
     log_file = setup_logging(settings.logging, console=False)  # stderr already gets the states and errors
     api_bind = parse_bind(args.api, what="--api") if args.api else None
     metrics_bind = parse_bind(args.metrics, what="--metrics") if args.metrics else None
@@ -64,8 +65,12 @@ def run(args: argparse.Namespace) -> int:
             on_notice=lambda msg: say(f"inspection-station: {msg}"),
             on_result=lambda r: print(f"{r.cycle_id} {r.verdict.value} {r.trigger} {r.error}".rstrip(), flush=True),
         )
+        # the API's product switch is saved where this station's settings come from
+        actions = StationActions.for_station(station, settings_path)
         services = LineServices(station, settings.line, api_bind=api_bind, metrics_bind=metrics_bind,
-                                tls_certificate=args.tls_cert, tls_key=args.tls_key)
+                                actions=actions, tls_certificate=args.tls_cert, tls_key=args.tls_key,
+                                on_problem=lambda msg: say(f"inspection-station: error: {msg}"),
+                                on_notice=lambda msg: say(f"inspection-station: {msg}"))
         try:
             station.start()
             for line in services.start():

@@ -15,9 +15,8 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from pathlib import Path
 
-from inspection_station.core.settings.accounts import ROLES, AccountError, AccountStore
+from inspection_station.core.settings.accounts import ROLES, AccountError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -57,42 +56,36 @@ def read_password(from_stdin: bool) -> str:
     return first
 
 
-def access_control(args: argparse.Namespace):
-    """The station's AccessControl acting as the OS user (settings loaded tolerantly)."""
-    from inspection_station.core.settings.audit import AuditLog
+def station_actions(args: argparse.Namespace):
+    """The station's actions on its files (settings loaded tolerantly), acting as the OS user."""
+    from inspection_station.core.actions import StationActions
     from inspection_station.core.settings.model import load_settings
-    from inspection_station.core.settings.session import AccessControl, cli_actor
+    from inspection_station.core.settings.session import cli_actor
 
-    settings = load_settings().settings
-    store = AccountStore(getattr(args, "accounts", None))
-    audit = AuditLog()
-    control = AccessControl(store, audit, settings.access, settings.station.name)
-    return control, cli_actor(settings.station.name)
+    loaded = load_settings()
+    actions = StationActions.offline(loaded.settings, loaded.user_file,
+                                     accounts_path=getattr(args, "accounts", None))
+    return actions, cli_actor(loaded.settings.station.name)
 
 
-def recover_store(store: AccountStore, audit, args: argparse.Namespace) -> int:
+def recover_store(actions, actor, args: argparse.Namespace) -> int:
     if args.role != "admin":
         raise AccountError("--recover-store makes the new store's administrator: use --role admin")
-    problem = store.problem()
+    problem = actions.access.store.problem()
     if not problem:  # before a password is asked for nothing
-        raise AccountError(f"{store.path}: the accounts store is readable; nothing to recover "
+        raise AccountError(f"{actions.access.store.path}: the accounts store is readable; nothing to recover "
                            "(add the user without --recover-store)")
-    moved: list[Path | None] = []
-
-    def record(problem: str, aside: Path | None) -> None:
-        moved.append(aside)
-        audit.record("user", args.name, {"store": problem},
-                     {"role": "admin", "moved_aside": str(aside) if aside else None}, action="recover")
-
-    user = store.recover(args.name, read_password(args.password_stdin), record)
-    aside = f"; what was there is now {moved[0]}" if moved and moved[0] else ""
-    print(f"{store.path}: a new accounts store with the admin {user.name!r}{aside}")
+    outcome = actions.recover_accounts(actor, args.name, read_password(args.password_stdin))
+    if not outcome.ok:
+        print(f"inspection-station: error: {outcome.message}", file=sys.stderr)
+        return 2
+    print(outcome.message)
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
-    control, actor = access_control(args)
-    store, audit = control.store, control.audit.as_actor(actor)
+    actions, actor = station_actions(args)
+    store = actions.access.store
     command = args.user_command
     if command == "list":
         users = store.users()
@@ -104,32 +97,27 @@ def run(args: argparse.Namespace) -> int:
             print(f"{u.name:<24} {u.role:<9} {u.created:<26} {state}".rstrip())
         return 0
     if command == "add" and args.recover_store:
-        return recover_store(store, audit, args)
+        return recover_store(actions, actor, args)
     if command == "add":
         store.users()  # a missing or unreadable store refuses before a password is asked
-        user = store.add(args.name, args.role, read_password(args.password_stdin))
-        audit.record("user", user.name, None, {"role": user.role}, action="create")
-        print(f"user {user.name!r} ({user.role}) added to {store.path}")
+        outcome = actions.add_user(actor, args.name, args.role, read_password(args.password_stdin))
+        done = f"user {args.name!r} ({args.role}) added to {store.path}"
     elif command == "passwd":
         if store.get(args.name) is None:  # before asking for a password nobody will use
             raise AccountError(f"no user {args.name!r} in {store.path}")
-        store.set_password(args.name, read_password(args.password_stdin))
-        audit.record("user", args.name, "<hidden>", "<hidden>", action="password")
-        print(f"password of {args.name!r} changed")
+        outcome = actions.set_password(actor, args.name, read_password(args.password_stdin))
+        done = f"password of {args.name!r} changed"
     elif command == "remove":
-        user = store.remove(args.name)
-        audit.record("user", user.name, {"role": user.role}, None, action="remove")
-        print(f"user {user.name!r} removed")
+        outcome = actions.remove_user(actor, args.name)
+        done = f"user {args.name!r} removed"
     elif command == "role":
-        before = store.get(args.name)
-        store.set_role(args.name, args.role)
-        audit.record("user", args.name, {"role": before.role if before else None}, {"role": args.role},
-                     action="role")
-        print(f"{args.name!r} is now {args.role}")
-    elif command == "unlock":
-        before = store.get(args.name)
-        store.unlock(args.name)
-        audit.record("user", args.name, {"locked": bool(before and before.locked)}, {"locked": False},
-                     action="unlock")
-        print(f"user {args.name!r} unlocked")
+        outcome = actions.set_role(actor, args.name, args.role)
+        done = f"{args.name!r} is now {args.role}"
+    else:  # unlock
+        outcome = actions.unlock_user(actor, args.name)
+        done = f"user {args.name!r} unlocked"
+    if not outcome.ok:
+        print(f"inspection-station: error: {outcome.message}", file=sys.stderr)
+        return 2
+    print(done)
     return 0

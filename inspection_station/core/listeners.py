@@ -32,3 +32,23 @@ class StationListener:
 
     def overruled(self, cycle_id: str, verdict: str) -> None:
         """An operator corrected the verdict of `cycle_id`."""
+
+
+def listener_handler(listener: StationListener):
+    """An event-bus handler calling `listener`'s methods (core/events.py is the one route;
+    a StationListener is one way to read it)."""
+    from inspection_station.core import events as ev
+
+    def handle(event: ev.Event) -> None:
+        if isinstance(event, ev.CycleStarted):
+            listener.cycle_started(event.source)
+        elif isinstance(event, ev.CycleFinished):
+            listener.cycle_finished(event.result)
+        elif isinstance(event, ev.TriggerRefused):
+            listener.trigger_refused(event.source)
+        elif isinstance(event, ev.ComponentChanged):
+            listener.state_changed(event.component, event.state, event.reason)
+        elif isinstance(event, ev.Overruled):
+            listener.overruled(event.cycle_id, event.new_verdict)
+
+    return handle

@@ -1,11 +1,15 @@
-"""The station: camera worker + inference thread + pipeline + results, Qt-free.
+"""The station's machinery: camera worker + inference thread + pipeline + results, Qt-free.
 
-The GUI (through gui/operator/station_bridge.py) and `run --headless` drive the same object.
+What the station *is* (settings in force, product, session, hold, component states) lives in
+its `StationState` (core/state.py) and changes through actions (core/actions.py); this object
+does what that state says and reports what happens as events on the state's bus. The GUI
+(through gui/operator/station_bridge.py), `serve` and `run --headless` drive the same object.
 Threads: the camera worker owns every pylon object; one inference thread runs the
 cycles; model loads run on a loader thread so a slow load never blocks a trigger
-decision. Callbacks come from those threads: a GUI must hop to its own thread.
+decision. Callbacks and events come from those threads: a GUI must hop to its own thread.
 
-A trigger while a cycle is running is refused and counted, never queued.
+A trigger while a cycle is running (or while the station is on hold) is refused and
+counted, never queued.
 """
 
 from __future__ import annotations
@@ -25,15 +29,25 @@ from inspection_station.core.camera.worker import CameraWorker
 from inspection_station.core.cycle import CycleResult, Verdict
 from inspection_station.core.detect.detector import Detector
 from inspection_station.core.errors import StationError, located_error
+from inspection_station.core.events import (
+    ComponentChanged,
+    CycleFinished,
+    CycleStarted,
+    ErrorReported,
+    Notice,
+    Overruled,
+    TriggerRefused,
+)
 from inspection_station.core.frame import Frame
 from inspection_station.core.images import PREVIEW_WIDTH, downscale, load_image
-from inspection_station.core.listeners import StationListener
+from inspection_station.core.listeners import StationListener, listener_handler
 from inspection_station.core.patterns.model import PatternSet
 from inspection_station.core.patterns.yaml_io import PatternLibrary, read_pattern_library
 from inspection_station.core.pipeline import Pipeline
 from inspection_station.core.results.recorder import ResultsRecorder
 from inspection_station.core.results.retention import RetentionWorker
 from inspection_station.core.results.statistics import Statistics
+from inspection_station.core.settings.audit import Actor
 from inspection_station.core.settings.model import (
     Settings,
     resolve_model_path,
@@ -41,6 +55,7 @@ from inspection_station.core.settings.model import (
     resolve_results_dirs,
 )
 from inspection_station.core.settings.revert import after_failed_model_load
+from inspection_station.core.state import StationState
 from inspection_station.core.states import CameraState, Component, DiskState, LoadState
 from inspection_station.core.trace.part_id import PartIdPolicy, clean_part_id
 
@@ -56,11 +71,21 @@ def _noop(*_args) -> None:
     pass
 
 
+@dataclasses.dataclass(frozen=True)
+class LoadOutcome:
+    """What a model + pattern load did: the result of `apply_settings`' future."""
+
+    model_loaded: bool | None  # None: no model load was asked for
+    reason: str = ""  # why the model did not load
+
+
 class Station:
     def __init__(
         self,
         settings: Settings,
         *,
+        state: StationState | None = None,
+        previews: bool = False,
         on_result: Callable[[CycleResult], None] | None = None,
         on_state: StateFn | None = None,
         on_frame: Callable[[Frame], None] | None = None,
@@ -68,13 +93,19 @@ class Station:
         on_refused: Callable[[str], None] | None = None,
         on_notice: Callable[[str], None] | None = None,
     ) -> None:
-        self.settings = settings
+        # the one owner of what the station is; `settings` seeds it when none is given
+        self.state = state if state is not None else StationState(settings)
+        self.bus = self.state.bus
+        # what the machinery (camera, recorder, retention) was built from: diffed on apply
+        self._configured = self.state.settings
         self._on_result = on_result or _noop
+        # a small copy of each frame for a history view (made on the inference thread)
+        self._previews = previews or on_result is not None
         self._user_on_state = on_state or _noop
         self._on_frame = on_frame or _noop
-        self._on_error = on_error or _noop
-        self._on_refused = on_refused or _noop
-        self._on_notice = on_notice or _noop
+        self._user_on_error = on_error or _noop
+        self._user_on_refused = on_refused or _noop
+        self._user_on_notice = on_notice or _noop
         self.statistics = Statistics()
         self.recorder: ResultsRecorder | None = None
         self.camera: CameraWorker | None = None
@@ -97,26 +128,43 @@ class Station:
         self._part_id_lock = threading.Lock()
         self.pipeline.part_id_policy = PartIdPolicy(settings.part_id)
         self.retention: RetentionWorker | None = None
-        self._listeners: tuple[StationListener, ...] = ()  # replaced whole: iterated lock-free
-        # the newest (state, reason) per component ("camera", "model", "patterns"), for /health
-        self.states: dict[str, tuple[str, str]] = {}
+        self._listeners: dict[int, Callable[[], None]] = {}  # id(listener) -> unsubscribe
 
-    # --- listeners (line integration: PLC outputs, metrics, API) -----------------------------
+    # --- what the station is (its state) -----------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in force: the state's (changed by actions, and by a failed model load)."""
+        return self.state.settings
+
+    @property
+    def states(self) -> dict[str, tuple[str, str]]:
+        """The newest (state, reason) per component ("camera", "model", "patterns"), for /health."""
+        return self.state.components
+
+    # --- listeners (line integration: PLC outputs, metrics, API): adapters on the bus ----------
 
     def add_listener(self, listener: StationListener) -> None:
-        self._listeners = (*self._listeners, listener)
+        self._listeners[id(listener)] = self.bus.subscribe(
+            listener_handler(listener), CycleStarted, CycleFinished, TriggerRefused, ComponentChanged, Overruled
+        )
 
     def remove_listener(self, listener: StationListener) -> None:
-        self._listeners = tuple(x for x in self._listeners if x is not listener)
-
-    def _notify(self, event: str, *args) -> None:
-        for listener in self._listeners:
-            self._safe(getattr(listener, event), *args)
+        unsubscribe = self._listeners.pop(id(listener), None)
+        if unsubscribe is not None:
+            unsubscribe()
 
     def _on_state(self, component: str, state: str, reason: str) -> None:
-        self.states[component] = (state, reason)
-        self._user_on_state(component, state, reason)
-        self._notify("state_changed", component, state, reason)
+        self.state.set_component(component, state, reason)  # publishes ComponentChanged
+        self._user_on_state(component, state, reason)  # the caller's own: its failure is the load's
+
+    def _on_error(self, message: str) -> None:
+        self._safe(self._user_on_error, message)
+        self.bus.publish(ErrorReported(str(message)))
+
+    def _on_notice(self, message: str) -> None:
+        self._safe(self._user_on_notice, message)
+        self.bus.publish(Notice(str(message)))
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -230,7 +278,10 @@ class Station:
         `pattern_key` / `min_score`); StationError when the set is not loaded.
         """
         if self._stopped:
-            self._on_refused(f"{source} trigger refused: the station is stopped")
+            self._safe(self._user_on_refused, f"{source} trigger refused: the station is stopped")
+            return None
+        if self.state.hold:
+            self._refuse(source, f"the station is on hold: {self.state.hold}")
             return None
         chosen = None
         if pattern_set is not None:
@@ -240,7 +291,7 @@ class Station:
         if not self._busy.acquire(blocking=False):
             self._refuse(source)
             return None
-        self._notify("cycle_started", source)
+        self.bus.publish(CycleStarted(source))
         future = self._submit_cycle(self._software_cycle, source, time.perf_counter(), chosen, min_score)
         if future is not None:
             self._watch_cycle(future)
@@ -248,9 +299,11 @@ class Station:
 
     def run_cycle(self, source: str = "headless") -> CycleResult:
         """One cycle, blocking: for `run --headless`, `inspect` and tests."""
+        if self.state.hold:
+            raise StationError(f"the station is on hold: {self.state.hold}")
         if not self._busy.acquire(blocking=False):
             raise StationError("a cycle is already running")
-        self._notify("cycle_started", source)
+        self.bus.publish(CycleStarted(source))
         future = self._submit_cycle(self._software_cycle, source, time.perf_counter())
         if future is None:
             raise StationError("the station is stopped")
@@ -295,20 +348,23 @@ class Station:
         if self.camera is not None:
             self.camera.set_live(enabled)
 
-    def _refuse(self, source: str) -> None:
+    def _refuse(self, source: str, reason: str = "a cycle is still running") -> None:
         self.statistics.add_refused_trigger()
-        self._notify("trigger_refused", source)
-        self._on_refused(f"{source} trigger refused: a cycle is still running")
+        self.bus.publish(TriggerRefused(source, reason))
+        self._safe(self._user_on_refused, f"{source} trigger refused: {reason}")
 
     def _hardware_triggered(self, frame: Frame) -> None:
         """Camera worker thread: a frame from the camera's trigger line (pedal, PLC)."""
         if self._stopped:
             return  # shutting down: a late pulse is neither a cycle nor a refusal
+        if self.state.hold:
+            self._refuse("hardware", f"the station is on hold: {self.state.hold}")
+            return
         if not self._busy.acquire(blocking=False):
             self._refuse("hardware")
             return
         started = time.perf_counter() - frame.grab_ms / 1e3
-        self._notify("cycle_started", "hardware")
+        self.bus.publish(CycleStarted("hardware"))
         future = self._submit_cycle(self._finish_cycle, frame, "", "hardware", started)
         if future is not None:
             self._watch_cycle(future)
@@ -341,14 +397,14 @@ class Station:
                 frame, grab_error=error, grab_ms=grab_ms, trigger=source, started=started,
                 part_id=self._take_part_id(), pattern_set=pattern_set, min_score=min_score,
             )
-            if result.frame is not None and self._on_result is not _noop:
+            if result.frame is not None and self._previews:
                 # for the listener's history view: made here, not on the GUI thread; after the
                 # timed cycle; headless callers (no listener) neither pay for it nor keep it
                 result = dataclasses.replace(result, preview=downscale(result.frame.rgb, PREVIEW_WIDTH))
             self.last_result = result
             self._remember(result)
             self._safe(self._on_result, result)
-            self._notify("cycle_finished", result)  # still busy: the next cycle starts after this
+            self.bus.publish(CycleFinished(result))  # still busy: the next cycle starts after this
             return result
         finally:
             self._busy.release()
@@ -416,25 +472,43 @@ class Station:
 
     # --- overrule -------------------------------------------------------------------------
 
-    def overrule(self, cycle_id: str, corrected: Verdict | str, note: str = "") -> None:
-        """The operator says a verdict was wrong: a new log row + the image for review."""
+    def find_result(self, cycle_id: str) -> CycleResult | None:
+        """One of the recent cycles (a snapshot: the inference thread appends meanwhile)."""
+        return next((r for r in reversed(list(self.recent_results)) if r.cycle_id == cycle_id), None)
+
+    def overrule(self, cycle_id: str, corrected: Verdict | str, note: str = "", actor: Actor | None = None):
+        """The operator says a verdict was wrong: a new log row + the image for review.
+        (The audited route is `StationActions.overrule`; `actor` names who for the event.)"""
         if self.recorder is None:
             raise StationError("results log is not open")
-        # A snapshot: the inference thread appends while this runs on another thread.
-        original = next((r for r in list(self.recent_results) if r.cycle_id == cycle_id), None)
+        original = self.find_result(cycle_id)
         image = original.frame.rgb if original is not None and original.frame is not None else None
         entry = self.recorder.overrule(cycle_id, corrected, note, image=image)
-        self._notify("overruled", cycle_id, str(entry.verdict))
+        old = str(original.verdict) if original is not None else ""
+        who = actor or Actor("(unknown)", "", self.settings.station.name)
+        self.bus.publish(Overruled(cycle_id, old, str(entry.verdict), who))
+        return entry
 
-    def submit_overrule(self, cycle_id: str, corrected: Verdict | str, note: str = "") -> Future:
+    def submit_overrule(self, cycle_id: str, corrected: Verdict | str, note: str = "",
+                        actor: Actor | None = None) -> Future:
         """`overrule` on the station's I/O thread (it writes the review image)."""
-        return self._submit(self._io, f"overrule of {cycle_id}", self.overrule, cycle_id, corrected, note)
+        return self._submit(self._io, f"overrule of {cycle_id}", self.overrule, cycle_id, corrected, note, actor)
 
     # --- settings, model, patterns --------------------------------------------------------------
 
-    def apply_settings(self, settings: Settings) -> Future | None:
-        """Take new settings without a restart; returns the model-load future, if any."""
-        old, self.settings = self.settings, settings
+    def apply_settings(self, settings: Settings, actor: Actor | None = None) -> Future | None:
+        """Make the machinery follow `settings` without a restart (they become the state's
+        settings if they are not yet: the audited route is `StationActions.apply_settings`).
+
+        Returns the load future (its result a `LoadOutcome`) when the model or the pattern
+        files must be read again; None when nothing needs loading."""
+        old, self._configured = self._configured, settings
+        if self.state.settings != settings:
+            self.state.set_settings(settings, actor)
+        only_product = (
+            settings.model == old.model
+            and dataclasses.replace(settings.patterns, active="") == dataclasses.replace(old.patterns, active="")
+        )
         if settings.camera != old.camera and self.camera is not None:
             self.camera.reconfigure(settings.camera)
         if settings.results != old.results or settings.station.name != old.station.name:
@@ -448,16 +522,23 @@ class Station:
             self.retention.update(image_dir, review_dir, settings.retention)
         if settings.part_id != old.part_id:
             self.pipeline.part_id_policy = PartIdPolicy(settings.part_id)
-        if settings.model != old.model or settings.patterns != old.patterns:
+        if settings.patterns != old.patterns and only_product and settings.patterns.active in self.pattern_sets:
+            self.select_pattern_set(settings.patterns.active, actor)  # a product switch: no reload
+        elif settings.model != old.model or settings.patterns != old.patterns:
             return self._submit(
                 self._loader, "model load", self._load_model_and_patterns, settings, settings.model != old.model
             )
         return None
 
-    def select_pattern_set(self, name: str) -> None:
-        if name not in self.pattern_sets:
-            raise StationError(f"no pattern set {name!r}; have: {', '.join(self.pattern_sets) or 'none'}")
-        self.pipeline.pattern_set = self.pattern_sets[name]
+    def select_pattern_set(self, name: str, actor: Actor | None = None) -> None:
+        """Judge the next parts against pattern set `name` (machinery: the persisted, audited
+        product switch is `StationActions.select_product`)."""
+        with self.state.lock:
+            if name not in self.pattern_sets:
+                raise StationError(f"no pattern set {name!r}; have: {', '.join(self.pattern_sets) or 'none'}")
+            self.pipeline.pattern_set = self.pattern_sets[name]
+            self.pipeline.pattern_problem = ""
+            self.state.set_product(name, actor)
         self._on_state(Component.PATTERNS, LoadState.READY, name)
 
     def reload_patterns(self) -> Future:
@@ -498,11 +579,11 @@ class Station:
             with contextlib.suppress(StationError):
                 previous.close()
 
-    def _load_model_and_patterns(self, settings: Settings, load_model: bool) -> None:
+    def _load_model_and_patterns(self, settings: Settings, load_model: bool) -> LoadOutcome:
         try:
-            if load_model:
-                self._load_model(settings)
+            outcome = self._load_model(settings) if load_model else LoadOutcome(None)
             self._load_patterns(settings)
+            return outcome
         except Exception as exc:  # reported by its future; the cycles must say why they fail
             if self.pipeline.detector is None:
                 self.pipeline.model_problem = f"the model load failed: {type(exc).__name__}: {exc}"
@@ -510,7 +591,7 @@ class Station:
         finally:  # nobody (run --headless) may wait for a load that raised
             self._model_ready.set()
 
-    def _load_model(self, settings: Settings) -> None:
+    def _load_model(self, settings: Settings) -> LoadOutcome:
         path = resolve_model_path(settings.model)
         self._on_state(Component.MODEL, LoadState.LOADING, str(path))
         try:
@@ -520,13 +601,17 @@ class Station:
             running = self.pipeline.detector
             if running is None:
                 self.pipeline.model_problem = str(exc)
-            # Keep the old model running (and named by the settings); say loudly that the new one failed.
-            reverted = after_failed_model_load(self.settings, settings.model, running.settings if running else None)
-            if reverted is not None:
-                self.settings = reverted
+            # Keep the old model running and named by the settings in force (the outcome decides
+            # here, in core; the action that asked saves the revert); say loudly that it failed.
+            with self.state.lock:
+                reverted = after_failed_model_load(
+                    self.state.settings, settings.model, running.settings if running else None)
+                if reverted is not None:
+                    self._configured = dataclasses.replace(self._configured, model=reverted.model)
+                    self.state.set_settings(reverted, None, reason=f"the new model did not load: {exc}")
             self._on_state(Component.MODEL, LoadState.ERROR, str(exc))
             self._on_error(f"model not loaded: {exc}")
-            return
+            return LoadOutcome(False, str(exc))
         model_sha = ""
         try:  # which bytes judge the parts: hashed here, on the loader thread, for every CSV row
             model_sha = detector.model_sha256
@@ -537,6 +622,7 @@ class Station:
             self._on_notice(warning)
         log.info("model loaded: %s sha256 %s", detector.describe(), model_sha[:12] or "?")
         self._on_state(Component.MODEL, LoadState.READY, detector.describe())
+        return LoadOutcome(True)
 
     def _load_patterns(self, settings: Settings) -> None:
         detector = self.pipeline.detector
@@ -559,15 +645,25 @@ class Station:
             log.warning("pattern file: %s", note)
         if library.warnings:
             self._on_notice(f"pattern files loaded with {len(library.warnings)} note(s), first: {library.warnings[0]}")
-        self.pattern_sets = library.sets
-        wanted = settings.patterns.active
-        if wanted and wanted not in library.sets:
-            self._on_error(f"pattern set {wanted!r} not found in {path}; using the first")
-        name = wanted if wanted in library.sets else next(iter(library.sets), None)
-        self.pipeline.pattern_set = library.sets.get(name) if name else None
-        if name is None:
-            self.pipeline.pattern_problem = "no pattern set loaded from " + str(path) + (
-                f": {library.problems[0]}" if library.failed else "")
+        with self.state.lock:  # the product as chosen NOW (a switch may have come meanwhile)
+            self.pattern_sets = library.sets
+            wanted = self.state.settings.patterns.active
+            if wanted and wanted not in library.sets:
+                # never judge against a product nobody chose: ERROR cycles until one is chosen
+                name = None
+                self.pipeline.pattern_problem = (
+                    f"the product {wanted!r} is not among the pattern sets in {path} "
+                    f"(have: {', '.join(library.sets) or 'none'}); choose a product")
+                self._on_error(self.pipeline.pattern_problem)
+            else:
+                name = wanted or next(iter(library.sets), None)
+                if name is None:
+                    self.pipeline.pattern_problem = "no pattern set loaded from " + str(path) + (
+                        f": {library.problems[0]}" if library.failed else "")
+                else:
+                    self.pipeline.pattern_problem = ""
+            self.pipeline.pattern_set = library.sets.get(name) if name else None
+            self.state.set_product(name, None)
         reason = f"{name} ({library.summary()})" if name and library.failed else name
         state = LoadState.READY if name else LoadState.ERROR
         self._on_state(Component.PATTERNS, state, reason or self.pipeline.pattern_problem)

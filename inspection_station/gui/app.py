@@ -19,6 +19,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from inspection_station.core import paths
+from inspection_station.core.events import Notice
 from inspection_station.core.settings.model import Settings
 from inspection_station.gui.engineer.access_ui import AccessUi, station_access
 from inspection_station.gui.error_route import ErrorRoute, install_exception_hooks
@@ -55,31 +56,40 @@ def start_station(station, route: ErrorRoute | None = None, line: LineRunner | N
 
 
 def open_settings_dialog(
-    window: MainWindow, station, bridge: StationBridge, settings_path: Path | None, access_ui=None,
+    window: MainWindow, station, bridge: StationBridge, settings_path: Path | None = None, access_ui=None,
     line: LineRunner | None = None,
 ) -> None:
-    """Sign-in, then the settings dialog (gui/settings_dialog.py owns that flow)."""
+    """Sign-in, then the settings dialog (gui/settings_dialog.py owns that flow). What applied
+    settings change in the window, the logging and the line integration follows the station's
+    SettingsApplied event (`follow_settings`), whichever route applied them."""
     from inspection_station.gui.engineer.settings_dialog import open_engineer_settings
 
-    before = window.settings
-    settings = open_engineer_settings(window, window.settings, station, settings_path=settings_path, bridge=bridge,
-                                      access_ui=access_ui)
-    if settings is not None and settings.logging != before.logging:
-        from inspection_station.core.logging_setup import setup_logging
+    del settings_path, line  # the window's actions know the file; the line follows the event
+    open_engineer_settings(window, window.settings, station, bridge=bridge, access_ui=access_ui,
+                           actions=window.actions)
 
-        setup_logging(settings.logging)  # a new level or size takes effect now
-    if settings is not None:
-        if access_ui is None:  # without accounts (tools, tests): the old one flag
-            window.engineer_unlocked = True
-        window.apply_settings(settings)  # pedal key, title, colours: the window's own part
-        if access_ui is not None:  # the roles per action and the idle time may have changed
-            access_ui.control.apply_settings(settings.access, settings.station.name)
+
+def follow_settings(bridge: StationBridge, line: LineRunner | None = None):
+    """Settings applied by any route: a new log level or size now, [line] replaced."""
+    from inspection_station.core.events import SettingsApplied
+
+    def on_event(event) -> None:
+        if not isinstance(event, SettingsApplied):
+            return
+        if event.new.logging != event.old.logging:
+            from inspection_station.core.logging_setup import setup_logging
+
+            setup_logging(event.new.logging)
         if line is not None:
-            line.apply(settings)  # [line] changed: API / metrics / PLC outputs replaced
+            line.apply(event.new)
+
+    bridge.event.connect(on_event)
+    return on_event
 
 
 class LineRunner:
-    """The station's line integration in the GUI ([line]: API, metrics, PLC outputs).
+    """The station's line integration in the GUI ([line]: API, metrics, PLC outputs; [plant]:
+    the plant's database and broker, whose warnings the status bar's plant label shows).
 
     The use case is core's `LineServices` (as `serve` uses it); this only starts it after the
     station, replaces it when the engineer changes the [line] settings, and stops it with
@@ -97,15 +107,23 @@ class LineRunner:
     def prepare(self, settings: Settings) -> None:
         """GUI thread: check the settings and hook the metrics in; shows why when refused."""
         from inspection_station.core.errors import StationError
+        from inspection_station.core.line.plant.service import plant_enabled
         from inspection_station.core.line.services import LineServices
 
-        self._line = line = settings.line
-        if not (line.api_enabled or line.metrics_enabled or line.plc_enabled):
+        line = settings.line
+        self._line = (line, settings.plant, settings.station.name)
+        if not (line.api_enabled or line.metrics_enabled or line.plc_enabled or plant_enabled(settings.plant)):
             return
         try:
-            self.services = LineServices(self.station, line)
+            # the plant senders log their problems themselves: to the screen only, not logged twice
+            self.services = LineServices(self.station, line, actions=self.window.actions, plant=settings.plant,
+                                         on_problem=lambda message: self.route.reported.emit(message, ""),
+                                         on_notice=lambda message: self.station.bus.publish(Notice(message)))
         except StationError as exc:
             self.window.show_message(f"line integration off: {exc}", error=True)
+            return
+        plant = self.services.plant
+        self.window.plant_label.watch(plant.status if plant is not None else None)
 
     def start(self) -> list[str]:
         """After `station.start()` (any thread); problems go to the error route."""
@@ -125,7 +143,7 @@ class LineRunner:
 
     def apply(self, settings: Settings) -> None:
         """GUI thread, after the settings dialog: a changed [line] replaces what runs."""
-        if settings.line == self._line:
+        if (settings.line, settings.plant, settings.station.name) == self._line:
             return
         self.stop()
         self.prepare(settings)
@@ -135,6 +153,7 @@ class LineRunner:
     def stop(self) -> None:
         with self._lock:
             if self.services is not None:
+                self.window.plant_label.watch(None)
                 self.services.stop()
                 self.services = None
 
@@ -148,28 +167,33 @@ def run_gui(
     argv: Sequence[str] | None = None,
 ) -> int:
     """Show the operator window on `settings` until it is closed; returns the exit code."""
+    from inspection_station.core.actions import StationActions
+    from inspection_station.core.state import StationState
     from inspection_station.core.station import Station
 
     app = make_application(argv)
     route = ErrorRoute()
     uninstall_hooks = install_exception_hooks(route)
     bridge = StationBridge()
-    station = Station(settings, **bridge.callbacks())
-    window = MainWindow(station, bridge, settings, error_route=route)
+    station = Station(settings, state=StationState(settings, demo=demo), previews=True)
+    path = Path(settings_path) if settings_path else None
+    # one owner of what the station is, one set of actions for every route; the sign-in lives
+    # in the station's state; edits are saved to `path` (the demo's own file in --demo)
+    access = station_access(settings, holder=station.state)
+    actions = StationActions.for_station(station, path, access=access)
+    window = MainWindow(station, bridge, settings, error_route=route, actions=actions)
     line = LineRunner(station, window, route)
     line.prepare(settings)
-    if demo:
-        window.setWindowTitle(window.windowTitle() + "  (demo)")
-    path = Path(settings_path) if settings_path else None
-    window.settings_path = path  # where the engineer's edits go (the demo's own file in --demo)
-    access_ui = AccessUi(station_access(settings), window)
+    follow_settings(bridge, line)
+    window.settings_path = path
+    access_ui = AccessUi(access, window)
     window.attach_access(access_ui)
     window.open_settings.connect(lambda: open_settings_dialog(window, station, bridge, path, access_ui, line))
     for warning in warnings:  # tolerant settings loading: started anyway, said why (and keeps saying)
         window.add_warning(f"settings: {warning}")
         window.show_message(f"settings: {warning}", error=True)
     if settings.station.kiosk:
-        window.toggle_fullscreen()
+        window.enter_kiosk()
     else:
         window.resize(1600, 1000)
         window.showMaximized()

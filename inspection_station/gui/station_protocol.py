@@ -12,8 +12,9 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from inspection_station.core.cycle import CycleResult, Verdict
+    from inspection_station.core.cycle import CycleResult
     from inspection_station.core.detect.detector import Detector
+    from inspection_station.core.events import EventBus
     from inspection_station.core.frame import Frame
     from inspection_station.core.patterns.model import PatternSet
     from inspection_station.core.results.recorder import ResultsRecorder
@@ -39,10 +40,13 @@ class FrameSource(Protocol):
 class StationView(FrameSource, Protocol):
     """What the operator window and the settings dialog use."""
 
-    settings: Settings
     statistics: Statistics
+    bus: EventBus  # the station's events (the window's bridge subscribes)
     pattern_sets: dict[str, PatternSet]
     pattern_warnings: list[str]  # files that did not load and reading notes, since the last load
+
+    @property
+    def settings(self) -> Settings: ...  # the settings in force (the station's state)
 
     @property
     def recorder(self) -> ResultsRecorder | None: ...
@@ -50,19 +54,11 @@ class StationView(FrameSource, Protocol):
     @property
     def active_pattern_set(self) -> PatternSet | None: ...
 
-    def trigger(self, source: str = "button") -> bool: ...
-
     def set_live(self, enabled: bool) -> None: ...
 
-    def select_pattern_set(self, name: str) -> None: ...
-
-    def overrule(self, cycle_id: str, corrected: Verdict | str, note: str = "") -> None: ...
-
-    def submit_overrule(self, cycle_id: str, corrected: Verdict | str, note: str = "") -> Future: ...
+    def find_result(self, cycle_id: str) -> CycleResult | None: ...
 
     def take_live_frame(self) -> Frame | None: ...
-
-    def apply_settings(self, settings: Settings) -> Future | None: ...
 
     def reload_patterns(self) -> Future: ...
 

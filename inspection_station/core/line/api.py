@@ -8,12 +8,15 @@ their futures: the API never touches the GUI, and a cycle runs exactly as a butt
 press would (a trigger during a cycle is refused and counted: 409).
 
 Auth: when bearer tokens are configured every endpoint needs one (401 without, 403 with
-a wrong one); a non-loopback bind without tokens never starts (core/line/auth.py). The
-token's name is the request's actor (`request.state.actor`). In front of the app,
-core/line/request_guard.py refuses foreign Host names, cross-origin state changes, too
-many requests and oversized bodies before anything is parsed; core/line/server.py bounds
-the connections. With `[line] legacy_api` the old backend's routes are served too
-(core/line/legacy.py).
+a wrong one); a non-loopback bind without tokens never starts (core/line/auth.py). In
+front of the app, core/line/request_guard.py refuses foreign Host names, cross-origin state
+changes, too many requests and oversized bodies before anything is parsed;
+core/line/server.py bounds the connections. With `[line] legacy_api` the old backend's
+routes are served too (core/line/legacy.py).
+
+State changes (a trigger, a product switch) are the station's actions (core/actions.py),
+called as the request's actor — the token's name, or "api" on loopback without tokens —
+exactly as the screen calls them: role-checked, persisted, audited.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from inspection_station.core.patterns.matching import match_pattern
 from inspection_station.core.settings.model import LineSettings
 
 if TYPE_CHECKING:
+    from inspection_station.core.actions import Outcome, StationActions
     from inspection_station.core.line.services import Transport
     from inspection_station.core.line.uploads import UploadLane
     from inspection_station.core.station import Station
@@ -98,7 +102,8 @@ def _auth_dependency(tokens: TokenCheck):
             raise HTTPException(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
         if grant.access is Access.WRONG:
             raise HTTPException(403, "the bearer token is not valid for this station")
-        request.state.actor = grant.actor  # who: the token's name (the audit trail's actor)
+        # who: the token's name (unnamed: token-<8 hex>), the actions' actor (request_actor)
+        request.state.token_name = grant.actor if tokens.required else None
 
     return check
 
@@ -167,6 +172,19 @@ def _validation_errors(app: FastAPI) -> None:
         return JSONResponse({"detail": detail}, status_code=422)
 
 
+# an action's outcome -> the HTTP status a refusal answers with
+OUTCOME_STATUS = {"denied": 403, "invalid": 422, "not_found": 404, "busy": 409, "failed": 503, "unavailable": 503}
+
+
+def refusal(outcome: Outcome) -> HTTPException:
+    return HTTPException(OUTCOME_STATUS.get(outcome.status, 500), outcome.message)
+
+
+def request_actor(actions: StationActions, request: Request):
+    """Who a request is: its token's name (set by the auth check), else "api"."""
+    return actions.api_actor(getattr(request.state, "token_name", None))
+
+
 def metrics_response(metrics: StationMetrics | None) -> Response:
     if metrics is None:
         raise HTTPException(404, "metrics are not enabled on this station")
@@ -189,6 +207,7 @@ def create_metrics_app(metrics: StationMetrics, tokens: TokenCheck, line: LineSe
 def create_app(
     station: Station,
     *,
+    actions: StationActions,
     tokens: TokenCheck,
     metrics: StationMetrics | None = None,
     line: LineSettings | None = None,
@@ -244,13 +263,11 @@ def create_app(
         return JSONResponse(body, status_code=200 if body["ready"] else 503)
 
     @app.post("/inspect", summary="Trigger one cycle (as the button does); 409 while one runs")
-    async def inspect() -> dict:
-        future = station.trigger_future("api")
-        if future is None:
-            if station.stopped:
-                raise HTTPException(503, "the station is stopped")
-            raise HTTPException(409, "a cycle is still running; the trigger was refused and counted")
-        return cycle_record(await asyncio.wrap_future(future), name)
+    async def inspect(request: Request) -> dict:
+        outcome = actions.inspect(request_actor(actions, request), "api")
+        if not outcome.ok:
+            raise refusal(outcome)
+        return cycle_record(await asyncio.wrap_future(outcome.value), name)
 
     @app.post("/inspect/image", summary="The verdict on an uploaded image (no station cycle; "
               "a CSV row only with [line] log_uploads)")
@@ -310,12 +327,11 @@ def create_app(
             raise HTTPException(404, str(exc)) from None
         return Response(data, media_type=IMAGE_TYPES[format][0])
 
-    @app.put("/product", summary="Select the product (pattern set)")
-    def product(body: ProductIn) -> dict:
-        try:
-            station.select_pattern_set(body.pattern_set)
-        except StationError as exc:
-            raise HTTPException(404, f"pattern_set: {exc}") from None
+    @app.put("/product", summary="Select the product (pattern set): saved and audited, as on the screen")
+    def product(request: Request, body: ProductIn) -> dict:
+        outcome = actions.select_product(request_actor(actions, request), body.pattern_set)
+        if not outcome.ok:
+            raise refusal(outcome)
         return {"pattern_set": body.pattern_set}
 
     @app.get("/metrics", response_class=Response, summary="Prometheus text format")
@@ -325,6 +341,6 @@ def create_app(
     if line.legacy_api:
         from inspection_station.core.line.legacy import add_legacy_routes
 
-        body_limits |= add_legacy_routes(app, station, uploads=uploads, upload_limit=upload_limit,
+        body_limits |= add_legacy_routes(app, station, actions=actions, uploads=uploads, upload_limit=upload_limit,
                                          json_limit=json_limit)
     return guarded(app, line, metrics, body_limits)

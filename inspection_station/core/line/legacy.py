@@ -5,8 +5,9 @@ The plant's gateway, MES scripts and the old web frontend call the old system's 
 old parameters and JSON keys (../shared/reference/old-system: Backend/main.py,
 DataModels.py, Frontend/communication.py):
 
-- `GET /main/with-camera?pattern_key=&min_score=&return_options=` — a station cycle
-  (trigger "legacy": a CSV row, counted, 409 while one runs). `pattern_key` is that
+- `GET /main/with-camera?pattern_key=&min_score=&return_options=` — a station cycle, through
+  the station's actions as the request's actor (trigger "legacy": a CSV row, counted, 409
+  while one runs, 503 on hold). `pattern_key` is that
   cycle's pattern set (the station's product stays as it is), `min_score` drops weaker
   detections before the check (the old default 0.5), `return_options` the old bit flags:
   1 decision, 2 pattern_name + pattern_lg, 4 images.img, 8 images.img_drawn, 16/32/64
@@ -40,11 +41,18 @@ from starlette.concurrency import run_in_threadpool
 from inspection_station.core.cycle import CycleResult, Verdict
 from inspection_station.core.detection import Detection
 from inspection_station.core.errors import StationError
-from inspection_station.core.line.api import MAX_CLASS_ID, inspect_upload, read_upload
+from inspection_station.core.line.api import (
+    MAX_CLASS_ID,
+    inspect_upload,
+    read_upload,
+    refusal,
+    request_actor,
+)
 from inspection_station.core.line.records import cycle_image, encode_image
 from inspection_station.core.patterns.matching import match_pattern
 
 if TYPE_CHECKING:
+    from inspection_station.core.actions import StationActions
     from inspection_station.core.line.uploads import UploadLane
     from inspection_station.core.patterns.model import PatternSet
     from inspection_station.core.station import Station
@@ -96,6 +104,7 @@ def add_legacy_routes(
     app: FastAPI,
     station: Station,
     *,
+    actions: StationActions,
     uploads: UploadLane | None,
     upload_limit: tuple[int, str],
     json_limit: tuple[int, str],
@@ -137,15 +146,11 @@ def add_legacy_routes(
     ) -> JSONResponse:
         note_ignored(request)
         chosen = pattern_for(pattern_key)
-        try:
-            future = station.trigger_future(SOURCE, pattern_set=chosen.name if chosen else None, min_score=min_score)
-        except StationError as exc:
-            raise HTTPException(404, str(exc)) from None
-        if future is None:
-            if station.stopped:
-                raise HTTPException(503, "the station is stopped")
-            raise HTTPException(409, "a cycle is still running; the trigger was refused and counted")
-        result = await asyncio.wrap_future(future)
+        outcome = actions.inspect(request_actor(actions, request), SOURCE,
+                                  pattern_set=chosen.name if chosen else None, min_score=min_score)
+        if not outcome.ok:
+            raise refusal(outcome)
+        result = await asyncio.wrap_future(outcome.value)
         latest[:] = []  # the station's newest cycle is the newest image now
         return await answer(result, return_options)
 

@@ -1,13 +1,16 @@
-"""What the line integration runs for one station: metrics, PLC outputs, API and metrics servers.
+"""What the line integration runs for one station: metrics, PLC outputs, API and metrics servers,
+the plant's results (outbox + PostgreSQL / MQTT senders).
 
 `serve` and the GUI use it the same way: build it on the station (settings checked, nothing
-listens yet), `station.start()`, then `start()`; `stop()` before the station stops. Each part
+listens yet; the plant outbox opens here, so every row recorded from the station's start on
+is queued), `station.start()`, then `start()`; `stop()` before the station stops. Each part
 is off unless the settings (or `serve --api/--metrics`) enable it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,18 +20,21 @@ from inspection_station.core.line.auth import (
     require_tls_off_loopback,
     require_tokens_off_loopback,
 )
-from inspection_station.core.settings.model import LineSettings
+from inspection_station.core.settings.model import LineSettings, PlantSettings
 
 if TYPE_CHECKING:
     import ssl
 
+    from inspection_station.core.actions import StationActions
     from inspection_station.core.line.metrics import StationMetrics
+    from inspection_station.core.line.plant.service import PlantService
     from inspection_station.core.line.plc_signals import OutputSpec, PlcSignals
     from inspection_station.core.line.server import ConnectionGate, HttpServer
     from inspection_station.core.line.uploads import UploadLane
     from inspection_station.core.station import Station
 
 Bind = tuple[str, int]
+Report = Callable[[str], None]
 log = logging.getLogger(__name__)
 
 
@@ -55,9 +61,19 @@ class LineServices:
         metrics_bind: Bind | None = None,
         tls_certificate: str | None = None,
         tls_key: str | None = None,
+        actions: StationActions | None = None,
+        plant: PlantSettings | None = None,
+        on_problem: Report | None = None,
+        on_notice: Report | None = None,
     ) -> None:
-        """Checks the settings (ConfigError, located) and hooks the metrics in; opens nothing."""
+        """Checks the settings (ConfigError, located) and hooks the metrics in; opens no socket.
+
+        `actions`: the station's actions (what the API's state-changing routes call); made
+        for the station's own settings file when not given. `plant`: the `[plant]` settings
+        (default: the station's); `on_problem` / `on_notice` get what the plant senders say
+        later (a receiver down, back, rows lost), from their threads."""
         self.station = station
+        self._actions = actions
         self.line = line
         self.api_bind = api_bind or ((line.api_host, line.api_port) if line.api_enabled else None)
         self.metrics_bind = metrics_bind or (
@@ -108,11 +124,24 @@ class LineServices:
         self.uploads: UploadLane | None = None
         self.gate: ConnectionGate | None = None
         self.api_app = None
+        self.plant: PlantService | None = None
+        plant = station.settings.plant if plant is None else plant
+        if plant.database_url or plant.mqtt_url:
+            from inspection_station.core.line.plant.service import PlantCollector, PlantService
+
+            name = station.settings.station.name
+            self.plant = PlantService(plant, name, states=lambda: dict(station.states),
+                                      on_problem=on_problem, on_notice=on_notice).open()
+            station.add_listener(self.plant)
+            if self.metrics is not None:
+                self.metrics.registry.register(PlantCollector(name, self.plant))
 
     def start(self) -> list[str]:
         """After `station.start()`: PLC outputs on the camera, then the servers; what runs, one line each."""
         said: list[str] = []
         try:
+            if self.plant is not None:
+                said += self.plant.start()
             if self.outputs:
                 from inspection_station.core.line.plc_signals import PlcSignals
 
@@ -159,8 +188,8 @@ class LineServices:
                 on_result=self.metrics.upload_finished if self.metrics is not None else None,
             )
             self.station.add_listener(self.uploads)
-            app = create_app(self.station, tokens=self.tokens, metrics=self.metrics, line=line,
-                             uploads=self.uploads, transport=self.transport)
+            app = create_app(self.station, actions=self.actions, tokens=self.tokens, metrics=self.metrics,
+                             line=line, uploads=self.uploads, transport=self.transport)
             self.api_app = app  # the request guard in front of the API (its counts, for tests)
             self.api = HttpServer(app, *self.api_bind, name="http-api", gate=self.gate, limits=limits,
                                   tls=self.tls).start()
@@ -176,6 +205,14 @@ class LineServices:
             said.append(f"metrics: {self.metrics_server.url}/metrics")
         return said
 
+    @property
+    def actions(self) -> StationActions:
+        if self._actions is None:
+            from inspection_station.core.actions import StationActions
+
+            self._actions = StationActions.for_station(self.station, None)
+        return self._actions
+
     def stop(self) -> None:
         for server in (self.api, self.metrics_server):
             if server is not None:
@@ -190,3 +227,7 @@ class LineServices:
             self.plc = None
         if self.metrics is not None:
             self.station.remove_listener(self.metrics)
+        if self.plant is not None:
+            self.station.remove_listener(self.plant)
+            self.plant.stop()
+            self.plant = None

@@ -43,6 +43,7 @@ from inspection_station.core.results.csv_log import (
     log_files_for_day,
     read_log,
 )
+from inspection_station.core.results.row_taps import row_written
 from inspection_station.core.results.statistics import Statistics, StatisticsSnapshot
 from inspection_station.core.settings.model import ResultsSettings, resolve_results_dirs
 
@@ -165,6 +166,7 @@ class ResultsRecorder:
         self.log.write(cycle_row(result, self.station), cycle_date(result.timestamp), if_refused=as_error)
         if refused:
             result = refused[0]
+        row_written(self.station, cycle_row(result, self.station))  # the plant outbox: the row the CSV keeps
         elapsed = (time.perf_counter() - start) * 1000
         result = dataclasses.replace(result, times=dataclasses.replace(result.times, log_ms=elapsed))
         if count:
@@ -223,6 +225,7 @@ class ResultsRecorder:
             note=note,
         )
         self.log.write(row, cycle_date(now))
+        row_written(self.station, row)
         self.statistics.add_overrule(str(verdict))
         return Overrule(row_id, cycle_id, verdict, note, now, review)
 

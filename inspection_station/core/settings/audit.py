@@ -28,7 +28,7 @@ import hashlib
 import json
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -85,6 +85,9 @@ class Actor:
     user: str
     role: str
     station: str
+    # how they reached the station: "gui" (a person at the screen), "api" (a token), "cli"
+    # (the OS account); not written to the line — the user name says it ("api:mes", "os:root")
+    route: str = field(default="", compare=False)
 
     @property
     def who(self) -> str:

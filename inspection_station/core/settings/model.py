@@ -165,6 +165,8 @@ class AccessSettings:
     patterns_role: str = _choice("engineer", *ROLE_CHOICES)
     product_switch_role: str = _choice("operator", *ROLE_CHOICES)  # operator: anyone, audited
     reset_shift_role: str = _choice("engineer", *ROLE_CHOICES)
+    overrule_role: str = _choice("operator", *ROLE_CHOICES)  # "wrong verdict": anyone, audited
+    hold_role: str = _choice("engineer", *ROLE_CHOICES)  # put the station on hold (triggers refused)
     idle_lock_s: float = _ranged(300.0, 10.0, 86_400.0)  # an engineer session locks after this
     max_failed_logins: int = _ranged(5, 1, 100)  # then the account is locked until an admin unlocks
     login_delay_s: float = _ranged(1.0, 0.0, 60.0)  # wait after a failure, doubling per failure
@@ -214,6 +216,9 @@ class LineSettings:
     # sha256 hex digests of the accepted bearer tokens (`inspection-station serve --new-token`),
     # plain or named: "mes=<digest>" (the name is the actor in the audit trail)
     api_token_sha256: list[str] = field(default_factory=list)
+    # the role a request acts with (the token's name is the audit's actor): product switch etc.
+    # are checked against [access] like a person's; raise it to let the API do more
+    api_role: str = _choice("operator", *ROLE_CHOICES)
     max_upload_mb: float = _ranged(40.0, 0.1, 1000.0)  # image upload body limit (POST /inspect/image)
     max_json_mb: float = _ranged(8.0, 0.01, 100.0)  # JSON body limit (POST /check, PUT /product)
     # The server's bounds (core/line/server.py): connections, requests, and how long a client
@@ -240,6 +245,32 @@ class LineSettings:
 
 
 @dataclass(frozen=True)
+class PlantSettings:
+    """Plant-wide results (core/line/plant/): every row to the plant's PostgreSQL and MQTT
+    broker through a local outbox. Off while both URLs are empty. Passwords are never here:
+    environment or a user-only credentials file (docs/plant_results.md)."""
+
+    database_url: str = ""  # postgresql://USER@HOST[:PORT]/DB[?sslmode=verify-full&sslrootcert=F]
+    mqtt_url: str = ""  # mqtt://[USER@]HOST[:1883] or mqtts://[USER@]HOST[:8883]
+    line: str = "line-1"  # the production line: MQTT topic <prefix>/<line>/<station>/..., a database column
+    mqtt_prefix: str = "inspection"
+    mqtt_ca_file: str = ""  # mqtts: the CA that signed the broker's certificate ("" = the system's)
+    mqtt_client_cert: str = ""  # mqtts with client certificates (PEM), else ""
+    mqtt_client_key: str = ""
+    credentials_file: str = ""  # "" = <user config>/plant_credentials.toml when it exists
+    image_base_url: str = ""  # e.g. "http://10.0.3.7:8080": rows get <base>/results/<cycle id>/image
+    outbox_dir: str = ""  # "" = <user data>/outbox
+    outbox_max_rows: int = _ranged(200_000, 10, 100_000_000)  # beyond: the oldest rows dropped, counted
+    outbox_max_age_h: float = _ranged(168.0, 0.01, 87_600.0)  # older rows dropped, counted
+    low_buffer_fraction: float = _ranged(0.8, 0.01, 1.0)  # LOW BUFFER from this share of either bound
+    batch_rows: int = _ranged(100, 1, 10_000)  # rows per database transaction / MQTT burst
+    retry_min_s: float = _ranged(0.5, 0.05, 600.0)  # reconnect back-off, doubling up to retry_max_s
+    retry_max_s: float = _ranged(30.0, 0.1, 3600.0)
+    connect_timeout_s: float = _ranged(5.0, 0.5, 120.0)
+    shifts: list[str] = field(default_factory=lambda: ["06:00", "14:00", "22:00"])  # starts, for `plant report`
+
+
+@dataclass(frozen=True)
 class Settings:
     camera: CameraSettings = field(default_factory=CameraSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
@@ -251,6 +282,7 @@ class Settings:
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     line: LineSettings = field(default_factory=LineSettings)
+    plant: PlantSettings = field(default_factory=PlantSettings)
 
     def replace(self, section: str, **changes) -> Settings:
         """A copy with some keys of one section changed (values validated)."""
@@ -377,7 +409,12 @@ def _apply(values: dict[str, dict], data: Mapping, origin: str, problems: list[s
 
 
 # Variables with our prefix that are not settings (read elsewhere, never warned about).
-NON_SETTING_ENV = frozenset({"INSPECTION_STATION_BUNDLE_ROOT"})
+NON_SETTING_ENV = frozenset({
+    "INSPECTION_STATION_BUNDLE_ROOT",
+    # the plant's secrets come from the environment, never from a settings file
+    "INSPECTION_STATION_PLANT_DATABASE_PASSWORD",
+    "INSPECTION_STATION_PLANT_MQTT_PASSWORD",
+})
 
 
 def _env_table(env: Mapping[str, str], problems: list[str] | None = None) -> dict[str, dict[str, str]]:

@@ -12,8 +12,10 @@ import getpass
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from inspection_station.core.errors import StationError
 from inspection_station.core.settings.accounts import (
@@ -35,14 +37,20 @@ ACTION_KEYS = {
     "patterns": "patterns_role",
     "product_switch": "product_switch_role",
     "reset_shift": "reset_shift_role",
+    "overrule": "overrule_role",
+    "hold": "hold_role",
 }
 ACTION_TEXT = {
     "settings": "change the station settings",
     "patterns": "edit patterns",
     "product_switch": "switch the product",
     "reset_shift": "reset the shift statistics",
+    "overrule": "correct a verdict",
+    "hold": "put the station on hold",
+    "quit": "quit the station",
     "users": "manage user accounts",
 }
+SYSTEM_ROLE = "system"  # the command line (the OS account that may edit the files anyway)
 
 
 class PermissionDenied(StationError):
@@ -51,9 +59,31 @@ class PermissionDenied(StationError):
 
 @dataclass(frozen=True)
 class Session:
+    """A signed-in person. `id` is new per sign-in: questions and drafts are bound to it."""
+
     user: str
     role: str
     started: float  # clock() at login
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+class SessionHolder(Protocol):
+    """Where the signed-in session lives: the station's state (core/state.py) or, without a
+    station (CLI, tools), a plain slot."""
+
+    @property
+    def session(self) -> Session | None: ...
+
+    def set_session(self, session: Session | None, reason: str) -> Session | None: ...
+
+
+class _SessionSlot:
+    def __init__(self) -> None:
+        self.session: Session | None = None
+
+    def set_session(self, session: Session | None, reason: str) -> Session | None:
+        old, self.session = self.session, session
+        return old
 
 
 def cli_actor(station: str) -> Actor:
@@ -62,7 +92,7 @@ def cli_actor(station: str) -> Actor:
         name = getpass.getuser()
     except (KeyError, OSError):  # no user name in the environment
         name = "unknown"
-    return Actor(f"os:{name}", "system", station)
+    return Actor(f"os:{name}", SYSTEM_ROLE, station, route="cli")
 
 
 class AccessControl:
@@ -76,6 +106,7 @@ class AccessControl:
         station: str,
         *,
         clock: Callable[[], float] = time.monotonic,
+        holder: SessionHolder | None = None,
     ) -> None:
         self.store = store
         self.store.audit_path = audit.path  # its user lines prove accounts exist (fail closed)
@@ -83,9 +114,24 @@ class AccessControl:
         self.station = station
         self._clock = clock
         self._lock = threading.Lock()
-        self.session: Session | None = None
+        self._holder: SessionHolder = holder or _SessionSlot()
+        # (action, user name, actor) after an account change is audited: the station's event
+        self.on_user_change: Callable[[str, str, Actor], None] | None = None
         self._last_activity = clock()
         self.apply_settings(settings)
+
+    @property
+    def session(self) -> Session | None:
+        return self._holder.session
+
+    def bind_holder(self, holder: SessionHolder) -> None:
+        """Keep the session in `holder` from now on (the station's state); a session already
+        signed in moves there."""
+        if holder is self._holder:
+            return
+        current, self._holder = self._holder.session, holder
+        if current is not None and holder.session is None:
+            holder.set_session(current, "signed in")
 
     def apply_settings(self, settings: AccessSettings, station: str | None = None) -> None:
         self.settings = settings
@@ -105,6 +151,8 @@ class AccessControl:
     def needed_role(self, action: str) -> str:
         if action == "users":
             return "admin"
+        if action == "quit":
+            return "engineer"
         try:
             return getattr(self.settings, ACTION_KEYS[action])
         except KeyError:
@@ -116,6 +164,26 @@ class AccessControl:
             return True
         session = self.session  # an unreadable store locks even a session signed in before
         return session is not None and role_allows(session.role, needed) and not self.store.problem()
+
+    def permits(self, actor: Actor, action: str) -> bool:
+        """May `actor` (any route: the GUI's session, an API token, the command line) do it?
+        A person's role comes from the accounts store: an unreadable store locks them out."""
+        needed = self.needed_role(action)
+        if needed == "operator" or actor.role == SYSTEM_ROLE:
+            return True
+        if actor.route not in ("api", "cli") and self.store.problem():
+            return False
+        try:
+            return role_allows(actor.role, needed)
+        except AccountError:  # an actor without a known role: refused
+            return False
+
+    def refusal(self, actor: Actor, action: str) -> str:
+        """The sentence for a refused `actor`."""
+        who = f"{actor.user} ({actor.role})" if actor.user != NOBODY else "nobody signed in"
+        if actor.route not in ("api", "cli"):
+            who = self.store.problem() or who
+        return f"to {ACTION_TEXT.get(action, action)} the role {self.needed_role(action)} is needed; {who}"
 
     def is_signed_in_as(self, role: str) -> bool:
         """Someone with at least `role` is signed in (no anonymous operator counts)."""
@@ -162,14 +230,15 @@ class AccessControl:
         # the line first: a login the audit trail cannot record does not happen (AuditError)
         self.audit.record("login", user.name, None, user.role, action="login",
                           actor=Actor(user.name, user.role, self.station))
+        session = Session(user.name, user.role, self._clock())
         with self._lock:
-            self.session = Session(user.name, user.role, self._clock())
             self._last_activity = self._clock()
-        return self.session
+        self._holder.set_session(session, "signed in")
+        return session
 
     def logout(self, reason: str = "signed out") -> bool:
         with self._lock:
-            session, self.session = self.session, None
+            session = self._holder.set_session(None, reason)
         if session is None:
             return False
         self.audit.record("login", session.user, None, reason, action="logout",
@@ -194,29 +263,6 @@ class AccessControl:
     def record(self, kind: str, target: str, old=None, new=None, *, action: str = "change") -> None:
         self.audit.record(kind, target, old, new, action=action, actor=self.actor)
 
-    def switch_product(self, station, name: str) -> None:
-        """Select pattern set `name` on `station` (a Station), audited with who did it."""
-        self.require("product_switch")
-        current = station.active_pattern_set
-        old = current.name if current is not None else None
-        station.select_pattern_set(name)
-        self.record("product", "patterns.active", old, name, action="switch")
-
-    def reset_shift(self, statistics, reset: Callable[[], object] | None = None) -> bool:
-        """Start the shift statistics over (a Statistics), audited with the counts dropped.
-
-        `reset` does the resetting when a view holds more than the core numbers (or asks
-        first); when it returns False nothing was reset and nothing is audited."""
-        self.require("reset_shift")
-        snapshot = statistics.snapshot()
-        if (reset or statistics.reset)() is False:
-            return False
-        self.record("shift", "statistics", dict(snapshot.counts), {}, action="reset")
-        return True
-
-    def record_overrule(self, cycle_id: str, old_verdict: str, new_verdict: str) -> None:
-        self.record("overrule", cycle_id, old_verdict, new_verdict, action="overrule")
-
     # --- accounts (admin) -------------------------------------------------------------------
 
     def create_first_admin(self, name: str, password: str, confirm: str) -> User:
@@ -226,48 +272,69 @@ class AccessControl:
         if password != confirm:
             raise AccountError("the two passwords differ")
         user = self.store.add(name, "admin", password)
-        self.audit.record("user", user.name, None, {"role": "admin"}, action="create",
-                          actor=Actor("(first run)", "system", self.station))
+        self._record_user(user.name, None, {"role": "admin"}, "create", Actor("(first run)", "system", self.station))
         return user
 
-    def add_user(self, name: str, role: str, password: str, confirm: str | None = None) -> User:
-        self.require("users")
+    def _record_user(self, name: str, old, new, action: str, actor: Actor) -> None:
+        """The audit line of an account change, then whoever listens (the station's event)."""
+        self.audit.record("user", name, old, new, action=action, actor=actor)
+        if self.on_user_change is not None:
+            self.on_user_change(action, name, actor)
+
+    def _admin(self, actor: Actor | None) -> Actor:
+        """Who does a user change: `actor` (checked: admin, or the command line) or the session."""
+        if actor is None:
+            self.require("users")
+            return self.actor
+        if not self.permits(actor, "users"):
+            raise PermissionDenied(self.refusal(actor, "users"))
+        return actor
+
+    def add_user(self, name: str, role: str, password: str, confirm: str | None = None, *,
+                 actor: Actor | None = None) -> User:
+        who = self._admin(actor)
         if confirm is not None and password != confirm:
             raise AccountError("the two passwords differ")
         user = self.store.add(name, role, password)
-        self.record("user", user.name, None, {"role": role}, action="create")
+        self._record_user(user.name, None, {"role": role}, "create", who)
         return user
 
-    def set_password(self, name: str, password: str, confirm: str | None = None) -> User:
+    def set_password(self, name: str, password: str, confirm: str | None = None, *,
+                     actor: Actor | None = None) -> User:
         """An admin sets anyone's password; everyone may change their own."""
-        if self.session is None or self.session.user != name:
-            self.require("users")
+        me = actor.user if actor is not None else (self.session.user if self.session else None)
+        who = (actor or self.actor) if me == name else self._admin(actor)
         if confirm is not None and password != confirm:
             raise AccountError("the two passwords differ")
         user = self.store.set_password(name, password)
-        self.record("user", name, HIDDEN, HIDDEN, action="password")
+        self._record_user(name, HIDDEN, HIDDEN, "password", who)
         return user
 
-    def set_role(self, name: str, role: str) -> User:
-        self.require("users")
-        if self.session is not None and self.session.user == name and role != self.session.role:
-            raise AccountError("you cannot change the role of the account you are signed in with")
+    def _me(self, actor: Actor | None) -> str | None:
+        if actor is not None:
+            return actor.user
+        return self.session.user if self.session is not None else None
+
+    def set_role(self, name: str, role: str, *, actor: Actor | None = None) -> User:
+        who = self._admin(actor)
         before = self.store.get(name)
+        if self._me(actor) == name and before is not None and role != before.role:
+            raise AccountError("you cannot change the role of the account you are signed in with")
         user = self.store.set_role(name, role)
-        self.record("user", name, {"role": before.role if before else None}, {"role": role}, action="role")
+        self._record_user(name, {"role": before.role if before else None}, {"role": role}, "role", who)
         return user
 
-    def unlock_user(self, name: str) -> User:
-        self.require("users")
+    def unlock_user(self, name: str, *, actor: Actor | None = None) -> User:
+        who = self._admin(actor)
         before = self.store.get(name)
         user = self.store.unlock(name)
-        self.record("user", name, {"locked": bool(before and before.locked)}, {"locked": False}, action="unlock")
+        self._record_user(name, {"locked": bool(before and before.locked)}, {"locked": False}, "unlock", who)
         return user
 
-    def remove_user(self, name: str) -> User:
-        self.require("users")
-        if self.session is not None and self.session.user == name:
+    def remove_user(self, name: str, *, actor: Actor | None = None) -> User:
+        who = self._admin(actor)
+        if self._me(actor) == name:
             raise AccountError("you cannot remove the account you are signed in with")
         user = self.store.remove(name)
-        self.record("user", name, {"role": user.role}, None, action="remove")
+        self._record_user(name, {"role": user.role}, None, "remove", who)
         return user

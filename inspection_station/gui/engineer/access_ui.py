@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 
 from inspection_station.core.errors import StationError
@@ -28,10 +28,11 @@ log = logging.getLogger(__name__)
 _INPUT_EVENTS = (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel)
 
 
-def station_access(settings: Settings) -> AccessControl:
-    """The station's AccessControl on the per-station account store and audit trail; an older
-    station's single engineer password becomes the account `engineer` (same hash)."""
-    control = AccessControl(AccountStore(), AuditLog(), settings.access, settings.station.name)
+def station_access(settings: Settings, holder=None) -> AccessControl:
+    """The station's AccessControl on the per-station account store and audit trail, keeping
+    its session in `holder` (the station's state); an older station's single engineer password
+    becomes the account `engineer` (same hash)."""
+    control = AccessControl(AccountStore(), AuditLog(), settings.access, settings.station.name, holder=holder)
     try:
         control.migrate_legacy_password(settings.station.engineer_password_hash)
     except StationError as exc:  # a damaged store: sign-in will say so; the station still runs
@@ -93,7 +94,9 @@ class AccessUi(QObject):
         if not modal:
             self.first_admin_dialog = dialog
             dialog.finished.connect(lambda _code: self.changed.emit())
-            dialog.open()
+            # not modal: INSPECT, the pedal and the window's own close keep working meanwhile
+            dialog.setWindowModality(Qt.WindowModality.NonModal)
+            dialog.show()
             return False
         created = self.run_dialog(dialog) == QDialog.DialogCode.Accepted
         self.changed.emit()
@@ -135,6 +138,19 @@ class AccessUi(QObject):
         if event.type() in _INPUT_EVENTS:
             self.control.touch()
         return False
+
+    def offer_drafts(self, parent: QWidget | None, drafts) -> bool:
+        """Edits kept when this user was signed out: restore them (True) or discard them (False)."""
+        listing = "\n".join(f"• {d.describe()}" for d in drafts)
+        box = QMessageBox(QMessageBox.Icon.Question, "Unsaved changes kept",
+                          f"These changes were not applied when you were signed out:\n\n{listing}\n\n"
+                          "Restore them into the settings (you still decide to Apply or Save), or discard them?",
+                          QMessageBox.StandardButton.NoButton, parent)
+        restore = box.addButton("&Restore", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("&Discard them", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(restore)
+        self.run_dialog(box)
+        return box.clickedButton() is restore
 
     # --- seams (tests drive dialogs without a nested event loop) ------------------------------
 

@@ -10,6 +10,7 @@ column (library_panel.py), the canvas (slot_canvas.py with slot_rois.py), the sl
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -86,15 +87,19 @@ class PatternEditor(QWidget):
         audit: AuditLog | None = None,
         class_names: Iterable[str] = (),
         history=None,
+        library_factory: Callable[[Path], object] | None = None,
     ) -> None:
+        """`library_factory(folder)`: the pattern library's file operations (the station's
+        actions, core/actions.py); default: audited as `audit`'s actor."""
         super().__init__(parent)
         self.station = station
         self._image_loaded.connect(self._on_image_loaded)
         self.audit = audit or AuditLog()
         self.class_names = list(class_names)
         self._history = history  # CycleResults to teach from; None = station.recent_results
+        self._library_factory = library_factory or (lambda folder: AuditedLibrary(folder, self.audit))
         self.folder = lib.library_folder(Path(patterns_path))
-        self.library = AuditedLibrary(self.folder, self.audit)
+        self.library = self._library_factory(self.folder)
         self.files: dict[str, Path] = {}
         self.draft: PatternDraft | None = None
         self.variant: str | None = None
@@ -257,8 +262,33 @@ class PatternEditor(QWidget):
 
     def set_patterns_path(self, patterns_path: Path) -> None:
         self.folder = lib.library_folder(Path(patterns_path))
-        self.library = AuditedLibrary(self.folder, self.audit)
+        self.library = self._library_factory(self.folder)
         self.reload_library()
+
+    def restore_draft(self, path: Path) -> bool:
+        """Open a pattern set kept as a draft (core/settings/drafts.py) as unsaved edits of the
+        set of that name: nothing is saved until the engineer saves."""
+        from inspection_station.core.patterns.draft import PatternDraft
+        from inspection_station.core.patterns.yaml_io import load_pattern_set
+
+        try:
+            kept = load_pattern_set(path, self.num_classes)
+        except StationError as exc:
+            self._say(f"The kept draft {path.name} could not be read: {exc}", ok=False)
+            return False
+        name = Path(path).stem
+        if name not in self.files:
+            self._say(f"The kept draft of {name} has no pattern file any more; not restored", ok=False)
+            return False
+        self.open_set(name)
+        if self.draft is None:
+            return False
+        self.draft = PatternDraft(dataclasses.replace(kept, name=self.draft.saved.name, path=self.draft.saved.path),
+                                  saved=self.draft.saved)
+        self._show_variants()
+        self._validate()
+        self._say(f"Restored the unsaved edits of {name}: check, then Save")
+        return True
 
     # --- library ------------------------------------------------------------------------------
 

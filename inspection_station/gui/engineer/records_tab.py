@@ -14,6 +14,8 @@ ACCESS_FIELDS = [
     F("patterns_role", "Pattern editing needs"),
     F("product_switch_role", "Product switch needs", tooltip="operator = anyone at the station (audited)"),
     F("reset_shift_role", "Reset shift needs"),
+    F("overrule_role", "Wrong verdict needs", tooltip="operator = anyone at the station (audited)"),
+    F("hold_role", "Hold (refuse triggers) needs"),
     F("idle_lock_s", "Sign out after idle", suffix=" s", decimals=0),
     F("max_failed_logins", "Lock an account after failed logins"),
     F("login_delay_s", "Wait after a failed login", suffix=" s", decimals=1, tooltip="doubles per further failure"),

@@ -1,15 +1,19 @@
 """The engineer settings dialog: camera, model, patterns, results and station tabs.
 
 Applying builds a new `Settings` and checks it (field named on refusal); saving,
-auditing, applying and reverting a failed model are core's `SettingsStore`. The station
-reconfigures the camera and loads a new model off the GUI thread; this dialog only shows
-the outcome and the states the station reports. Its parts are widgets of one job each:
+auditing, applying and reverting a failed model are the station's action
+(`StationActions.apply_settings`): only the keys changed here are applied, so a product
+switched on the screen meanwhile stays. The station reconfigures the camera and loads a new
+model off the GUI thread; this dialog only shows the outcome and the states the station
+reports. Closing with unsaved edits asks; the idle sign-out keeps them as a draft. Its parts are widgets of one job each:
 settings_form (generated fields), device_picker, provider_list, class_table, and the
 pattern editor in its own window (pattern_editor_window).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal, Slot
@@ -21,6 +25,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QTabWidget,
@@ -28,13 +33,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from inspection_station.core.actions import StationActions
 from inspection_station.core.errors import ConfigError, StationError
 from inspection_station.core.settings import model as config
-from inspection_station.core.settings.audit import AuditLog
 from inspection_station.core.settings.checks import check_settings
+from inspection_station.core.settings.drafts import DraftStore
 from inspection_station.core.settings.model import Settings
-from inspection_station.core.settings.session import AccessControl
-from inspection_station.core.settings.store import SettingsStore
+from inspection_station.core.state import settings_keys_changed
 from inspection_station.gui import theme
 from inspection_station.gui.engineer.class_table import ClassTable
 from inspection_station.gui.engineer.device_picker import DevicePicker
@@ -52,10 +57,11 @@ from inspection_station.gui.engineer.settings_fields import (
     specs_for,
 )
 from inspection_station.gui.engineer.settings_form import SectionForm
-from inspection_station.gui.engineer.unlock_dialog import ChangePasswordDialog
 from inspection_station.gui.screen_fit import fit_to_screen
 from inspection_station.gui.station_protocol import StationView, model_class_names
 from inspection_station.gui.theme import ERROR_STYLE, OK_STYLE
+
+log = logging.getLogger(__name__)
 
 
 class SettingsInputError(StationError):
@@ -81,6 +87,7 @@ class SettingsDialog(QDialog):
     """
 
     settings_applied = Signal(object)  # the new Settings, after saving and applying
+    _report = Signal(bool, str)  # a load's final word (from the loader thread)
 
     def __init__(
         self,
@@ -88,33 +95,36 @@ class SettingsDialog(QDialog):
         station: StationView | None = None,
         parent: QWidget | None = None,
         *,
+        actions: StationActions | None = None,
         settings_path: str | Path | None = None,
-        audit: AuditLog | None = None,
         bridge=None,
         history=None,
-        access: AccessControl | None = None,
+        base: Settings | None = None,
     ) -> None:
+        """`settings`: what the form shows (a restored draft may differ from what runs);
+        `base`: what the edits are relative to (default: `settings`). Without `actions` (tools,
+        tests) the dialog acts on the files alone, saving to `settings_path`."""
         super().__init__(parent)
         self.setObjectName("engineer_dialog")  # theme.py: compact desk-sized controls
         self.setWindowTitle("Station settings (engineer)")
         self.settings = settings
+        self.base = base if base is not None else settings
         self.station = station
-        self.settings_path = Path(settings_path) if settings_path else config.user_config_path()
-        self.access = access  # who is signed in: the audit names them; None = legacy single password
-        if audit is None and access is not None:
-            audit = access.audit.as_actor(access.actor)
-        self.audit = audit or AuditLog(who=f"engineer@{settings.station.name}")
-        # save -> audit -> apply -> revert is core's use case; this dialog only shows it
-        self.store = SettingsStore(settings, self.settings_path, self.audit, station)
+        if actions is None:
+            actions = StationActions.offline(self.base, settings_path)
+        self.actions = actions
+        self.settings_path = actions.store.path
+        self.access = actions.access  # who is signed in: the audit names them
         self.forms: list[SectionForm] = []
+        self._report.connect(self._show_report)
 
         self.tabs = QTabWidget(self)
         self.tabs.addTab(_scroll(self._camera_tab()), "Camera")
         self.tabs.addTab(_scroll(self._model_tab()), "Model")
         self.tabs.addTab(_scroll(self._patterns_tab(history)), "Patterns")
-        if access is not None and not access.allowed("patterns"):
+        if not self.access.allowed("patterns"):
             self.tabs.setTabEnabled(self.tabs.count() - 1, False)
-            self.tabs.setTabToolTip(self.tabs.count() - 1, f"needs the role {access.needed_role('patterns')}")
+            self.tabs.setTabToolTip(self.tabs.count() - 1, f"needs the role {self.access.needed_role('patterns')}")
         self.tabs.addTab(_scroll(self._results_tab()), "Results")
         self.tabs.addTab(_scroll(self._station_tab()), "Station")
         self.tabs.addTab(_scroll(records_tab(self)), "Access and records")
@@ -221,9 +231,11 @@ class SettingsDialog(QDialog):
             config.resolve_patterns_path(self.settings.patterns),
             self.station,
             page,
-            audit=self.audit,
+            audit=self.access.audit,
             class_names=self._class_names(),
             history=history,
+            # each file operation an action: role-checked, audited as whoever is signed in then
+            library_factory=self.actions.library,
         )
         self.pattern_editor.saved.connect(self._pattern_saved)
         self.pattern_editor.library_changed.connect(self._fill_active_choices)
@@ -264,8 +276,7 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(page)
         exclude = {"name", "engineer_password_hash"}
         layout.addWidget(self._form("station", specs_for(self.settings.station, STATION_FIELDS, exclude=exclude)))
-        self.change_password_button = QPushButton(
-            "Change my password…" if self.access is not None else "Change engineer password…", page)
+        self.change_password_button = QPushButton("Change my password…", page)
         self.change_password_button.clicked.connect(self.change_password)
         layout.addWidget(self.change_password_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addStretch(1)
@@ -310,23 +321,23 @@ class SettingsDialog(QDialog):
         if state == "error":
             self.model_state.setStyleSheet(ERROR_STYLE)
             self.model_state.setText(f"The new model failed to load; the previous model stays in use. {reason}")
-            self.message.setStyleSheet(ERROR_STYLE)
-            self.message.setText(f"Model not changed: {reason}{self._revert_model()}")
         else:
-            if state == "ready":
-                self.store.model_loaded()
             self.model_state.setStyleSheet(OK_STYLE if state == "ready" else "")
             self.model_state.setText(f"{state}: {reason}" if reason else state)
         self._show_provider()
 
-    def _revert_model(self) -> str:
-        """After a failed load: the store saves the model settings still running."""
-        before = self.store.settings
-        note = self.store.model_failed()
-        if self.store.settings is not before:
-            self.settings = self.store.settings
-            self.settings_applied.emit(self.settings)
-        return note
+    @Slot(bool, str)
+    def _show_report(self, ok: bool, message: str) -> None:
+        """The final word of an Apply (after the model load), decided in core. A failed model was
+        put back in the settings in force: the form follows them (the engineer's other edits stay)."""
+        self.message.setStyleSheet(OK_STYLE if ok else ERROR_STYLE)
+        self.message.setText(message)
+        running = self.actions.state.settings
+        if not ok and running.model != self.base.model:
+            self.base = dataclasses.replace(self.base, model=running.model)
+            self.settings = dataclasses.replace(self.settings, model=running.model)
+            self.model_form.set_values(running.model)
+            self.settings_applied.emit(running)
 
     # --- building, checking, applying --------------------------------------------------------
 
@@ -398,33 +409,50 @@ class SettingsDialog(QDialog):
             self.tabs.setCurrentIndex(self._tab_index_of(widget))
             widget.setFocus()
 
+    def changes(self) -> tuple[str, ...]:
+        """The "section.key"s the form changes against what it started from (raises
+        SettingsInputError for a value the form cannot even hold)."""
+        return settings_keys_changed(self.base, self.build_settings())
+
+    def has_unsaved_changes(self) -> bool:
+        try:
+            pending = bool(self.changes())
+        except SettingsInputError:
+            pending = True  # a bad value typed and not applied is an unsaved edit too
+        draft = getattr(self.pattern_editor, "draft", None)
+        return pending or bool(draft is not None and draft.dirty)
+
     @Slot()
     def apply(self) -> bool:
-        """Check, save, audit and apply; False (with the field named) when refused."""
+        """Check, save, audit and apply (the station's action); False (with the field named) when refused."""
         try:
             new = self.build_settings()
         except SettingsInputError as exc:
             self._refuse(exc)
             return False
-        if new == self.settings:
-            self.message.setStyleSheet("")
-            self.message.setText("No changes to apply.")
-            return True
-        old = self.settings
+        old = self.base
         if self.station is not None and new.model != old.model:
             self.model_state.setStyleSheet("")
             self.model_state.setText("loading the new model …")
-        outcome = self.store.apply(new)
+        outcome = self.actions.apply_settings(self.actions.gui_actor(), new, base=old)
         self.message.setStyleSheet(OK_STYLE if outcome.ok else ERROR_STYLE)
         self.message.setText(outcome.message)
-        if outcome.settings is old:  # nothing saved: the form keeps the engineer's edits
+        if not outcome.ok:  # nothing saved: the form keeps the engineer's edits
+            detail = outcome.value
+            widget = self._widget_of(detail.section, detail.key) if hasattr(detail, "section") else None
+            if widget is not None:
+                self.tabs.setCurrentIndex(self._tab_index_of(widget))
+                widget.setFocus()
             return False
-        self.settings = outcome.settings
-        if new.patterns != old.patterns:
+        future = outcome.value
+        if future is not None:
+            future.add_done_callback(lambda f: self._report.emit(f.result().ok, f.result().message))
+        self.base = self.settings = self.actions.state.settings
+        if new.patterns.path != old.patterns.path:
             self.pattern_editor.set_patterns_path(config.resolve_patterns_path(new.patterns))
         self.pattern_editor.set_class_names(self._class_names())
-        self.settings_applied.emit(new)
-        return outcome.ok
+        self.settings_applied.emit(self.settings)
+        return True
 
     def _ok(self) -> None:
         if self.apply():
@@ -432,32 +460,103 @@ class SettingsDialog(QDialog):
 
     @Slot()
     def change_password(self) -> None:
-        if self.access is not None:  # accounts: the signed-in user's own password, in the store
-            own = ChangeOwnPasswordDialog(self.access, self)
-            if own.exec() == QDialog.DialogCode.Accepted:
-                self.message.setStyleSheet(OK_STYLE)
-                self.message.setText("Password changed.")
-            return
-        dialog = ChangePasswordDialog(self.settings, self)
-        if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.save_password(dialog.settings)
-
-    def save_password(self, with_new_hash: Settings) -> None:
-        """Store only the new hash (pending form edits are not applied by this)."""
-        outcome = self.store.save_password_hash(with_new_hash.station.engineer_password_hash)
-        self.message.setStyleSheet(OK_STYLE if outcome.ok else ERROR_STYLE)
-        self.message.setText(outcome.message)
-        if outcome.ok:
-            self.settings = outcome.settings
-            self.settings_applied.emit(outcome.settings)  # the window unlocks with the settings it holds
+        """The signed-in user's own password, in the accounts store."""
+        own = ChangeOwnPasswordDialog(self.access, self)
+        if own.exec() == QDialog.DialogCode.Accepted:
+            self.message.setStyleSheet(OK_STYLE)
+            self.message.setText("Password changed.")
 
     @Slot(str)
     def _pattern_saved(self, name: str) -> None:
-        # The station reloads its pattern library (unchanged settings) on its loader thread,
-        # after any model load; a file it cannot read comes back as a (patterns, error) state
-        # and on the error route.
-        if self.station is not None:
-            self.station.reload_patterns()
+        """The save was an action: the station reloads its pattern library by itself."""
+        self.message.setStyleSheet(OK_STYLE)
+        self.message.setText(f"Pattern set {name} saved; the station reloads its patterns.")
+
+    # --- closing: unsaved edits are never dropped silently ------------------------------------
+
+    def ask_unsaved(self) -> str:
+        """"save" | "discard" | "cancel" (tests replace it). Bound to the session that asked:
+        signing out meanwhile closes it as "cancel" (the idle sign-out then keeps a draft)."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved changes",
+                          "The settings or the pattern being edited have changes that are not applied.",
+                          QMessageBox.StandardButton.NoButton, self)
+        save = box.addButton("&Apply and close", QMessageBox.ButtonRole.AcceptRole)
+        discard = box.addButton("&Discard the changes", QMessageBox.ButtonRole.DestructiveRole)
+        cancel = box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(cancel)
+        box.setEscapeButton(cancel)
+        self.unsaved_box = box
+        box.exec()
+        clicked = box.clickedButton()
+        return "save" if clicked is save else "discard" if clicked is discard else "cancel"
+
+    def reject(self) -> None:
+        """Close / Escape / the window's close: ask first when anything is unsaved."""
+        if getattr(self, "_closing_quietly", False) or not self.has_unsaved_changes():
+            super().reject()
+            return
+        answer = self.ask_unsaved()
+        if answer == "discard":
+            super().reject()
+        elif answer == "save" and self.apply() and self._save_pattern_if_dirty():
+            self.accept()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt)
+        """The window manager's close asks like Close; the program's own close() (shutdown,
+        the idle sign-out after keeping a draft) does not."""
+        if event.spontaneous():
+            event.ignore()
+            self.reject()
+            return
+        self._closing_quietly = True
+        super().closeEvent(event)
+
+    def _save_pattern_if_dirty(self) -> bool:
+        draft = getattr(self.pattern_editor, "draft", None)
+        return draft is None or not draft.dirty or self.pattern_editor.save()
+
+    def keep_draft_and_close(self, user: str | None) -> list[Path]:
+        """The idle sign-out: no question to ask anybody; keep the unsaved edits as `user`'s draft
+        (restored or discarded at their next Settings) and close."""
+        kept: list[Path] = []
+        if user:
+            drafts = DraftStore(user)
+            try:
+                new = self.build_settings()
+            except SettingsInputError:
+                new = None  # a value the form cannot hold is not kept (it names no setting)
+            try:
+                if new is not None and (keys := settings_keys_changed(self.base, new)):
+                    kept.append(drafts.keep_settings({k: _value(new, k) for k in keys}))
+                draft = getattr(self.pattern_editor, "draft", None)
+                if draft is not None and draft.dirty:
+                    from inspection_station.core.patterns.yaml_io import pattern_set_to_yaml
+
+                    kept.append(drafts.keep_pattern_set(draft.current.name, pattern_set_to_yaml(draft.current)))
+            except OSError as exc:  # kept nowhere: say so in the log; the session is over regardless
+                log.error("unsaved edits of %s could not be kept as a draft: %s", user, exc)
+        self._closing_quietly = True
+        self.pattern_window.close()
+        super().reject()
+        return kept
+
+
+def _value(settings: Settings, key: str):
+    section, _, name = key.partition(".")
+    return getattr(getattr(settings, section), name)
+
+
+def restore_settings_draft(base: Settings, changes: dict) -> tuple[Settings, list[str]]:
+    """`base` with a draft's kept keys on top; keys that no longer exist or no longer fit are
+    named and left out (a draft never breaks the dialog)."""
+    restored, skipped = base, []
+    for key, value in changes.items():
+        section, _, name = str(key).partition(".")
+        try:
+            restored = restored.replace(section, **{name: value})
+        except (ConfigError, AttributeError, TypeError) as exc:
+            skipped.append(f"{key}: {exc}")
+    return restored, skipped
 
 
 def open_engineer_settings(
@@ -469,21 +568,51 @@ def open_engineer_settings(
     bridge=None,
     history=None,
     access_ui=None,
+    actions: StationActions | None = None,
 ) -> Settings | None:
     """Sign-in (when the signed-in user may not change settings), then the settings dialog
     (modal). Returns the settings now in effect, or None when nobody allowed signed in.
 
-    The dialog closes when the session locks for idleness; its audit lines name the user."""
+    The idle sign-out closes the dialog and keeps its unsaved edits as the user's draft; the
+    same user is offered them back here."""
     from inspection_station.gui.engineer.access_ui import AccessUi, station_access
 
-    access_ui = access_ui or AccessUi(station_access(settings), parent)
+    if actions is None:
+        access = access_ui.control if access_ui is not None else station_access(settings)
+        actions = StationActions.offline(settings, settings_path, access=access)
+    access_ui = access_ui or AccessUi(actions.access, parent)
     if not access_ui.permit("settings", parent):
         return None
-    dialog = SettingsDialog(settings, station, parent, settings_path=settings_path, bridge=bridge,
-                            history=history, access=access_ui.control)
-    access_ui.locked.connect(dialog.reject)
+    base = actions.state.settings if station is not None else settings
+    shown, restored = base, None
+    user = actions.state.session.user if actions.state.session else None
+    drafts = DraftStore(user) if user else None
+    pending = drafts.pending() if drafts else []
+    if pending and access_ui.offer_drafts(parent, pending):
+        restored = pending
+        if any(d.kind == "settings" for d in pending):
+            try:
+                shown, skipped = restore_settings_draft(base, drafts.settings_changes())
+            except StationError as exc:
+                skipped = [str(exc)]
+            for note in skipped:
+                log.warning("settings draft: %s", note)
+    elif pending:
+        drafts.discard()
+    dialog = SettingsDialog(shown, station, parent, actions=actions, bridge=bridge, history=history, base=base)
+    if restored is not None:
+        for draft in restored:
+            if draft.kind == "patterns":
+                dialog.pattern_editor.restore_draft(draft.path)
+        drafts.discard()
+        dialog.message.setText("Restored the changes kept when you were signed out: check, then Apply or Close.")
+
+    def signed_out(_message: str) -> None:
+        dialog.keep_draft_and_close(user)
+
+    access_ui.locked.connect(signed_out)
     try:
         access_ui.run_dialog(dialog)
     finally:
-        access_ui.locked.disconnect(dialog.reject)
-    return dialog.settings
+        access_ui.locked.disconnect(signed_out)
+    return actions.state.settings if station is not None else dialog.settings

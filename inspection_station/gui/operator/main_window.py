@@ -1,8 +1,10 @@
 """The operator's main window: picture, verdict, big buttons, history, statistics, status.
 
-It holds no inspection logic: it forwards triggers, overrules and product choices to
-the `Station` and shows what the station reports through the `StationBridge`. Anything
-slow (overrule image writing) runs on a worker thread; the GUI thread only paints.
+It holds no inspection logic and decides nothing: triggers, product choices, overrules,
+the shift reset and quitting are the station's actions (core/actions.py), called as the
+person signed in now; what the station reports comes through the `StationBridge` (the
+core's events as Qt signals). Anything slow (overrule image writing) runs on a worker
+thread; the GUI thread only paints.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -27,6 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from inspection_station import __version__
+from inspection_station.core import events as ev
+from inspection_station.core.actions import StationActions
 from inspection_station.core.cycle import CycleResult, Verdict
 from inspection_station.core.detect.class_map import class_colours
 from inspection_station.core.logging_setup import log_dir
@@ -39,11 +43,13 @@ from inspection_station.gui.operator.disk_label import DiskLabel
 from inspection_station.gui.operator.history_panel import HistoryEntry, HistoryPanel
 from inspection_station.gui.operator.image_view import ImageView
 from inspection_station.gui.operator.part_id_field import PartIdField
+from inspection_station.gui.operator.plant_label import PlantLabel
 from inspection_station.gui.operator.station_bridge import StationBridge
 from inspection_station.gui.operator.statistics_panel import StatisticsPanel
 from inspection_station.gui.operator.verdict_banner import VerdictBanner
 from inspection_station.gui.operator.warnings_indicator import WarningsIndicator
 from inspection_station.gui.operator.window_access import WindowAccess
+from inspection_station.gui.session_questions import SessionQuestions
 from inspection_station.gui.station_protocol import StationView
 
 DEFAULT_PEDAL_KEY = "F12"
@@ -87,12 +93,19 @@ class MainWindow(QMainWindow):
         settings: Settings,
         error_route: ErrorRoute | None = None,
         parent: QWidget | None = None,
+        *,
+        actions: StationActions | None = None,
     ) -> None:
         super().__init__(parent)
         self.station = station
         self.bridge = bridge
+        bridge.attach(station.bus)  # the station's events, as signals in this thread
+        # every change the operator makes is one of the station's actions (made here for
+        # tools and tests that bring none: then it saves to the user's settings file)
+        self.actions = actions or StationActions.for_station(station, None)
         self.settings = settings
         self.error_route = error_route or ErrorRoute(self)
+        self.questions = SessionQuestions(lambda: self._session_id(), self)
         self.last_result: CycleResult | None = None
         # The cycle whose verdict and picture are on screen (the newest, or a replayed history
         # entry); None while live. "Wrong verdict" corrects THIS one.
@@ -218,9 +231,10 @@ class MainWindow(QMainWindow):
         self.pattern_label = QLabel("Product: …")
         self.log_label = QLabel("Log: …")
         self.disk_label = DiskLabel()  # a low disk: stays until the space is back
+        self.plant_label = PlantLabel()  # plant results: SENDER DOWN / LOW BUFFER (gui/app.py LineRunner feeds it)
         bar.addWidget(self.message_label, 1)
         for widget in (self.warnings, self.busy_bar, self.camera_label, self.model_label, self.pattern_label,
-                       self.log_label, self.disk_label):
+                       self.log_label, self.disk_label, self.plant_label):
             bar.addPermanentWidget(widget)
         self._message_timer = QTimer(self)
         self._message_timer.setSingleShot(True)
@@ -248,15 +262,17 @@ class MainWindow(QMainWindow):
         self.pedal_shortcut.activated.connect(lambda: self.inspect("pedal"))
         self.fullscreen_shortcut.activated.connect(self.toggle_fullscreen)
         self.history.entry_selected.connect(self.show_history_entry)
-        self.statistics.reset_requested.connect(lambda: self.show_message("Shift statistics reset"))
-        self.statistics.confirm = self.confirm
+        self.statistics.reset_button.clicked.connect(self.request_reset_shift)
         self._overrule_finished.connect(self._overrule_done)
+        b.event.connect(self.questions.on_event)
+        b.event.connect(self.show_event)
 
     def apply_settings(self, settings: Settings) -> None:
         """GUI-side settings (pedal key, history size, title); the station applies its own."""
         self.settings = settings
         st = settings.station
-        self.setWindowTitle(f"{st.project_name} — {st.name}")
+        demo = "  (demo)" if self.actions.state.snapshot().demo else ""
+        self.setWindowTitle(f"{st.project_name} — {st.name}{demo}")
         sequence, problem = pedal_key_sequence(st.pedal_key)
         self.pedal_shortcut.setKey(sequence)
         if problem:
@@ -271,7 +287,7 @@ class MainWindow(QMainWindow):
 
     def inspect(self, source: str = "button") -> bool:
         """Trigger one cycle; a refusal comes back through the bridge's `refused` and is shown."""
-        accepted = bool(self.station.trigger(source))
+        accepted = self.actions.inspect(self.actions.gui_actor(), source).ok
         if accepted:
             self._cycle_running = True
             self.banner.show_busy("INSPECTING")
@@ -305,22 +321,33 @@ class MainWindow(QMainWindow):
         self.image_view.set_overlay_visible(visible)
 
     def select_product(self, name: str) -> None:
+        """The operator's choice: the station's product switch (saved, audited); the list then
+        shows what the station really runs, whatever the outcome."""
         if not name or (self.station.active_pattern_set and self.station.active_pattern_set.name == name):
             return
-        try:
-            if self.access_ui is None:
-                self.station.select_pattern_set(name)
-            elif self.access_ui.permit("product_switch", self):
-                self.access_ui.control.switch_product(self.station, name)  # audited: who, from, to
-            else:
-                self._refresh_products()  # refused: the list shows what is really active
-        except Exception as exc:  # a stale list: say so, keep going
-            self.error_route.report(str(exc))
+        if self.access_ui is not None and not self.access_ui.permit("product_switch", self):
+            self._refresh_products()  # refused: the list shows what is really active
+            return
+        outcome = self.actions.select_product(self.actions.gui_actor(), name)
+        if outcome.ok:
+            self.show_message(outcome.message)
+        else:
+            self.error_route.report(outcome.message)
+        self._refresh_products()
 
     def attach_access(self, access_ui) -> None:
-        """Accounts (gui/engineer/access_ui.py): sign-in menu, who is signed in, audited actions."""
+        """Accounts (gui/engineer/access_ui.py): sign-in menu, who is signed in, audited actions.
+        The sign-in state is the station's: the access control keeps its session there."""
+        control = access_ui.control
+        control.bind_holder(self.actions.state)
+        if control is not self.actions.access:
+            self.actions = StationActions.for_station(self.station, self.actions.store.path, access=control)
         self.access_ui = access_ui
         self.window_access = WindowAccess(self, access_ui)
+
+    def _session_id(self) -> str | None:
+        session = self.actions.state.session
+        return session.id if session is not None else None
 
     def request_overrule(self) -> None:
         """Ask the operator to confirm that the verdict ON SCREEN was wrong (non-blocking dialog);
@@ -349,25 +376,20 @@ class MainWindow(QMainWindow):
     def _overrule_answered(self, confirmed: bool, result: CycleResult, corrected: Verdict) -> None:
         if not confirmed:
             return
+        outcome = self.actions.overrule(self.actions.gui_actor(), result.cycle_id, str(corrected),
+                                        note="operator: wrong verdict")
+        if not outcome.ok:
+            self.error_route.report(outcome.message)
+            return
         self._overruled.add(result.cycle_id)
         self._update_overrule_button()
-        self.show_message(f"Recording the correction of {result.cycle_id} …")
-        access = self.access_ui.control if self.access_ui is not None else None  # read here, on the GUI thread
+        self.show_message(outcome.message)
 
-        # Writes the review image: the station's I/O thread; a failure reaches the error
-        # route through the station's on_error, the button comes back here.
-        future = self.station.submit_overrule(result.cycle_id, corrected, note="operator: wrong verdict")
-
-        def done(f) -> None:  # on the station's I/O thread
+        def done(f) -> None:  # the station's I/O thread; a failure reached the error route already
             failed = f.cancelled() or f.exception() is not None
-            if not failed and access is not None:
-                try:  # who overruled: the audit trail names the signed-in user (or nobody)
-                    access.record_overrule(result.cycle_id, str(result.verdict), str(corrected))
-                except Exception as exc:  # the correction is logged; say the audit line is missing
-                    self.error_route.report(f"overrule of {result.cycle_id} recorded, but not audited: {exc}")
             self._overrule_finished.emit(result.cycle_id, "failed" if failed else "")
 
-        future.add_done_callback(done)
+        outcome.value.add_done_callback(done)
 
     def _overrule_done(self, cycle_id: str, error: str) -> None:
         if error:
@@ -378,52 +400,86 @@ class MainWindow(QMainWindow):
             self.statistics.refresh()
 
     def confirm(self, title: str, question: str, yes: str) -> bool:
-        """A yes/cancel question (tests replace it); the safe answer is the default."""
-        box = QMessageBox(QMessageBox.Icon.Question, title, question, QMessageBox.StandardButton.NoButton, self)
-        accept = box.addButton(yes, QMessageBox.ButtonRole.AcceptRole)
-        cancel = box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(cancel)
-        box.setEscapeButton(cancel)
-        box.exec()
-        return box.clickedButton() is accept
+        """A yes/cancel question (tests replace it); the safe answer is the default. Bound to
+        the session that asked: signing out meanwhile closes it unanswered."""
+        return self.questions.ask(self, title, question, yes)[0]
+
+    def request_reset_shift(self) -> bool:
+        """Reset shift: the configured role (a sign-in if needed), a question, the action."""
+        if self.access_ui is not None and not self.access_ui.permit("reset_shift", self):
+            return False
+        session = self._session_id()  # the question belongs to whoever is signed in now
+        snap = self.station.statistics.snapshot()
+        question = f"Zero this shift's counts ({snap.cycles} cycles since {snap.since:%H:%M})?"
+        if not self.confirm("Reset shift", question, "&Reset the counts"):
+            return False
+        outcome = self.actions.reset_shift(self.actions.gui_actor(), session_id=session)
+        if not outcome.ok:
+            self.error_route.report(f"shift not reset: {outcome.message}")
+            return False
+        return True
 
     def request_quit(self) -> bool:
-        """Quit after a confirmation; in kiosk mode only once an engineer has unlocked."""
-        if self.settings.station.kiosk and not self._engineer_present():
-            self.show_message("Quit is for engineers in kiosk mode: unlock the settings first", error=True)
+        """Quit after a confirmation; in kiosk mode only an engineer (signed in now) may."""
+        session = self._session_id()
+        allowed = self.actions.may_quit(self.actions.gui_actor())
+        if not allowed.ok:
+            self.show_message("Kiosk mode: quitting needs an engineer to sign in (Engineer ▸ Sign in)", error=True)
             return False
         running = "A cycle is running. " if self._cycle_running else ""
         if not self.confirm("Quit", f"{running}Stop the station and close the window?", "&Quit the station"):
             return False
+        if not self.actions.may_quit(self.actions.gui_actor(), session_id=session if self.settings.station.kiosk
+                                     else None).ok:
+            return False  # the engineer who was asked has been signed out meanwhile
         self._quit_confirmed = True
         self.close()
         return True
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt)
-        """Kiosk mode: Alt+F4 or the system's close is Quit, engineer-only like the menu's."""
-        if self.settings.station.kiosk and not self._quit_confirmed and not self._engineer_present():
+        """The window manager's close and Alt+F4 (spontaneous: from outside the program) are
+        Quit: asked like Ctrl+Q, and in kiosk mode engineer-only. The program's own close()
+        (after Quit, at shutdown) goes through."""
+        if event.spontaneous() and not self._quit_confirmed:
             event.ignore()
-            self.show_message("Quit is for engineers in kiosk mode: unlock the settings first", error=True)
+            QTimer.singleShot(0, self.request_quit)  # not inside the window manager's event
             return
         super().closeEvent(event)
 
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt)
+        """Kiosk mode: a minimise (window manager, keyboard) is undone at once."""
+        super().changeEvent(event)
+        if (event.type() == QEvent.Type.WindowStateChange and self.settings.station.kiosk
+                and self.windowState() & Qt.WindowState.WindowMinimized):
+            QTimer.singleShot(0, self.enter_kiosk)
+
     def _engineer_present(self) -> bool:
-        """With accounts: an engineer or admin is signed in now (the idle lock ends it)."""
-        if self.access_ui is not None:
-            return self.access_ui.control.is_signed_in_as("engineer")
-        return self.engineer_unlocked
+        """An engineer or admin is signed in now (the idle lock ends it)."""
+        return self.actions.permits(self.actions.gui_actor(), "quit")
 
     def add_warning(self, text: str) -> None:
         """A settings or pattern warning: listed in the status bar until the station stops."""
         self.warnings.add(text)
 
     def toggle_fullscreen(self) -> None:
+        """F11; in kiosk mode the window stays full screen (only Quit, by an engineer, leaves)."""
+        if self.settings.station.kiosk:
+            self.enter_kiosk()
+            if self.isFullScreen():
+                self.show_message("Kiosk mode: the station stays full screen", error=True)
+            return
         if self.isFullScreen():
             self.showNormal()
             self.menuBar().setVisible(True)
         else:
             self.showFullScreen()
-            self.menuBar().setVisible(not self.settings.station.kiosk)
+
+    def enter_kiosk(self) -> None:
+        """Full screen without the menu bar (kiosk mode; also what undoes a minimise)."""
+        self.menuBar().setVisible(not self.settings.station.kiosk)
+        self.showFullScreen()
+        self.raise_()
+        self.activateWindow()
 
     def show_about(self) -> None:
         st = self.settings.station
@@ -545,6 +601,28 @@ class MainWindow(QMainWindow):
                 self._banner_problem = None
                 self._show_idle()
         self._update_busy()
+
+    def show_event(self, event) -> None:
+        """The station's typed events (GUI thread): whatever route changed it, the window follows."""
+        if isinstance(event, ev.SettingsApplied):
+            self.apply_settings(event.new)
+            if event.actor is None and event.reason:  # the station's own change (a failed model load)
+                self.show_message(event.reason, error=True)
+        elif isinstance(event, ev.ProductSelected):
+            self._refresh_products()
+        elif isinstance(event, ev.HoldChanged):
+            self._show_hold(event.reason if event.on_hold else "")
+        elif isinstance(event, ev.ShiftReset):
+            self.statistics.shift_reset()
+            self.show_message(f"Shift statistics reset by {event.actor.user}")
+
+    def _show_hold(self, reason: str) -> None:
+        if reason:
+            self._banner_problem = "hold"
+            self.banner.show_error(f"ON HOLD: {reason} — triggers are refused until an engineer releases it")
+        elif self._banner_problem == "hold":
+            self._banner_problem = None
+            self._show_idle()
 
     def show_error(self, message: str, details: str = "") -> None:
         """The one error route's end: status bar, the warnings list, and a dialog for

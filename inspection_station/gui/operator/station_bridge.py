@@ -1,8 +1,10 @@
-"""Station callbacks (called on worker threads) re-emitted as Qt signals in the GUI thread.
+"""The station's events (core/events.py, published on worker threads) as Qt signals in the
+GUI thread: the one place where the core's event route meets Qt.
 
-The core Station knows nothing about Qt; it calls plain callbacks from its worker
-threads. Emitting a signal of a QObject that lives in the GUI thread from another
-thread is delivered queued, so every slot connected here runs in the GUI thread.
+Emitting a signal of a QObject that lives in the GUI thread from another thread is
+delivered queued, so every slot connected here runs in the GUI thread. Views connect to
+the signals they need; `event` carries every event for views that read the typed ones
+(product, settings, session, shift, hold).
 
 Live frames do not pass here: the image view's display timer takes the newest frame
 from the station itself (`Station.take_live_frame`), the one live-frame path.
@@ -10,9 +12,11 @@ from the station itself (`Station.take_live_frame`), the one live-frame path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QObject, Signal
 
-from inspection_station.core.cycle import CycleResult
+from inspection_station.core import events as ev
 
 
 class StationBridge(QObject):
@@ -21,30 +25,37 @@ class StationBridge(QObject):
     error = Signal(str)
     refused = Signal(str)  # why a trigger was refused
     notice = Signal(str)  # something worth a status-bar line, not an error
+    event = Signal(object)  # every event, typed (core/events.py)
 
-    def callbacks(self) -> dict:
-        """The keyword arguments for `Station(settings, **bridge.callbacks())`."""
-        return {
-            "on_result": self.on_result,
-            "on_state": self.on_state,
-            "on_error": self.on_error,
-            "on_refused": self.on_refused,
-            "on_notice": self.on_notice,
-        }
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._unsubscribe: Callable[[], None] | None = None
+        self._bus: ev.EventBus | None = None
+
+    def attach(self, bus: ev.EventBus) -> None:
+        """Subscribe to `bus` (once; a second attach to the same bus is a no-op)."""
+        if self._bus is bus:
+            return
+        self.detach()
+        self._bus = bus
+        self._unsubscribe = bus.subscribe(self.deliver)
+
+    def detach(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self._unsubscribe = self._bus = None
 
     # --- called from any thread -------------------------------------------------------
 
-    def on_result(self, result: CycleResult) -> None:
-        self.result_ready.emit(result)
-
-    def on_state(self, component: str, state: str, reason: str = "") -> None:
-        self.state_changed.emit(str(component), str(state), str(reason or ""))
-
-    def on_error(self, message) -> None:
-        self.error.emit(str(message))
-
-    def on_refused(self, source: str = "") -> None:
-        self.refused.emit(str(source or ""))
-
-    def on_notice(self, message) -> None:
-        self.notice.emit(str(message))
+    def deliver(self, event: ev.Event) -> None:
+        if isinstance(event, ev.CycleFinished):
+            self.result_ready.emit(event.result)
+        elif isinstance(event, ev.ComponentChanged):
+            self.state_changed.emit(event.component, event.state, event.reason)
+        elif isinstance(event, ev.ErrorReported):
+            self.error.emit(event.message)
+        elif isinstance(event, ev.TriggerRefused):
+            self.refused.emit(f"{event.source} trigger refused: {event.reason}")
+        elif isinstance(event, (ev.Notice, ev.RecordsWarning)):
+            self.notice.emit(event.message)
+        self.event.emit(event)

@@ -12,7 +12,7 @@ from collections import deque
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -48,7 +48,6 @@ def _caption(text: str) -> QLabel:
 
 
 class StatisticsPanel(QWidget):
-    reset_requested = Signal()
 
     def __init__(self, statistics: Statistics, parent=None) -> None:
         super().__init__(parent)
@@ -99,10 +98,9 @@ class StatisticsPanel(QWidget):
         self.class_table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
         self.class_table.setMinimumHeight(theme.px(110))
 
-        self.confirm = None  # (title, question, yes) -> bool; the window supplies its dialog
+        # the window connects it to the station's "reset shift" action (role, question, audit)
         self.reset_button = QPushButton("Reset shift …")
         self.reset_button.setObjectName("reset_shift")  # rarely used: not a touch-sized target
-        self.reset_button.clicked.connect(self.request_reset)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.reset_button)
@@ -134,21 +132,10 @@ class StatisticsPanel(QWidget):
             self.cycle_ms.append(float(result.times.total_ms))
         self.refresh()
 
-    def request_reset(self) -> bool:
-        """Reset only after a confirmation: one stray click must not zero a shift's counts."""
-        snap = self.statistics.snapshot()
-        question = f"Zero this shift's counts ({snap.cycles} cycles since {snap.since:%H:%M})?"
-        if self.confirm is not None and not self.confirm("Reset shift", question, "&Reset the counts"):
-            return False
-        self.reset()
-        return True
-
-    def reset(self) -> None:
-        """A new shift: the core statistics and the trend start over."""
-        self.statistics.reset()
+    def shift_reset(self) -> None:
+        """The station's shift was reset (its action): the trend starts over too."""
         self.cycle_ms.clear()
         self.refresh()
-        self.reset_requested.emit()
 
     # --- drawing --------------------------------------------------------------------------------
 

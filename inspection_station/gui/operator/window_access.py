@@ -1,6 +1,6 @@
 """Accounts on the operator window: Engineer menu entries (sign in / out, accounts, first
-administrator), who is signed in in the status bar, and the role check + audit in front of
-"Reset shift". Kept out of main_window.py so the window's layout stays its own."""
+administrator, hold), who is signed in in the status bar. Kept out of main_window.py so the
+window's layout stays its own; what each entry does is one of the station's actions."""
 
 from __future__ import annotations
 
@@ -22,25 +22,30 @@ class WindowAccess(QObject):
         self.accounts_action = menu.addAction("Accounts …", lambda: access_ui.open_accounts(window))
         self.first_admin_action = menu.addAction("Create the administrator …",
                                                  lambda: access_ui.offer_first_admin(window))
+        menu.addSeparator()
+        self.hold_action = menu.addAction("Hold the station (refuse triggers) …", self.request_hold)
+        self.release_action = menu.addAction("Release the hold", self.release_hold)
         self.user_label = QLabel("")
         self.user_label.setObjectName("user_label")
         window.statusBar().addPermanentWidget(self.user_label)
-        reset = window.statistics.reset_button
-        reset.clicked.disconnect()  # the role check and the audit line come first
-        reset.clicked.connect(self.request_reset_shift)
         access_ui.changed.connect(self.update)
         access_ui.locked.connect(lambda message: window.show_message(message))
+        window.bridge.event.connect(lambda _event: self.update())
         self.update()
 
-    def request_reset_shift(self) -> None:
-        """Reset shift: the configured role (a sign-in if needed), then audited."""
+    def request_hold(self) -> None:
         window = self.window
-        if not self.access_ui.permit("reset_shift", window):
+        if not self.access_ui.permit("hold", window):
             return
-        try:  # the panel still asks "zero this shift's counts?"; a No is neither reset nor audited
-            self.access_ui.control.reset_shift(window.station.statistics, window.statistics.request_reset)
-        except Exception as exc:  # e.g. the audit trail cannot be written: say so
-            window.error_route.report(f"shift not reset: {exc}")
+        outcome = window.actions.hold(window.actions.gui_actor(), f"held by {window.actions.gui_actor().user}")
+        window.show_message(outcome.message, error=not outcome.ok)
+
+    def release_hold(self) -> None:
+        window = self.window
+        if not self.access_ui.permit("hold", window):
+            return
+        outcome = window.actions.release_hold(window.actions.gui_actor())
+        window.show_message(outcome.message, error=not outcome.ok)
 
     def update(self) -> None:
         control = self.access_ui.control
@@ -49,6 +54,9 @@ class WindowAccess(QObject):
         self.user_label.setToolTip(problem)
         self.user_label.setStyleSheet(f"color: {theme.VERDICT_TEXT['NOK']}; font-weight: bold;" if problem else "")
         self.sign_out_action.setEnabled(control.session is not None)
+        held = bool(self.window.actions.state.hold)
+        self.hold_action.setEnabled(not held)
+        self.release_action.setEnabled(held)
         try:
             self.first_admin_action.setVisible(control.needs_first_admin())
         except Exception:  # noqa: BLE001 - an unreadable store: the sign-in says why
