@@ -151,3 +151,13 @@ def test_the_old_inference_route_answers_boxes(api, tmp_path):
                         "class_ids": [0, 1], "scores": [0.9, 0.8]}
     wrong = httpx.post(a.url + "/inference", files={"image": ("a.txt", b"hello", "text/plain")}, timeout=WAIT_S)
     assert wrong.status_code == 400 and wrong.json()["detail"] == "Uploaded file is not an image."
+
+
+def test_the_old_trigger_is_the_stations_action_refused_on_hold(api, tmp_path):
+    from inspection_station.core.settings.audit import Actor
+
+    a = api()
+    actions = a.services.actions
+    assert actions.hold(Actor("os:test", "system", "station-1"), "changeover").ok
+    r = a.client.get("/main/with-camera")
+    assert r.status_code == 503 and "hold" in r.json()["detail"] and a.rows() == []

@@ -21,6 +21,7 @@ from inspection_station.core.line.request_guard import HostPolicy
 from inspection_station.core.line.server import BurstLog
 from inspection_station.core.line.services import LineServices
 from inspection_station.core.listeners import StationListener
+from inspection_station.core.settings.model import LineSettings
 from inspection_station.core.station import Station
 from tests.known_station import station_settings
 from tests.line_clients import (
@@ -415,3 +416,20 @@ def test_bad_json_and_bad_lengths_are_4xx(api):
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 20000)
         assert read_until_closed(sock, limit_s=10).startswith(b"HTTP/1.1 400 ")  # still arriving: h11
 
+
+
+def test_a_named_token_is_the_audit_actor_of_a_product_switch(tmp_path):
+    from tests.test_actions import Running, audit_lines
+
+    r = Running(tmp_path)
+    line = LineSettings(api_enabled=True, api_port=0, api_token_sha256=[f"mes={hash_token(TOKEN)}"])
+    services = LineServices(r.station, line, actions=r.actions)
+    services.start()
+    try:
+        with httpx.Client(base_url=services.api.url, timeout=WAIT_S,
+                          headers={"authorization": f"Bearer {TOKEN}"}) as client:
+            assert client.put("/product", json={"pattern_set": "product_nok"}).status_code == 200
+    finally:
+        services.stop()
+        r.stop()
+    assert [x["user"] for x in audit_lines(r.audit, "product")] == ["api:mes"]
