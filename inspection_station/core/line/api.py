@@ -43,11 +43,10 @@ from inspection_station.core.line.records import (
     cycle_image,
     cycle_record,
     encode_image,
-    match_fields,
 )
 from inspection_station.core.line.request_guard import HostPolicy, RequestGuard
 from inspection_station.core.line.uploads import UploadRefused, check_upload_header
-from inspection_station.core.patterns.matching import match_pattern
+from inspection_station.core.patterns.matching import match_pattern, verdict_fields
 from inspection_station.core.settings.model import LineSettings
 
 if TYPE_CHECKING:
@@ -150,9 +149,11 @@ async def read_upload(image: UploadFile, uploads: UploadLane | None, max_pixels:
         raise
 
 
-async def inspect_upload(uploads: UploadLane, data: bytes, label: str, **options) -> CycleResult:
+async def inspect_upload(uploads: UploadLane | None, data: bytes, label: str, **options) -> CycleResult:
     """The verdict on an uploaded file's bytes (`read_upload` first); 4xx for what is no image.
     `options`: the upload's own pattern_set / min_score (UploadLane.submit)."""
+    if uploads is None:
+        raise HTTPException(503, "uploads are not served here")
     try:
         return await asyncio.wrap_future(uploads.submit(data, label, **options))
     except UploadRefused as exc:
@@ -288,12 +289,13 @@ def create_app(
             have = ", ".join(station.pattern_sets) or "none"
             what = f"no pattern set {wanted!r}" if wanted else "no pattern set is active"
             raise HTTPException(404, f"pattern_set: {what}; have: {have}")
-        detections = [Detection(b.class_id, b.class_name, b.score, tuple(b.box)) for b in body.boxes]
+        detections = [Detection(b.class_id, b.class_name, b.score, (b.box[0], b.box[1], b.box[2], b.box[3]))
+                      for b in body.boxes]
         try:
             m = match_pattern(pattern_set, detections, body.width, body.height)
         except StationError as exc:
             raise HTTPException(422, str(exc)) from None
-        return match_fields("OK" if m.ok else "NOK", pattern_set.name, m)
+        return verdict_fields(m.verdict, pattern_set.name, m)
 
     @app.get("/results/last", summary="The newest cycle")
     def last() -> dict:

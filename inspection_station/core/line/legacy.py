@@ -181,7 +181,8 @@ def add_legacy_routes(
         pattern_set = pattern_for(body.pattern_key) or station.active_pattern_set
         if pattern_set is None:
             raise HTTPException(404, "pattern_key: no pattern set is active; name one")
-        detections = [Detection(c, "", 1.0, tuple(box)) for box, c in zip(body.coordinates, body.class_ids, strict=True)]
+        detections = [Detection(c, "", 1.0, (box[0], box[1], box[2], box[3]))
+                      for box, c in zip(body.coordinates, body.class_ids, strict=True)]
         try:
             match = match_pattern(pattern_set, detections, 1.0, 1.0)
         except StationError as exc:
@@ -267,8 +268,10 @@ def old_image(station: Station, result: CycleResult, drawn: bool) -> bytes:
 
         pattern_set = station.pattern_sets.get(result.pattern_set)
         match = result.match
-        slots = pattern_set.variants.get(match.variant) if pattern_set is not None and match is not None else None
-        if slots is not None and len(slots) == len(match.slots):
+        slots = None
+        if pattern_set is not None and match is not None and match.variant is not None:
+            slots = pattern_set.variants.get(match.variant)
+        if slots is not None and match is not None and len(slots) == len(match.slots):
             image = draw_judgement(image, slots, [s.matched for s in match.slots], result.detections)
         else:
             image = cycle_image(result, annotated=True)

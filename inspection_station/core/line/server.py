@@ -36,6 +36,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
+from typing import cast
 
 import h11
 import uvicorn
@@ -197,7 +198,7 @@ class GuardedH11Protocol(H11Protocol):
 
     # --- connection ---------------------------------------------------------------------
 
-    def connection_made(self, transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport) -> None:
         self._raw = transport
         if not self._guard.gate.admit():
             with contextlib.suppress(Exception):
@@ -390,10 +391,11 @@ class HttpServer:
         limits = limits or ServerLimits()
         guard = _Guard(self.gate, limits, tls, set())
         # h11 and no websockets: pure Python, nothing optional for a frozen build to miss
+        protocol = cast("type[asyncio.Protocol]", functools.partial(GuardedH11Protocol, guard=guard))
         config = uvicorn.Config(
-            app, http=functools.partial(GuardedH11Protocol, guard=guard), ws="none", loop="asyncio",
+            app, http=protocol, ws="none", loop="asyncio",
             lifespan="off", log_level="warning", access_log=False, backlog=BACKLOG,
-            timeout_keep_alive=limits.keep_alive_s,  # type: ignore[arg-type] - call_later takes floats
+            timeout_keep_alive=cast(int, limits.keep_alive_s),  # call_later takes floats: 0.5 s works
             h11_max_incomplete_event_size=MAX_HEAD_BYTES,  # a head still arriving: 400 beyond this
             timeout_graceful_shutdown=GRACEFUL_S,  # requests in flight get this long at stop()
         )

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from inspection_station.core.line.metrics import StationMetrics
     from inspection_station.core.line.plant.service import PlantService
     from inspection_station.core.line.plc_signals import OutputSpec, PlcSignals
+    from inspection_station.core.line.request_guard import RequestGuard
     from inspection_station.core.line.server import ConnectionGate, HttpServer
     from inspection_station.core.line.uploads import UploadLane
     from inspection_station.core.station import Station
@@ -123,7 +124,7 @@ class LineServices:
         self.metrics_server: HttpServer | None = None
         self.uploads: UploadLane | None = None
         self.gate: ConnectionGate | None = None
-        self.api_app = None
+        self.api_app: RequestGuard | None = None
         self.plant: PlantService | None = None
         plant = station.settings.plant if plant is None else plant
         if plant.database_url or plant.mqtt_url:

@@ -26,7 +26,9 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
+
+import numpy as np
 
 from inspection_station.core.cycle import CycleResult
 from inspection_station.core.detect.letterbox import LetterboxBuffer
@@ -39,6 +41,7 @@ from inspection_station.core.pipeline import Pipeline
 
 if TYPE_CHECKING:
     from inspection_station.core.detect.detector import Detector, DetectorOutput
+    from inspection_station.core.detect.runtimes import RunStop
     from inspection_station.core.patterns.model import PatternSet
     from inspection_station.core.station import Station
 
@@ -80,7 +83,7 @@ class UploadLane(StationListener):
         self.queue_size = queue_size
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload")
         self._lock = threading.Lock()
-        self._running = None  # the RunOptions of the upload's model run under way, if any
+        self._running: RunStop | None = None  # the stop of the upload's model run under way, if any
         self._buffers: dict[int, LetterboxBuffer] = {}  # per detector: the lane's own tensor
         self.yielded = 0  # model runs stopped for a station cycle (for tests and benchmarks)
         self.stop_latency_ms: list[float] = []  # trigger -> the upload's run returned, per stop
@@ -116,8 +119,9 @@ class UploadLane(StationListener):
     def close(self) -> None:
         with self._lock:
             self._closing = True
-            if self._running is not None:
-                self._running.terminate = True
+            running = self._running
+        if running is not None:
+            running.stop()
         self._executor.shutdown(wait=True, cancel_futures=True)
 
     # --- the station's side (listener) ------------------------------------------------------------
@@ -125,9 +129,11 @@ class UploadLane(StationListener):
     def cycle_started(self, source: str) -> None:
         """A station cycle takes the model: stop the upload's run now (it runs again after)."""
         with self._lock:
-            if self._running is not None:
+            running = self._running
+            if running is not None:
                 self._stop_asked = time.perf_counter()
-                self._running.terminate = True
+        if running is not None:
+            running.stop()
 
     # --- the lane's thread -----------------------------------------------------------------------
 
@@ -139,7 +145,7 @@ class UploadLane(StationListener):
         current = station.pipeline
         detector = current.detector
         pipeline = Pipeline(
-            _GivingWay(detector, self) if detector is not None else None,
+            cast("Detector", _GivingWay(detector, self)) if detector is not None else None,
             pattern_set or current.pattern_set,
             model_problem=current.model_problem,
             pattern_problem=current.pattern_problem,
@@ -158,24 +164,24 @@ class UploadLane(StationListener):
                 log.exception("upload listener failed")
         return result
 
-    def run_model(self, detector: Detector, tensor) -> object:
+    def run_model(self, detector: Detector, tensor: np.ndarray) -> np.ndarray:
         """The model's output for the upload's tensor, run only while no station cycle runs."""
-        import onnxruntime as ort
+        from inspection_station.core.detect.runtimes import RunStop
 
         for _ in range(MAX_YIELDS):
-            while self.station.busy and not self._closing:
+            while self.station.cycling and not self._closing:
                 time.sleep(IDLE_POLL_S)
             if self._closing:
                 raise ModelError("the API is stopping; upload not inspected")
-            options = ort.RunOptions()
+            stop = RunStop()
             with self._lock:
-                self._running = options
+                self._running = stop
             try:
-                if self.station.busy:  # a trigger came between the wait and the registration
+                if self.station.cycling:  # a trigger came between the wait and the registration
                     continue
-                return detector.infer(tensor, options)
+                return detector.infer(tensor, stop)
             except ModelError:
-                if not options.terminate:
+                if not stop.requested:
                     raise
                 self.yielded += 1  # stopped for a station cycle: wait for it, then again
                 if len(self.stop_latency_ms) < 10_000:
