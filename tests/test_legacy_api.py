@@ -161,3 +161,18 @@ def test_the_old_trigger_is_the_stations_action_refused_on_hold(api, tmp_path):
     assert actions.hold(Actor("os:test", "system", "station-1"), "changeover").ok
     r = a.client.get("/main/with-camera")
     assert r.status_code == 503 and "hold" in r.json()["detail"] and a.rows() == []
+
+
+def test_pattern_key_and_min_score_in_the_overlapped_cycle(tmp_path):
+    from tests.known_station import station_settings
+
+    settings = station_settings(tmp_path).replace("station", cycle="overlapped")
+    a = start_api(tmp_path, settings, legacy_api=True)
+    try:
+        a.wait_ready()
+        assert a.station.cycle_mode == "overlapped"
+        nok = old_frontend.trigger(a.url + "/main/with-camera", pattern_key="product_nok", min_score=0.85)
+        assert nok["decision"] is False and nok["boxes"][1] == [0]
+        assert [(r["pattern_set"], r["n_detections"]) for r in a.rows()] == [("product_nok", "1")]
+    finally:
+        stop_api(a)

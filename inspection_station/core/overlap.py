@@ -140,7 +140,8 @@ class CycleScheduler:
             with self._lock:
                 self._intake_taken = False  # the model has this frame: the camera may grab the next
         try:
-            result, record = self._judge(grabbed, source, started, part_id, options)
+            extra = (options,) if options != (None, 0.0) else ()  # a judge without options takes four
+            result, record = self._judge(grabbed, source, started, part_id, *extra)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's future
             self._fail(future, exc)
             return
