@@ -35,6 +35,7 @@ from inspection_station.core.detect.runtimes import (  # noqa: F401 - re-exporte
 )
 from inspection_station.core.detection import Detection
 from inspection_station.core.errors import ModelError, StationError
+from inspection_station.core.extras import provider_notes
 from inspection_station.core.regular_files import require_regular
 from inspection_station.core.settings.model import ModelSettings
 from inspection_station.core.text_files import read_text_limited
@@ -148,7 +149,12 @@ class Detector:
         # a FIFO or device would block the runtime's read for ever: refused here, never opened
         # (the runtime opens the path itself; the window between is a model-folder writer's only)
         require_regular(model_path, "model file", ModelError)
-        return cls(open_runtime(model_path, settings), model_path, settings)
+        detector = cls(open_runtime(model_path, settings), model_path, settings)
+        if getattr(settings, "runtime", "onnxruntime") == "onnxruntime":  # which extra brings a provider
+            import onnxruntime
+
+            detector.warnings += provider_notes(settings.providers, onnxruntime.get_available_providers())
+        return detector
 
     def _class_names(self) -> list[str]:
         names = list(self.settings.class_names) or None

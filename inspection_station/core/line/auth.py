@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
-import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
 from inspection_station.core.errors import ConfigError
+from inspection_station.core.settings.network_rules import (  # noqa: F401 (is_loopback: line's name for it)
+    is_loopback,
+    parse_token_entries,
+)
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 ANONYMOUS = "api"  # the actor of a request when no tokens are configured (loopback only)
 
 
@@ -35,15 +35,6 @@ def new_token() -> str:
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a host name: treat as reachable from the network
 
 
 class Access(Enum):
@@ -58,28 +49,9 @@ class Grant:
     actor: str = ""  # who, when GRANTED: the token's name (the audit trail's actor)
 
 
-def parse_token_entry(entry: str, where: str) -> tuple[str, bytes]:
-    """`digest` or `NAME=digest` -> (actor name, digest bytes); ConfigError naming the entry."""
-    name, sep, digest = entry.strip().rpartition("=")
-    if not sep:
-        name, digest = "", entry.strip()
-    if not _HEX64.match(digest):
-        raise ConfigError(f"{where}: expected sha256 hex digests (64 characters 0-9a-f), "
-                          f"optionally named as NAME=DIGEST, got {entry!r}")
-    if sep and not _NAME.match(name):
-        raise ConfigError(f"{where}: token name {name!r}: expected 1-64 letters, digits or _.@- "
-                          "(starting with a letter or digit), as in \"mes=<digest>\"")
-    return (name or f"token-{digest[:8]}"), bytes.fromhex(digest)
-
-
 class TokenCheck:
     def __init__(self, digests: Sequence[str], where: str = "[line] api_token_sha256") -> None:
-        entries = [parse_token_entry(d, where) for d in digests]
-        names = [n for n, _ in entries]
-        twice = sorted({n for n in names if names.count(n) > 1})
-        if twice:
-            raise ConfigError(f"{where}: the token name {twice[0]!r} is given twice (names say who called)")
-        self._entries = tuple(entries)
+        self._entries = parse_token_entries(digests, where)
 
     @property
     def required(self) -> bool:

@@ -42,7 +42,7 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from inspection_station.core.errors import ConfigError, StationError
+from inspection_station.core.errors import StationError
 from inspection_station.core.line.request_guard import MAX_HEAD_BYTES
 
 log = logging.getLogger(__name__)
@@ -86,29 +86,6 @@ class ServerLimits:
     @classmethod
     def from_line(cls, line) -> ServerLimits:
         return cls(line.header_timeout_s, line.body_timeout_s, line.keep_alive_s)
-
-
-def tls_context(certificate: str, key: str = "", what: str = "[line] tls_certificate") -> ssl.SSLContext:
-    """A server context from PEM files (TLS 1.2 or newer); ConfigError naming the file."""
-    from inspection_station.core.regular_files import require_regular
-
-    for path, kind in ((certificate, "PEM certificate"), (key, "PEM private key")):
-        if path:  # a FIFO or device named here would hang the load: refused unopened
-            try:
-                require_regular(path, kind, ConfigError)
-            except ConfigError as exc:
-                raise ConfigError(f"{what}: {exc}") from None
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        context.load_cert_chain(certificate, key or None)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{what}: {exc.filename or certificate}: no such file") from None
-    except (ssl.SSLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
-        raise ConfigError(f"{what}: {certificate}{' + ' + key if key else ''}: not a usable PEM "
-                          f"certificate and private key: {reason}") from None
-    return context
 
 
 class BurstLog:

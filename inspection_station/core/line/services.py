@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from inspection_station.core.extras import require_extra
 from inspection_station.core.line.auth import (
     TokenCheck,
     is_loopback,
@@ -28,10 +29,11 @@ if TYPE_CHECKING:
     from inspection_station.core.actions import StationActions
     from inspection_station.core.line.metrics import StationMetrics
     from inspection_station.core.line.plant.service import PlantService
-    from inspection_station.core.line.plc_signals import OutputSpec, PlcSignals
+    from inspection_station.core.line.plc_signals import PlcSignals
     from inspection_station.core.line.request_guard import RequestGuard
     from inspection_station.core.line.server import ConnectionGate, HttpServer
     from inspection_station.core.line.uploads import UploadLane
+    from inspection_station.core.settings.plc_outputs import OutputSpec
     from inspection_station.core.station import Station
 
 Bind = tuple[str, int]
@@ -80,12 +82,16 @@ class LineServices:
         self.metrics_bind = metrics_bind or (
             (line.metrics_host, line.metrics_port) if line.metrics_enabled else None
         )
+        for bind, what in ((self.api_bind, "the HTTP API ([line] api_enabled, serve --api)"),
+                           (self.metrics_bind, "the metrics ([line] metrics_enabled, serve --metrics)")):
+            if bind is not None:
+                require_extra("line", what)  # a located MissingExtra naming the extra to install
         self.tokens = TokenCheck(line.api_token_sha256)
         certificate = line.tls_certificate if tls_certificate is None else tls_certificate
         key = line.tls_key if tls_key is None else tls_key
         self.tls: ssl.SSLContext | None = None
         if certificate and (self.api_bind or self.metrics_bind):
-            from inspection_station.core.line.server import tls_context
+            from inspection_station.core.settings.network_rules import tls_context
 
             self.tls = tls_context(certificate, key)
         elif key and not certificate:
@@ -102,7 +108,10 @@ class LineServices:
         self.transport = Transport(self.tls is not None, plain_off_loopback)
         self.outputs: tuple[OutputSpec, ...] = ()
         if line.plc_enabled:
-            from inspection_station.core.line.plc_signals import check_trigger_line, parse_outputs
+            from inspection_station.core.settings.plc_outputs import (
+                check_trigger_line,
+                parse_outputs,
+            )
 
             self.outputs = parse_outputs(line.plc_outputs)
             camera = station.settings.camera

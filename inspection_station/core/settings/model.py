@@ -4,7 +4,7 @@ One typed model (a frozen dataclass per section) for the whole station, as the o
 system had one `default_config.toml` per service. Precedence, lowest first:
 
 1. `resources/default_config.toml` (shipped with the app)
-2. the user's file (platformdirs user config folder, or `--config F`)
+2. the station's file (`settings.toml` in the data root, core/paths.py), or `--config F`
 3. environment variables `INSPECTION_STATION_<SECTION>_<KEY>` (for IT and tests)
 
 Loading is tolerant by default ("never block the station from starting because of
@@ -333,7 +333,7 @@ def default_config_path() -> Path:
 
 
 def user_config_path() -> Path:
-    return paths.user_config_dir() / USER_CONFIG_NAME
+    return paths.config_dir() / USER_CONFIG_NAME
 
 
 def _coerce(cls: type, f: dataclasses.Field, value, where: str):
@@ -423,12 +423,11 @@ def _apply(values: dict[str, dict], data: Mapping, origin: str, problems: list[s
 
 
 # Variables with our prefix that are not settings (read elsewhere, never warned about).
-NON_SETTING_ENV = frozenset({
-    "INSPECTION_STATION_BUNDLE_ROOT",
+NON_SETTING_ENV = paths.NON_SETTING_ENV | {  # ours, not settings: the bundle and data roots, and
     # the plant's secrets come from the environment, never from a settings file
     "INSPECTION_STATION_PLANT_DATABASE_PASSWORD",
     "INSPECTION_STATION_PLANT_MQTT_PASSWORD",
-})
+}
 
 
 def _env_table(env: Mapping[str, str], problems: list[str] | None = None) -> dict[str, dict[str, str]]:
@@ -549,7 +548,7 @@ def resolve_model_path(model: ModelSettings) -> Path:
 
 
 def resolve_patterns_path(patterns: PatternSettings) -> Path:
-    return Path(patterns.path) if patterns.path else paths.resources_dir() / "patterns"
+    return Path(patterns.path) if patterns.path else paths.station_patterns_dir()
 
 
 def resolve_emulation_image_dir(camera: CameraSettings) -> Path:
@@ -558,7 +557,7 @@ def resolve_emulation_image_dir(camera: CameraSettings) -> Path:
 
 def resolve_results_dirs(results: ResultsSettings) -> tuple[Path, Path, Path]:
     """(log_dir, image_dir, review_dir)."""
-    data = paths.user_data_dir()
+    data = paths.station_data_dir()
     return (
         Path(results.log_dir) if results.log_dir else data / "results",
         Path(results.image_dir) if results.image_dir else data / "images",

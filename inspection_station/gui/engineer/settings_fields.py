@@ -85,7 +85,7 @@ PATTERN_FIELDS = [
 ]
 
 RESULTS_FIELDS = [
-    F("log_dir", "Results log folder", kind="dir", tooltip="Empty = the per-user data folder"),
+    F("log_dir", "Results log folder", kind="dir", tooltip="Empty = results/ in the station's data root"),
     F("image_dir", "Image archive folder", kind="dir"),
     F("review_dir", "Review folder (overrules)", kind="dir"),
     F("archive", "Archive images"),
