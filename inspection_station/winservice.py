@@ -38,13 +38,11 @@ class StationService(win32serviceutil.ServiceFramework):
         servicemanager.LogInfoMsg(f"{self._svc_name_}: starting the station")
         from inspection_station.commands.serve import serve_station
         from inspection_station.core.data_root import prepare_data_root
-        from inspection_station.core.logging_setup import setup_logging
         from inspection_station.core.settings.model import load_settings
 
         try:
             prepare_data_root()
             loaded = load_settings()
-            setup_logging(loaded.settings.logging, console=False)
             say = servicemanager.LogInfoMsg
             for warning in loaded.warnings:
                 say(f"settings: {warning}")

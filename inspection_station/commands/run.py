@@ -1,4 +1,7 @@
-"""`inspection-station run --headless`: the station loop without a window."""
+"""`inspection-station run --headless`: the station loop without a window.
+
+Ctrl+C or SIGTERM ends it after the running cycle (its row written).
+"""
 
 from __future__ import annotations
 
@@ -79,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
         log.info("%s", line)
     say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
     stop = threading.Event()
-    previous_handler = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    # Ctrl+C or SIGTERM (a service manager, `kill`): the running cycle finishes and its row is
+    # written, then the station stops
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     errors = 0
     n = 0
     try:
@@ -102,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
                     stop.wait(0.1)
             log_file = station.recorder.log.current_path if station.recorder else None
     finally:
-        signal.signal(signal.SIGINT, previous_handler)  # callers in-process get Ctrl+C back
+        for sig, handler in previous.items():  # callers in-process get Ctrl+C back
+            signal.signal(sig, handler)
         instance.release()
     print("\n".join(station.statistics.summary_lines()))
     if log_file:

@@ -26,6 +26,7 @@ from inspection_station.core.detect.decoders import (
 from inspection_station.core.detect.letterbox import Letterbox, LetterboxBuffer
 from inspection_station.core.detect.runtimes import (  # noqa: F401 - re-exported: the old import path
     KNOWN_PROVIDERS,
+    RunStop,
     Runtime,
     _ort,
     _short,
@@ -180,8 +181,11 @@ class Detector:
     def class_name(self, class_id: int) -> str:
         return self.class_names[class_id] if 0 <= class_id < len(self.class_names) else str(class_id)
 
-    def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:
-        """The model's input tensor for an RGB image; overwritten by the next call (copy to keep)."""
+    def preprocess(self, image: np.ndarray, buffer: LetterboxBuffer | None = None) -> tuple[np.ndarray, Letterbox]:
+        """The model's input tensor for an RGB image; overwritten by the next call (copy to keep).
+
+        Into the detector's own buffers, or `buffer` (another thread's: an upload beside the cycles).
+        """
         if image.ndim == 2:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
         elif image.ndim != 3 or image.shape[2] not in (3, 4):
@@ -191,14 +195,15 @@ class Detector:
         if image.shape[0] == 0 or image.shape[1] == 0:
             raise ModelError("the image has no pixels")
         # Into buffers of this detector: the tensor is valid until the next preprocess.
-        tensor, box = self._letterbox.tensor(image)
+        tensor, box = (buffer or self._letterbox).tensor(image)
         if self.input_dtype != np.float32:
             tensor = tensor.astype(self.input_dtype)
         return tensor, box
 
-    def infer(self, tensor: np.ndarray) -> np.ndarray:
+    def infer(self, tensor: np.ndarray, stop: RunStop | None = None) -> np.ndarray:
+        """`stop`: lets another thread end this run early (runtimes.RunStop; onnxruntime: within ms)."""
         try:
-            out = self.runtime.run(tensor)
+            out = self.runtime.run(tensor) if stop is None else self.runtime.run(tensor, stop)
         except Exception as exc:
             raise ModelError(f"{self.model_path.name}: inference failed: {_short(exc)}") from None
         return out.astype(np.float32, copy=False)

@@ -225,12 +225,31 @@ class LineSettings:
     metrics_enabled: bool = False  # /metrics on its own port (the API serves it too)
     metrics_host: str = "127.0.0.1"
     metrics_port: int = _ranged(9464, 0, 65535)
-    # sha256 hex digests of the accepted bearer tokens (`inspection-station serve --hash-token`)
+    # sha256 hex digests of the accepted bearer tokens (`inspection-station serve --new-token`),
+    # plain or named: "mes=<digest>" (the name is the actor in the audit trail)
     api_token_sha256: list[str] = field(default_factory=list)
     # the role a request acts with (the token's name is the audit's actor): product switch etc.
     # are checked against [access] like a person's; raise it to let the API do more
     api_role: str = _choice("operator", *ROLE_CHOICES)
-    max_upload_mb: float = _ranged(40.0, 0.1, 1000.0)  # POST /inspect/image body limit
+    max_upload_mb: float = _ranged(40.0, 0.1, 1000.0)  # image upload body limit (POST /inspect/image)
+    max_json_mb: float = _ranged(8.0, 0.01, 100.0)  # JSON body limit (POST /check, PUT /product)
+    # The server's bounds (core/line/server.py): connections, requests, and how long a client
+    # may take to send a request's head (TLS handshake included) and its body
+    max_connections: int = _ranged(64, 1, 10_000)
+    max_requests_in_flight: int = _ranged(32, 1, 10_000)
+    header_timeout_s: float = _ranged(10.0, 0.1, 600.0)
+    body_timeout_s: float = _ranged(60.0, 0.1, 3600.0)
+    keep_alive_s: float = _ranged(5.0, 0.1, 600.0)  # an idle kept-alive connection is closed after this
+    upload_queue: int = _ranged(2, 1, 100)  # uploads decoded / inspected or waiting; more: 503
+    log_uploads: bool = False  # uploaded images' verdicts also as CSV rows (trigger "upload")
+    # Browser safety: Host names accepted besides loopback names, IP literals and this
+    # machine's name; origins allowed to call (CORS, and state-changing requests)
+    allowed_hosts: list[str] = field(default_factory=list)
+    cors_origins: list[str] = field(default_factory=list)
+    tls_certificate: str = ""  # PEM certificate (chain) file: the API and metrics serve HTTPS
+    tls_key: str = ""  # its PEM private key ("" = in the certificate file)
+    allow_plain_http: bool = False  # tokens over plain HTTP off loopback: only when set
+    legacy_api: bool = False  # the old backend's routes (/main/with-camera, /check-pattern, ...)
     plc_enabled: bool = False  # station signals on the camera's digital outputs
     # "SIGNAL=LINE:USEROUTPUT[:pulse=MS][:inverted]", SIGNAL in READY BUSY OK NOK ERROR,
     # e.g. "OK=Line2:UserOutput1:pulse=200" (docs/plant_integration.md)
