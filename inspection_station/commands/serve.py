@@ -19,6 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--demo", action="store_true", help="emulated camera, bundled demo model and pattern")
     p.add_argument("--api", metavar="[HOST:]PORT", help="serve the HTTP API (HOST defaults to 127.0.0.1)")
     p.add_argument("--metrics", metavar="[HOST:]PORT", help="serve /metrics on a port of its own")
+    p.add_argument("--opcua", metavar="[HOST:]PORT", nargs="?", const="4840",
+                   help="serve OPC UA (OPC 40100 Machine Vision; default port 4840, HOST 127.0.0.1)")
     p.add_argument("--new-token", action="store_true",
                    help="print a new API token and the digest for [line] api_token_sha256, then exit")
     p.set_defaults(func=run)
@@ -40,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     settings, settings_path, _warnings = station_settings(args)
     api_bind = parse_bind(args.api, what="--api") if args.api else None
     metrics_bind = parse_bind(args.metrics, what="--metrics") if args.metrics else None
+    opcua_bind = parse_bind(args.opcua, what="--opcua") if args.opcua else None
     say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
     stop = threading.Event()
     handlers = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -54,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         # the API's product switch is saved where this station's settings come from
         actions = StationActions.for_station(station, settings_path)
         services = LineServices(station, settings.line, api_bind=api_bind, metrics_bind=metrics_bind,
-                                actions=actions,
+                                opcua_bind=opcua_bind, actions=actions,
                                 on_problem=lambda msg: say(f"inspection-station: error: {msg}"),
                                 on_notice=lambda msg: say(f"inspection-station: {msg}"))
         try:

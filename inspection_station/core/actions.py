@@ -183,9 +183,9 @@ class StationActions:
         return Actor(f"api:{token_name}" if token_name else "api", role, self.station_name, route="api")
 
     def opcua_actor(self, user: str, role: str) -> Actor:
-        """An OPC UA session: the station account it signed in with (or "opcua" anonymous on
-        loopback, with the API's role), route "opcua"."""
-        return Actor(user or "opcua", role, self.station_name, route="opcua")
+        """An OPC UA session: "opcua:<account>" for the station account it signed in with (its
+        role), "opcua" for an anonymous session on loopback (the API's role); route "opcua"."""
+        return Actor(f"opcua:{user}" if user and user != "opcua" else "opcua", role, self.station_name, route="opcua")
 
     def permits(self, actor: Actor, action: str) -> bool:
         return self.access.permits(actor, action)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from inspection_station.core.line.metrics import StationMetrics
     from inspection_station.core.line.plant.service import PlantService
     from inspection_station.core.line.plc_signals import OutputSpec, PlcSignals
+    from inspection_station.core.line.opcua.server import OpcUaServer
     from inspection_station.core.line.server import HttpServer
     from inspection_station.core.station import Station
 
@@ -35,6 +36,7 @@ class LineServices:
         *,
         api_bind: Bind | None = None,
         metrics_bind: Bind | None = None,
+        opcua_bind: Bind | None = None,
         actions: StationActions | None = None,
         plant: PlantSettings | None = None,
         on_problem: Report | None = None,
@@ -53,6 +55,7 @@ class LineServices:
         self.metrics_bind = metrics_bind or (
             (line.metrics_host, line.metrics_port) if line.metrics_enabled else None
         )
+        self.opcua_bind = opcua_bind or ((line.opcua_host, line.opcua_port) if line.opcua_enabled else None)
         self.tokens = TokenCheck(line.api_token_sha256)
         for bind, what in ((self.api_bind, "API"), (self.metrics_bind, "metrics")):
             if bind is not None:
@@ -79,6 +82,7 @@ class LineServices:
         self.plc: PlcSignals | None = None
         self.api: HttpServer | None = None
         self.metrics_server: HttpServer | None = None
+        self.opcua: OpcUaServer | None = None
         self.plant: PlantService | None = None
         plant = station.settings.plant if plant is None else plant
         if plant.database_url or plant.mqtt_url:
@@ -125,6 +129,13 @@ class LineServices:
                 app = create_metrics_app(self.metrics, self.tokens)
                 self.metrics_server = HttpServer(app, *self.metrics_bind, name="metrics").start()
                 said.append(f"metrics: {self.metrics_server.url}/metrics")
+            if self.opcua_bind:
+                from inspection_station.core.line.opcua.server import OpcUaServer
+
+                self.opcua = OpcUaServer(self.station, self.actions, *self.opcua_bind,
+                                         pki=self.line.opcua_pki_dir).start()
+                said.append(f"opcua: {self.opcua.url} (MachineVision; certificate thumbprint "
+                            f"{self.opcua.thumbprint}; trusted clients: {self.opcua.identity.trusted})")
         except BaseException:
             self.stop()
             raise
@@ -139,6 +150,9 @@ class LineServices:
         return self._actions
 
     def stop(self) -> None:
+        if self.opcua is not None:
+            self.opcua.stop()
+            self.opcua = None
         for server in (self.api, self.metrics_server):
             if server is not None:
                 server.stop()

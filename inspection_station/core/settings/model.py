@@ -223,6 +223,12 @@ class LineSettings:
     # "SIGNAL=LINE:USEROUTPUT[:pulse=MS][:inverted]", SIGNAL in READY BUSY OK NOK ERROR,
     # e.g. "OK=Line2:UserOutput1:pulse=200" (docs/plant_integration.md)
     plc_outputs: list[str] = field(default_factory=list)
+    # OPC UA server after OPC 40100 Machine Vision (core/line/opcua/; docs/plant_integration.md):
+    # off by default; the None security policy is offered only on loopback
+    opcua_enabled: bool = False
+    opcua_host: str = "127.0.0.1"
+    opcua_port: int = _ranged(4840, 0, 65535)
+    opcua_pki_dir: str = ""  # "" = <user data>/opcua (own certificate, trusted/ and rejected/ clients)
 
 
 @dataclass(frozen=True)
