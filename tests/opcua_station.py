@@ -41,7 +41,11 @@ def free_port() -> int:
 
 def client_certificate(folder: Path, name: str) -> tuple[Path, Path, str]:
     """A client application certificate (DER) and key (PEM); returns (cert, key, uri)."""
-    from asyncua.crypto.cert_gen import dump_private_key_as_pem, generate_private_key, generate_self_signed_app_certificate
+    from asyncua.crypto.cert_gen import (
+        dump_private_key_as_pem,
+        generate_private_key,
+        generate_self_signed_app_certificate,
+    )
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding
     from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -101,7 +105,8 @@ def serve(root: Path, *, opcua: bool = True) -> Served:
     if opcua:
         args += ["--opcua", f"127.0.0.1:{port}"]
     stderr_path = root / "serve.stderr"
-    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=stderr_path.open("wb"))
+    with stderr_path.open("wb") as stderr:  # the child holds its own copy of the descriptor
+        process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     served = Served(root, process, f"opc.tcp://127.0.0.1:{port}", root / "log", root / "state",
                     trusted, untrusted, stderr_path)
     deadline = time.monotonic() + START_S

@@ -12,7 +12,12 @@ import pytest
 
 from inspection_station.core.actions import StationActions
 from inspection_station.core.cycle import Verdict
-from inspection_station.core.recipes.files import parse_recipe, read_recipe, recipe_path, save_recipe
+from inspection_station.core.recipes.files import (
+    parse_recipe,
+    read_recipe,
+    recipe_path,
+    save_recipe,
+)
 from inspection_station.core.recipes.model import (
     Recipe,
     RecipeError,

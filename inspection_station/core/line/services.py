@@ -18,9 +18,9 @@ from inspection_station.core.settings.model import LineSettings, PlantSettings
 if TYPE_CHECKING:
     from inspection_station.core.actions import StationActions
     from inspection_station.core.line.metrics import StationMetrics
+    from inspection_station.core.line.opcua.server import OpcUaServer
     from inspection_station.core.line.plant.service import PlantService
     from inspection_station.core.line.plc_signals import OutputSpec, PlcSignals
-    from inspection_station.core.line.opcua.server import OpcUaServer
     from inspection_station.core.line.server import HttpServer
     from inspection_station.core.station import Station
 

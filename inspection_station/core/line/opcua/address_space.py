@@ -281,6 +281,11 @@ async def add_vision_system(server: Server, mv: int, ns: int, station: str, meth
                                ("LastCycleTimeMs", 0.0, ua.VariantType.Double)):
         nodes.counters[name] = await counters.add_variable(s(f"Statistics.{name}"), ua.QualifiedName(name, ns),
                                                            value, vtype)
+    setup = await vs.add_folder(s("SetUp"), ua.QualifiedName("SetUp", ns))  # read back from the machinery
+    for name, value, vtype in (("ExposureTimeUs", 0.0, ua.VariantType.Double),
+                               ("ModelConfidence", 0.0, ua.VariantType.Double),
+                               ("Recipe", "", ua.VariantType.String), ("RecipeVersion", "", ua.VariantType.String)):
+        nodes.counters[name] = await setup.add_variable(s(f"SetUp.{name}"), ua.QualifiedName(name, ns), value, vtype)
     nodes.last_message = await vs.add_variable(s("LastMessage"), ua.QualifiedName("LastMessage", ns), "",
                                                ua.VariantType.String)
     return nodes

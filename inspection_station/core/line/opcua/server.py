@@ -319,6 +319,27 @@ class OpcUaServer:
         last = self.station.last_result
         if last is not None:
             await nodes.counters["LastCycleTimeMs"].write_value(float(last.times.total_ms or 0.0))
+        await self._refresh_setup()
+
+    async def _refresh_setup(self) -> None:
+        """What the machinery runs with, read back from it: the running detector's threshold and
+        the camera's own exposure node (not the settings that asked for them)."""
+        nodes = self.nodes
+        detector = self.station.detector
+        if detector is not None:
+            await nodes.counters["ModelConfidence"].write_value(float(detector.settings.confidence))
+        recipe = self.station.state.recipe
+        await nodes.counters["Recipe"].write_value(recipe.name if recipe else "")
+        await nodes.counters["RecipeVersion"].write_value(recipe.version if recipe else "")
+        camera = self.station.camera
+        if camera is None:
+            return
+        try:
+            exposure = await asyncio.wait_for(asyncio.wrap_future(camera.call_in_worker(_exposure_of)), 5.0)
+        except (TimeoutError, Exception):  # noqa: BLE001 - a camera between opens: next time
+            return
+        if exposure is not None:
+            await nodes.counters["ExposureTimeUs"].write_value(float(exposure))
 
     def _refused(self) -> int:
         return int(self.station.statistics.snapshot().refused_triggers)
@@ -624,6 +645,20 @@ class OpcUaServer:
     def _handle(self) -> int:
         self._handles = (self._handles + 1) % (1 << 32)
         return self._handles
+
+
+def _exposure_of(camera) -> float | None:
+    """Camera worker thread: the exposure node's value (None: no such node, or no camera)."""
+    device = getattr(camera, "instant_camera", None)
+    if device is None:
+        return None
+    for name in ("ExposureTimeAbs", "ExposureTime"):
+        node = getattr(device, name, None)
+        try:
+            return float(node.Value)
+        except Exception:  # noqa: BLE001 - not readable on this camera
+            continue
+    return None
 
 
 def _values(fn: Callable) -> Callable:
