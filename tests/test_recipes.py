@@ -198,3 +198,40 @@ def test_renaming_a_pattern_set_takes_its_recipe_along(tmp_path):
     assert recipe_path(copy).read_text() == NOK_RECIPE
     delete_set(copy)
     assert not recipe_path(copy).exists() and list(Path(tmp_path).glob("c.recipe.toml.deleted-*.bak"))
+
+
+@pytest.mark.qt
+def test_the_recipe_panel_creates_renames_and_shows_the_difference(qtbot, tmp_path):
+    from inspection_station.gui.engineer.recipe_panel import RecipePanel
+
+    settings = station_settings(tmp_path)
+    (tmp_path / "patterns" / "product_nok.recipe.toml").write_text(NOK_RECIPE)
+    actions = signed_in_actions(settings, tmp_path, role="engineer")
+    panel = RecipePanel(actions)
+    qtbot.addWidget(panel)
+    assert panel.list.count() == 2 and "version 4" in panel.list.item(0).text()
+    panel.left.setCurrentText("product_nok")
+    panel.right.setCurrentText("product_ok")
+    assert "model.confidence: 0.55  →  0.25" in panel.difference.toPlainText()
+    panel.list.setCurrentRow(1)  # product_ok: no recipe file yet
+    panel.create()
+    made = read_recipe(tmp_path / "patterns" / "product_ok.recipe.toml")
+    assert made.version == "1" and made.value("camera.exposure_us") == settings.camera.exposure_us
+    assert [a["target"] for a in audit_lines(tmp_path / "audit.jsonl", "recipe")] == ["product_ok"]
+    panel.rename_to("product_nok", "housing_b")
+    assert (tmp_path / "patterns" / "housing_b.recipe.toml").read_text() == NOK_RECIPE
+    assert "housing_b" in panel.recipes
+
+
+@pytest.mark.qt
+def test_the_settings_dialog_marks_the_values_the_recipe_sets(qtbot, line):
+    from PySide6.QtWidgets import QLabel
+
+    from inspection_station.gui.engineer.settings_dialog import SettingsDialog
+
+    station, actions, _tmp = line
+    assert actions.select_product(actions.gui_actor(), "product_nok").ok
+    dialog = SettingsDialog(station.settings, station, actions=actions)
+    qtbot.addWidget(dialog)
+    marked = sorted(w.text() for w in dialog.findChildren(QLabel, "recipe_value"))
+    assert len(marked) == 2 and all("[recipe product_nok v4]" in t for t in marked)

@@ -684,6 +684,54 @@ class StationActions:
         return self._account(actor, "remove", name, lambda: self.access.remove_user(name, actor=actor),
                              f"User {name!r} removed")
 
+    # --- recipes ---------------------------------------------------------------------------------
+
+    def create_recipe(self, actor: Actor, name: str, *, description: str = "",
+                      product_ids: tuple[str, ...] = ()) -> Outcome:
+        """Write the recipe of pattern set `name` from the set-up in force now (every recipe key's
+        value; an existing recipe file keeps its comments and counts its version up). Needs the
+        patterns role; audited. Selecting it is still `select_product`."""
+        from inspection_station.core.recipes.files import recipe_for, recipe_path, save_recipe
+        from inspection_station.core.recipes.model import recipe_from_settings
+
+        denied = self._deny(actor, "patterns")
+        if denied:
+            return denied
+        pattern_file = self._pattern_file(name)
+        if pattern_file is None:
+            from inspection_station.core.recipes.active import pattern_file_of
+
+            pattern_file = pattern_file_of(self.state.settings, name)
+        if pattern_file is None:
+            return Outcome.refused(NOT_FOUND, f"No pattern set {name!r} to make a recipe for")
+        try:
+            old = recipe_for(name, pattern_file)
+            fresh = recipe_from_settings(name, self.state.settings, description=description or old.description,
+                                         product_ids=tuple(product_ids) or old.product_ids)
+            saved = save_recipe(dataclasses.replace(fresh, version=old.version, path=recipe_path(pattern_file)))
+        except StationError as exc:
+            return Outcome.refused(FAILED, f"Recipe not saved: {exc}")
+        try:
+            self.audit.record("recipe", name, old.version or None, saved.version, action="create", actor=actor)
+        except AuditError as exc:
+            return Outcome.refused(FAILED, f"Recipe {name} saved, but not audited: {exc}", saved)
+        self.bus.publish(PatternLibraryChanged("recipe", name, actor))
+        return Outcome.done(f"Recipe {name} version {saved.version} saved to {saved.path}", saved)
+
+    def recipes(self) -> dict[str, Recipe]:
+        """Every product's recipe (a set without a file: no overrides; a broken file: listed
+        with version "?" and its problem as the description)."""
+        from inspection_station.core.recipes.active import pattern_file_of
+        from inspection_station.core.recipes.files import recipe_for
+
+        out = {}
+        for name in self.product_names():
+            try:
+                out[name] = recipe_for(name, self._pattern_file(name) or pattern_file_of(self.state.settings, name))
+            except StationError as exc:
+                out[name] = Recipe(name, "?", str(exc))
+        return out
+
     # --- the pattern library -------------------------------------------------------------------------
 
     def library(self, folder: Path, actor: Callable[[], Actor] | None = None) -> ActionsLibrary:

@@ -114,6 +114,12 @@ LINE_FIELDS = [
     F("plc_enabled", "PLC signals on the camera's outputs"),
     F("plc_outputs", "Output lines", tooltip="SIGNAL=LINE:USEROUTPUT[:pulse=MS][:inverted], comma-separated, "
       "e.g. READY=Line2:UserOutput1, OK=Line3:UserOutput2:pulse=200"),
+    F("opcua_enabled", "OPC UA server (OPC 40100 Machine Vision)"),
+    F("opcua_host", "OPC UA address", tooltip="127.0.0.1 = this PC only (the None security policy is "
+      "offered there only); any other address: Sign / SignAndEncrypt with trusted client certificates"),
+    F("opcua_port", "OPC UA port"),
+    F("opcua_pki_dir", "OPC UA certificates folder", tooltip="own/ (the station's certificate), trusted/ "
+      "(client certificates to accept), rejected/; empty = the user data folder", kind="dir"),
 ]
 
 

@@ -95,6 +95,19 @@ def _make_certificate(cert_path: Path, key_path: Path, station: str, uri: str, h
     atomic_write_bytes(cert_path, cert.public_bytes(serialization.Encoding.DER), backup=False)
 
 
+def certificate_summary(configured: str) -> str:
+    """One line for the Line tab: the certificate's thumbprint and the trust-list folder."""
+    folder = pki_dir(configured)
+    cert = folder / "own" / "cert.der"
+    try:
+        der = read_bytes_limited(cert, MAX_CERT_BYTES, "OPC UA certificate")
+    except StationError:
+        return (f"OPC UA: no certificate yet (made at the server's first start in {folder / 'own'}); "
+                f"client certificates to trust go to {folder / 'trusted'}")
+    return (f"OPC UA certificate thumbprint (SHA-1): {thumbprint(der)} — client certificates to trust "
+            f"go to {folder / 'trusted'}; refused ones are kept in {folder / 'rejected'}")
+
+
 def trusted_certificates(folder: Path) -> list[x509.Certificate]:
     """The client certificates in the trust list (a file that is no certificate is skipped)."""
     out = []
