@@ -8,8 +8,15 @@ times the model alone. Printed: per-stage medians, the bare median, and the rati
 survive the noise of a shared machine; absolute milliseconds do not.
 
     .venv/bin/python benchmarks/cycle.py [--model yolov8n_e2e.onnx] [--cycles 30]
-    .venv/bin/python benchmarks/cycle.py --sizes 1.25,5,12   # the frame resized, interleaved
+    .venv/bin/python benchmarks/cycle.py --sizes 1.25,5,12   # the frame resized, one process each
     .venv/bin/python benchmarks/cycle.py --binning 1,2       # software binning, interleaved
+
+Fair measurement (core/detect/fair_timing.py, as `model optimize` and models.py): the
+session is made with thread spinning off (`--spinning`, default off), cycle and bare run
+alternate their order every round, warm-up first. Several frame sizes each run in their
+OWN process, one station and one session each: interleaving several sessions in one
+process let each size's grab absorb the previous session's spinning threads while its
+bare run paid for them, which pushed (cycle - grab) / bare below 1.0 (bias, not noise).
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("PYLON_CAMEMU", "1")
 
+from inspection_station.core.detect.cpu import cpu_features  # noqa: E402
+from inspection_station.core.detect.fair_timing import rotated  # noqa: E402
 from inspection_station.core.images import load_image  # noqa: E402
 from inspection_station.core.settings.model import Settings  # noqa: E402
 from inspection_station.core.station import Station  # noqa: E402
@@ -50,14 +59,15 @@ SIZES = {"1.25": (1280, 976), "5": (2448, 2048), "12": (4096, 3000)}
 
 
 def settings_for(
-    tmp: Path, name: str, frames: Path, model: Path, serial: str, archive: str, binning: int = 1
+    tmp: Path, name: str, frames: Path, model: Path, serial: str, archive: str, binning: int = 1,
+    spinning: str = "off", runtime: str = "onnxruntime",
 ) -> Settings:
     s = Settings()
     s = s.replace(
         "camera", emulation_image_dir=str(frames), serial=serial, trigger_mode="software",
         binning=binning, binning_mode="software",
     )
-    s = s.replace("model", path=str(model), providers=["CPUExecutionProvider"])
+    s = s.replace("model", path=str(model), providers=["CPUExecutionProvider"], spinning=spinning, runtime=runtime)
     s = s.replace("patterns", path=str(tmp / "patterns"))
     return s.replace("results", log_dir=str(tmp / name / "log"), image_dir=str(tmp / name / "img"), archive=archive)
 
@@ -124,7 +134,11 @@ def main() -> int:
     ap.add_argument("--cycles", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--archive", default="none", choices=["none", "failed", "all"])
+    ap.add_argument("--spinning", default="off", choices=["off", "on", "auto"],
+                    help="[model] spinning of the station's session (off: the fair method)")
+    ap.add_argument("--runtime", default="onnxruntime", choices=["onnxruntime", "openvino"])
     args = ap.parse_args()
+    print(f"CPU: {cpu_features().summary()}")
 
     model = args.bench / "models" / args.model
     image = args.bench / "images" / args.image
@@ -137,6 +151,8 @@ def main() -> int:
     if not set(factors) <= {1, 2, 4} or (len(factors) > 1 and sizes):
         print("--binning: factors from 1, 2, 4; several only without --sizes", file=sys.stderr)
         return 2
+    if len(sizes) > 1:
+        return sizes_in_own_processes(sizes)
     configs = [(size, factors[0]) for size in sizes] or [(None, f) for f in factors]
     # one emulated camera per configuration, chosen by its serial (0815-0000, 0815-0001, ...)
     os.environ["PYLON_CAMEMU"] = str(len(configs))
@@ -152,7 +168,7 @@ def main() -> int:
             frames = folders[size]
             serial = f"0815-{i:04d}" if len(configs) > 1 else ""
             station = stack.enter_context(
-                Station(settings_for(tmp, f"s{i}", frames, model, serial, args.archive, binning))
+                Station(settings_for(tmp, f"s{i}", frames, model, serial, args.archive, binning, args.spinning, args.runtime))
             )
             station.wait_ready()
             det = station.detector
@@ -161,31 +177,31 @@ def main() -> int:
                 return 2
             frame_file = next(frames.iterdir())
             tensor, _ = det.preprocess(load_image(frame_file))  # the model's input size either way
-            runs.append([size, station, {det.input_name: tensor.copy()}, [], []])
+            runs.append([size, station, tensor.copy(), [], []])
         for _ in range(args.warmup):
             for _, station, feed, _, _ in runs:
                 station.run_cycle("bench")
-                station.detector.session.run([station.detector.output_name], feed)
+                station.detector.runtime.run(feed)
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         def bare_run(station, feed, bare) -> None:
             det = station.detector
             t = time.perf_counter()
-            det.session.run([det.output_name], feed)
+            det.runtime.run(feed)
             bare.append((time.perf_counter() - t) * 1e3)
 
-        for i in range(args.cycles):  # interleaved: every size and its bare run see the same load
+        for i in range(args.cycles):  # interleaved: every configuration and its bare run see the same load
             for _, station, feed, cycles, bare in runs:
-                # The order alternates: the first run after another session's (another size's)
-                # finds its weights out of the cache, and that penalty must hit both alike.
-                if i % 2:
-                    bare_run(station, feed, bare)
-                r = station.run_cycle("bench")
-                if r.error:
-                    print(f"cycle error: {r.error}", file=sys.stderr)
-                    return 2
-                cycles.append(r.times)
-                if not i % 2:
-                    bare_run(station, feed, bare)
+                # The order alternates (fair_timing.rotated): whichever runs second finds the
+                # caches as the first left them, and that must hit both alike.
+                for what in rotated(["cycle", "bare"], i):
+                    if what == "bare":
+                        bare_run(station, feed, bare)
+                        continue
+                    r = station.run_cycle("bench")
+                    if r.error:
+                        print(f"cycle error: {r.error}", file=sys.stderr)
+                        return 2
+                    cycles.append(r.times)
         rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         provider = runs[0][1].detector.provider
         frame_sizes = [(r.frame.width, r.frame.height) for r in (st.last_result for _, st, _, _, _ in runs)]
@@ -198,6 +214,32 @@ def main() -> int:
     if len(ratios) > 1:
         print("(cycle - grab) / bare by size: " + ", ".join(f"{label.split()[1]} {r:.3f}" for label, r in ratios))
     print(f"max RSS {rss0 / 1024:.0f} MiB after warm-up, {rss1 / 1024:.0f} MiB after the cycles")
+    return 0
+
+
+def sizes_in_own_processes(sizes: list[str]) -> int:
+    """Each frame size in its own process (one station, one session), one after the other."""
+    import re
+    import subprocess
+
+    argv, skip = [], False
+    for arg in sys.argv[1:]:  # this command line less --sizes
+        if skip:
+            skip = False
+        elif arg == "--sizes":
+            skip = True
+        elif not arg.startswith("--sizes="):
+            argv.append(arg)
+    ratios = []
+    for size in sizes:
+        proc = subprocess.run([sys.executable, __file__, *argv, "--sizes", size], capture_output=True, text=True)
+        print(proc.stdout, end="")
+        if proc.returncode != 0:
+            print(proc.stderr, file=sys.stderr)
+            return proc.returncode
+        found = re.search(r"ratio \(cycle - grab\) / bare = ([0-9.]+)", proc.stdout)
+        ratios.append(f"{size} MP {found.group(1) if found else '?'}")
+    print("(cycle - grab) / bare by size, single session in its own process: " + ", ".join(ratios))
     return 0
 
 

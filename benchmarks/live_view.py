@@ -14,7 +14,11 @@ timer in the GUI thread that records the longest gap between its ticks (a stall)
 Printed per phase: frames produced, displayed fps, frames dropped (produced, never
 shown), the longest GUI-thread stall and, for cycles, how many ran.
 
-    DISPLAY=:27 .venv/bin/python benchmarks/live_view.py --display [--seconds 8]
+    DISPLAY=:27 .venv/bin/python benchmarks/live_view.py --display [--seconds 8] [--spinning auto|on|off]
+
+`--spinning` is the station's `[model] spinning`: "auto" (the default, as `gui` runs it) is
+off in a GUI process; "on" is onnxruntime's default, its threads busy-waiting between runs.
+Run it once each way (each in its own process) to see what spinning costs the GUI thread.
 """
 
 from __future__ import annotations
@@ -124,6 +128,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=8.0, help="length of each phase")
     ap.add_argument("--display", action="store_true", help="use $DISPLAY (Xvfb) instead of Qt offscreen")
+    ap.add_argument("--spinning", default="auto", choices=["auto", "on", "off"], help="[model] spinning")
+    ap.add_argument("--runtime", default="onnxruntime", choices=["onnxruntime", "openvino"], help="[model] runtime")
     args = ap.parse_args()
     if not args.display:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -149,7 +155,11 @@ def main() -> int:
     station_module.CameraWorker = functools.partial(CameraWorker, camera_factory=factory)
 
     with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp:
+        from inspection_station.core.detect.runtimes import set_interactive
+
+        set_interactive(True)  # as gui/app.py: "auto" spinning is off under a window
         settings = demo_settings(Settings()).replace("camera", trigger_mode="continuous")
+        settings = settings.replace("model", spinning=args.spinning, runtime=args.runtime)
         settings = settings.replace("results", log_dir=f"{tmp}/log", image_dir=f"{tmp}/img", archive="none")
         qt = gui_app.make_application()
         route = ErrorRoute()
@@ -228,6 +238,9 @@ def main() -> int:
     platform = os.environ.get("QT_QPA_PLATFORM") or f"xcb on {os.environ.get('DISPLAY', '?')}"
     print(f"live view: {WIDTH}x{HEIGHT} RGB frames at {FPS:g} fps from memory, real MainWindow 1366x768 ({platform})")
     print(f"camera worker live cap LIVE_MAX_FPS = {LIVE_MAX_FPS:g}; model {station.detector.describe() if station.detector else 'none'}")
+    from inspection_station.core.detect.cpu import cpu_features
+
+    print(f"[model] spinning = {args.spinning}; CPU: {cpu_features().summary()}")
     if detections:
         print(f"detections per shown result: median {int(np.median(detections))}, max {max(detections)}")
     for r in results:

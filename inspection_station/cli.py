@@ -32,7 +32,7 @@ SUMMARIES = {
     "pattern": ("pattern", "teach a pattern from good parts, or evaluate one on a labelled set"),
     "export_predictions": ("export-predictions", "YOLO txt labels + drawn images for a folder of images"),
     "import_old_config": ("import-old-config", "write station settings from the old system's .env / TOML files"),
-    "model": ("model", "int8 model with an accuracy report (optimize); model facts (info)"),
+    "model": ("model", "fastest way to run a model here (optimize); model facts (info)"),
     "product": ("product", "list the products, or select the one the station judges against"),
     "user": ("user", "station accounts: add, list, passwd, role, remove, unlock"),
     "audit": ("audit", "the audit trail: verify its hash chain"),

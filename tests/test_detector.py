@@ -185,7 +185,7 @@ def test_provider_choice_is_filtered_and_reported(v8_model):
 
     det = Detector.load(v8_model, ModelSettings(providers=["CUDAExecutionProvider"]))
     assert det.provider in onnxruntime.get_available_providers()
-    assert det.provider == det.session.get_providers()[0]
+    assert det.provider == det.runtime.session.get_providers()[0]
 
 
 def test_letterbox_pads_with_114_centred():

@@ -66,12 +66,15 @@ def _global(widget: QWidget) -> QRect:
 
 
 def _scroll_parent(widget: QWidget) -> QWidget | None:
+    """The outermost scroll area around the widget: what is inside it is reached by scrolling
+    it (a table inside a scrolling tab page may sit below the fold; the page may not)."""
+    outermost = None
     parent = widget.parentWidget()
     while parent is not None:
         if isinstance(parent, QAbstractScrollArea):
-            return parent
+            outermost = parent
         parent = parent.parentWidget()
-    return None
+    return outermost
 
 
 def assert_complete_on(window: QWidget, screen, what: str) -> None:

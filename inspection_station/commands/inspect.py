@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from inspection_station.core.detect.detector import Detector
     from inspection_station.core.images import load_image
+    from inspection_station.core.patterns.matching import verdict_fields
     from inspection_station.core.patterns.yaml_io import choose_pattern_set, read_pattern_library
     from inspection_station.core.pipeline import Pipeline
 
@@ -54,15 +55,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"inspection-station: error: {path}: {result.error}", file=sys.stderr)
         m = result.match
         if args.json:
-            record = image_record(path, image, result.detections)
-            record.update(
-                verdict=result.verdict.value,
-                pattern_set=name,
-                variant=m.variant if m else None,
-                matched=m.filled if m else 0,
-                expected=m.expected if m else 0,
-                slots=m.to_json_slots() if m else [],
-            )
+            record = {**image_record(path, image, result.detections),
+                      **verdict_fields(result.verdict, name, m)}
             print(json.dumps(record, allow_nan=False), flush=True)  # strict JSON, never NaN
         else:
             detail = m.summary() if m else result.error

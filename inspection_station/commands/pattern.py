@@ -25,7 +25,7 @@ from pathlib import Path
 from inspection_station.commands.arguments import fraction, number
 from inspection_station.commands.progress import progress
 from inspection_station.core.errors import PatternError, StationError
-from inspection_station.core.patterns.matching import MatchResult, match_pattern
+from inspection_station.core.patterns.matching import MatchResult, match_pattern, verdict_fields
 from inspection_station.core.patterns.model import PATTERN_SUFFIXES, PatternSet
 from inspection_station.core.patterns.teaching import (
     NormBox,
@@ -454,9 +454,7 @@ def run_check(args: argparse.Namespace) -> int:
         m = match_pattern(ps, detections, width, height)
         verdicts.append(_verdict(m))
         if args.json:
-            out = dict(record)
-            out.update(verdict=_verdict(m), pattern_set=ps.name, variant=m.variant, matched=m.filled,
-                       expected=m.expected, slots=m.to_json_slots())
+            out = {**record, **verdict_fields(m.verdict, ps.name, m)}
             print(json.dumps(out), flush=True)
         else:
             print(f"{record.get('image', where)}: {_verdict(m)}  {m.summary()}")

@@ -25,7 +25,7 @@ def image_size(head: bytes) -> tuple[int, int] | None:
 def _png(b: bytes) -> tuple[int, int] | None:
     if b[12:16] != b"IHDR":
         return None
-    return struct.unpack(">II", b[16:24])  # type: ignore[return-value]
+    return struct.unpack(">II", b[16:24])
 
 
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}

@@ -43,11 +43,13 @@ def setup_logging(settings: LoggingSettings | None = None, *, console: bool | No
         root.removeHandler(handler)
         handler.close()
     formatter = logging.Formatter(FORMAT)
-    path: Path | None = log_file()
+    target = log_file()
+    path: Path | None = target
+    file_handler: logging.Handler | None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
         file_handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=settings.max_kb * 1024, backupCount=settings.backups, encoding="utf-8", delay=False
+            target, maxBytes=settings.max_kb * 1024, backupCount=settings.backups, encoding="utf-8", delay=False
         )
     except OSError as exc:
         file_handler = None
@@ -87,8 +89,9 @@ def _log_uncaught_thread_exceptions() -> None:
     def hook(args: threading.ExceptHookArgs) -> None:
         if args.exc_type is not SystemExit:
             name = args.thread.name if args.thread else "a thread"
+            exc = args.exc_value if args.exc_value is not None else args.exc_type()
             logging.getLogger("inspection_station").error(
-                "uncaught exception in %s", name, exc_info=(args.exc_type, args.exc_value, args.exc_traceback)
+                "uncaught exception in %s", name, exc_info=(args.exc_type, exc, args.exc_traceback)
             )
         previous(args)
 

@@ -27,6 +27,8 @@ from inspection_station.core.trace.part_id import PartIdPolicy
 class Recorder(Protocol):
     def record(self, result: CycleResult) -> CycleResult: ...
 
+    def close(self) -> None: ...
+
 
 _sequence = itertools.count(1)
 
@@ -72,6 +74,25 @@ class Pipeline:
         `grab_ms` is the grab as the caller saw it; None = the camera's own `frame.grab_ms`.
         `part_id` is the id typed or scanned for this part ("" = none / decode it).
         """
+        result, recorder = self._judge(frame, grab_error, grab_ms, trigger, started, part_id)
+        return recorder.record(result) if recorder is not None else result
+
+    def judge(
+        self,
+        frame: Frame | None,
+        *,
+        grab_error: str = "",
+        grab_ms: float | None = None,
+        trigger: str = "software",
+        started: float | None = None,
+        part_id: str = "",
+    ) -> tuple[CycleResult, Recorder | None]:
+        """`inspect` without the recording: the verdict and the recorder to record it with
+        (read at the start, as `inspect` does). The overlapped cycle (core/overlap.py)
+        records on its own thread while the model runs on the next frame."""
+        return self._judge(frame, grab_error, grab_ms, trigger, started, part_id)
+
+    def _judge(self, frame, grab_error, grab_ms, trigger, started, part_id) -> tuple[CycleResult, Recorder | None]:
         started = time.perf_counter() if started is None else started
         now = datetime.now().astimezone()
         # Read once: another thread may swap the model or pattern set while this cycle runs.
@@ -99,7 +120,7 @@ class Pipeline:
         # Measured once: trigger -> verdict. The CSV row carries this total, so it cannot
         # include its own write; the recorder adds that as `log_ms`, outside the total.
         result = dataclasses.replace(result, times=StageTimes(**times, total_ms=_ms_since(started)))
-        return recorder.record(result) if recorder is not None else result
+        return result, recorder
 
     def _decide(
         self,

@@ -41,6 +41,7 @@ from inspection_station.core.events import (
 from inspection_station.core.frame import Frame
 from inspection_station.core.images import PREVIEW_WIDTH, downscale, load_image
 from inspection_station.core.listeners import StationListener, listener_handler
+from inspection_station.core.overlap import CycleScheduler, Grabbed
 from inspection_station.core.patterns.model import PatternSet
 from inspection_station.core.patterns.yaml_io import PatternLibrary, read_pattern_library
 from inspection_station.core.pipeline import Pipeline
@@ -131,6 +132,8 @@ class Station:
         self.recent_results: deque[CycleResult] = deque(maxlen=RECENT_RESULTS)
         self.last_result: CycleResult | None = None
         self._busy = threading.Lock()  # held for the whole of a cycle
+        # [station] cycle = "overlapped": cycles go through the three-stage scheduler instead
+        self._cycles: CycleScheduler | None = None
         self._inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-loader")
         # Start-up, overrules (review image writes): slow file work the GUI thread must not do.
@@ -205,6 +208,15 @@ class Station:
                 on_triggered=self._hardware_triggered,
             )
             self.camera.start()
+            if self.settings.station.cycle == "overlapped" and self.settings.line.plc_enabled:
+                # The PLC reads each verdict on BUSY's falling edge: with two parts in flight
+                # BUSY would not fall between them, and a verdict would be missed. Fail safe.
+                self._on_notice("[station] cycle = overlapped is not used while [line] plc_enabled: "
+                                "the BUSY/verdict handshake needs one part at a time; running sequential")
+            elif self.settings.station.cycle == "overlapped":
+                self._cycles = CycleScheduler(
+                    grab=self._grab, judge=self._judge, publish=self._publish, mode="overlapped"
+                )
             return self._submit(self._loader, "model load", self._load_model_and_patterns, self.settings, True)
 
     def launch(self, live: bool = True) -> Future:
@@ -230,6 +242,8 @@ class Station:
         self._io.shutdown(wait=True, cancel_futures=True)
         self._loader.shutdown(wait=True, cancel_futures=True)
         self._inference.shutdown(wait=True, cancel_futures=True)
+        if self._cycles is not None:  # its accepted cycles end (each with its row) while the camera is there
+            self._cycles.close()
         if self.retention is not None:
             self.retention.stop()
         if self.camera is not None:
@@ -252,7 +266,13 @@ class Station:
 
     @property
     def busy(self) -> bool:
-        return self._busy.locked()
+        """A trigger now would be refused (overlapped: the next frame's slot is taken)."""
+        return self._cycles.busy if self._cycles is not None else self._busy.locked()
+
+    @property
+    def cycle_mode(self) -> str:
+        """"overlapped" when the three-stage cycle runs (core/overlap.py), else "sequential"."""
+        return self._cycles.mode if self._cycles is not None else "sequential"
 
     @property
     def stopped(self) -> bool:
@@ -292,6 +312,8 @@ class Station:
         if self.state.hold:
             self._refuse(source, f"the station is on hold: {self.state.hold}")
             return None
+        if self._cycles is not None:
+            return self._overlapped_trigger(source, time.perf_counter())
         if not self._busy.acquire(blocking=False):
             self._refuse(source)
             return None
@@ -305,6 +327,11 @@ class Station:
         """One cycle, blocking: for `run --headless`, `inspect` and tests."""
         if self.state.hold:
             raise StationError(f"the station is on hold: {self.state.hold}")
+        if self._cycles is not None:
+            future = self._overlapped_trigger(source, time.perf_counter(), refuse=False)
+            if future is None:
+                raise StationError("a cycle is already running" if not self._stopped else "the station is stopped")
+            return future.result()
         if not self._busy.acquire(blocking=False):
             raise StationError("a cycle is already running")
         self.bus.publish(CycleStarted(source))
@@ -384,18 +411,58 @@ class Station:
         if self.state.hold:
             self._refuse("hardware", f"the station is on hold: {self.state.hold}")
             return
+        started = time.perf_counter() - frame.grab_ms / 1e3
+        if self._cycles is not None:
+            self._overlapped_trigger("hardware", started, Grabbed(frame))
+            return
         if not self._busy.acquire(blocking=False):
             self._refuse("hardware")
             return
-        started = time.perf_counter() - frame.grab_ms / 1e3
         self.bus.publish(CycleStarted("hardware"))
         future = self._submit_cycle(self._finish_cycle, frame, "", "hardware", started)
         if future is not None:
             self._watch_cycle(future)
 
-    def _software_cycle(self, source: str, started: float) -> CycleResult:
-        frame, error = None, ""
+    def _overlapped_trigger(
+        self, source: str, started: float, grabbed: Grabbed | None = None, refuse: bool = True
+    ) -> Future[CycleResult] | None:
+        """A trigger for the overlapped cycle (core/overlap.py); None = refused (and counted)."""
+        cycles = self._cycles
+        if cycles is None:
+            raise StationError("the overlapped cycle is not running")
+        part_id = self._take_part_id()
+        future = cycles.trigger(source, started, grabbed, part_id)
+        if future is None:
+            with self._part_id_lock:  # a refused trigger does not use up the part's id
+                self._part_id = self._part_id or part_id
+            if refuse:
+                self._refuse(source)
+            return None
+        self.bus.publish(CycleStarted(source))
+        self._watch_cycle(future)
+        return future
+
+    def _grab(self) -> Grabbed:
+        """The grab stage: a frame from the camera worker, or why there is none."""
         requested = time.perf_counter()
+        frame, error = self._request_frame()
+        return Grabbed(frame, error, (time.perf_counter() - requested) * 1e3)
+
+    def _judge(self, grabbed: Grabbed, source: str, started: float, part_id: str):
+        """The judge stage: the pipeline's verdict, and the recorder to write its row."""
+        result, _ = self.pipeline.judge(
+            grabbed.frame, grab_error=grabbed.error, grab_ms=grabbed.grab_ms, trigger=source,
+            started=started, part_id=part_id,
+        )
+        return result, self._record
+
+    def _record(self, result: CycleResult) -> CycleResult:
+        """The record stage: into the recorder of now (a log swap runs in this stage too)."""
+        recorder = self.pipeline.recorder
+        return recorder.record(result) if recorder is not None else result
+
+    def _request_frame(self) -> tuple[Frame | None, str]:
+        frame, error = None, ""
         timeout_s = self.settings.camera.grab_timeout_ms / 1e3
         try:
             if self.camera is None:
@@ -406,6 +473,11 @@ class Station:
             error = f"no frame within {timeout_s + 5.0:.0f} s (camera worker not answering)"
         except Exception as exc:  # a camera failure is this cycle's ERROR
             error = str(exc) or type(exc).__name__
+        return frame, error
+
+    def _software_cycle(self, source: str, started: float) -> CycleResult:
+        requested = time.perf_counter()
+        frame, error = self._request_frame()
         # The grab stage as the cycle sees it: request -> frame in hand, thread hops included.
         grab_ms = (time.perf_counter() - requested) * 1e3
         return self._finish_cycle(frame, error, source, started, grab_ms)
@@ -418,17 +490,21 @@ class Station:
                 frame, grab_error=error, grab_ms=grab_ms, trigger=source, started=started,
                 part_id=self._take_part_id(),
             )
-            if result.frame is not None and self._previews:
-                # for the listener's history view: made here, not on the GUI thread; after the
-                # timed cycle; headless callers (no listener) neither pay for it nor keep it
-                result = dataclasses.replace(result, preview=downscale(result.frame.rgb, PREVIEW_WIDTH))
-            self.last_result = result
-            self._remember(result)
-            self._safe(self._on_result, result)
-            self.bus.publish(CycleFinished(result))  # still busy: the next cycle starts after this
-            return result
+            return self._publish(result)  # still busy: the next cycle starts after this
         finally:
             self._busy.release()
+
+    def _publish(self, result: CycleResult) -> CycleResult:
+        """After the row: the history, the result callback and the listeners, in cycle order."""
+        if result.frame is not None and self._previews:
+            # for the listener's history view: made here, not on the GUI thread; after the
+            # timed cycle; headless callers (no listener) neither pay for it nor keep it
+            result = dataclasses.replace(result, preview=downscale(result.frame.rgb, PREVIEW_WIDTH))
+        self.last_result = result
+        self._remember(result)
+        self._safe(self._on_result, result)
+        self.bus.publish(CycleFinished(result))
+        return result
 
     def _remember(self, result: CycleResult) -> None:
         recent = self.recent_results
@@ -473,9 +549,9 @@ class Station:
         return future
 
     def _report_failure(self, future: Future, what: str) -> str:
-        if future.cancelled() or future.exception() is None:
+        exc = None if future.cancelled() else future.exception()
+        if exc is None:
             return ""
-        exc = future.exception()
         reason = str(exc) if isinstance(exc, StationError) else f"{type(exc).__name__}: {exc}"
         log.error("%s failed", what, exc_info=(type(exc), exc, exc.__traceback__))
         self._safe(self._on_error, f"{what} failed: {reason}")
@@ -537,7 +613,8 @@ class Station:
             self.recorder = self._new_recorder(settings, seed_statistics=False)
             # The swap and the closing of the old one (joins its image writer) happen between
             # cycles on the inference thread: a running cycle never records into a closed log.
-            self._submit(self._inference, "results log swap", self._swap_recorder, self.recorder)
+            stage = self._cycles.record_stage if self._cycles is not None else self._inference
+            self._submit(stage, "results log swap", self._swap_recorder, self.recorder)
         if self.retention is not None and (settings.results != old.results or settings.retention != old.retention):
             _log_dir, image_dir, review_dir = resolve_results_dirs(settings.results)
             self.retention.update(image_dir, review_dir, settings.retention)

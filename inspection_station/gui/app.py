@@ -169,10 +169,12 @@ def run_gui(
 ) -> int:
     """Show the operator window on `settings` until it is closed; returns the exit code."""
     from inspection_station.core.actions import StationActions
+    from inspection_station.core.detect.runtimes import set_interactive
     from inspection_station.core.state import StationState
     from inspection_station.core.station import Station
 
     app = make_application(argv)
+    set_interactive(True)  # [model] spinning = "auto": inference threads leave this window its CPU
     route = ErrorRoute()
     uninstall_hooks = install_exception_hooks(route)
     bridge = StationBridge()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,10 +45,10 @@ class PylonCamera:
     def __init__(self, settings: CameraSettings) -> None:
         self._settings = settings
         self._transform = FrameTransform.from_settings(settings)
-        self._cam = None  # pylon.InstantCamera while open
+        self._cam: Any = None  # pylon.InstantCamera while open (pypylon has no type hints)
         self._info: DeviceInfo | None = None
         self._engine = ""  # running grab engine: "software" | "hardware" | "continuous" | ""
-        self._converter = None
+        self._converter: Any = None  # pylon.ImageFormatConverter
         self._pixel_format = ""
         self._warnings: list[str] = []
         self._state = CameraState.CLOSED
@@ -69,6 +70,12 @@ class PylonCamera:
 
     @property
     def device(self) -> DeviceInfo | None:
+        return self._info
+
+    def _open_info(self) -> DeviceInfo:
+        """The device of the open camera (grabbing and configuring happen only while open)."""
+        if self._info is None:
+            raise CameraError("the camera is not open")
         return self._info
 
     @property
@@ -267,13 +274,13 @@ class PylonCamera:
             image=image,
             frame_id=next_frame_id(),
             timestamp=time.time(),
-            source=f"pylon:{self._info.model} {self._info.serial}",
+            source=f"pylon:{self._open_info().model} {self._open_info().serial}",
             grab_ms=(time.perf_counter() - start) * 1000,
             meta={
                 "mode": mode,
                 "pixel_format": self._pixel_format,
                 "block_id": block_id,
-                "emulated": self._info.emulated,
+                "emulated": self._open_info().emulated,
             },
             color=ColorOrder(self._settings.output_format),
         )
@@ -326,7 +333,7 @@ class PylonCamera:
         s = self._settings
         cam.MaxNumBuffer.Value = BUFFER_COUNT
         pixel_format = s.pixel_format
-        if self._info.emulated:
+        if self._open_info().emulated:
             pixel_format = self._configure_emulator() or pixel_format
         if pixel_format:
             self._set_enum("PixelFormat", pixel_format, "pixel_format")

@@ -350,6 +350,8 @@ class CameraWorker:
 
     def _serve_safely(self) -> None:
         camera = self._camera
+        if camera is None:  # the main loop serves only an open camera
+            return
         served = False
         try:
             served = self._serve(camera)

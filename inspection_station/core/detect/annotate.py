@@ -13,7 +13,7 @@ from inspection_station.core.detection import Detection
 def class_colour(class_id: int) -> tuple[int, int, int]:
     """A stable, well-separated RGB colour per class (golden-angle hue steps)."""
     hue = int((class_id * 137.508) % 360) // 2  # OpenCV hue is 0..179
-    bgr = cv2.cvtColor(np.uint8([[[hue, 220, 255]]]), cv2.COLOR_HSV2BGR)[0, 0]
+    bgr = cv2.cvtColor(np.array([[[hue, 220, 255]]], np.uint8), cv2.COLOR_HSV2BGR)[0, 0]
     return int(bgr[2]), int(bgr[1]), int(bgr[0])
 
 

@@ -1,4 +1,4 @@
-"""ONNX object detector: one InferenceSession, letterbox, YOLO output decoders, NMS.
+"""ONNX object detector: one inference runtime (core/detect/runtimes.py), letterbox, YOLO decoders, NMS.
 
 Any YOLO-family export works without configuration: the output layout is
 recognised from the shape of the model's output (see `LAYOUTS`). Boxes come back
@@ -11,7 +11,6 @@ import ast
 import os
 import sys
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,28 +24,19 @@ from inspection_station.core.detect.decoders import (
     recognise_layout,
 )
 from inspection_station.core.detect.letterbox import Letterbox, LetterboxBuffer
+from inspection_station.core.detect.runtimes import (  # noqa: F401 - re-exported: the old import path
+    KNOWN_PROVIDERS,
+    Runtime,
+    _ort,
+    _short,
+    choose_providers,
+    open_runtime,
+)
 from inspection_station.core.detection import Detection
 from inspection_station.core.errors import ModelError, StationError
 from inspection_station.core.regular_files import require_regular
 from inspection_station.core.settings.model import ModelSettings
 from inspection_station.core.text_files import read_text_limited
-
-# Providers in the order we prefer them when the settings name none that is available.
-# OpenVINO comes from the onnxruntime-openvino build (the `openvino` extra) on Intel PCs.
-KNOWN_PROVIDERS = (
-    "DmlExecutionProvider",
-    "CUDAExecutionProvider",
-    "OpenVINOExecutionProvider",
-    "CPUExecutionProvider",
-)
-
-
-def _ort():
-    # Imported on first use: `inspection-station --help` and the GUI's start stay fast.
-    import onnxruntime
-
-    return onnxruntime
-
 
 # --- class names ----------------------------------------------------------------------------
 
@@ -114,34 +104,28 @@ class DetectorOutput:
     decode_ms: float
 
 
-def choose_providers(preference: Sequence[str], available: Sequence[str]) -> list[str]:
-    """The preferred providers onnxruntime actually offers, CPU always last."""
-    chosen = [p for p in preference if p in available and p != "CPUExecutionProvider"]
-    return [*chosen, "CPUExecutionProvider"]
-
-
 class Detector:
-    """One ONNX model, ready to run; thread-compatible (one caller at a time)."""
+    """One ONNX model on one runtime, ready to run; thread-compatible (one caller at a time)."""
 
-    def __init__(self, session, model_path: Path, settings: ModelSettings) -> None:
-        self.session = session
+    def __init__(self, runtime: Runtime, model_path: Path, settings: ModelSettings) -> None:
+        self.runtime = runtime
         self.model_path = model_path
         self.settings = settings
-        inp = session.get_inputs()[0]
+        inp = runtime.input
         self.input_name: str = inp.name
         self.input_dtype = _input_dtype(inp, model_path)
         self.input_size: tuple[int, int] = _input_size(inp, settings, model_path)  # (w, h)
-        self.output_name: str = session.get_outputs()[0].name
-        self.provider: str = session.get_providers()[0]
-        self.metadata: dict[str, str] = dict(session.get_modelmeta().custom_metadata_map)
-        self._sha256: str | None = None
-        self.session_source = str(model_path)  # the file the session was made from (a cache?)
+        self.output_name: str = runtime.output.name
+        self.provider: str = runtime.provider
+        self.metadata: dict[str, str] = dict(runtime.metadata)
+        self._sha256: str | None = runtime.sha256
+        self.session_source = runtime.source  # the file the session was made from (a cache?)
         self._letterbox = LetterboxBuffer(*self.input_size)
         # Warm-up: the first run allocates and optimises; it also tells us the layout.
         tensor, _ = self.preprocess(np.zeros((self.input_size[1], self.input_size[0], 3), np.uint8))
         try:
-            out = session.run([self.output_name], {self.input_name: tensor})[0]
-        except Exception as exc:  # onnxruntime raises its own exception types
+            out = runtime.run(tensor)
+        except Exception as exc:  # the runtimes raise their own exception types
             raise ModelError(f"{model_path}: the warm-up run failed: {_short(exc)}") from None
         try:
             self.layout = recognise_layout(tuple(out.shape), *self.input_size)
@@ -160,50 +144,10 @@ class Detector:
         settings = settings or ModelSettings()
         model_path = Path(path)
         settings = with_class_map(settings)  # names (and colours) from the old class map CSV
-        # a FIFO or device would block onnxruntime's read for ever: refused here, never opened
-        # (onnxruntime opens the path itself; the window between is a model-folder writer's only)
+        # a FIFO or device would block the runtime's read for ever: refused here, never opened
+        # (the runtime opens the path itself; the window between is a model-folder writer's only)
         require_regular(model_path, "model file", ModelError)
-        ort = _ort()
-        providers = choose_providers(settings.providers, ort.get_available_providers())
-        level = settings.graph_optimization
-        cached, model_hash = None, None
-        # Only a CPU-only session saves its optimised graph: execution providers that
-        # compile (CUDA, DirectML, OpenVINO) cannot serialise their partitions.
-        if settings.cache_optimized and providers == ["CPUExecutionProvider"] and level != "disabled":
-            model_hash = session_cache.file_sha256(model_path)
-            cached = session_cache.cached_model_path(model_hash, level, ort.__version__)
-        session = None
-        if cached is not None and cached.is_file():
-            try:  # already optimised: optimising again is the cost the cache saves
-                options = _session_options(ort, settings, providers, "disabled")
-                session = ort.InferenceSession(str(cached), sess_options=options, providers=providers)
-            except Exception:  # noqa: BLE001 - a damaged cache file is rebuilt, never fatal
-                session_cache.discard(cached)
-        if session is None:
-            options = _session_options(ort, settings, providers, level)
-            staged = None
-            if cached is not None:
-                try:
-                    cached.parent.mkdir(parents=True, exist_ok=True)
-                    staged = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
-                    options.optimized_model_filepath = str(staged)
-                except OSError:  # a read-only data folder: run without the cache
-                    staged = None
-            try:
-                session = ort.InferenceSession(str(model_path), sess_options=options, providers=providers)
-            except Exception as exc:
-                if staged is not None:
-                    session_cache.discard(staged)
-                raise ModelError(f"{model_path}: not a loadable ONNX model: {_short(exc)}") from None
-            if staged is not None:
-                try:
-                    os.replace(staged, cached)  # whole or not at all: a reader never sees half a file
-                except OSError:
-                    session_cache.discard(staged)
-        detector = cls(session, model_path, settings)
-        detector._sha256 = model_hash
-        detector.session_source = str(cached) if cached is not None and cached.is_file() else str(model_path)
-        return detector
+        return cls(open_runtime(model_path, settings), model_path, settings)
 
     def _class_names(self) -> list[str]:
         names = list(self.settings.class_names) or None
@@ -248,7 +192,7 @@ class Detector:
 
     def infer(self, tensor: np.ndarray) -> np.ndarray:
         try:
-            out = self.session.run([self.output_name], {self.input_name: tensor})[0]
+            out = self.runtime.run(tensor)
         except Exception as exc:
             raise ModelError(f"{self.model_path.name}: inference failed: {_short(exc)}") from None
         return out.astype(np.float32, copy=False)
@@ -297,27 +241,6 @@ class Detector:
         return f"{self.model_path.name} ({self.layout.name}, {w}x{h}, {len(self.class_names)} classes) on {self.provider}"
 
 
-_GRAPH_LEVEL_NAMES = {
-    "disabled": "ORT_DISABLE_ALL",
-    "basic": "ORT_ENABLE_BASIC",
-    "extended": "ORT_ENABLE_EXTENDED",
-    "all": "ORT_ENABLE_ALL",
-}
-
-
-def _session_options(ort, settings: ModelSettings, providers: list[str], level: str):
-    options = ort.SessionOptions()
-    options.log_severity_level = 3  # warnings of onnxruntime are not the operator's business
-    options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, _GRAPH_LEVEL_NAMES[level])
-    if settings.intra_op_threads:  # 0: onnxruntime's default, one thread per physical core
-        options.intra_op_num_threads = settings.intra_op_threads
-    if "DmlExecutionProvider" in providers:
-        # DirectML cannot use memory patterns or parallel execution.
-        options.enable_mem_pattern = False
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    return options
-
-
 def _input_dtype(inp, model_path: Path):
     if inp.type == "tensor(float)":
         return np.float32
@@ -339,11 +262,6 @@ def _input_size(inp, settings: ModelSettings, model_path: Path) -> tuple[int, in
     h = h if isinstance(h, int) and h > 0 else settings.input_height
     w = w if isinstance(w, int) and w > 0 else settings.input_width
     return int(w), int(h)
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 if sys.platform == "win32":  # pragma: no cover - Windows only

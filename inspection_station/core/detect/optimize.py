@@ -17,7 +17,6 @@ Needs the `onnx` package (onnxruntime.quantization builds on it): the `optimize`
 from __future__ import annotations
 
 import os
-import statistics
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from inspection_station.core.detect import fair_timing
 from inspection_station.core.detect.agreement import BoxAgreement, box_agreement
 from inspection_station.core.detect.detector import Detector, _ort
 from inspection_station.core.detect.session_cache import file_sha256
@@ -83,7 +83,7 @@ def head_tail_nodes(graph) -> list[str]:
     return [n.name for n, feeds in zip(nodes, feeds_compute, strict=True) if not feeds and n.op_type != "Constant"]
 
 
-def _name_unnamed_nodes(graph) -> None:
+def name_unnamed_nodes(graph) -> None:
     """nodes_to_exclude goes by node name; exporters may leave names empty."""
     taken = {n.name for n in graph.node if n.name}
     for i, node in enumerate(graph.node):
@@ -162,17 +162,7 @@ def quantize_int8(
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     model_path, out_path = Path(model_path), Path(out_path)
-    if out_path.resolve() == model_path.resolve():
-        raise ModelError(f"{out_path}: --out is the input model; choose another file")
-    if not calibration_paths:
-        raise ImageError("no images to calibrate on (expected PNG/JPEG/BMP/TIFF/WebP files)")
-    detector = Detector.load(model_path, settings or ModelSettings())
-    if detector.input_dtype != np.float32:
-        raise ModelError(f"{model_path}: the input is {detector.input_dtype.__name__}; int8 quantisation needs an fp32 model")
-    original = onnx.load(str(model_path))
-    if any(n.op_type in ("QuantizeLinear", "QLinearConv") for n in original.graph.node):
-        raise ModelError(f"{model_path}: already quantised (has QuantizeLinear nodes)")
-    out_path.parent.mkdir(parents=True, exist_ok=True)
+    detector, original = check_quantisable(model_path, out_path, calibration_paths, settings or ModelSettings())
     with tempfile.TemporaryDirectory(prefix="quantise-") as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         try:  # shape inference + basic graph fusions: what onnxruntime recommends before quantising
@@ -181,7 +171,7 @@ def quantize_int8(
             model = onnx.load(str(prepared))
         except Exception:  # noqa: BLE001 - a model it cannot prepare still quantises as it is
             model = onnx.load(str(model_path))
-        _name_unnamed_nodes(model.graph)
+        name_unnamed_nodes(model.graph)
         keep_float = head_tail_nodes(model.graph)
         onnx.save(model, str(prepared))
         reader = _CalibrationImages(detector, calibration_paths, progress)
@@ -210,21 +200,43 @@ def quantize_int8(
                 ) from None
             raise ModelError(f"{model_path}: quantisation failed: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from None
         used = len(calibration_paths) - len(reader.skipped)
-        result = onnx.load(str(quantised))
-        # names, stride, imgsz...: the station and other tools read them from the metadata
-        del result.metadata_props[:]
-        for prop in original.metadata_props:
-            if prop.key != QUANTISATION_KEY:
-                result.metadata_props.add(key=prop.key, value=prop.value)
-        result.metadata_props.add(
-            key=QUANTISATION_KEY,
-            value=f"int8 static QDQ per-channel, MinMax on {used} images, source sha256 {file_sha256(model_path)}",
+        save_with_metadata(
+            onnx.load(str(quantised)), original, out_path,
+            f"int8 static QDQ per-channel, MinMax on {used} images, source sha256 {file_sha256(model_path)}",
         )
-        staged = out_path.with_name(f".{out_path.name}.tmp")
-        onnx.save(result, str(staged))
-        os.replace(staged, out_path)
         progress("quantise", 1, 1)
     return QuantisedModel(out_path, used, len(keep_float), tuple(reader.skipped))
+
+
+def check_quantisable(model_path: Path, out_path: Path, calibration_paths: Sequence[Path], settings: ModelSettings):
+    """The fp32 detector and ONNX graph to quantise, or one located error (both quantisers)."""
+    onnx = _onnx()
+    if out_path.resolve() == model_path.resolve():
+        raise ModelError(f"{out_path}: --out is the input model; choose another file")
+    if not calibration_paths:
+        raise ImageError("no images to calibrate on (expected PNG/JPEG/BMP/TIFF/WebP files)")
+    detector = Detector.load(model_path, settings)
+    if detector.input_dtype != np.float32:
+        raise ModelError(f"{model_path}: the input is {detector.input_dtype.__name__}; int8 quantisation needs an fp32 model")
+    original = onnx.load(str(model_path))
+    if any(n.op_type in ("QuantizeLinear", "QLinearConv") for n in original.graph.node):
+        raise ModelError(f"{model_path}: already quantised (has QuantizeLinear nodes)")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    return detector, original
+
+
+def save_with_metadata(result, original, out_path: Path, how: str, key: str = QUANTISATION_KEY) -> None:
+    """Save a quantised graph with the original's metadata (names, stride, imgsz: the station
+    and other tools read them) plus `key` saying how it was made; whole or not at all."""
+    onnx = _onnx()
+    del result.metadata_props[:]
+    for prop in original.metadata_props:
+        if prop.key != key:
+            result.metadata_props.add(key=prop.key, value=prop.value)
+    result.metadata_props.add(key=key, value=how)
+    staged = out_path.with_name(f".{out_path.name}.tmp")
+    onnx.save(result, str(staged))
+    os.replace(staged, out_path)
 
 
 # --- comparison --------------------------------------------------------------------------
@@ -234,7 +246,7 @@ def quantize_int8(
 class ModelScore:
     path: str
     provider: str
-    ms_per_run: float  # median session.run over the compared images
+    ms_per_run: float  # median of the fair timing (core/detect/fair_timing.py)
     boxes: BoxAgreement  # against the reference
 
     def to_dict(self) -> dict:
@@ -242,7 +254,135 @@ class ModelScore:
 
 
 @dataclass(frozen=True)
+class CandidateScore:
+    """One way to run the model, measured: speed, boxes, verdicts against fp32."""
+
+    name: str
+    score: ModelScore
+    vs_fp32: BoxAgreement
+    verdicts_differ: tuple[str, ...]  # image names where its verdict is not fp32's
+
+    def reasons(self, verdicts_checked: int) -> list[str]:
+        """Why it may not be recommended (empty: it may)."""
+        out = []
+        if self.verdicts_differ:
+            out.append(f"verdicts differ from fp32 on {len(self.verdicts_differ)} of {verdicts_checked} images: "
+                       + ", ".join(self.verdicts_differ[:10]))
+        if self.vs_fp32.reference and not self.vs_fp32.map50 >= MIN_BOX_MAP:
+            out.append(f"boxes drift: mAP@0.5 against fp32 {self.vs_fp32.map50:.3f} < {MIN_BOX_MAP}")
+        return out
+
+
+@dataclass(frozen=True)
+class CandidateComparison:
+    images: int
+    reference: str  # "labels" or "fp32 predictions"
+    fp32: str  # the candidate every other is compared with
+    scores: dict[str, CandidateScore]
+    pattern_set: str | None
+    verdicts_compared: int
+    skipped: tuple[str, ...] = ()
+
+    def speed_ratio(self, name: str) -> float:
+        base = self.scores[self.fp32].score.ms_per_run
+        return self.scores[name].score.ms_per_run / base if base > 0 else float("nan")
+
+    def qualifying(self) -> list[str]:
+        """Candidates whose verdicts equal fp32's on every image and whose boxes do not drift."""
+        if self.pattern_set is None:
+            return []
+        return [n for n, c in self.scores.items() if not c.reasons(self.verdicts_compared)]
+
+    def fastest_qualifying(self) -> str | None:
+        ok = self.qualifying()
+        return min(ok, key=lambda n: self.scores[n].score.ms_per_run) if ok else None
+
+
+def _verdict(pattern_set: PatternSet, detections: Sequence[Detection], image: np.ndarray) -> str:
+    return str(match_pattern(pattern_set, detections, image.shape[1], image.shape[0]).verdict)
+
+
+def compare_candidates(
+    detectors: dict[str, Detector],
+    images: Sequence[Path],
+    *,
+    fp32: str,
+    labels: dict[str, list[NormBox]] | None = None,
+    pattern_set: PatternSet | None = None,
+    rounds: int = fair_timing.DEFAULT_ROUNDS,
+    progress: Progress = _no_progress,
+) -> CandidateComparison:
+    """Every candidate on the same images (boxes, verdicts), then timed fairly on one frame.
+
+    Labels are keyed by image stem, boxes normalised (YOLO); without labels the reference
+    is the fp32 candidate's own predictions. Load the detectors with `fair_timing.quiet`.
+    """
+    preds: dict[str, list[list[Detection]]] = {name: [] for name in detectors}
+    refs: list[list[Detection]] = []
+    differ: dict[str, list[str]] = {name: [] for name in detectors}
+    compared = 0
+    skipped: list[str] = []
+    timing_frame: np.ndarray | None = None
+    for i, path in enumerate(images):
+        progress("compare", i, len(images))
+        try:
+            image = load_image(path)
+        except ImageError as exc:
+            skipped.append(str(exc))
+            continue
+        timing_frame = image if timing_frame is None else timing_frame
+        outs = {name: det.detect(image) for name, det in detectors.items()}
+        for name, dets in outs.items():
+            preds[name].append(dets)
+        if labels is not None:
+            refs.append(to_detections(labels.get(path.stem, []), image.shape[1], image.shape[0]))
+        else:
+            refs.append(outs[fp32])
+        if pattern_set is not None:
+            compared += 1
+            expected = _verdict(pattern_set, outs[fp32], image)
+            for name, dets in outs.items():
+                if _verdict(pattern_set, dets, image) != expected:
+                    differ[name].append(path.name)
+    progress("compare", len(images), len(images))
+    if not refs or timing_frame is None:
+        raise ImageError(f"none of the {len(images)} images could be read" + (f": {skipped[0]}" if skipped else ""))
+    progress("time", 0, 1)
+    timings = fair_timing.time_alternating(_bare_runs(detectors, timing_frame), rounds)
+    progress("time", 1, 1)
+    scores = {
+        name: CandidateScore(
+            name,
+            ModelScore(str(det.model_path), det.provider, timings[name].median_ms, box_agreement(preds[name], refs)),
+            box_agreement(preds[name], preds[fp32]),
+            tuple(differ[name]),
+        )
+        for name, det in detectors.items()
+    }
+    return CandidateComparison(
+        images=len(refs),
+        reference="labels" if labels is not None else "fp32 predictions",
+        fp32=fp32,
+        scores=scores,
+        pattern_set=pattern_set.name if pattern_set is not None else None,
+        verdicts_compared=compared,
+        skipped=tuple(skipped),
+    )
+
+
+def _bare_runs(detectors: dict[str, Detector], frame: np.ndarray) -> dict[str, Callable[[], object]]:
+    """`runtime.run` of each detector on its own copy of the frame's tensor (ms per run)."""
+    runs: dict[str, Callable[[], object]] = {}
+    for name, det in detectors.items():
+        tensor = np.array(det.preprocess(frame)[0], copy=True)
+        runs[name] = (lambda d, t: lambda: d.infer(t))(det, tensor)
+    return runs
+
+
+@dataclass(frozen=True)
 class Comparison:
+    """Two models (fp32 and its int8 copy) side by side: the original report of `model optimize`."""
+
     images: int
     reference: str  # "labels" or "fp32 predictions"
     fp32: ModelScore
@@ -273,10 +413,6 @@ class Comparison:
         }
 
 
-def _verdict(pattern_set: PatternSet, detections: Sequence[Detection], image: np.ndarray) -> str:
-    return "OK" if match_pattern(pattern_set, detections, image.shape[1], image.shape[0]).ok else "NOK"
-
-
 def compare_models(
     fp32: Detector,
     int8: Detector,
@@ -284,66 +420,29 @@ def compare_models(
     *,
     labels: dict[str, list[NormBox]] | None = None,
     pattern_set: PatternSet | None = None,
+    rounds: int = fair_timing.DEFAULT_ROUNDS,
     progress: Progress = _no_progress,
 ) -> Comparison:
-    """Both models on the same images, one after the other per image (so load and noise
-    hit both alike); labels are keyed by image stem, boxes normalised (YOLO)."""
-    preds: dict[str, list[list[Detection]]] = {"fp32": [], "int8": []}
-    ms: dict[str, list[float]] = {"fp32": [], "int8": []}
-    refs: list[list[Detection]] = []
-    differ: list[str] = []
-    compared = 0
-    skipped: list[str] = []
-    for i, path in enumerate(images):
-        progress("compare", i, len(images))
-        try:
-            image = load_image(path)
-        except ImageError as exc:
-            skipped.append(str(exc))
-            continue
-        outs = {}
-        for name, det in (("fp32", fp32), ("int8", int8)):
-            out = det.detect_timed(image)
-            outs[name] = out.detections
-            preds[name].append(out.detections)
-            ms[name].append(out.inference_ms)
-        if labels is not None:
-            refs.append(to_detections(labels.get(path.stem, []), image.shape[1], image.shape[0]))
-        else:
-            refs.append(outs["fp32"])
-        if pattern_set is not None:
-            compared += 1
-            if _verdict(pattern_set, outs["fp32"], image) != _verdict(pattern_set, outs["int8"], image):
-                differ.append(path.name)
-    progress("compare", len(images), len(images))
-    if not refs:
-        raise ImageError(f"none of the {len(images)} images could be read" + (f": {skipped[0]}" if skipped else ""))
-    scores = {
-        name: ModelScore(str(det.model_path), det.provider, statistics.median(ms[name]), box_agreement(preds[name], refs))
-        for name, det in (("fp32", fp32), ("int8", int8))
-    }
-    versus = box_agreement(preds["int8"], preds["fp32"])
-    ratio = scores["int8"].ms_per_run / scores["fp32"].ms_per_run if scores["fp32"].ms_per_run > 0 else float("nan")
-    reasons = []
+    """Two models on the same images (`compare_candidates` with two), int8 judged against fp32."""
+    c = compare_candidates({"fp32": fp32, "int8": int8}, images, fp32="fp32", labels=labels,
+                           pattern_set=pattern_set, rounds=rounds, progress=progress)
+    int8_score = c.scores["int8"]
+    reasons = int8_score.reasons(c.verdicts_compared)
     if pattern_set is None:
-        reasons.append("no pattern given (--patterns): verdict agreement not checked")
-    elif differ:
-        reasons.append(f"verdicts differ from fp32 on {len(differ)} of {compared} images: {', '.join(differ[:10])}")
-    if versus.reference and not versus.map50 >= MIN_BOX_MAP:
-        reasons.append(f"boxes drift: mAP@0.5 against fp32 {versus.map50:.3f} < {MIN_BOX_MAP}")
+        reasons.insert(0, "no pattern given (--patterns): verdict agreement not checked")
     return Comparison(
-        images=len(refs),
-        reference="labels" if labels is not None else "fp32 predictions",
-        fp32=scores["fp32"],
-        int8=scores["int8"],
-        int8_vs_fp32=versus,
-        speed_ratio=ratio,
-        pattern_set=pattern_set.name if pattern_set is not None else None,
-        verdicts_compared=compared,
-        verdicts_differ=tuple(differ),
+        images=c.images,
+        reference=c.reference,
+        fp32=c.scores["fp32"].score,
+        int8=int8_score.score,
+        int8_vs_fp32=int8_score.vs_fp32,
+        speed_ratio=c.speed_ratio("int8"),
+        pattern_set=c.pattern_set,
+        verdicts_compared=c.verdicts_compared,
+        verdicts_differ=int8_score.verdicts_differ,
         recommended=not reasons,
         reasons=tuple(reasons),
-        skipped=tuple(skipped),
+        skipped=c.skipped,
     )
 
 
@@ -392,6 +491,8 @@ class ModelFacts:
     classes: list[str]
     metadata: dict[str, str]
     quantisation: str  # "" = fp32/fp16 as exported
+    runtime: str  # "onnxruntime" | "openvino"
+    available_runtimes: list[str]
     provider: str  # the one the session really uses
     available_providers: list[str]
     load_ms: float
@@ -404,10 +505,12 @@ class ModelFacts:
 
 
 def model_facts(path: str | Path, settings: ModelSettings | None = None) -> ModelFacts:
+    from inspection_station.core.detect.runtimes import available_runtimes
+
     t = time.perf_counter()
     det = Detector.load(path, settings or ModelSettings())
     load_ms = (time.perf_counter() - t) * 1e3
-    inp, out = det.session.get_inputs()[0], det.session.get_outputs()[0]
+    inp, out = det.runtime.input, det.runtime.output
     ort = _ort()
     available = list(ort.get_available_providers())
     return ModelFacts(
@@ -423,6 +526,8 @@ def model_facts(path: str | Path, settings: ModelSettings | None = None) -> Mode
         classes=list(det.class_names),
         metadata={k: v for k, v in det.metadata.items() if k != "names"},
         quantisation=det.metadata.get(QUANTISATION_KEY, ""),
+        runtime=det.runtime.name,
+        available_runtimes=available_runtimes(),
         provider=det.provider,
         available_providers=available,
         load_ms=load_ms,

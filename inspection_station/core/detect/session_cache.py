@@ -12,10 +12,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import platform
 from pathlib import Path
 
 from inspection_station.core import paths
+from inspection_station.core.detect.cpu import cpu_features
 from inspection_station.core.errors import ModelError
 from inspection_station.core.regular_files import open_regular
 
@@ -24,20 +24,8 @@ GRAPH_LEVELS = ("disabled", "basic", "extended", "all")
 
 def cpu_fingerprint() -> str:
     """What decides the saved graph's kernels: the machine and the CPU model."""
-    name, flags = platform.processor(), ""
-    try:  # platform.processor() is empty on most Linux builds; Windows has no /proc
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
-    except OSError:
-        lines = []
-    for line in lines:
-        key, _, value = line.partition(":")
-        if key.strip() == "model name" and not flags:
-            name = value.strip()
-        elif key.strip() == "flags":
-            flags = " ".join(sorted(f for f in value.split() if f.startswith(("avx", "amx"))))
-            break
-    return f"{platform.machine()}|{name}|{flags}"
+    cpu = cpu_features()
+    return f"{cpu.machine}|{cpu.name}|{' '.join(cpu.flags)}"
 
 
 def file_sha256(path: str | Path) -> str:

@@ -40,9 +40,8 @@ from inspection_station.core.line.records import (
     cycle_record,
     decode_upload,
     encode_image,
-    match_fields,
 )
-from inspection_station.core.patterns.matching import match_pattern
+from inspection_station.core.patterns.matching import match_pattern, verdict_fields
 
 if TYPE_CHECKING:
     from inspection_station.core.actions import Outcome, StationActions
@@ -243,12 +242,13 @@ def create_app(
             have = ", ".join(station.pattern_sets) or "none"
             what = f"no pattern set {wanted!r}" if wanted else "no pattern set is active"
             raise HTTPException(404, f"pattern_set: {what}; have: {have}")
-        detections = [Detection(b.class_id, b.class_name, b.score, tuple(b.box)) for b in body.boxes]
+        detections = [Detection(b.class_id, b.class_name, b.score, (b.box[0], b.box[1], b.box[2], b.box[3]))
+                      for b in body.boxes]
         try:
             m = match_pattern(pattern_set, detections, body.width, body.height)
         except StationError as exc:
             raise HTTPException(422, str(exc)) from None
-        return match_fields("OK" if m.ok else "NOK", pattern_set.name, m)
+        return verdict_fields(m.verdict, pattern_set.name, m)
 
     @app.get("/results/last", summary="The newest cycle")
     def last() -> dict:

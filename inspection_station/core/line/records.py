@@ -12,23 +12,12 @@ from inspection_station.core.cycle import CycleResult
 from inspection_station.core.detect.annotate import draw_detections
 from inspection_station.core.errors import ImageError
 from inspection_station.core.images import load_image
+from inspection_station.core.patterns.matching import verdict_fields
 
 if TYPE_CHECKING:
-    from inspection_station.core.patterns.matching import MatchResult
+    pass
 
 IMAGE_TYPES = {"png": ("image/png", ".png"), "jpeg": ("image/jpeg", ".jpg")}
-
-
-def match_fields(verdict: str, pattern_set: str, match: MatchResult | None) -> dict:
-    """The verdict keys of `inspect --json` (DESIGN.md), for a cycle and for POST /check."""
-    return {
-        "verdict": verdict,
-        "pattern_set": pattern_set,
-        "variant": match.variant if match else None,
-        "matched": match.filled if match else 0,
-        "expected": match.expected if match else 0,
-        "slots": match.to_json_slots() if match else [],
-    }
 
 
 def cycle_record(result: CycleResult, station: str = "") -> dict:
@@ -40,7 +29,7 @@ def cycle_record(result: CycleResult, station: str = "") -> dict:
         "width": width,
         "height": height,
         "detections": [d.to_dict() for d in result.detections],
-        **match_fields(result.verdict.value, result.pattern_set, result.match),
+        **verdict_fields(result.verdict.value, result.pattern_set, result.match),
         "cycle_id": cid,
         "timestamp": result.timestamp.isoformat(timespec="milliseconds"),
         "station": station,

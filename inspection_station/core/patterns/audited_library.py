@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from inspection_station.core.patterns import library as lib
 from inspection_station.core.patterns.model import PatternSet, Slot
@@ -39,8 +40,9 @@ class AuditedLibrary:
 
     def create(self, name: str, first_slot: Slot) -> LibraryOutcome:
         ps = lib.create_set(self.folder, name, first_slot)
-        note = self._audit("pattern", ps.path.name, None, ps.variants, action="create")
-        return LibraryOutcome(ps.path, f"Created {ps.path.name}.", note)
+        path = ps.path or lib.set_path(self.folder, ps.name)  # create_set always gives it one
+        note = self._audit("pattern", path.name, None, ps.variants, action="create")
+        return LibraryOutcome(path, f"Created {path.name}.", note)
 
     def rename(self, path: Path, new_name: str) -> LibraryOutcome:
         target = lib.rename_set(path, new_name)
@@ -64,8 +66,35 @@ class AuditedLibrary:
         save_pattern_set(current, path, num_classes)
         saved = load_pattern_set(path)
         try:
-            self.audit.record_patterns(path.name, before, saved)
+            for target, action, old, new in pattern_changes(path.name, before, saved):
+                self.audit.record("pattern", target, old, new, action=action)
             note = ""
         except AuditError as exc:
             note = f"audit log not written: {exc}"
         return LibraryOutcome(path, f"Saved {path.name} (previous version kept as {path.name}.bak).", note, saved)
+
+
+def pattern_changes(
+    file_label: str, old: PatternSet | None, new: PatternSet
+) -> list[tuple[str, str, Any, Any]]:
+    """(target, action, old, new) per variant added/removed and per slot changed/added/removed."""
+    before = old.variants if old is not None else {}
+    changes: list[tuple[str, str, Any, Any]] = []
+    for variant, slots in before.items():
+        if variant not in new.variants:
+            changes.append((f"{file_label} / {variant}", "delete", list(slots), None))
+    for variant, slots in new.variants.items():
+        if variant not in before:
+            changes.append((f"{file_label} / {variant}", "create", None, list(slots)))
+            continue
+        old_slots = before[variant]
+        for i in range(max(len(old_slots), len(slots))):
+            a = old_slots[i] if i < len(old_slots) else None
+            b = slots[i] if i < len(slots) else None
+            if a != b:
+                action = "create" if a is None else "delete" if b is None else "change"
+                changes.append((f"{file_label} / {variant} / slot {i}", action, a, b))
+    old_scores = old.min_scores if old is not None else {}
+    if old_scores != new.min_scores:
+        changes.append((f"{file_label} / _settings / min_score", "change", old_scores, new.min_scores))
+    return changes

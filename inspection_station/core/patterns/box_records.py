@@ -66,8 +66,9 @@ def record_detections(where: str, record) -> tuple[list[Detection], int, int]:
             raise PatternError(f"{at}.score: expected a number, got {score!r}")
         if not isinstance(box, list) or len(box) != 4 or not all(_number(v) for v in box):
             raise PatternError(f"{at}.box: expected 4 numbers [x1, y1, x2, y2] in pixels, got {box!r}")
-        out.append(Detection(cls, str(d.get("class_name", cls)), float(score), tuple(float(v) for v in box)))
-    return out, size[0], size[1]
+        x1, y1, x2, y2 = (float(v) for v in box)
+        out.append(Detection(cls, str(d.get("class_name", cls)), float(score), (x1, y1, x2, y2)))
+    return out, int(size[0]), int(size[1])
 
 
 def _number(v) -> bool:

@@ -21,7 +21,7 @@ def to_pixels(box: Box, width: int, height: int) -> tuple[float, float, float, f
 
 def to_normalised(box_px, width: int, height: int) -> Box:
     x1, y1, x2, y2 = box_px
-    return tuple(round(v, DECIMALS) for v in (x1 / width, y1 / height, x2 / width, y2 / height))  # type: ignore[return-value]
+    return tuple(round(v, DECIMALS) for v in (x1 / width, y1 / height, x2 / width, y2 / height))
 
 
 def nudge(slot: Slot, which: str, dx: int, dy: int, width: int, height: int, *, resize: bool = False) -> Slot:
@@ -34,4 +34,5 @@ def nudge(slot: Slot, which: str, dx: int, dy: int, width: int, height: int, *, 
         x2, y2 = max(x1 + 1, x2 + dx), max(y1 + 1, y2 + dy)
     else:
         x1, y1, x2, y2 = x1 + dx, y1 + dy, x2 + dx, y2 + dy
-    return dataclasses.replace(slot, **{which: to_normalised((x1, y1, x2, y2), width, height)})
+    box = to_normalised((x1, y1, x2, y2), width, height)
+    return dataclasses.replace(slot, inner=box) if which == "inner" else dataclasses.replace(slot, outer=box)

@@ -99,6 +99,7 @@ def transform_label_text(text: str, op: str, source: str = "labels") -> str:
             raise PatternError(
                 f"{source}:{number}: expected 'class cx cy w h' (normalised), got {line.strip()!r}"
             ) from None
-        moved = transform_centre(*values, op)
+        cx, cy, w, h = values
+        moved = transform_centre(cx, cy, w, h, op)
         out.append(" ".join([parts[0], *(_text(v) for v in moved), *parts[5:]]))
     return "\n".join(out) + ("\n" if out else "")

@@ -93,9 +93,13 @@ class MatchResult:
         return [s.name or f"slot {s.index} (class {s.class_id})" for s in self.slots
                 if not s.matched and (wrong_too or s.wrong_detection is None)]
 
+    def wrong_part_texts(self, detections: Sequence[Detection], class_names: Sequence[str] = ()) -> list[str]:
+        """'capacitor in slot chip_mcu' per slot holding a part of another class."""
+        return [wrong_part_text(s, detections, class_names) for s in self.wrong_parts]
+
     def nok_reason(self, detections: Sequence[Detection], class_names: Sequence[str] = ()) -> str:
         """'wrong part: capacitor in slot chip_mcu; missing: screw_left': a NOK's reason, written once."""
-        wrong = [wrong_part_text(s, detections, class_names) for s in self.wrong_parts]
+        wrong = self.wrong_part_texts(detections, class_names)
         missing = self.missing(wrong_too=False)
         return "; ".join(
             (["wrong part: " + ", ".join(wrong)] if wrong else []) + (["missing: " + ", ".join(missing)] if missing else [])
@@ -104,6 +108,19 @@ class MatchResult:
     def to_json_slots(self) -> list[dict]:
         """DESIGN.md's `slots` list for `inspect --json`."""
         return [{"class_id": s.class_id, "matched": s.matched, "detection": s.detection} for s in self.slots]
+
+
+def verdict_fields(verdict: str, pattern_set: str, match: MatchResult | None) -> dict:
+    """The verdict keys of `inspect --json` (DESIGN.md), written once: `inspect`, `pattern check`,
+    the API's cycle records and POST /check all build them here."""
+    return {
+        "verdict": str(verdict),
+        "pattern_set": pattern_set,
+        "variant": match.variant if match else None,
+        "matched": match.filled if match else 0,
+        "expected": match.expected if match else 0,
+        "slots": match.to_json_slots() if match else [],
+    }
 
 
 def fit_matrix(
@@ -193,6 +210,8 @@ def assignment_solver() -> Callable:
                 loader = (importlib.machinery.ExtensionFileLoader, importlib.machinery.EXTENSION_SUFFIXES)
                 folder = Path(scipy.__path__[0]) / "optimize"
                 spec = importlib.machinery.FileFinder(str(folder), loader).find_spec(_LSAP)
+                if spec is None or spec.loader is None:
+                    raise ImportError(_LSAP)
                 module = importlib.util.module_from_spec(spec)
                 spec.loader.exec_module(module)
                 sys.modules[_LSAP] = module  # a later `import scipy.optimize` reuses it

@@ -59,13 +59,15 @@ def _check_structure(text: str) -> None:
     for event in yaml.parse(text, Loader=_Loader):
         if isinstance(event, yaml.AliasEvent):
             raise yaml.composer.ComposerError(
-                None, None, "aliases (*name) are not allowed in pattern files; write the values out", event.start_mark
+                None, None, "aliases (*name) are not allowed in pattern files; write the values out",
+                event.start_mark,  # type: ignore[arg-type]  # libyaml's Mark is the same shape
             )
         if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
             depth += 1
             if depth > MAX_YAML_DEPTH:
                 raise yaml.composer.ComposerError(
-                    None, None, f"nested deeper than {MAX_YAML_DEPTH} levels (not a pattern file)", event.start_mark
+                    None, None, f"nested deeper than {MAX_YAML_DEPTH} levels (not a pattern file)",
+                    event.start_mark,  # type: ignore[arg-type]  # libyaml's Mark is the same shape
                 )
         elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
             depth -= 1
@@ -204,9 +206,9 @@ def parse_pattern_set(
         line = f":{mark.line + 1}" if mark is not None else ""
         raise PatternFileError([f"{src}{line}: not valid YAML: {exc.problem or exc.context}"]) from None
     except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
+        line_no = text.count("\n", 0, exc.position) + 1
         raise PatternFileError(
-            [f"{src}:{line}: not valid YAML: control character #x{exc.character:04x} is not allowed"]
+            [f"{src}:{line_no}: not valid YAML: control character #x{exc.character:04x} is not allowed"]
         ) from None
     except yaml.YAMLError as exc:
         raise PatternFileError([f"{src}: not valid YAML: {' '.join(str(exc).split())}"]) from None

@@ -39,7 +39,6 @@ from pathlib import Path
 from inspection_station.core.cycle import CycleResult
 from inspection_station.core.detection import Detection
 from inspection_station.core.errors import ResultsError
-from inspection_station.core.patterns.matching import wrong_part_text
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +120,7 @@ def missing_slots(result: CycleResult) -> str:
 def wrong_parts(result: CycleResult) -> str:
     if result.match is None:
         return ""
-    return ";".join(wrong_part_text(s, result.detections) for s in result.match.wrong_parts)
+    return ";".join(result.match.wrong_part_texts(result.detections))
 
 
 def cycle_row(result: CycleResult, station: str) -> dict[str, str]:
@@ -393,9 +392,12 @@ class ResultsLog:
         return True
 
     def _write_all(self, data: bytes) -> None:
+        fd = self._fd
+        if fd is None:
+            raise OSError(9, "the results log is not open")
         while data:
             # one call for the whole row; a short write (disk full) is finished or raises
-            written = self._write_fn(self._fd, data)
+            written = self._write_fn(fd, data)
             if written <= 0:
                 raise OSError(28, "no bytes written")
             data = data[written:]  # copies only after a short write

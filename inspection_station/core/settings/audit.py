@@ -27,15 +27,15 @@ import dataclasses
 import hashlib
 import json
 import os
+import sys
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from inspection_station.core import paths
 from inspection_station.core.errors import StationError
-from inspection_station.core.patterns.model import PatternSet
 from inspection_station.core.settings.audit_key import (
     AuditKey,
     AuditKeyError,
@@ -193,13 +193,6 @@ class AuditLog:
             for key, before, after in settings_changes(old, new)
         ]
 
-    def record_patterns(self, file_label: str, old: PatternSet | None, new: PatternSet) -> list[AuditEntry]:
-        """One entry per added/removed variant and per changed slot of a saved pattern set."""
-        return [
-            self.record("pattern", target, before, after, action=action)
-            for target, action, before, after in pattern_changes(file_label, old, new)
-        ]
-
     def read(self) -> list[AuditEntry]:
         return read_audit(self.path)
 
@@ -216,32 +209,6 @@ def settings_changes(old: Settings, new: Settings) -> list[tuple[str, Any, Any]]
                 if f.name in SECRET_KEYS:
                     a, b = (HIDDEN if a else ""), HIDDEN
                 changes.append((f"{section.name}.{f.name}", a, b))
-    return changes
-
-
-def pattern_changes(
-    file_label: str, old: PatternSet | None, new: PatternSet
-) -> list[tuple[str, str, Any, Any]]:
-    """(target, action, old, new) per variant added/removed and per slot changed/added/removed."""
-    before = old.variants if old is not None else {}
-    changes: list[tuple[str, str, Any, Any]] = []
-    for variant, slots in before.items():
-        if variant not in new.variants:
-            changes.append((f"{file_label} / {variant}", "delete", list(slots), None))
-    for variant, slots in new.variants.items():
-        if variant not in before:
-            changes.append((f"{file_label} / {variant}", "create", None, list(slots)))
-            continue
-        old_slots = before[variant]
-        for i in range(max(len(old_slots), len(slots))):
-            a = old_slots[i] if i < len(old_slots) else None
-            b = slots[i] if i < len(slots) else None
-            if a != b:
-                action = "create" if a is None else "delete" if b is None else "change"
-                changes.append((f"{file_label} / {variant} / slot {i}", action, a, b))
-    old_scores = old.min_scores if old is not None else {}
-    if old_scores != new.min_scores:
-        changes.append((f"{file_label} / _settings / min_score", "change", old_scores, new.min_scores))
     return changes
 
 
@@ -281,38 +248,39 @@ class _file_lock:
 
     def __init__(self, path: Path) -> None:
         self.lock_path = path.with_name(path.name + ".lock")
-        self.fh = None
+        self.fh: BinaryIO | None = None
 
     def __enter__(self) -> None:
         try:
             self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-            self.fh = self.lock_path.open("a+b")
+            fh = self.fh = self.lock_path.open("a+b")
         except OSError as exc:
             raise AuditError(f"{self.lock_path}: cannot lock the audit log: {exc.strerror or exc}") from None
         try:
-            if os.name == "nt":
+            if sys.platform == "win32":
                 import msvcrt
 
-                self.fh.seek(0)
-                msvcrt.locking(self.fh.fileno(), msvcrt.LK_LOCK, 1)  # retries for ~10 s, then fails
+                fh.seek(0)
+                msvcrt.locking(fh.fileno(), msvcrt.LK_LOCK, 1)  # retries for ~10 s, then fails
             else:
                 import fcntl
 
-                fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX)
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         except OSError as exc:
-            self.fh.close()
+            fh.close()
             self.fh = None
             raise AuditError(f"{self.lock_path}: cannot lock the audit log: {exc.strerror or exc}") from None
 
     def __exit__(self, *exc) -> None:
-        if self.fh is None:
+        fh = self.fh
+        if fh is None:
             return
-        if os.name == "nt":
+        if sys.platform == "win32":
             import msvcrt
 
-            self.fh.seek(0)
-            msvcrt.locking(self.fh.fileno(), msvcrt.LK_UNLCK, 1)
-        self.fh.close()  # closing releases an flock
+            fh.seek(0)
+            msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
+        fh.close()  # closing releases an flock
 
 
 def _raw_hash(line: bytes) -> str:

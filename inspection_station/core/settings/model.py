@@ -98,6 +98,12 @@ class CameraSettings:
 @dataclass(frozen=True)
 class ModelSettings:
     path: str = ""  # "" = the bundled demo model
+    # which engine runs the model (core/detect/runtimes.py): onnxruntime with `providers`,
+    # or Intel's OpenVINO runtime itself (the `openvino` extra) on the CPU
+    runtime: str = _choice("onnxruntime", "onnxruntime", "openvino")
+    # OpenVINO's inference precision: f32 exactly as exported (OpenVINO would pick bf16 by
+    # itself on AMX CPUs); bf16/f16 only where the CPU has AMX / AVX-512-FP16 (`model optimize`)
+    openvino_precision: str = _choice("f32", "f32", "bf16", "f16")
     providers: list[str] = field(
         default_factory=lambda: [
             "DmlExecutionProvider",
@@ -112,6 +118,9 @@ class ModelSettings:
     iou: float = _ranged(0.45, 0.0, 1.0)
     max_detections: int = _ranged(300, 1, 100_000)
     intra_op_threads: int = _ranged(0, 0, 256)  # 0 = onnxruntime's default: one per physical core
+    # inference threads busy-waiting between runs: "auto" = off while a GUI runs (the GUI
+    # thread and the camera keep their CPU), on headless; OpenVINO: pinning to cores likewise
+    spinning: str = _choice("auto", "auto", "on", "off")
     # onnxruntime's graph optimisation level; the optimised graph is cached in the user
     # data folder (keyed by the model's hash, the level, onnxruntime and the CPU)
     graph_optimization: str = _choice("all", "disabled", "basic", "extended", "all")
@@ -152,6 +161,9 @@ class StationSettings:
     link: str = ""
     info_text: str = ""
     engineer_password_hash: str = ""  # legacy single password: migrated into the accounts store
+    # "overlapped": the camera grabs part n+1 and the log writes row n-1 while the model runs
+    # on part n (core/overlap.py), for line rate; read at the station's start
+    cycle: str = _choice("sequential", "sequential", "overlapped")
 
 
 ROLE_CHOICES = ("operator", "engineer", "admin")
@@ -373,7 +385,9 @@ def _read_toml(path: Path) -> dict:
 
 
 def _default(f: dataclasses.Field):
-    return f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+    if f.default is dataclasses.MISSING and f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
 
 
 def _apply(values: dict[str, dict], data: Mapping, origin: str, problems: list[str]) -> None:

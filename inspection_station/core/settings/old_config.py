@@ -388,12 +388,13 @@ def _combined(table: dict[str, OldValue], put: Callable[[OldValue, list], None],
     failed = table.get("GENERAL_SAVE_IMAGES_WITH_FAILED_PATTERN_CHECK")
     if save is not None or failed is not None:
         src = save or failed
+        assert src is not None  # one of the two is there (the test above)
         try:
             also_failed = _bool(failed.value) if failed is not None else True  # the old default: true
             mode = _text(save.value).lower() if save is not None else "no"
             every = re.search(r"(?<=every\s)\d+", mode)
             if mode == "all":
-                changes = [("results", "archive", "all")]
+                changes: list[tuple[str, str, object]] = [("results", "archive", "all")]
             elif every:
                 n = int(every.group())
                 changes = [("results", "archive", "every_n_and_failed" if also_failed else "every_n"),
@@ -401,7 +402,7 @@ def _combined(table: dict[str, OldValue], put: Callable[[OldValue, list], None],
             elif mode in ("no", "none", "false", ""):
                 changes = [("results", "archive", "failed" if also_failed else "none")]
             else:
-                raise ValueError(f"expected 'all', 'every N' or 'no', got {save.value!r}")
+                raise ValueError(f"expected 'all', 'every N' or 'no', got {src.value!r}")
             put(src, changes)
         except ValueError as exc:
             skip(src, f"could not map: {exc}")

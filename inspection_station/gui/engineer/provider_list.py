@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
 
-from inspection_station.core.detect.detector import KNOWN_PROVIDERS
+from inspection_station.core.detect.runtimes import KNOWN_PROVIDERS
 from inspection_station.gui import theme
 
 

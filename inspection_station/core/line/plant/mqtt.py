@@ -21,6 +21,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from inspection_station import __version__
 from inspection_station.core.errors import ConfigError
@@ -97,7 +98,7 @@ class MqttSink:
         self.connect_timeout_s = connect_timeout_s
         self.keepalive_s = keepalive_s
         self.state = state
-        self._client = None
+        self._client: Any = None  # paho.mqtt.client.Client once connected
         self._connack: object | None = None
         self._lost: str = ""
         self._published_state: bytes | None = None

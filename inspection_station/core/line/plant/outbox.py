@@ -127,6 +127,11 @@ class Outbox:
         self._loss_said = 0.0
         self._last_expiry = 0.0
         self._put_failures = 0
+        self._max_seq = 0  # the newest row's seq (set from the file by _load_counters)
+        self._oldest: float | None = None  # queued_at of the oldest row not yet confirmed everywhere
+        self._cursors: dict[str, int] = {}
+        self._sent: dict[str, int] = {}
+        self._lost: dict[str, int] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = self._open()
         with self._lock:
@@ -165,12 +170,12 @@ class Outbox:
                     db.execute("ROLLBACK")
                 self._load_counters()
                 raise
-            self._max_seq = seq
+            self._max_seq = int(seq or 0)
             if self._oldest is None:
                 self._oldest = now
             self._lock.notify_all()
         self._say_losses()
-        return seq
+        return self._max_seq
 
     # --- the senders' side ---------------------------------------------------------------------
 
@@ -331,10 +336,10 @@ class Outbox:
     def _load_counters(self) -> None:
         db = self._db
         found = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'rows'").fetchone()
-        self._max_seq = found[0] if found else 0
-        self._cursors: dict[str, int] = {}
-        self._sent: dict[str, int] = {}
-        self._lost: dict[str, int] = {}
+        self._max_seq = int(found[0]) if found else 0
+        self._cursors = {}
+        self._sent = {}
+        self._lost = {}
         for name, seq, sent, lost in db.execute("SELECT sender, seq, sent, lost FROM cursors"):
             self._cursors[name], self._sent[name], self._lost[name] = min(seq, self._max_seq), sent, lost
         if self.senders:
@@ -347,7 +352,7 @@ class Outbox:
 
     def _refresh_oldest(self) -> None:
         found = self._db.execute("SELECT MIN(queued_at) FROM rows WHERE seq > ?", (self._min_cursor,)).fetchone()
-        self._oldest = found[0] if found else None
+        self._oldest = float(found[0]) if found and found[0] is not None else None
 
     def _expire(self, now: float) -> None:
         self._last_expiry = now

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from inspection_station import __version__
 from inspection_station.core.errors import ConfigError
@@ -99,7 +100,7 @@ class PostgresSink:
         self.credentials_file = credentials_file
         self.connect_timeout_s = connect_timeout_s
         self.queue_state = queue_state
-        self._conn = None
+        self._conn: Any = None  # psycopg.Connection once connected
 
     def connect(self) -> None:
         conn = connect(self.url, self.credentials_file, timeout_s=self.connect_timeout_s,

@@ -67,13 +67,13 @@ def csv_text(record: Mapping[str, object]) -> dict[str, str]:
         if value is None:
             out[c] = ""
         elif c in MS_COLUMNS:
-            out[c] = f"{float(value):.2f}"
+            out[c] = f"{float(str(value)):.2f}"
         elif c == "detections":
             out[c] = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
         elif c == "timestamp" and isinstance(value, datetime):
             offset = record.get("utc_offset_min")
             if offset is not None:
-                value = value.astimezone(timezone(timedelta(minutes=int(offset))))
+                value = value.astimezone(timezone(timedelta(minutes=int(str(offset)))))
             out[c] = value.isoformat(timespec="milliseconds")
         else:
             out[c] = str(value)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from inspection_station.core import paths
 from inspection_station.core.errors import ConfigError
@@ -95,7 +96,7 @@ class PlantService(StationListener):
         self._states = states
         self._on_problem = on_problem
         self._on_notice = on_notice
-        self.sinks = []
+        self.sinks: list[Any] = []  # PostgresSink, MqttSink: the Sink interface of sender.py
         path = credentials_path(plant.credentials_file)
         if path is not None:
             read_credentials(path)  # refused now (mode, owner, syntax) rather than at the first connect
@@ -145,13 +146,16 @@ class PlantService(StationListener):
         """Start the senders; what runs, one line each."""
         if self.outbox is None:
             self.open()
+        outbox = self.outbox
+        if outbox is None:  # open() raises when it cannot open the outbox
+            raise RuntimeError("the plant outbox did not open")
         s = self.settings
         for sink in self.sinks:
             self.senders.append(Sender(
-                self.outbox, sink, batch_rows=s.batch_rows, retry_min_s=s.retry_min_s, retry_max_s=s.retry_max_s,
+                outbox, sink, batch_rows=s.batch_rows, retry_min_s=s.retry_min_s, retry_max_s=s.retry_max_s,
                 on_problem=self._problem, on_notice=self._notice,
             ).start())
-        depth = self.outbox.depth
+        depth = outbox.depth
         return [f"plant: {sink.name} {sink.where}" for sink in self.sinks] + (
             [f"plant: {depth} row(s) queued from before, sent first"] if depth else [])
 
