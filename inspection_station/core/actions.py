@@ -307,7 +307,8 @@ class StationActions:
             self.station.station_wide = self.store.settings
         return saved
 
-    def _apply_recipe(self, target: Settings, previous: Settings, recipe: Recipe, previous_recipe: Recipe | None,
+    def _apply_recipe(self, target: Settings, previous: Settings, recipe: Recipe | None,
+                      previous_recipe: Recipe | None,
                       actor: Actor | None) -> str:
         """Put `target` in force on the station and wait for the model load and the camera's
         reopen; on failure put `previous` back. '' = applied, else why not."""
@@ -316,7 +317,7 @@ class StationActions:
         waits = target.model != previous.model or target.camera != previous.camera
         held = False
         if waits and not self.state.hold:  # no trigger judged by a half-applied recipe
-            self.state.set_hold(f"switching to recipe {recipe.name}", actor)
+            self.state.set_hold(f"switching to recipe {recipe.name if recipe else target.patterns.active}", actor)
             held = True
         try:
             problem = self._apply_and_wait(target, previous, actor)

@@ -17,11 +17,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from asyncua import Node, Server, ua
+from asyncua import Node, Server
+from asyncua import ua as _ua
 from asyncua.common.manage_nodes import create_encoding
 from asyncua.common.structures104 import new_struct_field
 
 from inspection_station.core.line.opcua import ids
+
+# asyncua makes the standard's structures (ua.ResultDataType, ...) at run time from the
+# data type definitions: its `ua` module is typed as Any here
+ua: Any = _ua
 
 STRING, BYTES, TEXT, DATETIME, DOUBLE, BOOL, INT32, UINT32, NODEID = (
     ua.NodeId(ua.ObjectIds.String), ua.NodeId(ua.ObjectIds.ByteString), ua.NodeId(ua.ObjectIds.LocalizedText),
@@ -282,10 +287,11 @@ async def add_vision_system(server: Server, mv: int, ns: int, station: str, meth
         nodes.counters[name] = await counters.add_variable(s(f"Statistics.{name}"), ua.QualifiedName(name, ns),
                                                            value, vtype)
     setup = await vs.add_folder(s("SetUp"), ua.QualifiedName("SetUp", ns))  # read back from the machinery
-    for name, value, vtype in (("ExposureTimeUs", 0.0, ua.VariantType.Double),
-                               ("ModelConfidence", 0.0, ua.VariantType.Double),
-                               ("Recipe", "", ua.VariantType.String), ("RecipeVersion", "", ua.VariantType.String)):
-        nodes.counters[name] = await setup.add_variable(s(f"SetUp.{name}"), ua.QualifiedName(name, ns), value, vtype)
+    values: tuple[tuple[str, object, Any], ...] = (
+        ("ExposureTimeUs", 0.0, ua.VariantType.Double), ("ModelConfidence", 0.0, ua.VariantType.Double),
+        ("Recipe", "", ua.VariantType.String), ("RecipeVersion", "", ua.VariantType.String))
+    for name, initial, vtype in values:
+        nodes.counters[name] = await setup.add_variable(s(f"SetUp.{name}"), ua.QualifiedName(name, ns), initial, vtype)
     nodes.last_message = await vs.add_variable(s("LastMessage"), ua.QualifiedName("LastMessage", ns), "",
                                                ua.VariantType.String)
     return nodes

@@ -26,7 +26,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from asyncua import Server, ua
+from asyncua import Server
+from asyncua import ua as _ua
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.server.internal_session import InternalSession
 from asyncua.server.user_managers import UserManager
@@ -64,6 +65,10 @@ if TYPE_CHECKING:
     from inspection_station.core.actions import Outcome, StationActions
     from inspection_station.core.cycle import CycleResult
     from inspection_station.core.station import Station
+
+# asyncua makes the standard's structures (ua.ResultDataType, ...) at run time from the
+# data type definitions: its `ua` module is typed as Any here
+ua: Any = _ua
 
 log = logging.getLogger(__name__)
 START_TIMEOUT_S = 60.0
@@ -156,7 +161,7 @@ class OpcUaServer:
         self._thread: threading.Thread | None = None
         self._server: Server | None = None
         self.nodes: Nodes | None = None
-        self._generator = None
+        self._generator: Any = None
         self._unsubscribe: Callable[[], None] | None = None
         self._job_lock = threading.Lock()
         self._job_number = 0
@@ -194,21 +199,23 @@ class OpcUaServer:
         return self
 
     def _run(self, ready: Future) -> None:
-        asyncio.set_event_loop(self._loop)
+        loop = self._loop
+        assert loop is not None
+        asyncio.set_event_loop(loop)
         try:
-            self._loop.run_until_complete(self._start(ready))
+            loop.run_until_complete(self._start(ready))
         except BaseException as exc:  # noqa: BLE001 - reported to start()
             if not ready.done():
                 ready.set_exception(exc)
             return
-        self._loop.run_forever()
+        loop.run_forever()
         try:
             if self._server is not None:
-                self._loop.run_until_complete(self._server.stop())
+                loop.run_until_complete(self._server.stop())
         except Exception:  # noqa: BLE001 - stopping anyway
             log.exception("opcua server stop")
         finally:
-            self._loop.close()
+            loop.close()
 
     def stop(self, timeout_s: float = 10.0) -> None:
         if self._unsubscribe is not None:
@@ -243,14 +250,15 @@ class OpcUaServer:
         self.nodes = await add_vision_system(server, mv, ns, name, self._methods())
         await self.nodes.vision_system.write_attribute(
             ua.AttributeIds.EventNotifier, ua.DataValue(ua.Variant(1, ua.VariantType.Byte)))
-        self._generator = await server.get_event_generator(event_type, self.nodes.vision_system)
+        self._generator = await server.get_event_generator(event_type, self.nodes.vision_system.nodeid)
         await self._add_recipes()
         try:
             await server.start()
         except OSError as exc:
             raise StationError(f"opcua: cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from None
         if self.port == 0:  # asked for any free port: the one the OS gave
-            sockets = server.bserver._server.sockets if server.bserver and server.bserver._server else []
+            listening: Any = server.bserver._server if server.bserver else None
+            sockets = listening.sockets if listening is not None else []
             if sockets:
                 self.port = int(sockets[0].getsockname()[1])
         self._server = server
@@ -325,6 +333,8 @@ class OpcUaServer:
         """What the machinery runs with, read back from it: the running detector's threshold and
         the camera's own exposure node (not the settings that asked for them)."""
         nodes = self.nodes
+        if nodes is None:
+            return
         detector = self.station.detector
         if detector is not None:
             await nodes.counters["ModelConfidence"].write_value(float(detector.settings.confidence))
@@ -653,7 +663,7 @@ def _exposure_of(camera) -> float | None:
     if device is None:
         return None
     for name in ("ExposureTimeAbs", "ExposureTime"):
-        node = getattr(device, name, None)
+        node: Any = getattr(device, name, None)
         try:
             return float(node.Value)
         except Exception:  # noqa: BLE001 - not readable on this camera
