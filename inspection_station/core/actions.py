@@ -182,6 +182,11 @@ class StationActions:
         role = self._api_role or self.state.settings.line.api_role
         return Actor(f"api:{token_name}" if token_name else "api", role, self.station_name, route="api")
 
+    def plc_actor(self) -> Actor:
+        """The PLC selecting a recipe on the camera's input lines: role `[line] api_role`."""
+        role = self._api_role or self.state.settings.line.api_role
+        return Actor("plc", role, self.station_name, route="plc")
+
     def opcua_actor(self, user: str, role: str) -> Actor:
         """An OPC UA session: "opcua:<account>" for the station account it signed in with (its
         role), "opcua" for an anonymous session on loopback (the API's role); route "opcua"."""

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from inspection_station.core.line.opcua.server import OpcUaServer
     from inspection_station.core.line.plant.service import PlantService
     from inspection_station.core.line.plc_signals import OutputSpec, PlcSignals
+    from inspection_station.core.line.recipe_lines import RecipeLines
     from inspection_station.core.line.server import HttpServer
     from inspection_station.core.station import Station
 
@@ -67,6 +68,13 @@ class LineServices:
             self.outputs = parse_outputs(line.plc_outputs)
             camera = station.settings.camera
             check_trigger_line(self.outputs, camera.trigger_mode, camera.trigger_line)
+        self.recipe_spec = None
+        if line.recipe_select_enabled:
+            from inspection_station.core.line.recipe_lines import parse_recipe_lines
+
+            self.recipe_spec = parse_recipe_lines(line.recipe_lines, line.recipe_strobe, line.recipe_table)
+        self.recipe_lines: RecipeLines | None = None
+        self._on_problem = on_problem
         self.metrics: StationMetrics | None = None
         if self.api_bind or self.metrics_bind:
             from inspection_station.core.line.metrics import StationMetrics
@@ -129,6 +137,14 @@ class LineServices:
                 app = create_metrics_app(self.metrics, self.tokens)
                 self.metrics_server = HttpServer(app, *self.metrics_bind, name="metrics").start()
                 said.append(f"metrics: {self.metrics_server.url}/metrics")
+            if self.recipe_spec is not None:
+                from inspection_station.core.line.recipe_lines import CameraLineInputs, RecipeLines
+
+                self.recipe_lines = RecipeLines(self.station, self.actions, self.recipe_spec,
+                                                CameraLineInputs(self.station), on_problem=self._on_problem).start()
+                spec = self.recipe_spec
+                said.append(f"recipe lines: {'+'.join(spec.lines)} latched by "
+                            f"{spec.strobe or 'each trigger'}; {len(spec.table)} recipe(s) in the table")
             if self.opcua_bind:
                 from inspection_station.core.line.opcua.server import OpcUaServer
 
@@ -150,6 +166,9 @@ class LineServices:
         return self._actions
 
     def stop(self) -> None:
+        if self.recipe_lines is not None:
+            self.recipe_lines.stop()
+            self.recipe_lines = None
         if self.opcua is not None:
             self.opcua.stop()
             self.opcua = None

@@ -241,6 +241,13 @@ class LineSettings:
     opcua_host: str = "127.0.0.1"
     opcua_port: int = _ranged(4840, 0, 65535)
     opcua_pki_dir: str = ""  # "" = <user data>/opcua (own certificate, trusted/ and rejected/ clients)
+    # Recipe selection by the PLC on the camera's inputs (core/line/recipe_lines.py): a number
+    # binary-coded on recipe_lines (bit 0 first), latched by recipe_strobe's rising edge ("" =
+    # at each trigger), looked up in recipe_table ("NUMBER=RECIPE")
+    recipe_select_enabled: bool = False
+    recipe_lines: list[str] = field(default_factory=list)
+    recipe_strobe: str = ""
+    recipe_table: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
