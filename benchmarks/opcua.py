@@ -62,7 +62,7 @@ class Subscriber:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     async def _connect(self) -> None:
-        self.client = Client(self.url)
+        self.client = Client(self.url, timeout=30, watchdog_intervall=30)
         await self.client.connect()
         await self.client.load_data_type_definitions()
         ns = await self.client.get_namespace_array()

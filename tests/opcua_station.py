@@ -95,7 +95,9 @@ def serve(root: Path, *, opcua: bool = True) -> Served:
         "from inspection_station.core.settings.accounts import AccountStore\n"
         "s = AccountStore()\n"
         f"s.add('eng', 'engineer', {PASSWORD!r})\n"
-        f"s.add('op', 'operator', {PASSWORD!r})\n")], env=env, check=True, timeout=60)
+        f"s.add('op', 'operator', {PASSWORD!r})\n"
+        # only the wrong-password test signs in as this one: its failure back-off stays its own
+        f"s.add('eng-typo', 'engineer', {PASSWORD!r})\n")], env=env, check=True, timeout=60)
     trusted = client_certificate(root / "clients", "trusted-plc")
     untrusted = client_certificate(root / "clients", "stranger")
     (root / "pki" / "trusted").mkdir(parents=True, exist_ok=True)

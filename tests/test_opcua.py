@@ -20,6 +20,7 @@ from asyncua import Client, ua  # noqa: E402
 pytestmark = pytest.mark.slow
 MV = "http://opcfoundation.org/UA/MachineVision"
 WAIT_S = 60.0
+CLIENT_TIMEOUT_S = 30.0  # per request and for the health probe (asyncua's 4 s / 1 s): a loaded CI machine is slower
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +113,7 @@ def run(coro):
 
 def test_the_address_space_follows_machine_vision(served):
     async def go():
-        async with Client(served.url) as c:
+        async with Client(served.url, timeout=CLIENT_TIMEOUT_S, watchdog_intervall=CLIENT_TIMEOUT_S) as c:
             s = await Station(c).find()
             assert MV in await c.get_namespace_array()
             assert (await s.vs.read_type_definition()) == ua.NodeId(1003, s.mv)  # VisionSystemType
@@ -144,7 +145,7 @@ def test_the_address_space_follows_machine_vision(served):
 
 def test_prepare_each_recipe_then_start_a_job_result_ready_matches_the_csv_row(served):
     async def go():
-        async with Client(served.url) as c:
+        async with Client(served.url, timeout=CLIENT_TIMEOUT_S, watchdog_intervall=CLIENT_TIMEOUT_S) as c:
             s = await Station(c).find()
             await s.subscribe()
             for name, verdict, state in (("product_nok", "NOK", -1), ("product_ok", "OK", 1)):
@@ -173,7 +174,7 @@ def test_twenty_jobs_from_four_clients_refused_ones_counted_each_cycle_one_row(s
     before = len(rows(served))
 
     async def client(n: int) -> list:
-        async with Client(served.url) as c:
+        async with Client(served.url, timeout=CLIENT_TIMEOUT_S, watchdog_intervall=CLIENT_TIMEOUT_S) as c:
             s = await Station(c).find()
             out = []
             for _ in range(5):
@@ -184,7 +185,7 @@ def test_twenty_jobs_from_four_clients_refused_ones_counted_each_cycle_one_row(s
             return out
 
     async def go():
-        async with Client(served.url) as c:
+        async with Client(served.url, timeout=CLIENT_TIMEOUT_S, watchdog_intervall=CLIENT_TIMEOUT_S) as c:
             s = await Station(c).find()
             counters = await s.vs.get_child(["1:Statistics"])
             refused_before = await (await counters.get_child(["1:TriggersRefused"])).read_value()
@@ -212,7 +213,7 @@ def test_a_recipe_switch_over_opcua_changes_threshold_and_exposure_and_is_audite
                 for name in ("ExposureTimeUs", "ModelConfidence", "Recipe", "RecipeVersion")}
 
     async def go():
-        async with Client(served.url) as c:
+        async with Client(served.url, timeout=CLIENT_TIMEOUT_S, watchdog_intervall=CLIENT_TIMEOUT_S) as c:
             s = await Station(c).find()
             before = await setup(s)
             assert (before["Recipe"], before["ModelConfidence"]) == ("product_ok", 0.25)
@@ -230,7 +231,7 @@ def test_a_recipe_switch_over_opcua_changes_threshold_and_exposure_and_is_audite
 
 def test_sign_and_encrypt_with_a_trusted_and_an_untrusted_certificate(served):
     async def connect(cert, key, uri, user="eng", password=PASSWORD):
-        c = Client(served.url)
+        c = Client(served.url, timeout=CLIENT_TIMEOUT_S, watchdog_intervall=CLIENT_TIMEOUT_S)
         c.application_uri = uri
         await c.set_security_string(f"Basic256Sha256,SignAndEncrypt,{cert},{key}")
         c.set_user(user)
@@ -255,13 +256,13 @@ def test_sign_and_encrypt_with_a_trusted_and_an_untrusted_certificate(served):
 
 def test_a_wrong_password_and_an_operator_calling_an_engineer_method_are_refused(served):
     async def go():
-        c = Client(served.url)
-        c.set_user("eng")
+        c = Client(served.url, timeout=CLIENT_TIMEOUT_S, watchdog_intervall=CLIENT_TIMEOUT_S)
+        c.set_user("eng-typo")
         c.set_password("wrong")
         with pytest.raises(ua.UaStatusCodeError):
             async with c:
                 pass
-        c = Client(served.url)
+        c = Client(served.url, timeout=CLIENT_TIMEOUT_S, watchdog_intervall=CLIENT_TIMEOUT_S)
         c.set_user("op")
         c.set_password(PASSWORD)
         async with c:
@@ -274,12 +275,12 @@ def test_a_wrong_password_and_an_operator_calling_an_engineer_method_are_refused
 
     run(go())
     failed = [a for a in audit(served, "login") if a["action"] == "failed"]
-    assert failed and failed[-1]["target"] == "eng"
+    assert failed and failed[-1]["target"] == "eng-typo"
 
 
 def test_halt_by_an_engineer_refuses_jobs_until_reset(served):
     async def go():
-        c = Client(served.url)
+        c = Client(served.url, timeout=CLIENT_TIMEOUT_S, watchdog_intervall=CLIENT_TIMEOUT_S)
         c.set_user("eng")
         c.set_password(PASSWORD)
         async with c:

@@ -168,6 +168,9 @@ class OpcUaServer:
         self._starting_job: dict[str, str] | None = None
         self._running_job: dict[str, str] | None = None
         self._handles = 0
+        self._refresh_lock = threading.Lock()  # never held while publishing (the job lock may be)
+        self._refresh_pending = False
+        self._setup_wanted = True
         self.results_emitted = 0
 
     # --- life cycle -----------------------------------------------------------------------
@@ -195,7 +198,7 @@ class OpcUaServer:
         self._unsubscribe = self.station.bus.subscribe(
             self._on_event, CycleStarted, CycleFinished, TriggerRefused, ComponentChanged, HoldChanged,
             ProductSelected, RecipeSelected, SessionChanged)
-        self._soon(self._refresh_all())
+        self._refresh_soon(True)
         return self
 
     def _run(self, ready: Future) -> None:
@@ -303,9 +306,22 @@ class OpcUaServer:
             return
         if isinstance(event, RecipeSelected):
             self._soon(self._add_recipes())
+        setup = not isinstance(event, CycleStarted | TriggerRefused)  # the set-up changes only with these
+        self._refresh_soon(setup)
+
+    def _refresh_soon(self, setup: bool) -> None:
+        """Coalesced: a burst of events (20 refused triggers) is one refresh, not twenty."""
+        with self._refresh_lock:
+            self._setup_wanted = self._setup_wanted or setup
+            if self._refresh_pending:
+                return
+            self._refresh_pending = True
         self._soon(self._refresh_all())
 
     async def _refresh_all(self) -> None:
+        with self._refresh_lock:
+            self._refresh_pending = False
+            setup, self._setup_wanted = self._setup_wanted, False
         nodes = self.nodes
         if nodes is None:
             return
@@ -327,7 +343,8 @@ class OpcUaServer:
         last = self.station.last_result
         if last is not None:
             await nodes.counters["LastCycleTimeMs"].write_value(float(last.times.total_ms or 0.0))
-        await self._refresh_setup()
+        if setup:
+            await self._refresh_setup()
 
     async def _refresh_setup(self) -> None:
         """What the machinery runs with, read back from it: the running detector's threshold and
@@ -435,7 +452,7 @@ class OpcUaServer:
         e.Severity = 100 if str(result.verdict) == "OK" else 500
         await self._generator.trigger(time_attr=datetime.datetime.now(datetime.UTC))
         self.results_emitted += 1
-        await self._refresh_all()
+        self._refresh_soon(False)
 
     def _result_data(self, result: CycleResult, job: dict[str, str] | None = None):
         verdict = str(result.verdict)
