@@ -2,7 +2,7 @@
 
 For each workload (the shared YOLOv8n-shaped model on its 5 MP frame, and the bundled
 demo model on its demo frames) the candidates are made and measured with `model
-optimize`'s own code (core/detect/candidates.py): fp32 and int8 QDQ on onnxruntime, the
+optimize`'s own code (core/tuning/candidates.py): fp32 and int8 QDQ on onnxruntime, the
 same two files on the OpenVINO runtime, int8 from NNCF for OpenVINO (with accuracy control
 on the demo's verdicts), bf16/f16 where the CPU has them. Timing is the one fair method
 (core/detect/fair_timing.py): spinning off in every session, warm-up, order rotated every
@@ -30,18 +30,18 @@ sys.path.insert(0, str(REPO / "models" / "training"))
 
 from inspection_station.commands.model import report_lines  # noqa: E402
 from inspection_station.core.detect import fair_timing  # noqa: E402
-from inspection_station.core.detect.candidates import FP32, optimize_model  # noqa: E402
 from inspection_station.core.detect.cpu import cpu_features  # noqa: E402
 from inspection_station.core.detect.detector import Detector  # noqa: E402
-from inspection_station.core.detect.optimize import (  # noqa: E402
+from inspection_station.core.images import list_images  # noqa: E402
+from inspection_station.core.patterns.yaml_io import load_pattern_set  # noqa: E402
+from inspection_station.core.settings.model import ModelSettings  # noqa: E402
+from inspection_station.core.tuning.candidates import FP32, optimize_model  # noqa: E402
+from inspection_station.core.tuning.optimize import (  # noqa: E402
     compare_candidates,
     evenly_spaced,
     image_paths,
     read_label_folder,
 )
-from inspection_station.core.images import list_images  # noqa: E402
-from inspection_station.core.patterns.yaml_io import load_pattern_set  # noqa: E402
-from inspection_station.core.settings.model import ModelSettings  # noqa: E402
 
 DEFAULT_BENCH = REPO.parent / "shared" / "bench"
 DEMO_MODEL = REPO / "models" / "demo_parts.onnx"

@@ -16,7 +16,7 @@ from inspection_station.core.errors import StationError, located_error
 # Order = order in --help. Modules are imported lazily so `detect` never loads Qt.
 COMMANDS = (
     "gui", "run", "serve", "detect", "inspect", "cameras", "pattern", "export_predictions", "import_old_config", "model",
-    "product", "user", "audit", "plant",
+    "product", "user", "audit", "plant", "service", "firewall",
 )
 # The command line name and one line of help per module, so that the top-level --help
 # and --version import no command module (their imports reach numpy, onnxruntime, Qt):
@@ -37,7 +37,12 @@ SUMMARIES = {
     "user": ("user", "station accounts: add, list, passwd, role, remove, unlock"),
     "audit": ("audit", "the audit trail: verify its hash chain"),
     "plant": ("plant", "plant-wide results: database schema (migrate), report, outbox status"),
+    "service": ("service", "`serve` as a Windows service: install, uninstall, the commands"),
+    "firewall": ("firewall", "Windows firewall rules for the ports the settings enable"),
 }
+# Commands that read or write the station's data root: it is created, and the per-user data
+# of 0.1 moved into it, before they read anything (core/data_root.py).
+STATION_DATA_COMMANDS = frozenset({"gui", "run", "serve", "product", "user", "audit", "plant", "service", "firewall"})
 
 
 class _VersionAction(argparse.Action):
@@ -81,6 +86,15 @@ def _chosen_command(argv: list[str]) -> str:
     return next((word for word in argv if not word.startswith("-")), "")
 
 
+def _prepare_station_data(args: argparse.Namespace) -> None:
+    from inspection_station.core.data_root import prepare_data_root
+
+    args.station_data_notices = prepare_data_root()
+    if sys.stderr is not None:  # the windowed Windows build has none (the audit and log have it)
+        for line in args.station_data_notices:
+            print(f"inspection-station: {line}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     command = _chosen_command(argv)
@@ -92,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         args = parser.parse_args(["gui", *argv])
     try:
+        if args.command in STATION_DATA_COMMANDS:
+            _prepare_station_data(args)
         return int(args.func(args) or 0)
     except StationError as exc:
         print(f"inspection-station: error: {exc}", file=sys.stderr)

@@ -32,6 +32,7 @@ QT_TEST_FILES = [
     "test_screen_fit.py",
     "test_settings_dialog.py",
     "test_settings_dialog_keys.py",
+    "test_single_instance_gui.py",
     "test_station_protocol.py",  # the widgets' Protocol lives in the gui package
     "test_packaging.py",  # the frozen GUI app
 ]
@@ -41,11 +42,13 @@ if os.environ.get("INSPECTION_STATION_CORE_TESTS_ONLY") == "1":
 
 @pytest.fixture(autouse=True)
 def _isolated_user_dirs(tmp_path_factory, monkeypatch):
-    """Each test gets its own platformdirs folders: no test touches the real user's files."""
+    """Each test gets its own data root and platformdirs folders: no test touches the
+    machine-wide station data (core/paths.py) or the real user's files."""
     home = tmp_path_factory.mktemp("home")
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
         monkeypatch.setenv(var, str(home / var.lower()))
     for name in list(os.environ):
         if name.startswith("INSPECTION_STATION_") and name != "INSPECTION_STATION_BUNDLE_ROOT":
             monkeypatch.delenv(name)
+    monkeypatch.setenv("INSPECTION_STATION_DATA_ROOT", str(home / "data-root"))
     yield

@@ -74,3 +74,37 @@ def v5_raw_output(rows, num_classes: int, n: int = 25200):
         out[0, i, :5] = (cx, cy, w, h, obj)
         out[0, i, 5 + cls] = score
     return out
+
+
+def slow_constant_model(path: Path, output: np.ndarray, *, layers: int = 6, channels: int = 16,
+                        names: dict[int, str] | None = None) -> Path:
+    """`constant_model`'s output after `layers` real 3x3 convolutions on the 640x640 input:
+    tens to hundreds of ms of work in many nodes, for tests of a model run being stopped."""
+    out = np.asarray(output, dtype=np.float32)
+    rng = np.random.default_rng(0)
+    nodes, inits, src, c_in = [], [], "images", 3
+    for n in range(layers):
+        w = rng.standard_normal((channels, c_in, 3, 3)).astype(np.float32) * 0.1
+        inits.append(numpy_helper.from_array(w, f"w{n}"))
+        nodes.append(helper.make_node("Conv", [src, f"w{n}"], [f"c{n}"], pads=[1, 1, 1, 1]))
+        src, c_in = f"c{n}", channels
+    nodes += [
+        helper.make_node("ReduceMean", [src], ["mean"], keepdims=0),
+        helper.make_node("Mul", ["mean", "zero"], ["nothing"]),
+        helper.make_node("Add", ["value", "nothing"], ["output0"]),
+    ]
+    inits += [numpy_helper.from_array(out, "value"), numpy_helper.from_array(np.array(0.0, dtype=np.float32), "zero")]
+    graph = helper.make_graph(
+        nodes, "slow_constant_detector",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 640, 640])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(out.shape))],
+        initializer=inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    if names is not None:
+        entry = model.metadata_props.add()
+        entry.key, entry.value = "names", repr(names)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path

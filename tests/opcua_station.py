@@ -90,7 +90,7 @@ def serve(root: Path, *, opcua: bool = True) -> Served:
     save_settings(settings, root / "settings.toml")
     env = {**os.environ, "XDG_CONFIG_HOME": str(root / "config"), "XDG_DATA_HOME": str(root / "data"),
            "XDG_STATE_HOME": str(root / "state"), "XDG_CACHE_HOME": str(root / "cache"), "PYLON_CAMEMU": "1",
-           "PYTHONUNBUFFERED": "1"}
+           "PYTHONUNBUFFERED": "1", "INSPECTION_STATION_DATA_ROOT": str(root / "data-root")}
     subprocess.run([sys.executable, "-c", (
         "from inspection_station.core.settings.accounts import AccountStore\n"
         "s = AccountStore()\n"
@@ -109,7 +109,7 @@ def serve(root: Path, *, opcua: bool = True) -> Served:
     stderr_path = root / "serve.stderr"
     with stderr_path.open("wb") as stderr:  # the child holds its own copy of the descriptor
         process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
-    served = Served(root, process, f"opc.tcp://127.0.0.1:{port}", root / "log", root / "state",
+    served = Served(root, process, f"opc.tcp://127.0.0.1:{port}", root / "log", root / "data-root" / "logs",
                     trusted, untrusted, stderr_path)
     deadline = time.monotonic() + START_S
     wanted = "serving station" if not opcua else "opcua: opc.tcp://"

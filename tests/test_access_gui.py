@@ -449,3 +449,68 @@ def test_dialogs_open_before_the_store_went_away_refuse_naming_it(qtbot, control
     first.ok_button.click()
     assert first.result() != QDialog.DialogCode.Accepted
     assert str(control.store.path) in first.error.text() and not control.store.path.exists()
+
+
+def test_the_reset_question_dies_with_the_session_that_asked_it(qtbot, tmp_path, clock, stop_later):
+    """The real question box (no seam): the idle sign-out while it is open closes it unanswered,
+    nothing is reset, and no audit line says "(no login)" reset the shift."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    gui = make_window(qtbot, tmp_path, clock, [sign_in("eddie", "eng-pw")])
+    stop_later(gui.station)
+    gui.control.store.add("eddie", "engineer", "eng-pw")
+    gui.window.inspect_button.click()
+    qtbot.waitUntil(lambda: gui.station.statistics.snapshot().cycles == 1, timeout=READY_S)
+    seen = {}
+
+    def while_asking():  # inside the question's own event loop
+        boxes = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()]
+        seen["asked"] = [b.windowTitle() for b in boxes]
+        clock.now += gui.settings.access.idle_lock_s + 1  # the engineer walked away
+        gui.ui.check_idle()
+
+    QTimer.singleShot(300, while_asking)
+    assert not gui.window.request_reset_shift()
+    assert seen["asked"] == ["Reset shift"]
+    assert gui.window.questions.cancelled == 1 and gui.control.session is None
+    assert gui.station.statistics.snapshot().cycles == 1
+    assert not [r for r in audit_rows() if r["kind"] == "shift"]
+
+
+def test_the_idle_sign_out_keeps_unsaved_settings_as_a_draft_offered_back(qtbot, tmp_path, clock, monkeypatch):
+    from inspection_station.core.settings.drafts import DraftStore
+
+    settings = station_settings(tmp_path).replace("access", idle_lock_s=60)
+    control = AccessControl(AccountStore(clock=clock), AuditLog(), settings.access, "station-1", clock=clock)
+    control.store.add("eddie", "engineer", "eng-pw")
+    seen = {}
+
+    def walk_away(dialog: SettingsDialog):
+        qtbot.addWidget(dialog)
+        dialog.show()
+        dialog._widget_of("model", "confidence").setValue(0.61)  # edited, never applied
+        clock.now += 61
+        assert ui.check_idle()
+        seen["closed"] = not dialog.isVisible()
+        return dialog.result()
+
+    ui = ScriptedAccess(control, [sign_in("eddie", "eng-pw"), walk_away])
+    open_engineer_settings(None, settings, settings_path=tmp_path / "s.toml", access_ui=ui)
+    assert seen["closed"] and not (tmp_path / "s.toml").exists()  # nothing applied, nothing asked
+    (draft,) = DraftStore("eddie").pending()
+    assert DraftStore("eddie").settings_changes() == {"model.confidence": 0.61}
+
+    def restored(dialog: SettingsDialog):
+        qtbot.addWidget(dialog)
+        seen["shown"] = dialog._widget_of("model", "confidence").value()
+        seen["message"] = dialog.message.text()
+        return dialog.reject() or dialog.result()
+
+    ui.offer_drafts = lambda parent, drafts: True  # "Restore"
+    ui.answers = [sign_in("eddie", "eng-pw"), restored]
+    monkeypatch.setattr(SettingsDialog, "ask_unsaved", lambda self: "discard")  # closing it: discard
+    open_engineer_settings(None, settings, settings_path=tmp_path / "s.toml", access_ui=ui)
+    assert seen["shown"] == pytest.approx(0.61) and "Restored" in seen["message"]
+    assert DraftStore("eddie").pending() == []  # offered once, then gone
+    assert draft.describe().startswith("settings changes kept at")

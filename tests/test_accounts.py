@@ -45,9 +45,9 @@ def _audit(control):
     return [json.loads(line) for line in control.audit.path.read_text(encoding="utf-8").splitlines()]
 
 
-def test_store_lives_in_the_user_config_folder_and_keeps_only_hashes():
+def test_store_lives_in_the_data_root_and_keeps_only_hashes():
     store = AccountStore()
-    assert store.path == default_accounts_path() == paths.user_config_dir() / "accounts.json"
+    assert store.path == default_accounts_path() == paths.config_dir() / "accounts.json"
     store.add("anna", "admin", "correct horse")
     text = store.path.read_text(encoding="utf-8")
     assert "correct horse" not in text and "scrypt$" in text

@@ -21,10 +21,10 @@ from inspection_station.core.settings.audit import (
 from inspection_station.core.settings.model import Settings
 
 
-def test_default_location_is_the_user_log_dir():
+def test_default_location_is_the_data_roots_log_folder():
     log = AuditLog()
     log.record("settings", "camera.gain", 1.0, 2.0)
-    assert log.path.parent == paths.user_log_dir()
+    assert log.path.parent == paths.logs_dir()
     assert log.path.is_file()
 
 

@@ -70,7 +70,7 @@ def test_demo_leaves_the_users_files_and_the_bundled_pattern_alone(qtbot, tmp_pa
     assert cli.main(argv) == 0
 
     assert {p: p.read_bytes() for p in before} == before
-    demo_dir = paths.user_data_dir() / "demo"
+    demo_dir = paths.station_data_dir() / "demo"
     assert seen["saved_path"].parent == demo_dir
     assert load_settings(seen["saved_path"]).settings.model.confidence == 0.61
     assert seen["editor_folder"] == demo_dir / "patterns"

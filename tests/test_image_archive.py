@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 
 import cv2
 import numpy as np
@@ -127,6 +127,20 @@ def test_submit_after_close_is_reported(tmp_path):
     archive.close()
     assert not archive.submit(rgb_image(), tmp_path / "late.jpg")
     assert archive.dropped == 1 and "closed" in errors[0]
+
+
+def test_archive_and_review_names_start_with_the_station_as_the_csv(tmp_path):
+    ts = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    archive = ImageArchive(tmp_path, station="検査ライン")
+    try:
+        assert archive.path_for("c1", Verdict.OK, ts).name == "検査ライン_c1_OK.jpg"
+        other = ImageArchive(tmp_path, station="組立ライン")
+        assert other.path_for("c1", Verdict.OK, ts) != archive.path_for("c1", Verdict.OK, ts)
+        other.close()
+    finally:
+        archive.close()
+    png = save_for_review(tmp_path / "review", rgb_image(), "c7", Verdict.OK, station="Линия 1")
+    assert png.name.startswith("Линия_1-") and png.name.endswith("_c7_OK.png")
 
 
 def test_save_for_review_writes_lossless_png_and_yolo_labels(tmp_path):

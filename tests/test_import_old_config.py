@@ -84,8 +84,12 @@ def test_the_sample_maps_to_station_settings_that_load(tmp_path, old_files, caps
     unmapped = "\n".join(report["unmapped"])
     for key, why in [("BE_CAMERA_TIMEOUT", "superseded by TIMEOUT_MS"), ("[camera] url", "no HTTP hop"),
                      ("IF_MODEL_PRECISION", "int8"), ("BE_SOMETHING_NEW", "unknown"),
-                     ("LOG_LEVEL", "log file"), ("DESTINATION_PORT", "at most 65535")]:
+                     ("DESTINATION_PORT", "at most 65535")]:
         assert any(key in line and why in line for line in report["unmapped"]), (key, unmapped)
+    assert s.logging.level == "DEBUG"  # the adapter's LOG_LEVEL
+    # the old frontend asked for BayerRG8 with every request; the adapter's own setting is Mono8
+    assert any(line.startswith("[camera] pixel_format = 'Mono8'") and "old frontend's requests" in line
+               for line in report["precedence"]), report["precedence"]
     env = str(old_files[-1])
     assert f"{env}:25: DESTINATION_PORT: could not map '70000'" in unmapped  # located: file and line
     text = out.read_text()
@@ -183,3 +187,81 @@ def test_a_docker_compose_file_of_the_old_system(tmp_path, capsys):
     compose.write_text("version: '3'\n")
     assert main(["import-old-config", str(compose), "--out", str(out), "--force"]) == 2
     assert "no 'services:'" in capsys.readouterr().err
+
+
+SERVICE_ENV = """\
+LOGGING_LEVEL=WARN
+SSL_CERTIFICATE=/etc/station/server.crt
+SSL_KEYFILE=/etc/station/server.key
+IF_ACCESS_TOKENS=fj48SL835sU#rdf, second-token
+BE_ACCESS_TOKENS=third-token
+FE_BACKEND_AUTH_TOKEN=4vrGhC7W
+FE_BACKEND_MIN_CONFIDENCE=0.6
+IF_MODEL_TH_SCORE=0.4
+FE_BACKEND_PATTERN_KEY=rotor_b
+BE_PATTERN_DEFAULT=rotor_a
+FE_GENERAL_TITLE=Line 3 inspection
+FE_GENERAL_DATA_FOLDER=./overruled
+IF_MODEL_FILENAME=yolov7-tiny
+IF_MODEL_FOLDER_DATA=./models
+BE_CAMERA_IMAGE_ROI_LEFT=0.1
+BE_CAMERA_IMAGE_ROTATION_EXPAND=true
+"""
+
+
+def test_logging_tls_tokens_and_the_frontends_settings_are_mapped(tmp_path, capsys):
+    import hashlib
+
+    env = tmp_path / "services.env"
+    env.write_text(SERVICE_ENV)
+    out = tmp_path / "s.toml"
+    assert main(["import-old-config", str(env), "--out", str(out), "--json"]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads(printed)
+    s = load_settings(out, env={}, strict=True).settings
+    digest = lambda t: hashlib.sha256(t.encode()).hexdigest()  # noqa: E731
+    assert s.logging.level == "WARNING"
+    assert (s.line.tls_certificate, s.line.tls_key) == ("/etc/station/server.crt", "/etc/station/server.key")
+    assert s.line.api_token_sha256 == [digest("fj48SL835sU#rdf"), digest("second-token"), digest("third-token"),
+                                       f"old-frontend={digest('4vrGhC7W')}"]
+    for secret in ("fj48SL835sU", "second-token", "third-token", "4vrGhC7W"):
+        assert secret not in printed and secret not in out.read_text()
+    assert s.model.confidence == 0.6  # both thresholds applied in the old system: the higher decides
+    assert any("the higher decides" in line for line in report["precedence"])
+    assert s.patterns.active == "rotor_a"  # the later source; the report says what the old frontend asked for
+    assert any(line.startswith("[patterns] active = 'rotor_a'") and "old frontend's requests" in line
+               for line in report["precedence"]), report["precedence"]
+    assert (s.station.project_name, s.results.review_dir) == ("Line 3 inspection", "./overruled")
+    assert s.model.path == str(Path("models") / "yolov7-tiny.onnx")  # the old server added .onnx
+    assert (s.camera.roi_left, s.camera.roi_before_rotation, s.camera.rotation_expand) == (0.1, True, True)
+    assert not any("unknown" in line for line in report["unmapped"]), report["unmapped"]
+
+
+COMPOSE_WITH_VARIABLES = """\
+services:
+  camera:
+    environment:
+      - EXPOSURE_TIME=${EXPOSURE}
+      - PIXEL_TYPE=$PIXEL
+      - TEST_IMAGE=${UNSET_ONE}
+      - SUBNET_MASK=255.255.$$.0
+  inference:
+    environment:
+      IF_MODEL_FILENAME: ${MODEL_NAME:-model}
+"""
+
+
+def test_variables_are_expanded_from_the_env_files_or_named(tmp_path, capsys):
+    env = tmp_path / ".env"
+    env.write_text("EXPOSURE=7000\nPIXEL=Mono12\n")
+    compose = tmp_path / "docker-compose.yaml"
+    compose.write_text(COMPOSE_WITH_VARIABLES)
+    out = tmp_path / "s.toml"
+    assert main(["import-old-config", str(env), str(compose), "--out", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    s = load_settings(out, env={}, strict=True).settings
+    assert (s.camera.exposure_us, s.camera.pixel_format, s.model.path) == (7000.0, "Mono12", "model.onnx")
+    assert s.camera.subnet_mask == "255.255.$.0"
+    assert any("TEST_IMAGE" in line and "${UNSET_ONE} is not set in the given .env files" in line
+               for line in report["unmapped"])
+    assert s.camera.source == "pylon"  # the unresolved TEST_IMAGE set nothing

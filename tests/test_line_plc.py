@@ -9,9 +9,9 @@ import pytest
 
 from inspection_station.core.cycle import Verdict
 from inspection_station.core.errors import ConfigError
-from inspection_station.core.line.plc_signals import OutputSpec, parse_outputs
 from inspection_station.core.line.services import LineServices
 from inspection_station.core.listeners import StationListener
+from inspection_station.core.settings.plc_outputs import OutputSpec, parse_outputs
 from inspection_station.core.station import Station
 from tests.known_station import station_settings
 

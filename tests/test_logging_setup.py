@@ -1,4 +1,4 @@
-"""Logging to a rotating file under the user log folder: camera drops and reconnects leave a trace."""
+"""Logging to a rotating file in the data root's logs/: camera drops and reconnects leave a trace."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def _flush() -> None:
 
 def test_log_file_under_the_user_log_folder_with_the_configured_level(restore_logging):
     path = setup_logging(LoggingSettings(level="WARNING"), console=False)
-    assert path == log_file() and path.parent == paths.user_log_dir()
+    assert path == log_file() and path.parent == paths.logs_dir()
     logging.getLogger("inspection_station.test").info("quiet")
     logging.getLogger("inspection_station.test").warning("loud")
     _flush()

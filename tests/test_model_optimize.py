@@ -16,16 +16,16 @@ from onnx import TensorProto, helper
 
 from inspection_station.core.detect.agreement import box_agreement
 from inspection_station.core.detect.detector import Detector
-from inspection_station.core.detect.optimize import (
+from inspection_station.core.detection import Detection
+from inspection_station.core.images import list_images
+from inspection_station.core.patterns.yaml_io import load_pattern_set
+from inspection_station.core.settings.model import ModelSettings
+from inspection_station.core.tuning.optimize import (
     compare_models,
     evenly_spaced,
     head_tail_nodes,
     quantize_int8,
 )
-from inspection_station.core.detection import Detection
-from inspection_station.core.images import list_images
-from inspection_station.core.patterns.yaml_io import load_pattern_set
-from inspection_station.core.settings.model import ModelSettings
 from tests.onnx_models import constant_model, v8_raw_output
 
 REPO = Path(__file__).resolve().parents[1]

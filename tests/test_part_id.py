@@ -64,6 +64,15 @@ def test_policy_required_optional_and_sources():
     assert "'Hologram' is not a code format" in bad.decide("", image).error
 
 
+def test_a_decoded_id_is_cleaned_as_a_typed_one():
+    image = code_image("SN-1\u2028=cmd", "QRCode")  # a code may carry a line separator
+    required = PartIdPolicy(PartIdSettings(source="image", policy="required", formats=["QRCode"]))
+    outcome = required.decide("", image)
+    assert outcome.part_id == "" and "no usable id" in outcome.error and "control characters" in outcome.error
+    fine = code_image("=SN-2", "QRCode")  # printable: kept (the CSV neutralises the formula)
+    assert required.decide("", fine).part_id == "=SN-2"
+
+
 def test_clean_part_id_refuses_control_characters_and_floods():
     assert clean_part_id("  SN 12\t".strip()) == "SN 12"
     with pytest.raises(ValueError, match="control characters"):

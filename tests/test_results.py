@@ -95,7 +95,7 @@ def test_archive_policies_write_exactly_the_expected_files(tmp_path, archive, ex
     results = [rec.record(make_result(i, v)) for i, v in enumerate(VERDICTS)]
     rec.close()
     day = datetime.now().astimezone().date().isoformat()
-    want = {f"20261124-{i:04d}_{VERDICTS[i]}.png" for i in expected}
+    want = {f"s_20261124-{i:04d}_{VERDICTS[i]}.png" for i in expected}  # the station "s" first
     folder = tmp_path / "images" / day
     written = {p.name for p in folder.iterdir()} if folder.exists() else set()
     assert written == want
@@ -125,7 +125,7 @@ def test_overrule_is_a_new_row_referencing_the_original(tmp_path):
     assert (new["verdict"], new["note"], new["trigger"]) == ("OK", "clip was there, glare", "operator")
     assert new["pattern_set"] == "board" and new["detections"] == before[0]["detections"]
     assert new["image_path"] == o.review_image
-    review = tmp_path / "review" / f"{original.cycle_id}_OK.png"
+    review = tmp_path / "review" / f"s_{original.cycle_id}_OK.png"
     assert o.review_image == str(review) and review.is_file()
     assert review.with_suffix(".txt").read_text().startswith("0 ")
     assert rec.snapshot().overrules == 1
@@ -248,7 +248,8 @@ def test_log_file_carries_the_station_id_and_statistics_seed_from_its_own_file_o
     shared = settings(tmp_path, archive="none")
     with ResultsRecorder(shared, "line 3/a") as a:
         a.record(make_result(0, Verdict.OK))
-        assert a.log.current_path.name == f"line_3_a_{datetime.now().astimezone().date()}.csv"
+        # reduced to fit a file name: the id's hash keeps it apart from "line_3_a", "line 3 a", ...
+        assert a.log.current_path.name == f"line_3_a-a09738a1_{datetime.now().astimezone().date()}.csv"
     with ResultsRecorder(shared, "line-4") as b:
         for i in range(2):
             b.record(make_result(10 + i, Verdict.NOK))

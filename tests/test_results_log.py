@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import errno
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,7 +24,9 @@ from inspection_station.core.results.csv_log import (
     cycle_date,
     cycle_row,
     log_files_for_day,
+    log_path,
     read_log,
+    station_file_prefix,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,10 +66,78 @@ def test_awkward_values_stay_one_line_and_parse(tmp_path):
     log.write(row(0, error=nasty, note="ä ö ✓"), DAY)
     log.close()
     raw = (tmp_path / "2026-11-24.csv").read_bytes()
-    assert raw.count(b"\n") == 2  # header + one row: line breaks inside values are flattened
+    assert raw.count(b"\n") == 2 and b"\r" not in raw  # header + one row: line breaks are escaped
     (only,) = read_log(tmp_path / "2026-11-24.csv")
-    assert only["error"] == 'camera said "no", then nothing; ok'
+    assert only["error"] == 'camera said "no",\\nthen\\r\\nnothing; ok'
     assert only["note"] == "ä ö ✓"
+
+
+# OWASP's CSV injection cases; a spreadsheet must show each as text, never run it
+FORMULAS = [
+    ("=1+1", "'=1+1"), ("+41 7", "'+41 7"), ("-2+3", "'-2+3"), ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+    ("=HYPERLINK(\"http://x\",\"y\")", "'=HYPERLINK(\"http://x\",\"y\")"),
+    ("\t=cmd|' /C calc'!A0", "'\\t=cmd|' /C calc'!A0"), ("\r=1", "'\\r=1"),
+    ("'=1", "''=1"),  # an apostrophe of its own is doubled: read_log gives it back exactly
+    ("-1", "-1"), ("-1.5", "-1.5"), ("-2e-3", "-2e-3"),  # plain numbers stay numbers
+    ("plain", "plain"), ("a=b", "a=b"), ("", ""),
+]
+
+
+@pytest.mark.parametrize(("value", "cell"), FORMULAS)
+def test_formula_cells_are_neutralised(tmp_path, value, cell):
+    log = ResultsLog(tmp_path)
+    log.write(row(0, part_id=value, note=value, pattern_set=value), DAY)
+    log.close()
+    (record,) = csv_records(tmp_path / "2026-11-24.csv")[1:]
+    assert record[LOG_COLUMNS.index("part_id")] == cell == record[LOG_COLUMNS.index("note")]
+    back = read_log(tmp_path / "2026-11-24.csv")[0]
+    assert back["part_id"] == value.replace("\t", "\\t").replace("\r", "\\r")  # escapes stay, the guard goes
+
+
+@pytest.mark.parametrize(("value", "cell"), [
+    ("a\nb", "a\\nb"), ("a\u2028b", "a\\u2028b"), ("a\u2029b", "a\\u2029b"), ("a\x85b", "a\\x85b"),
+    ("a\x00b", "a\\x00b"), ("\x1b[31mred", "\\x1b[31mred"), ("tab\there", "tab\\there"),
+])
+def test_control_and_separator_characters_are_escaped_in_every_text_cell(tmp_path, value, cell):
+    log = ResultsLog(tmp_path)
+    log.write(row(0, error=value, station=value, variant=value, missing_slots=value), DAY)
+    log.close()
+    raw = (tmp_path / "2026-11-24.csv").read_bytes()
+    assert raw.count(b"\n") == 2
+    assert value.encode() not in raw or value.isprintable()
+    (record,) = csv_records(tmp_path / "2026-11-24.csv")[1:]
+    for column in ("error", "station", "variant", "missing_slots"):
+        assert record[LOG_COLUMNS.index(column)] == cell
+
+
+# station ids -> file names: distinct ids never share a file (Windows folders ignore case)
+STATION_FILES = [
+    ("station-1", "station-1_"),
+    ("検査ライン", "検査ライン_"), ("組立ライン", "組立ライン_"),
+    ("Станция 1", "Станция_1-"), ("Линия 1", "Линия_1-"),
+    ("line 3/a", "line_3_a-"), ("line_3_a", "line_3_a_"), ("Line-A", "Line-A-"), ("line-a", "line-a_"),
+    ("a" * 60, "a" * 40 + "-"), ("...", ""), ("", ""),
+]
+
+
+@pytest.mark.parametrize(("station", "starts"), STATION_FILES)
+def test_station_file_names(station, starts):
+    name = station_file_prefix(station)
+    assert name.startswith(starts)
+    assert not re.search(r'[\\/:*?"<>|\s]', name)  # fits any file system
+
+
+def test_distinct_station_ids_write_distinct_files(tmp_path):
+    ids = [sid for sid, _ in STATION_FILES if sid] + ["line 3 a", "line-3/a", "Station A", "station a", " a", "a"]
+    paths = {log_path(tmp_path, DAY, station=sid) for sid in ids}
+    assert len(paths) == len(ids)
+    assert len({str(p).casefold() for p in paths}) == len(ids)  # also where case is ignored
+    for sid in ("検査ライン", "Станция 1"):
+        log = ResultsLog(tmp_path, station=sid)
+        log.write(row(0, station=sid), DAY)
+        log.close()
+    assert sorted(p.name for p in tmp_path.glob("*.csv")) == sorted(
+        log_path(tmp_path, DAY, station=sid).name for sid in ("検査ライン", "Станция 1"))
 
 
 def test_rows_go_to_the_file_of_their_local_day(tmp_path):

@@ -110,7 +110,7 @@ def test_openvino_sends_no_usage_telemetry():
         "from inspection_station.core.detect.detector import Detector\n"
         "from inspection_station.core.settings.model import ModelSettings\n"
         f"d = Detector.load({str(DEMO_MODEL)!r}, ModelSettings(runtime='openvino'))\n"
-        "from inspection_station.core.detect.nncf_quantize import _nncf\n"
+        "from inspection_station.core.tuning.nncf_quantize import _nncf\n"
         "_nncf()\n"
         "import nncf.telemetry.wrapper as w\n"
         "print(sys.modules.get('openvino_telemetry', 'absent'), type(w.telemetry).__name__)\n"

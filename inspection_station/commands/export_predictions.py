@@ -28,8 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from inspection_station.core.annotate import draw_detections
     from inspection_station.core.atomic import atomic_write_text
-    from inspection_station.core.detect.annotate import draw_detections
     from inspection_station.core.detect.detector import Detector
     from inspection_station.core.images import list_images, load_image
     from inspection_station.core.results.archive import encode_image, yolo_label_lines

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -33,10 +34,12 @@ def run(args: argparse.Namespace) -> int:
     from inspection_station.core.atomic import atomic_write_text
     from inspection_station.core.settings.model import load_settings
     from inspection_station.core.settings.old_config import (
+        expand_variables,
         migrate,
         migration_toml,
         read_environment,
         read_old_sources,
+        variables_from,
     )
 
     if not args.sources and not args.environment:
@@ -46,14 +49,16 @@ def run(args: argparse.Namespace) -> int:
     values = read_old_sources(args.sources)
     if args.environment:
         values += read_environment()
+    values, unresolved = expand_variables(values, variables_from(args.sources, os.environ if args.environment else None))
     migration = migrate(values)
+    migration.unmapped[:0] = unresolved
     sources = [str(s) for s in args.sources] + (["environment"] if args.environment else [])
     atomic_write_text(args.out, migration_toml(migration, sources))
     check = load_settings(args.out, env={}, strict=False)  # what the station will make of it
     own = [w for w in check.warnings if str(args.out) in w]
     if args.json:
         print(json.dumps({"out": str(args.out), "settings": migration.changes, "mapped": migration.mapped,
-                          "unmapped": migration.unmapped, "warnings": own}))
+                          "unmapped": migration.unmapped, "precedence": migration.conflicts, "warnings": own}))
     else:
         print(f"{args.out}: {sum(len(v) for v in migration.changes.values())} station settings from "
               f"{len(migration.mapped)} old ones")
@@ -61,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"  mapped: {line}")
         for line in migration.unmapped:
             print(f"  not mapped: {line}")
+        for line in migration.conflicts:
+            print(f"  precedence: {line}")
         for line in own:
             print(f"inspection-station: warning: {line}", file=sys.stderr)
     return 0

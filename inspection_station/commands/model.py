@@ -75,10 +75,10 @@ class _Bar:
 
 
 def run_optimize(args: argparse.Namespace) -> int:
-    from inspection_station.core.detect import optimize as opt
-    from inspection_station.core.detect.candidates import DEFAULT_CONTROL_IMAGES, optimize_model
     from inspection_station.core.detect.fair_timing import DEFAULT_ROUNDS
     from inspection_station.core.errors import ConfigError
+    from inspection_station.core.tuning import optimize as opt
+    from inspection_station.core.tuning.candidates import DEFAULT_CONTROL_IMAGES, optimize_model
 
     count = opt.DEFAULT_CALIBRATION_IMAGES if args.calibration_images is None else args.calibration_images
     rounds = DEFAULT_ROUNDS if args.runs is None else args.runs
@@ -163,8 +163,8 @@ def report_lines(report, rounds: int) -> list[str]:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from inspection_station.core.detect.optimize import model_facts
     from inspection_station.core.settings.model import ModelSettings
+    from inspection_station.core.tuning.optimize import model_facts
 
     facts = model_facts(args.model, ModelSettings(runtime=args.runtime) if args.runtime else None)
     if args.json:

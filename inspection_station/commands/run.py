@@ -1,4 +1,7 @@
-"""`inspection-station run --headless`: the station loop without a window."""
+"""`inspection-station run --headless`: the station loop without a window.
+
+Ctrl+C or SIGTERM ends it after the running cycle (its row written).
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run the station loop (--headless: no window, software trigger)")
     p.add_argument("--headless", action="store_true", help="no window: trigger by software every cycle")
     p.add_argument("--cycles", type=number(0, integer=True), default=0, help="stop after N cycles (0 = until Ctrl+C)")
-    p.add_argument("--config", metavar="F", help="settings TOML instead of the user's settings")
+    p.add_argument("--config", metavar="F", help="settings TOML instead of the station's settings")
     p.add_argument("--demo", action="store_true", help="emulated camera, bundled demo model and pattern")
     p.set_defaults(func=run)
 
@@ -66,16 +69,22 @@ def run(args: argparse.Namespace) -> int:
         from inspection_station.commands.gui import run as run_gui
 
         return run_gui(args)
+    from inspection_station.core.instance_lock import hold_station_lock
     from inspection_station.core.station import Station
 
     settings = load_station_settings(args)
     settings = settings.replace("camera", trigger_mode="software")  # headless: we are the trigger
+    instance = hold_station_lock(settings, "run --headless")  # AlreadyRunning: exit 2, naming it
     from inspection_station.core.logging_setup import setup_logging
 
     setup_logging(settings.logging, console=False)  # stderr already gets the states and errors
+    for line in getattr(args, "station_data_notices", ()):
+        log.info("%s", line)
     say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
     stop = threading.Event()
-    previous_handler = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    # Ctrl+C or SIGTERM (a service manager, `kill`): the running cycle finishes and its row is
+    # written, then the station stops
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     errors = 0
     n = 0
     try:
@@ -98,7 +107,9 @@ def run(args: argparse.Namespace) -> int:
                     stop.wait(0.1)
             log_file = station.recorder.log.current_path if station.recorder else None
     finally:
-        signal.signal(signal.SIGINT, previous_handler)  # callers in-process get Ctrl+C back
+        for sig, handler in previous.items():  # callers in-process get Ctrl+C back
+            signal.signal(sig, handler)
+        instance.release()
     print("\n".join(station.statistics.summary_lines()))
     if log_file:
         print(f"log: {log_file}")

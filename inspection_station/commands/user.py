@@ -1,6 +1,6 @@
 """`inspection-station user add|list|passwd|role|remove|unlock`: the station's accounts.
 
-The store is the per-station one under the user config folder (core/settings/accounts.py),
+The store is the per-station one in the data root (core/settings/accounts.py),
 whatever settings file the station runs on. Each change is audited as the operating-system
 account that ran the command. `--password-stdin` reads the first line of standard input
 (installers, scripts); without it the password is asked twice without echo.

@@ -211,13 +211,21 @@ class StationActions:
 
     # --- triggers -----------------------------------------------------------------------------
 
-    def inspect(self, actor: Actor, source: str = "button") -> Outcome:
-        """Trigger one cycle (value: its Future[CycleResult]). A refusal is counted by the station."""
+    def inspect(
+        self, actor: Actor, source: str = "button", *, pattern_set: str | None = None, min_score: float = 0.0
+    ) -> Outcome:
+        """Trigger one cycle (value: its Future[CycleResult]). A refusal is counted by the station.
+
+        `pattern_set` / `min_score`: this one cycle's (the old backend's per-request `pattern_key`
+        and `min_score`, core/line/legacy.py); the product stays as it is."""
         station = self.station
         if station is None or station.stopped:
             return Outcome.refused(UNAVAILABLE, "The station is stopped")
         hold = self.state.hold
-        future = station.trigger_future(source)
+        try:
+            future = station.trigger_future(source, pattern_set=pattern_set, min_score=min_score)
+        except StationError as exc:  # a pattern set that is not loaded
+            return Outcome.refused(NOT_FOUND, str(exc))
         if future is None:
             if hold:
                 return Outcome.refused(UNAVAILABLE, f"Refused: the station is on hold ({hold})")

@@ -1,4 +1,4 @@
-"""Standard logging to a rotating file under the user log folder (and the console if any).
+"""Standard logging to a rotating file in the data root's logs/ (and the console if any).
 
 The frozen Windows build has no console: without a file, camera drops, reconnects and
 model loads would leave no trace. Every module logs with `logging.getLogger(__name__)`;
@@ -23,7 +23,7 @@ _MARK = "_inspection_station_handler"  # tags our handlers so a second setup rep
 
 
 def log_dir() -> Path:
-    return paths.user_log_dir()
+    return paths.logs_dir()
 
 
 def log_file() -> Path:

@@ -47,8 +47,9 @@ class Grabbed:
 
 
 GrabFn = Callable[[], Grabbed]
-# judge(grabbed, source, started, part_id) -> (result without its row, the function that records it)
-JudgeFn = Callable[[Grabbed, str, float, str], tuple[CycleResult, Callable[[CycleResult], CycleResult] | None]]
+# judge(grabbed, source, started, part_id, options) -> (result without its row, the function that
+# records it); options: the cycle's own (pattern set, min score), the old API's per-request ones
+JudgeFn = Callable[..., tuple[CycleResult, Callable[[CycleResult], CycleResult] | None]]
 PublishFn = Callable[[CycleResult], CycleResult]  # after the row: history, listeners; returns the final result
 
 
@@ -86,7 +87,8 @@ class CycleScheduler:
         return self._closed or (self._intake_taken if self.overlapped else self._in_flight > 0)
 
     def trigger(
-        self, source: str, started: float | None = None, grabbed: Grabbed | None = None, part_id: str = ""
+        self, source: str, started: float | None = None, grabbed: Grabbed | None = None, part_id: str = "",
+        options: tuple = (None, 0.0),
     ) -> Future | None:
         """Accept a cycle (None = refused: the caller counts it). `grabbed` = the frame of a
         hardware trigger, already taken; else the grab stage asks the camera for one.
@@ -101,9 +103,9 @@ class CycleScheduler:
         future.set_running_or_notify_cancel()
         try:
             if grabbed is None:
-                self._grabber.submit(self._grab_stage, future, source, started, part_id)
+                self._grabber.submit(self._grab_stage, future, source, started, part_id, options)
             else:
-                self._judger.submit(self._judge_stage, future, grabbed, source, started, part_id)
+                self._judger.submit(self._judge_stage, future, grabbed, source, started, part_id, options)
         except RuntimeError:  # closed meanwhile
             self._done()
             return None
@@ -124,19 +126,22 @@ class CycleScheduler:
 
     # --- stages -------------------------------------------------------------------------------
 
-    def _grab_stage(self, future: Future, source: str, started: float, part_id: str) -> None:
+    def _grab_stage(self, future: Future, source: str, started: float, part_id: str, options: tuple) -> None:
         try:
             grabbed = self._grab()
         except Exception as exc:  # noqa: BLE001 - a grab failure is this cycle's ERROR row
             grabbed = Grabbed(None, str(exc) or type(exc).__name__)
-        self._submit(self._judger, future, self._judge_stage, future, grabbed, source, started, part_id)
+        self._submit(self._judger, future, self._judge_stage, future, grabbed, source, started, part_id, options)
 
-    def _judge_stage(self, future: Future, grabbed: Grabbed, source: str, started: float, part_id: str) -> None:
+    def _judge_stage(
+        self, future: Future, grabbed: Grabbed, source: str, started: float, part_id: str, options: tuple = (None, 0.0)
+    ) -> None:
         if self.overlapped:
             with self._lock:
                 self._intake_taken = False  # the model has this frame: the camera may grab the next
         try:
-            result, record = self._judge(grabbed, source, started, part_id)
+            extra = (options,) if options != (None, 0.0) else ()  # a judge without options takes four
+            result, record = self._judge(grabbed, source, started, part_id, *extra)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's future
             self._fail(future, exc)
             return

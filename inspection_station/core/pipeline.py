@@ -68,13 +68,17 @@ class Pipeline:
         trigger: str = "software",
         started: float | None = None,
         part_id: str = "",
+        pattern_set: PatternSet | None = None,
+        min_score: float = 0.0,
     ) -> CycleResult:
         """Run one cycle on `frame`; `started` is the perf_counter() of the trigger.
 
         `grab_ms` is the grab as the caller saw it; None = the camera's own `frame.grab_ms`.
         `part_id` is the id typed or scanned for this part ("" = none / decode it).
+        `pattern_set` and `min_score` (drop detections scoring less) are one cycle's own, as the
+        old backend took them per request (core/line/legacy.py); None / 0 = the station's.
         """
-        result, recorder = self._judge(frame, grab_error, grab_ms, trigger, started, part_id)
+        result, recorder = self._judge(frame, grab_error, grab_ms, trigger, started, part_id, pattern_set, min_score)
         return recorder.record(result) if recorder is not None else result
 
     def judge(
@@ -86,17 +90,22 @@ class Pipeline:
         trigger: str = "software",
         started: float | None = None,
         part_id: str = "",
+        pattern_set: PatternSet | None = None,
+        min_score: float = 0.0,
     ) -> tuple[CycleResult, Recorder | None]:
         """`inspect` without the recording: the verdict and the recorder to record it with
         (read at the start, as `inspect` does). The overlapped cycle (core/overlap.py)
         records on its own thread while the model runs on the next frame."""
-        return self._judge(frame, grab_error, grab_ms, trigger, started, part_id)
+        return self._judge(frame, grab_error, grab_ms, trigger, started, part_id, pattern_set, min_score)
 
-    def _judge(self, frame, grab_error, grab_ms, trigger, started, part_id) -> tuple[CycleResult, Recorder | None]:
+    def _judge(
+        self, frame, grab_error, grab_ms, trigger, started, part_id,
+        pattern_set: PatternSet | None = None, min_score: float = 0.0,
+    ) -> tuple[CycleResult, Recorder | None]:
         started = time.perf_counter() if started is None else started
         now = datetime.now().astimezone()
         # Read once: another thread may swap the model or pattern set while this cycle runs.
-        det, patterns, recorder, recipe = self.detector, self.pattern_set, self.recorder, self.recipe
+        det, patterns, recorder, recipe = self.detector, pattern_set or self.pattern_set, self.recorder, self.recipe
         base = CycleResult(
             cycle_id=new_cycle_id(now),
             timestamp=now,
@@ -116,7 +125,7 @@ class Pipeline:
         if grab_ms is None:
             grab_ms = frame.grab_ms if frame is not None else 0.0
         times = {"grab_ms": grab_ms}
-        result = self._decide(base, frame, grab_error, times, det, patterns)
+        result = self._decide(base, frame, grab_error, times, det, patterns, min_score)
         # Measured once: trigger -> verdict. The CSV row carries this total, so it cannot
         # include its own write; the recorder adds that as `log_ms`, outside the total.
         result = dataclasses.replace(result, times=StageTimes(**times, total_ms=_ms_since(started)))
@@ -130,6 +139,7 @@ class Pipeline:
         times: dict,
         detector: Detector | None,
         pattern_set: PatternSet | None,
+        min_score: float = 0.0,
     ) -> CycleResult:
         if frame is None:
             return dataclasses.replace(base, error=f"camera: {grab_error or 'no frame'}")
@@ -148,7 +158,7 @@ class Pipeline:
         except Exception as exc:  # any failure of the stage is this cycle's ERROR, never a crash
             return dataclasses.replace(base, error=f"model: {_reason(exc)}")
         times.update(preprocess_ms=out.preprocess_ms, inference_ms=out.inference_ms, decode_ms=out.decode_ms)
-        detections = tuple(out.detections)
+        detections = tuple(d for d in out.detections if d.score >= min_score)
         t = time.perf_counter()
         try:
             match = match_pattern(pattern_set, detections, frame.width, frame.height)

@@ -270,6 +270,11 @@ class Station:
         return self._cycles.busy if self._cycles is not None else self._busy.locked()
 
     @property
+    def cycling(self) -> bool:
+        """A cycle is under way (overlapped: any part in flight), so the model is the line's."""
+        return self._cycles.in_flight > 0 if self._cycles is not None else self._busy.locked()
+
+    @property
     def cycle_mode(self) -> str:
         """"overlapped" when the three-stage cycle runs (core/overlap.py), else "sequential"."""
         return self._cycles.mode if self._cycles is not None else "sequential"
@@ -304,21 +309,32 @@ class Station:
         """Start a cycle on the inference thread; False (refused, counted) if one is running."""
         return self.trigger_future(source) is not None
 
-    def trigger_future(self, source: str = "button") -> Future[CycleResult] | None:
-        """`trigger`, with the cycle's future (for the API); None = refused (counted) or stopped."""
+    def trigger_future(
+        self, source: str = "button", *, pattern_set: str | None = None, min_score: float = 0.0
+    ) -> Future[CycleResult] | None:
+        """`trigger`, with the cycle's future (for the API); None = refused (counted) or stopped.
+
+        `pattern_set` / `min_score`: this cycle's own (the old backend's per-request
+        `pattern_key` / `min_score`); StationError when the set is not loaded.
+        """
         if self._stopped:
             self._safe(self._user_on_refused, f"{source} trigger refused: the station is stopped")
             return None
         if self.state.hold:
             self._refuse(source, f"the station is on hold: {self.state.hold}")
             return None
+        chosen = None
+        if pattern_set is not None:
+            chosen = self.pattern_sets.get(pattern_set)
+            if chosen is None:
+                raise StationError(f"no pattern set {pattern_set!r}; have: {', '.join(self.pattern_sets) or 'none'}")
         if self._cycles is not None:
-            return self._overlapped_trigger(source, time.perf_counter())
+            return self._overlapped_trigger(source, time.perf_counter(), options=(chosen, min_score))
         if not self._busy.acquire(blocking=False):
             self._refuse(source)
             return None
         self.bus.publish(CycleStarted(source))
-        future = self._submit_cycle(self._software_cycle, source, time.perf_counter())
+        future = self._submit_cycle(self._software_cycle, source, time.perf_counter(), chosen, min_score)
         if future is not None:
             self._watch_cycle(future)
         return future
@@ -375,26 +391,6 @@ class Station:
         thread: enumeration can take seconds (GigE discovery) and the GUI thread never waits."""
         return self._submit(self._io, "camera search", list_devices)
 
-    def inspect_image(self, image, name: str = "upload") -> Future[CycleResult]:
-        """The verdict of the current model + pattern set on an image, on the inference thread.
-
-        For the API's upload: neither a station cycle nor a log row (it is not a part on the
-        line); it waits behind a running cycle instead of being refused.
-        """
-
-        def work() -> CycleResult:
-            pipeline = self.pipeline
-            one = Pipeline(
-                pipeline.detector,
-                pipeline.pattern_set,
-                model_problem=pipeline.model_problem,
-                pattern_problem=pipeline.pattern_problem,
-            )
-            frame = Frame(image, 0, time.time(), f"upload:{name}")
-            return one.inspect(frame, trigger="upload")
-
-        return self._submit(self._inference, f"inspection of {name}", work)
-
     def set_live(self, enabled: bool) -> None:
         if self.camera is not None:
             self.camera.set_live(enabled)
@@ -424,14 +420,16 @@ class Station:
             self._watch_cycle(future)
 
     def _overlapped_trigger(
-        self, source: str, started: float, grabbed: Grabbed | None = None, refuse: bool = True
+        self, source: str, started: float, grabbed: Grabbed | None = None, refuse: bool = True,
+        options: tuple[PatternSet | None, float] = (None, 0.0),
     ) -> Future[CycleResult] | None:
-        """A trigger for the overlapped cycle (core/overlap.py); None = refused (and counted)."""
+        """A trigger for the overlapped cycle (core/overlap.py); None = refused (and counted).
+        `options`: the cycle's own (pattern set, min score), as `trigger_future` takes them."""
         cycles = self._cycles
         if cycles is None:
             raise StationError("the overlapped cycle is not running")
         part_id = self._take_part_id()
-        future = cycles.trigger(source, started, grabbed, part_id)
+        future = cycles.trigger(source, started, grabbed, part_id, options=options)
         if future is None:
             with self._part_id_lock:  # a refused trigger does not use up the part's id
                 self._part_id = self._part_id or part_id
@@ -448,11 +446,12 @@ class Station:
         frame, error = self._request_frame()
         return Grabbed(frame, error, (time.perf_counter() - requested) * 1e3)
 
-    def _judge(self, grabbed: Grabbed, source: str, started: float, part_id: str):
+    def _judge(self, grabbed: Grabbed, source: str, started: float, part_id: str,
+               options: tuple[PatternSet | None, float] = (None, 0.0)):
         """The judge stage: the pipeline's verdict, and the recorder to write its row."""
         result, _ = self.pipeline.judge(
             grabbed.frame, grab_error=grabbed.error, grab_ms=grabbed.grab_ms, trigger=source,
-            started=started, part_id=part_id,
+            started=started, part_id=part_id, pattern_set=options[0], min_score=options[1],
         )
         return result, self._record
 
@@ -475,20 +474,23 @@ class Station:
             error = str(exc) or type(exc).__name__
         return frame, error
 
-    def _software_cycle(self, source: str, started: float) -> CycleResult:
+    def _software_cycle(
+        self, source: str, started: float, pattern_set: PatternSet | None = None, min_score: float = 0.0
+    ) -> CycleResult:
         requested = time.perf_counter()
         frame, error = self._request_frame()
         # The grab stage as the cycle sees it: request -> frame in hand, thread hops included.
         grab_ms = (time.perf_counter() - requested) * 1e3
-        return self._finish_cycle(frame, error, source, started, grab_ms)
+        return self._finish_cycle(frame, error, source, started, grab_ms, pattern_set, min_score)
 
     def _finish_cycle(
-        self, frame: Frame | None, error: str, source: str, started: float, grab_ms: float | None = None
+        self, frame: Frame | None, error: str, source: str, started: float, grab_ms: float | None = None,
+        pattern_set: PatternSet | None = None, min_score: float = 0.0,
     ) -> CycleResult:
         try:
             result = self.pipeline.inspect(
                 frame, grab_error=error, grab_ms=grab_ms, trigger=source, started=started,
-                part_id=self._take_part_id(),
+                part_id=self._take_part_id(), pattern_set=pattern_set, min_score=min_score,
             )
             return self._publish(result)  # still busy: the next cycle starts after this
         finally:

@@ -25,7 +25,9 @@ from inspection_station.gui.engineer.access_ui import AccessUi, station_access
 from inspection_station.gui.error_route import ErrorRoute, install_exception_hooks
 from inspection_station.gui.operator.main_window import MainWindow
 from inspection_station.gui.operator.station_bridge import StationBridge
+from inspection_station.gui.single_instance import RunningWindowServer
 from inspection_station.gui.theme import apply_theme
+from inspection_station.gui.window_geometry import restore_geometry, save_geometry
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +168,12 @@ def run_gui(
     settings_path: str | Path | None = None,
     warnings: Sequence[str] = (),
     argv: Sequence[str] | None = None,
+    instance=None,
 ) -> int:
-    """Show the operator window on `settings` until it is closed; returns the exit code."""
+    """Show the operator window on `settings` until it is closed; returns the exit code.
+
+    `instance`: the station's lock (core/instance_lock.py), held by the caller; a second
+    start asks through its name for this window to come to the front."""
     from inspection_station.core.actions import StationActions
     from inspection_station.core.detect.runtimes import set_interactive
     from inspection_station.core.state import StationState
@@ -197,15 +203,22 @@ def run_gui(
         window.show_message(f"settings: {warning}", error=True)
     if settings.station.kiosk:
         window.enter_kiosk()
+    elif restore_geometry(window):  # the only per-user setting: where this user had the window
+        window.show()
     else:
         window.resize(1600, 1000)
         window.showMaximized()
+    second_start = RunningWindowServer(instance.ipc_name, window) if instance is not None else None
     QTimer.singleShot(0, lambda: start_station(station, route, line))
     # first run: say that an administrator is needed, explicitly (never the first to press Settings)
     QTimer.singleShot(0, lambda: access_ui.offer_first_admin(window, modal=False))
     try:
         return int(app.exec())
     finally:
+        if not settings.station.kiosk:
+            save_geometry(window)
+        if second_start is not None:
+            second_start.close()
         line.stop()
         access_ui.close()
         station.stop()

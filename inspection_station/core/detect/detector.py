@@ -26,6 +26,7 @@ from inspection_station.core.detect.decoders import (
 from inspection_station.core.detect.letterbox import Letterbox, LetterboxBuffer
 from inspection_station.core.detect.runtimes import (  # noqa: F401 - re-exported: the old import path
     KNOWN_PROVIDERS,
+    RunStop,
     Runtime,
     _ort,
     _short,
@@ -34,6 +35,7 @@ from inspection_station.core.detect.runtimes import (  # noqa: F401 - re-exporte
 )
 from inspection_station.core.detection import Detection
 from inspection_station.core.errors import ModelError, StationError
+from inspection_station.core.extras import provider_notes
 from inspection_station.core.regular_files import require_regular
 from inspection_station.core.settings.model import ModelSettings
 from inspection_station.core.text_files import read_text_limited
@@ -147,7 +149,12 @@ class Detector:
         # a FIFO or device would block the runtime's read for ever: refused here, never opened
         # (the runtime opens the path itself; the window between is a model-folder writer's only)
         require_regular(model_path, "model file", ModelError)
-        return cls(open_runtime(model_path, settings), model_path, settings)
+        detector = cls(open_runtime(model_path, settings), model_path, settings)
+        if getattr(settings, "runtime", "onnxruntime") == "onnxruntime":  # which extra brings a provider
+            import onnxruntime
+
+            detector.warnings += provider_notes(settings.providers, onnxruntime.get_available_providers())
+        return detector
 
     def _class_names(self) -> list[str]:
         names = list(self.settings.class_names) or None
@@ -174,8 +181,11 @@ class Detector:
     def class_name(self, class_id: int) -> str:
         return self.class_names[class_id] if 0 <= class_id < len(self.class_names) else str(class_id)
 
-    def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:
-        """The model's input tensor for an RGB image; overwritten by the next call (copy to keep)."""
+    def preprocess(self, image: np.ndarray, buffer: LetterboxBuffer | None = None) -> tuple[np.ndarray, Letterbox]:
+        """The model's input tensor for an RGB image; overwritten by the next call (copy to keep).
+
+        Into the detector's own buffers, or `buffer` (another thread's: an upload beside the cycles).
+        """
         if image.ndim == 2:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
         elif image.ndim != 3 or image.shape[2] not in (3, 4):
@@ -185,14 +195,15 @@ class Detector:
         if image.shape[0] == 0 or image.shape[1] == 0:
             raise ModelError("the image has no pixels")
         # Into buffers of this detector: the tensor is valid until the next preprocess.
-        tensor, box = self._letterbox.tensor(image)
+        tensor, box = (buffer or self._letterbox).tensor(image)
         if self.input_dtype != np.float32:
             tensor = tensor.astype(self.input_dtype)
         return tensor, box
 
-    def infer(self, tensor: np.ndarray) -> np.ndarray:
+    def infer(self, tensor: np.ndarray, stop: RunStop | None = None) -> np.ndarray:
+        """`stop`: lets another thread end this run early (runtimes.RunStop; onnxruntime: within ms)."""
         try:
-            out = self.runtime.run(tensor)
+            out = self.runtime.run(tensor) if stop is None else self.runtime.run(tensor, stop)
         except Exception as exc:
             raise ModelError(f"{self.model_path.name}: inference failed: {_short(exc)}") from None
         return out.astype(np.float32, copy=False)

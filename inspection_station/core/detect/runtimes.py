@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -65,8 +66,33 @@ class TensorInfo:
     type: str  # ONNX's spelling: "tensor(float)", "tensor(float16)", "tensor(double)"
 
 
+class RunStop:
+    """Lets another thread stop one model run: a station cycle stopping an upload's run beside
+    it (core/line/uploads.py). `run(tensor, stop)` binds the engine's own cancel to it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requested = False
+        self._cancel: Callable[[], object] | None = None
+
+    def bind(self, cancel: Callable[[], object]) -> None:
+        with self._lock:
+            self._cancel = cancel
+            requested = self.requested
+        if requested:
+            cancel()
+
+    def stop(self) -> None:
+        with self._lock:
+            self.requested = True
+            cancel = self._cancel
+        if cancel is not None:
+            cancel()
+
+
 class Runtime(Protocol):
-    """What the Detector needs of an inference engine; one caller at a time."""
+    """What the Detector needs of an inference engine; one caller at a time (plus, with a
+    `RunStop`, one stoppable caller beside it: an upload)."""
 
     name: str  # "onnxruntime" | "openvino"
     provider: str  # what really runs the model (shown in the status bar and the CSV)
@@ -76,7 +102,7 @@ class Runtime(Protocol):
     metadata: dict[str, str]  # the model's metadata_props (ultralytics' names, stride...)
     sha256: str | None  # the model file's hash when loading needed it, else None
 
-    def run(self, tensor: np.ndarray) -> np.ndarray: ...
+    def run(self, tensor: np.ndarray, stop: RunStop | None = None) -> np.ndarray: ...
 
 
 def _short(exc: BaseException) -> str:
@@ -154,8 +180,12 @@ class OnnxRuntime:
         self.metadata: dict[str, str] = dict(session.get_modelmeta().custom_metadata_map)
         self._outputs = [out.name]
 
-    def run(self, tensor: np.ndarray) -> np.ndarray:
-        return self.session.run(self._outputs, {self.input.name: tensor})[0]
+    def run(self, tensor: np.ndarray, stop: RunStop | None = None) -> np.ndarray:
+        if stop is None:
+            return self.session.run(self._outputs, {self.input.name: tensor})[0]
+        options = _ort().RunOptions()  # a session runs concurrent calls; terminate ends this one in ms
+        stop.bind(lambda: setattr(options, "terminate", True))
+        return self.session.run(self._outputs, {self.input.name: tensor}, options)[0]
 
     @classmethod
     def open(cls, model_path: Path, settings: ModelSettings) -> OnnxRuntime:
@@ -256,14 +286,21 @@ class OpenVinoRuntime:
         self.sha256: str | None = None
         self.metadata = metadata
         self._request = compiled.create_infer_request()
+        self._side_request: Any = None  # made on the first stoppable run (an upload's)
         self.input = _ov_port(compiled.input(0), "input")
         self.output = _ov_port(compiled.output(0), "output")
         devices = ", ".join(compiled.get_property("EXECUTION_DEVICES")) or OPENVINO_DEVICE
         self.provider = f"OpenVINO {devices}"
 
-    def run(self, tensor: np.ndarray) -> np.ndarray:
-        self._request.infer({0: tensor})
-        return self._request.get_output_tensor(0).data.copy()  # the request reuses its buffer
+    def run(self, tensor: np.ndarray, stop: RunStop | None = None) -> np.ndarray:
+        request = self._request
+        if stop is not None:  # a stoppable caller beside the cycles: an infer request of its own
+            if self._side_request is None:
+                self._side_request = self.compiled.create_infer_request()
+            request = self._side_request
+            stop.bind(request.cancel)
+        request.infer({0: tensor})
+        return request.get_output_tensor(0).data.copy()  # the request reuses its buffer
 
     @classmethod
     def open(cls, model_path: Path, settings: ModelSettings) -> OpenVinoRuntime:

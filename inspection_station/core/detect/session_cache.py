@@ -37,7 +37,7 @@ def file_sha256(path: str | Path) -> str:
 
 
 def cache_dir() -> Path:
-    return paths.user_data_dir() / "model-cache"
+    return paths.station_data_dir() / "model-cache"
 
 
 def cached_model_path(model_sha256: str, level: str, ort_version: str) -> Path:

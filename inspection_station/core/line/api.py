@@ -8,7 +8,11 @@ their futures: the API never touches the GUI, and a cycle runs exactly as a butt
 press would (a trigger during a cycle is refused and counted: 409).
 
 Auth: when bearer tokens are configured every endpoint needs one (401 without, 403 with
-a wrong one); a non-loopback bind without tokens never starts (core/line/auth.py).
+a wrong one); a non-loopback bind without tokens never starts (core/line/auth.py). In
+front of the app, core/line/request_guard.py refuses foreign Host names, cross-origin state
+changes, too many requests and oversized bodies before anything is parsed;
+core/line/server.py bounds the connections. With `[line] legacy_api` the old backend's
+routes are served too (core/line/legacy.py).
 
 State changes (a trigger, a product switch) are the station's actions (core/actions.py),
 called as the request's actor — the token's name, or "api" on loopback without tokens —
@@ -19,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
@@ -32,23 +35,28 @@ from inspection_station import __version__
 from inspection_station.core.cycle import CycleResult
 from inspection_station.core.detection import Detection
 from inspection_station.core.errors import StationError
+from inspection_station.core.image_header import HEADER_BYTES
 from inspection_station.core.line.auth import Access, TokenCheck
 from inspection_station.core.line.metrics import CONTENT_TYPE, StationMetrics
 from inspection_station.core.line.records import (
     IMAGE_TYPES,
     cycle_image,
     cycle_record,
-    decode_upload,
     encode_image,
 )
+from inspection_station.core.line.request_guard import HostPolicy, RequestGuard
+from inspection_station.core.line.uploads import UploadRefused, check_upload_header
 from inspection_station.core.patterns.matching import match_pattern, verdict_fields
+from inspection_station.core.settings.model import LineSettings
 
 if TYPE_CHECKING:
     from inspection_station.core.actions import Outcome, StationActions
+    from inspection_station.core.line.services import Transport
+    from inspection_station.core.line.uploads import UploadLane
     from inspection_station.core.station import Station
 
-UPLOAD_CHUNK = 1 << 20
 log = logging.getLogger(__name__)
+MAX_CLASS_ID = 1_000_000  # no detector has more classes; larger ids are refused, not overflowed
 
 
 # --- request bodies ------------------------------------------------------------------------
@@ -58,7 +66,7 @@ Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class BoxIn(BaseModel):
-    class_id: int = Field(ge=0)
+    class_id: int = Field(ge=0, le=MAX_CLASS_ID)
     box: list[Finite] = Field(min_length=4, max_length=4, description="x1, y1, x2, y2 in image pixels")
     score: float = Field(1.0, ge=0.0, le=1.0, allow_inf_nan=False)
     class_name: str = ""
@@ -88,32 +96,70 @@ class ProductIn(BaseModel):
 
 def _auth_dependency(tokens: TokenCheck):
     def check(request: Request) -> None:
-        access = tokens.check(request.headers.get("authorization"))
-        if access is Access.MISSING:
+        grant = tokens.authenticate(request.headers.get("authorization"))
+        if grant.access is Access.MISSING:
             raise HTTPException(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-        if access is Access.WRONG:
+        if grant.access is Access.WRONG:
             raise HTTPException(403, "the bearer token is not valid for this station")
+        # who: the token's name (unnamed: token-<8 hex>), the actions' actor (request_actor)
+        request.state.token_name = grant.actor if tokens.required else None
 
     return check
 
 
-def _guard_requests(app: FastAPI, metrics: StationMetrics | None) -> None:
-    """Every request counted (and timed) per route; a handler that raised is answered here
-    with a 500 naming the fault, logged, and the server and station run on. (Re-raised, the
-    exception made uvicorn drop the kept-alive connection instead of answering.)"""
+def _internal_errors(app: FastAPI) -> None:
+    """A handler that raised is answered here with a 500 naming the fault, logged, and the
+    server and station run on (core/line/request_guard.py keeps the connection)."""
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception as exc:  # noqa: BLE001 - any handler bug: a 500, never a dead API
-            log.exception("API %s %s failed", request.method, request.url.path)
-            response = JSONResponse({"detail": f"internal error: {type(exc).__name__}: {exc}"}, status_code=500)
-        if metrics is not None:
-            route = request.scope.get("route")  # the template (/results/{cycle_id}): few series
-            metrics.api_request(getattr(route, "path", "unmatched"), response.status_code, time.perf_counter() - started)
-        return response
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        log.error("API %s %s failed", request.method, request.url.path, exc_info=(type(exc), exc, exc.__traceback__))
+        return JSONResponse({"detail": f"internal error: {type(exc).__name__}: {exc}"}, status_code=500)
+
+
+def guarded(app: FastAPI, line: LineSettings, metrics: StationMetrics | None, body_limits=None) -> RequestGuard:
+    """The app behind the request guard (Host, Origin, requests in flight, body limits, counts)."""
+    return RequestGuard(
+        app,
+        routes=lambda: app.router.routes,
+        hosts=HostPolicy(line.allowed_hosts),
+        cors_origins=line.cors_origins,
+        body_limits=body_limits,
+        max_in_flight=line.max_requests_in_flight,
+        on_request=metrics.api_request if metrics is not None else None,
+    )
+
+
+async def read_upload(image: UploadFile, uploads: UploadLane | None, max_pixels: int) -> bytes:
+    """An uploaded file's bytes, its header sized first and a place in the upload lane taken
+    (release it, or hand the bytes to `uploads.submit`, which does)."""
+    if uploads is None:
+        raise HTTPException(503, "uploads are not served here")
+    label = image.filename or "image"
+    head = await image.read(HEADER_BYTES)
+    try:
+        check_upload_header(head, label, max_pixels)
+        uploads.reserve()
+    except UploadRefused as exc:
+        raise HTTPException(exc.status, str(exc), headers={"Retry-After": "1"} if exc.status == 503 else None) from None
+    try:
+        return head + await image.read()
+    except BaseException:
+        uploads.release()
+        raise
+
+
+async def inspect_upload(uploads: UploadLane | None, data: bytes, label: str, **options) -> CycleResult:
+    """The verdict on an uploaded file's bytes (`read_upload` first); 4xx for what is no image.
+    `options`: the upload's own pattern_set / min_score (UploadLane.submit)."""
+    if uploads is None:
+        raise HTTPException(503, "uploads are not served here")
+    try:
+        return await asyncio.wrap_future(uploads.submit(data, label, **options))
+    except UploadRefused as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    except StationError as exc:  # not a readable image
+        raise HTTPException(422, str(exc)) from None
 
 
 def _validation_errors(app: FastAPI) -> None:
@@ -146,16 +192,17 @@ def metrics_response(metrics: StationMetrics | None) -> Response:
     return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
 
-def create_metrics_app(metrics: StationMetrics, tokens: TokenCheck) -> FastAPI:
+def create_metrics_app(metrics: StationMetrics, tokens: TokenCheck, line: LineSettings | None = None) -> RequestGuard:
     """Only /metrics: for `--metrics` on a port of its own."""
     app = FastAPI(title="Inspection Station metrics", version=__version__,
                   dependencies=[Depends(_auth_dependency(tokens))])
+    _internal_errors(app)
 
     @app.get("/metrics", response_class=Response, summary="Prometheus text format")
     def get_metrics() -> Response:
         return metrics_response(metrics)
 
-    return app
+    return guarded(app, line or LineSettings(), metrics)
 
 
 def create_app(
@@ -164,17 +211,25 @@ def create_app(
     actions: StationActions,
     tokens: TokenCheck,
     metrics: StationMetrics | None = None,
-    max_upload_bytes: int = 40 << 20,
-) -> FastAPI:
+    line: LineSettings | None = None,
+    uploads: UploadLane | None = None,
+    transport: Transport | None = None,
+) -> RequestGuard:
+    line = line or LineSettings()
     app = FastAPI(
         title="Inspection Station",
         version=__version__,
         summary="Trigger inspections, read verdicts, boxes and images; Prometheus metrics.",
         dependencies=[Depends(_auth_dependency(tokens))],
     )
-    _guard_requests(app, metrics)
+    _internal_errors(app)
     _validation_errors(app)
     name = station.settings.station.name
+    upload_bytes = int(line.max_upload_mb * (1 << 20))
+    json_bytes = int(line.max_json_mb * (1 << 20))
+    upload_limit = (upload_bytes + 64 * 1024, "[line] max_upload_mb")  # + the multipart framing
+    json_limit = (json_bytes, "[line] max_json_mb")
+    body_limits = {"/inspect/image": upload_limit, "/check": json_limit, "/product": json_limit}
 
     def find(cycle_id: str) -> CycleResult:
         for result in reversed(list(station.recent_results)):  # a snapshot: cycles append meanwhile
@@ -199,6 +254,8 @@ def create_app(
             "provider": detector.provider if detector else None,
             "pattern_set": pattern_set.name if pattern_set else None,
             "pattern_sets": list(station.pattern_sets),
+            "transport": transport.describe() if transport is not None else {"tls": False},
+            "legacy_api": line.legacy_api,
         }
 
     @app.get("/ready", summary="200 when ready for a trigger, 503 (with the health body) when not")
@@ -213,22 +270,12 @@ def create_app(
             raise refusal(outcome)
         return cycle_record(await asyncio.wrap_future(outcome.value), name)
 
-    @app.post("/inspect/image", summary="The verdict on an uploaded image (not logged as a cycle)")
-    async def inspect_image(request: Request, image: Annotated[UploadFile, File()]) -> dict:
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > max_upload_bytes + 64 * 1024:
-            raise HTTPException(413, f"upload larger than {max_upload_bytes} bytes ([line] max_upload_mb)")
-        data = bytearray()
-        while chunk := await image.read(UPLOAD_CHUNK):
-            data += chunk
-            if len(data) > max_upload_bytes:
-                raise HTTPException(413, f"upload larger than {max_upload_bytes} bytes ([line] max_upload_mb)")
+    @app.post("/inspect/image", summary="The verdict on an uploaded image (no station cycle; "
+              "a CSV row only with [line] log_uploads)")
+    async def inspect_image(image: Annotated[UploadFile, File()]) -> dict:
         label = image.filename or "image"
-        try:
-            pixels = decode_upload(bytes(data), label)
-        except StationError as exc:
-            raise HTTPException(422, str(exc)) from None
-        result = await asyncio.wrap_future(station.inspect_image(pixels, label))
+        data = await read_upload(image, uploads, station.settings.camera.max_image_pixels)
+        result = await inspect_upload(uploads, data, label)
         record = cycle_record(result, name)
         record["image"] = label
         del record["links"]  # not kept: an upload is not a station cycle
@@ -293,4 +340,9 @@ def create_app(
     def get_metrics() -> Response:
         return metrics_response(metrics)
 
-    return app
+    if line.legacy_api:
+        from inspection_station.core.line.legacy import add_legacy_routes
+
+        body_limits |= add_legacy_routes(app, station, actions=actions, uploads=uploads, upload_limit=upload_limit,
+                                         json_limit=json_limit)
+    return guarded(app, line, metrics, body_limits)

@@ -8,7 +8,10 @@ by tests/test_monitoring.py).
 
 Per cycle this costs a few dict look-ups and lock-protected additions (see
 benchmarks/line_overhead.py). Counters start at zero with the process, as Prometheus
-expects; the CSV log stays the record of the day.
+expects; the CSV log stays the record of the day. No `_created` series: they double the
+counters' series for a timestamp Prometheus does not need. The process's own figures (CPU,
+RSS, open descriptors and their limit, start time) are `inspection_station_process_*`, read
+where the platform exposes them (/proc: Linux).
 """
 
 from __future__ import annotations
@@ -18,7 +21,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
+import prometheus_client
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -38,6 +50,56 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 CYCLE_BUCKETS = (0.01, 0.02, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0)
 STAGE_BUCKETS = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 CAMERA_STATES = ("connecting", "connected", "emulated", "disconnected", "closed")
+prometheus_client.disable_created_metrics()  # process-wide: no `_created` series from any registry
+
+
+class _ProcessCollector(Collector):
+    """prometheus_client's process figures, named and labelled as every station series."""
+
+    def __init__(self, station: str) -> None:
+        self._station = station
+        self._source = ProcessCollector(registry=None)
+
+    def collect(self) -> Iterator:
+        for family in self._source.collect():
+            name = PREFIX + family.name
+            kind = CounterMetricFamily if family.type == "counter" else GaugeMetricFamily
+            out = kind(name, family.documentation, labels=["station"])
+            for sample in family.samples:
+                out.add_metric([self._station], sample.value)
+            yield out
+
+    def describe(self) -> Iterator:
+        return iter(())
+
+
+class _ConnectionsCollector(Collector):
+    """The API servers' connections (core/line/server.py's gate), read at scrape time."""
+
+    def __init__(self, station: str, gate) -> None:
+        self._station = station
+        self._gate = gate
+
+    def collect(self) -> Iterator:
+        gate = self._gate
+        for name, doc, value in (
+            ("api_connections", "connections open to the API and metrics servers", gate.open),
+            ("api_connections_limit", "connections they may hold together", gate.cap),
+        ):
+            family = GaugeMetricFamily(PREFIX + name, doc, labels=["station"])
+            family.add_metric([self._station], value)
+            yield family
+        closed = CounterMetricFamily(PREFIX + "api_connections_closed",
+                                     "connections refused or cut off, by reason", labels=["station", "reason"])
+        for reason, value in sorted(gate.closed.items()):
+            closed.add_metric([self._station, reason], value)
+        yield closed
+        errors = CounterMetricFamily(PREFIX + "api_accept_errors", "failed accepts (EMFILE, ...)", labels=["station"])
+        errors.add_metric([self._station], gate.accept_errors.total)
+        yield errors
+
+    def describe(self) -> Iterator:
+        return iter(())
 
 
 class _RecorderCollector(Collector):
@@ -133,6 +195,10 @@ class StationMetrics(StationListener):
             PREFIX + "api_request_duration_seconds", "HTTP API time per request by route",
             [*s, "endpoint"], buckets=CYCLE_BUCKETS, registry=r,
         )
+        self.uploads = Counter(
+            PREFIX + "uploads", "verdicts on uploaded images (trigger \"upload\"; no station cycles)",
+            [*s, "verdict"], registry=r,
+        )
         self.ready = Gauge(PREFIX + "ready", "1 when the station can take a trigger", s, registry=r)
         self.ready.labels(station).set_function(lambda: 1.0 if ready is not None and ready() else 0.0)
         for verdict in Verdict:  # every verdict series exists from the start (rate() needs a zero)
@@ -141,8 +207,15 @@ class StationMetrics(StationListener):
         self.camera_reconnects.labels(station)
         for state in CAMERA_STATES:
             self.camera_state.labels(station, state).set(0)
+        for verdict in Verdict:
+            self.uploads.labels(station, verdict.value)
         if recorder is not None:
             self.registry.register(_RecorderCollector(station, recorder))
+        self.registry.register(_ProcessCollector(station))
+
+    def watch_connections(self, gate) -> None:
+        """Export the API servers' connection counts (once, for the process's one gate)."""
+        self.registry.register(_ConnectionsCollector(self.station, gate))
 
     # --- listener -------------------------------------------------------------------------
 
@@ -185,6 +258,9 @@ class StationMetrics(StationListener):
             self._model_file = reason
         elif component == "model" and state == "ready" and self._model_file:
             self._set_model_info(self._model_file, reason)
+
+    def upload_finished(self, result: CycleResult) -> None:
+        self._child(self.uploads, result.verdict.value).inc()
 
     def api_request(self, endpoint: str, status: int, seconds: float) -> None:
         """One HTTP request (the old services exported count, failures and time per endpoint)."""

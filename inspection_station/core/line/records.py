@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from inspection_station.core.annotate import draw_detections
 from inspection_station.core.cycle import CycleResult
-from inspection_station.core.detect.annotate import draw_detections
 from inspection_station.core.errors import ImageError
 from inspection_station.core.images import load_image
 from inspection_station.core.patterns.matching import verdict_fields

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from inspection_station.core.detect.annotate import draw_detections
+from inspection_station.core.annotate import draw_detections
 from inspection_station.core.detection import Detection
 from inspection_station.core.patterns.model import Slot
 

@@ -25,6 +25,7 @@ from inspection_station.core.atomic import atomic_write_bytes, atomic_write_text
 from inspection_station.core.cycle import Verdict
 from inspection_station.core.detection import Detection
 from inspection_station.core.errors import ResultsError
+from inspection_station.core.results.csv_log import station_file_prefix
 from inspection_station.core.results.image_index import confirm_written, index_path
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,9 @@ _STOP = object()
 
 
 class ImageArchive:
-    """`<image_dir>/YYYY-MM-DD/<cycle id>_<verdict>.<ext>`, encoded and written by one thread."""
+    """`<image_dir>/YYYY-MM-DD/<station>_<cycle id>_<verdict>.<ext>`, encoded and written by one
+    thread; `<station>_` as the CSV files name it (csv_log.station_file_prefix: stations sharing
+    a folder never share a name)."""
 
     def __init__(
         self,
@@ -101,8 +104,10 @@ class ImageArchive:
         quality: int = 90,
         queue_size: int = 8,
         on_error: Report | None = None,
+        station: str = "",
     ) -> None:
         self.image_dir = Path(image_dir)
+        self.prefix = station_file_prefix(station)
         self.image_format = image_format.lower().lstrip(".")
         self.quality = quality
         self._on_error = on_error
@@ -118,7 +123,7 @@ class ImageArchive:
 
     def path_for(self, cycle_id: str, verdict: Verdict | str, timestamp: datetime) -> Path:
         day = timestamp.astimezone().date().isoformat()
-        return self.image_dir / day / f"{safe_name(cycle_id)}_{verdict}.{self.image_format}"
+        return self.image_dir / day / f"{self.prefix}{safe_name(cycle_id)}_{verdict}.{self.image_format}"
 
     def submit(self, image: np.ndarray, path: Path) -> bool:
         """Queue one image for writing; False (and reported) when it was dropped."""
@@ -203,14 +208,15 @@ def save_for_review(
     cycle_id: str,
     verdict: Verdict | str,
     detections: Iterable[Detection] = (),
+    station: str = "",
 ) -> Path:
-    """`<review_dir>/<cycle id>_<verdict>.png` (lossless) + `.txt` with the detections.
+    """`<review_dir>/<station>_<cycle id>_<verdict>.png` (lossless) + `.txt` with the detections.
 
     The labels are what the model saw, as a starting point for whoever corrects them.
     Synchronous: an overrule is a rare operator action, and the operator should learn
     at once if it could not be saved. Raises ResultsError.
     """
-    stem = f"{safe_name(cycle_id)}_{verdict}"
+    stem = f"{station_file_prefix(station)}{safe_name(cycle_id)}_{verdict}"
     png = Path(review_dir) / f"{stem}.png"
     try:
         atomic_write_bytes(png, encode_image(image, "png"), backup=False)

@@ -1,4 +1,4 @@
-"""The per-day CSV results log: one row per cycle, appended whole, never rewritten.
+r"""The per-day CSV results log: one row per cycle, appended whole, never rewritten.
 
 Contract (DESIGN.md, "Files a station writes"; issue 12): `<log_dir>/<station>_YYYY-MM-DD.csv`
 (stations may share one network folder; a log without a station is `YYYY-MM-DD.csv`), header once,
@@ -7,6 +7,18 @@ encoded first and handed to the OS in a single write() on an O_APPEND descriptor
 fsync'ed before `write()` returns, so a crash (even kill -9) leaves complete lines only.
 Field values never contain line breaks, so every record is exactly one physical line and
 a reader can drop a damaged last line without losing anything else.
+
+Every cell is safe to open in a spreadsheet (`safe_cell`): one that a spreadsheet would run
+as a formula (starting with `=`, `+`, `-`, `@`, a tab or a CR: OWASP's CSV-injection list) is
+prefixed with `'` (so is one that starts with `'`: `read_log` takes exactly one off again);
+plain numbers such as `-1.5` stay numbers. Control and separator characters (C0, DEL, C1,
+U+2028/U+2029) are written as `\n`, `\r`, `\t`, `\xNN` or `\uNNNN`, in every text cell,
+part ids decoded from a code included: they are for reading, and never break a record.
+
+File names come from the station id by `station_file_prefix`: Unicode letters and digits,
+`-`, `.` and `_` are kept; an id that had to be changed to fit a file name (any other
+character, upper case: Windows and macOS folders ignore case; over 40 characters) gets
+`-` and 8 hex digits of its SHA-256 appended, so distinct ids never share a file.
 
 A failing disk (read-only, full, folder gone) never loses a row: rows wait in memory, in
 order, and go out on the next write or on `retry()`; every failure is reported, and the
@@ -25,12 +37,14 @@ import contextlib
 import csv
 import errno
 import glob
+import hashlib
 import io
 import json
 import logging
 import os
 import re
 import threading
+import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
@@ -161,9 +175,34 @@ def cycle_row(result: CycleResult, station: str) -> dict[str, str]:
     }
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs a cell starting so (OWASP)
+_ESCAPE_MARK = "'"
+_PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escaped(match: re.Match) -> str:
+    c = match.group()
+    return _SHORT.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+
+
+def safe_cell(value: object) -> str:
+    """A cell's text, safe for a spreadsheet and for the one-line-per-record rule (module doc)."""
+    text = str(value)
+    if text.startswith((*FORMULA_STARTS, _ESCAPE_MARK)) and not _PLAIN_NUMBER.fullmatch(text):
+        text = _ESCAPE_MARK + text
+    return _CONTROL.sub(_escaped, text)
+
+
 def _one_line(value: object) -> str:
     # One record = one physical line: that is what makes a torn last line detectable.
-    return str(value).replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+    return safe_cell(value)
+
+
+def read_cell(text: str) -> str:
+    """A cell as written back to its value: the formula guard's `'` taken off (escapes stay)."""
+    return text[1:] if text.startswith(_ESCAPE_MARK) else text
 
 
 def encode_row(row: Mapping[str, object] | Sequence[object], columns: Sequence[str] = LOG_COLUMNS) -> bytes:
@@ -214,14 +253,31 @@ def read_log(path: str | Path) -> list[dict[str, str]]:
     for raw in lines[1:]:
         fields = _parse_line(raw)
         if fields is not None and len(fields) == len(header):
-            rows.append(dict(zip(header, fields, strict=True)))
+            rows.append(dict(zip(header, map(read_cell, fields), strict=True)))
     return rows
 
 
+STATION_NAME_CHARS = 40  # of the id kept readable in a file name
+
+
+def station_file_name(station: str) -> str:
+    """The station id as a file name part, distinct for distinct ids (module doc); "" -> ""."""
+    if not station:
+        return ""
+    text = unicodedata.normalize("NFC", station)
+    kept = "".join(c if c.isalnum() or c in "-._" else "_" for c in text)
+    kept = re.sub(r"_{2,}", "_", kept).strip("._-")[:STATION_NAME_CHARS].rstrip("._-")
+    if kept == station and station == station.lower() and kept:
+        return kept
+    digest = hashlib.sha256(station.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{kept}-{digest}" if kept else digest
+
+
 def station_file_prefix(station: str) -> str:
-    """The station id as it starts a log file name: `line 3/a` -> `line_3_a_`; "" -> ""."""
-    safe = re.sub(r"[^A-Za-z0-9.-]+", "_", station.strip()).strip("._")
-    return f"{safe}_" if safe else ""
+    """The station id as it starts a file name: `station-1` -> `station-1_`, `Line 3/a` ->
+    `Line_3_a-<8 hex>_`, `検査ライン` -> `検査ライン_`; "" -> ""."""
+    name = station_file_name(station)
+    return f"{name}_" if name else ""
 
 
 def log_path(log_dir: Path, day: date, version: int = 1, station: str = "") -> Path:

@@ -126,6 +126,7 @@ class ResultsRecorder:
             quality=settings.image_quality,
             queue_size=settings.archive_queue_size,
             on_error=self._error,
+            station=station,
         )
         self._index = 0  # cycles recorded by this recorder (the every_n counter)
         self._recent: OrderedDict[str, CycleResult] = OrderedDict()
@@ -136,13 +137,14 @@ class ResultsRecorder:
 
     # per cycle ------------------------------------------------------------------------------
 
-    def record(self, result: CycleResult) -> CycleResult:
+    def record(self, result: CycleResult, *, count: bool = True) -> CycleResult:
         """Archive (queued), log (on disk when this returns, or kept for retry), count.
 
         Returns the result with `image_path` set when an image was queued, and
         `times.log_ms` set to the time spent here (the one place the log stage is timed;
         it is not part of `total_ms`, which the row already carries). When the row could
-        not be written, the result is ERROR (`unrecorded`): no record, no OK.
+        not be written, the result is ERROR (`unrecorded`): no record, no OK. `count=False`: a
+        row that is no part on the line (an uploaded image), kept out of the shift statistics.
         """
         if self._closed:
             raise ResultsError("results recorder is closed; the cycle was not recorded")
@@ -167,8 +169,9 @@ class ResultsRecorder:
         row_written(self.station, cycle_row(result, self.station))  # the plant outbox: the row the CSV keeps
         elapsed = (time.perf_counter() - start) * 1000
         result = dataclasses.replace(result, times=dataclasses.replace(result.times, log_ms=elapsed))
-        self.statistics.add(result)
-        self._remember(result)
+        if count:
+            self.statistics.add(result)
+            self._remember(result)
         return result
 
     def overrule(
@@ -201,7 +204,7 @@ class ResultsRecorder:
         review = ""
         if image is not None:
             try:
-                review = str(save_for_review(self.review_dir, image, cycle_id, verdict, detections))
+                review = str(save_for_review(self.review_dir, image, cycle_id, verdict, detections, self.station))
             except ResultsError as exc:
                 self._error(str(exc))  # the correction itself is still logged below
         row_id = f"{cycle_id}-overrule-{now:%H%M%S%f}"

@@ -1,6 +1,6 @@
 """Named accounts with roles, in one per-station store apart from any settings file.
 
-`<user config>/accounts.json` holds every user of this station: name, role, scrypt hash
+`<data root>/accounts.json` holds every user of this station: name, role, scrypt hash
 (core/settings/access.py's format), failed-login count and lock. Whichever settings file
 the station runs on (`--config F`), the same people with the same passwords sign in.
 
@@ -136,7 +136,7 @@ def check_name(name: str) -> str:
 
 
 def default_accounts_path() -> Path:
-    return paths.user_config_dir() / ACCOUNTS_FILE_NAME
+    return paths.config_dir() / ACCOUNTS_FILE_NAME
 
 
 def _now_text() -> str:

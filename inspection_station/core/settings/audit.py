@@ -113,7 +113,7 @@ def head_path(path: Path) -> Path:
 
 
 def default_audit_path() -> Path:
-    return paths.user_log_dir() / AUDIT_FILE_NAME
+    return paths.logs_dir() / AUDIT_FILE_NAME
 
 
 def _jsonable(value: Any) -> Any:

@@ -6,12 +6,12 @@ head carries an HMAC too: a rewrite is detected by `audit verify` on the station
 the key, unless the writer could also read the key (docs/ACCOUNTS_AND_RECORDS.md lists what
 the keyed chain cannot detect).
 
-`audit.key` lives beside the accounts store (`default_accounts_path()`'s folder, the user
-config folder), not beside the log: one folder to back up and to protect. It is made at the
+`audit.key` lives beside the accounts store (`default_accounts_path()`'s folder, the data
+root), not beside the log: one folder to back up and to protect. It is made at the
 first audit line (32 random bytes, hex, one line), published atomically (a hard link of a
 fully written temp file, so a second process never reads half a key, and never replaces one)
-with mode 0600 on POSIX. On Windows the file keeps the ACL it inherits from
-%LOCALAPPDATA% (the user, SYSTEM and Administrators); the mode bits mean nothing there.
+with mode 0600 on POSIX. On Windows the file gets the data root's ACL (deploy/acl.py:
+operators may read it, as the station they run must); the mode bits mean nothing there.
 A key that exists but cannot be read, or is not a regular file, or not a key, is an error:
 never silently replaced (that would unkey the chain) and never read from a FIFO.
 """

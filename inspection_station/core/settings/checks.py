@@ -92,7 +92,7 @@ def part_id_problems(settings: Settings) -> list[tuple[str, str]]:
     problems = []
     if pid.source in ("image", "scanner_or_image"):
         from inspection_station.core.errors import ConfigError
-        from inspection_station.core.trace.codes import parse_formats
+        from inspection_station.core.settings.code_formats import parse_formats
 
         if not pid.formats:
             problems.append(("formats", "name at least one code format, e.g. DataMatrix"))
@@ -110,12 +110,16 @@ def part_id_problems(settings: Settings) -> list[tuple[str, str]]:
 def _check_line(settings: Settings, bad) -> None:
     """[line]: the same rules `LineServices` enforces at start, named per field."""
     from inspection_station.core.errors import ConfigError
-    from inspection_station.core.line.auth import TokenCheck, is_loopback
-    from inspection_station.core.line.plc_signals import check_trigger_line, parse_outputs
+    from inspection_station.core.settings.network_rules import (
+        is_loopback,
+        parse_token_entries,
+        tls_context,
+    )
+    from inspection_station.core.settings.plc_outputs import check_trigger_line, parse_outputs
 
     line = settings.line
     try:
-        tokens = TokenCheck(line.api_token_sha256).required
+        tokens = bool(parse_token_entries(line.api_token_sha256, "[line] api_token_sha256"))
     except ConfigError as exc:
         bad("line", "api_token_sha256", str(exc).split(": ", 1)[-1])
         tokens = True  # reported once, not again below
@@ -123,6 +127,16 @@ def _check_line(settings: Settings, bad) -> None:
         host = getattr(line, key)
         if enabled and not is_loopback(host) and not tokens:
             bad("line", key, f"{host} is reachable from the network: set [line] api_token_sha256 first")
+        elif enabled and not is_loopback(host) and not line.tls_certificate and not line.allow_plain_http:
+            bad("line", key, f"{host} is reachable from the network: the tokens would cross it in clear; "
+                             "set tls_certificate and tls_key, or allow_plain_http")
+    if line.tls_key and not line.tls_certificate:
+        bad("line", "tls_certificate", "a TLS key needs its certificate")
+    if line.tls_certificate and (line.api_enabled or line.metrics_enabled):
+        try:
+            tls_context(line.tls_certificate, line.tls_key)
+        except ConfigError as exc:
+            bad("line", "tls_certificate", str(exc).split(": ", 1)[-1])
     if line.plc_enabled or line.plc_outputs:
         try:
             outputs = parse_outputs(line.plc_outputs)

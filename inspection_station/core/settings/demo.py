@@ -27,7 +27,7 @@ class DemoLayer:
 
 
 def demo_folder() -> Path:
-    return paths.user_data_dir() / DEMO_FOLDER
+    return paths.station_data_dir() / DEMO_FOLDER
 
 
 def demo_patterns_dir() -> Path:

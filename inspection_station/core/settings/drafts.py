@@ -5,8 +5,8 @@ the edits are written here, per user, and offered back ("restore or discard") th
 the same person opens the settings. Nothing here is applied by itself: a draft is only ever
 shown again, never saved over the real files without the person's Apply or Save.
 
-Layout: `<user config>/drafts/<user>/settings.json` (the changed keys: {"section.key": value})
-and `<user config>/drafts/<user>/patterns/<set name>.yaml` (the edited pattern set).
+Layout: `<data root>/drafts/<user>/settings.json` (the changed keys: {"section.key": value})
+and `<data root>/drafts/<user>/patterns/<set name>.yaml` (the edited pattern set).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class Draft:
 
 
 def drafts_root() -> Path:
-    return paths.user_config_dir() / "drafts"
+    return paths.config_dir() / "drafts"
 
 
 class DraftStore:

@@ -4,7 +4,7 @@ One typed model (a frozen dataclass per section) for the whole station, as the o
 system had one `default_config.toml` per service. Precedence, lowest first:
 
 1. `resources/default_config.toml` (shipped with the app)
-2. the user's file (platformdirs user config folder, or `--config F`)
+2. the station's file (`settings.toml` in the data root, core/paths.py), or `--config F`
 3. environment variables `INSPECTION_STATION_<SECTION>_<KEY>` (for IT and tests)
 
 Loading is tolerant by default ("never block the station from starting because of
@@ -225,12 +225,31 @@ class LineSettings:
     metrics_enabled: bool = False  # /metrics on its own port (the API serves it too)
     metrics_host: str = "127.0.0.1"
     metrics_port: int = _ranged(9464, 0, 65535)
-    # sha256 hex digests of the accepted bearer tokens (`inspection-station serve --hash-token`)
+    # sha256 hex digests of the accepted bearer tokens (`inspection-station serve --new-token`),
+    # plain or named: "mes=<digest>" (the name is the actor in the audit trail)
     api_token_sha256: list[str] = field(default_factory=list)
     # the role a request acts with (the token's name is the audit's actor): product switch etc.
     # are checked against [access] like a person's; raise it to let the API do more
     api_role: str = _choice("operator", *ROLE_CHOICES)
-    max_upload_mb: float = _ranged(40.0, 0.1, 1000.0)  # POST /inspect/image body limit
+    max_upload_mb: float = _ranged(40.0, 0.1, 1000.0)  # image upload body limit (POST /inspect/image)
+    max_json_mb: float = _ranged(8.0, 0.01, 100.0)  # JSON body limit (POST /check, PUT /product)
+    # The server's bounds (core/line/server.py): connections, requests, and how long a client
+    # may take to send a request's head (TLS handshake included) and its body
+    max_connections: int = _ranged(64, 1, 10_000)
+    max_requests_in_flight: int = _ranged(32, 1, 10_000)
+    header_timeout_s: float = _ranged(10.0, 0.1, 600.0)
+    body_timeout_s: float = _ranged(60.0, 0.1, 3600.0)
+    keep_alive_s: float = _ranged(5.0, 0.1, 600.0)  # an idle kept-alive connection is closed after this
+    upload_queue: int = _ranged(2, 1, 100)  # uploads decoded / inspected or waiting; more: 503
+    log_uploads: bool = False  # uploaded images' verdicts also as CSV rows (trigger "upload")
+    # Browser safety: Host names accepted besides loopback names, IP literals and this
+    # machine's name; origins allowed to call (CORS, and state-changing requests)
+    allowed_hosts: list[str] = field(default_factory=list)
+    cors_origins: list[str] = field(default_factory=list)
+    tls_certificate: str = ""  # PEM certificate (chain) file: the API and metrics serve HTTPS
+    tls_key: str = ""  # its PEM private key ("" = in the certificate file)
+    allow_plain_http: bool = False  # tokens over plain HTTP off loopback: only when set
+    legacy_api: bool = False  # the old backend's routes (/main/with-camera, /check-pattern, ...)
     plc_enabled: bool = False  # station signals on the camera's digital outputs
     # "SIGNAL=LINE:USEROUTPUT[:pulse=MS][:inverted]", SIGNAL in READY BUSY OK NOK ERROR,
     # e.g. "OK=Line2:UserOutput1:pulse=200" (docs/plant_integration.md)
@@ -240,7 +259,7 @@ class LineSettings:
     opcua_enabled: bool = False
     opcua_host: str = "127.0.0.1"
     opcua_port: int = _ranged(4840, 0, 65535)
-    opcua_pki_dir: str = ""  # "" = <user data>/opcua (own certificate, trusted/ and rejected/ clients)
+    opcua_pki_dir: str = ""  # "" = <data root>/opcua (own certificate, trusted/ and rejected/ clients)
     # Recipe selection by the PLC on the camera's inputs (core/line/recipe_lines.py): a number
     # binary-coded on recipe_lines (bit 0 first), latched by recipe_strobe's rising edge ("" =
     # at each trigger), looked up in recipe_table ("NUMBER=RECIPE")
@@ -327,7 +346,7 @@ def default_config_path() -> Path:
 
 
 def user_config_path() -> Path:
-    return paths.user_config_dir() / USER_CONFIG_NAME
+    return paths.config_dir() / USER_CONFIG_NAME
 
 
 def _coerce(cls: type, f: dataclasses.Field, value, where: str):
@@ -417,12 +436,11 @@ def _apply(values: dict[str, dict], data: Mapping, origin: str, problems: list[s
 
 
 # Variables with our prefix that are not settings (read elsewhere, never warned about).
-NON_SETTING_ENV = frozenset({
-    "INSPECTION_STATION_BUNDLE_ROOT",
+NON_SETTING_ENV = paths.NON_SETTING_ENV | {  # ours, not settings: the bundle and data roots, and
     # the plant's secrets come from the environment, never from a settings file
     "INSPECTION_STATION_PLANT_DATABASE_PASSWORD",
     "INSPECTION_STATION_PLANT_MQTT_PASSWORD",
-})
+}
 
 
 def _env_table(env: Mapping[str, str], problems: list[str] | None = None) -> dict[str, dict[str, str]]:
@@ -543,7 +561,7 @@ def resolve_model_path(model: ModelSettings) -> Path:
 
 
 def resolve_patterns_path(patterns: PatternSettings) -> Path:
-    return Path(patterns.path) if patterns.path else paths.resources_dir() / "patterns"
+    return Path(patterns.path) if patterns.path else paths.station_patterns_dir()
 
 
 def resolve_emulation_image_dir(camera: CameraSettings) -> Path:
@@ -552,7 +570,7 @@ def resolve_emulation_image_dir(camera: CameraSettings) -> Path:
 
 def resolve_results_dirs(results: ResultsSettings) -> tuple[Path, Path, Path]:
     """(log_dir, image_dir, review_dir)."""
-    data = paths.user_data_dir()
+    data = paths.station_data_dir()
     return (
         Path(results.log_dir) if results.log_dir else data / "results",
         Path(results.image_dir) if results.image_dir else data / "images",

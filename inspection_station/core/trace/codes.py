@@ -12,9 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from inspection_station.core.errors import ConfigError
-
-_ALIASES = {"dmc": "DataMatrix", "qr": "QRCode", "code128": "Code128"}
+from inspection_station.core.settings.code_formats import _zxing, parse_formats
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,27 +20,6 @@ class DecodedCode:
     text: str
     format: str  # e.g. "DataMatrix"
     position: tuple[tuple[int, int], ...]  # corners in full-frame pixels
-
-
-def _zxing():
-    import zxingcpp  # lazy: only stations that decode codes pay for the import
-
-    return zxingcpp
-
-
-def parse_formats(names: Sequence[str]):
-    """zxing-cpp formats for names like "DataMatrix", "QRCode", "Code128" (ConfigError otherwise)."""
-    zx = _zxing()
-    formats = []
-    for name in names:
-        wanted = _ALIASES.get(name.strip().lower(), name.strip())
-        try:
-            formats.append(zx.barcode_format_from_str(wanted))
-        except (ValueError, TypeError, RuntimeError):
-            raise ConfigError(
-                f"[part_id] formats: {name!r} is not a code format (expected e.g. DataMatrix, QRCode, Code128)"
-            ) from None
-    return formats
 
 
 def region_pixels(width: int, height: int, x: float, y: float, w: float, h: float) -> tuple[int, int, int, int]:

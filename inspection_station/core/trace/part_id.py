@@ -74,7 +74,10 @@ class PartIdPolicy:
                 codes, decode_problem = [], f"the decoder failed: {type(exc).__name__}: {exc}"
             texts = sorted({c.text for c in codes})
             if len(texts) == 1:
-                return PartIdOutcome(texts[0], "image")
+                try:  # a code may carry anything: the same rules as a typed id
+                    return PartIdOutcome(clean_part_id(texts[0]), "image")
+                except ValueError as exc:
+                    return self._missing(f"the code in the region is no usable id ({exc})")
             if len(texts) > 1:
                 return self._missing(f"{len(texts)} different codes in the region ({', '.join(texts)})")
         return self._missing(decode_problem or self.problem or self._where())

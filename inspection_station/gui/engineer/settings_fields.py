@@ -85,7 +85,7 @@ PATTERN_FIELDS = [
 ]
 
 RESULTS_FIELDS = [
-    F("log_dir", "Results log folder", kind="dir", tooltip="Empty = the per-user data folder"),
+    F("log_dir", "Results log folder", kind="dir", tooltip="Empty = results/ in the station's data root"),
     F("image_dir", "Image archive folder", kind="dir"),
     F("review_dir", "Review folder (overrules)", kind="dir"),
     F("archive", "Archive images"),
@@ -119,6 +119,23 @@ LINE_FIELDS = [
     F("metrics_host", "Metrics address"),
     F("metrics_port", "Metrics port"),
     F("max_upload_mb", "Largest uploaded image", suffix=" MB", decimals=1),
+    F("max_json_mb", "Largest JSON request", suffix=" MB", decimals=2),
+    F("max_connections", "Open connections at most"),
+    F("max_requests_in_flight", "Requests answered at once at most"),
+    F("header_timeout_s", "Time for a request's head", suffix=" s", decimals=1,
+      tooltip="From connect (TLS handshake included) to a complete request head; slower clients are cut off"),
+    F("body_timeout_s", "Time for a request's body", suffix=" s", decimals=1),
+    F("keep_alive_s", "Idle connections closed after", suffix=" s", decimals=1),
+    F("upload_queue", "Uploads inspected or waiting at most"),
+    F("log_uploads", "Log uploaded images' verdicts to the CSV"),
+    F("allowed_hosts", "Host names accepted",
+      tooltip="Besides localhost, IP addresses and this PC's name, comma-separated (a DNS name the plant uses)"),
+    F("cors_origins", "Browser origins allowed", tooltip="e.g. https://mes.plant.example; empty = no browser page may call"),
+    F("tls_certificate", "TLS certificate (PEM)", kind="file"),
+    F("tls_key", "TLS private key (PEM)", kind="file"),
+    F("allow_plain_http", "Allow tokens over plain HTTP off this PC",
+      tooltip="Only for a closed network without TLS: bearer tokens then cross it in clear"),
+    F("legacy_api", "The old system's routes (/main/with-camera, /check-pattern, ...)"),
     F("plc_enabled", "PLC signals on the camera's outputs"),
     F("plc_outputs", "Output lines", tooltip="SIGNAL=LINE:USEROUTPUT[:pulse=MS][:inverted], comma-separated, "
       "e.g. READY=Line2:UserOutput1, OK=Line3:UserOutput2:pulse=200"),

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from inspection_station import __version__
 from inspection_station.core import events as ev
+from inspection_station.core import paths
 from inspection_station.core.actions import StationActions
 from inspection_station.core.cycle import CycleResult, Verdict
 from inspection_station.core.detect.class_map import class_colours
@@ -492,6 +493,7 @@ class MainWindow(QMainWindow):
             ("Link", f'<a href="{st.link}" style="color:#4fc3f7">{st.link}</a>' if st.link else ""),
             ("Model", detector.model_path.name if detector else "not loaded"),
             ("Provider", detector.provider if detector else "–"),
+            ("Data root", f"{paths.data_root()} ({paths.data_root_rule()})"),
             ("Logs", str(log_dir())),
         ]
         table = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in rows if v)

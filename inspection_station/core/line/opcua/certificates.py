@@ -1,6 +1,6 @@
 """The OPC UA server's application certificate and the trust list of client certificates.
 
-Folder layout (`[line] opcua_pki_dir`, default `<user data>/opcua`):
+Folder layout (`[line] opcua_pki_dir`, default `<data root>/opcua`):
 
     own/cert.der    the station's self-signed application certificate (made at first start)
     own/key.pem     its private key, 0600, written atomically (never readable by others)
@@ -44,7 +44,7 @@ class ServerIdentity:
 
 
 def pki_dir(configured: str) -> Path:
-    return Path(configured) if configured else paths.user_data_dir() / "opcua"
+    return Path(configured) if configured else paths.station_data_dir() / "opcua"  # machine-wide: the GUI and the service share it
 
 
 def application_uri(station: str) -> str:

@@ -92,7 +92,7 @@ def credentials_path(configured: str) -> Path | None:
     """The credentials file in use: the configured one (must exist), else the default one if present."""
     if configured:
         return Path(configured)
-    default = paths.user_config_dir() / CREDENTIALS_NAME
+    default = paths.config_dir() / CREDENTIALS_NAME
     return default if default.exists() else None
 
 

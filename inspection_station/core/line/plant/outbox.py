@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inspection_station.core.regular_files import require_regular
-from inspection_station.core.results.csv_log import LOG_COLUMNS, encode_row
+from inspection_station.core.results.csv_log import LOG_COLUMNS, encode_row, read_cell
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,8 @@ def csv_fields(row: Mapping[str, object]) -> dict[str, str]:
     all). One row format for the plant: whatever the CSV says, the plant gets."""
     line = encode_row(row).decode("utf-8")
     values = next(csv.reader([line.rstrip("\n")], strict=True))
-    return dict(zip(LOG_COLUMNS, values, strict=True))
+    # as read_log reads it: the spreadsheets' formula guard (a leading ') is no part of the value
+    return dict(zip(LOG_COLUMNS, map(read_cell, values), strict=True))
 
 
 class Outbox:

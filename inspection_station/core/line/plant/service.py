@@ -42,7 +42,7 @@ def plant_enabled(plant: PlantSettings) -> bool:
 
 
 def outbox_path(plant: PlantSettings, station: str) -> Path:
-    folder = Path(plant.outbox_dir) if plant.outbox_dir else paths.user_data_dir() / "outbox"
+    folder = Path(plant.outbox_dir) if plant.outbox_dir else paths.station_data_dir() / "outbox"
     return folder / f"{station_file_prefix(station) or 'station_'}outbox.sqlite3"
 
 

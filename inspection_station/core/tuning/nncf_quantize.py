@@ -81,14 +81,14 @@ def quantize_nncf(
     progress: Progress | None = None,
 ) -> NncfModel:
     """Write an NNCF int8 (QDQ) copy of an fp32 ONNX model to out_path (whole or not at all)."""
-    from inspection_station.core.detect.optimize import (
+    from inspection_station.core.detect.session_cache import file_sha256
+    from inspection_station.core.tuning.optimize import (
         QUANTISATION_KEY,
         check_quantisable,
         head_tail_nodes,
         name_unnamed_nodes,
         save_with_metadata,
     )
-    from inspection_station.core.detect.session_cache import file_sha256
 
     onnx_mod = _onnx()
     nncf = _nncf()
@@ -179,6 +179,6 @@ def _openvino_settings(settings: ModelSettings) -> ModelSettings:
 
 
 def _onnx():
-    from inspection_station.core.detect.optimize import _onnx as onnx_module
+    from inspection_station.core.tuning.optimize import _onnx as onnx_module
 
     return onnx_module()

@@ -30,7 +30,12 @@ from pathlib import Path
 from inspection_station.core.detect import fair_timing
 from inspection_station.core.detect.cpu import CpuFeatures, cpu_features
 from inspection_station.core.detect.detector import Detector
-from inspection_station.core.detect.optimize import (
+from inspection_station.core.detect.runtimes import _ort, openvino, openvino_available
+from inspection_station.core.images import load_image
+from inspection_station.core.patterns.model import PatternSet
+from inspection_station.core.patterns.teaching import NormBox
+from inspection_station.core.settings.model import ModelSettings
+from inspection_station.core.tuning.optimize import (
     CandidateComparison,
     Progress,
     _no_progress,
@@ -39,11 +44,6 @@ from inspection_station.core.detect.optimize import (
     evenly_spaced,
     quantize_int8,
 )
-from inspection_station.core.detect.runtimes import _ort, openvino, openvino_available
-from inspection_station.core.images import load_image
-from inspection_station.core.patterns.model import PatternSet
-from inspection_station.core.patterns.teaching import NormBox
-from inspection_station.core.settings.model import ModelSettings
 
 FP32 = "fp32 onnxruntime"
 CPU_ONLY = ["CPUExecutionProvider"]
@@ -153,7 +153,7 @@ def optimize_model(
     else:
         not_tried += [(n, "the openvino package is not installed (the openvino extra)") for n in ("int8 QDQ OpenVINO", "fp32 OpenVINO")]
     if _nncf_available():
-        from inspection_station.core.detect.nncf_quantize import VerdictCheck, quantize_nncf
+        from inspection_station.core.tuning.nncf_quantize import VerdictCheck, quantize_nncf
 
         check = None
         if pattern_set is not None:
