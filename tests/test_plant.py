@@ -25,6 +25,7 @@ import pytest
 from inspection_station.core.cycle import Verdict
 from inspection_station.core.line.plant.credentials import DATABASE_PASSWORD_ENV, MQTT_PASSWORD_ENV
 from inspection_station.core.line.plant.rows import csv_text
+from inspection_station.core.line.plant.schema import SCHEMA_VERSION
 from inspection_station.core.line.plant.service import SENDER_DOWN
 from inspection_station.core.line.services import LineServices
 from inspection_station.core.results.csv_log import read_log
@@ -377,6 +378,37 @@ def test_kill_9_with_rows_queued_they_are_sent_after_restart_none_twice(plant):
 # --- the schema, the plant's question, the report -----------------------------------------------------
 
 
+def test_a_version_1_database_with_rows_gains_the_recipe_columns_and_keeps_its_rows(plant, capsys):
+    """A plant database made by a station before recipes (schema version 1, no recipe columns,
+    rows in it): `plant migrate` adds the columns (old rows read ''), and rows sent after it name
+    the recipe."""
+    from inspection_station.cli import main
+
+    db = plant.url.rsplit("/", 1)[1]
+    plant.migrate()
+    running = Running(plant.settings(mqtt_url=""))
+    try:
+        running.cycle()
+        wait_until(lambda: plant.db_count() == 1, "the first row")
+    finally:
+        running.stop()
+    # what a version-1 station left: the table without the two columns, version 2 not applied
+    plant.pg.admin('DROP INDEX cycles_recipe_time; ALTER TABLE cycles DROP COLUMN "recipe", '
+                   'DROP COLUMN "recipe_version"; DELETE FROM inspection_schema WHERE version = 2', dbname=db)
+    capsys.readouterr()
+    assert main(["plant", "migrate", "--database-url", plant.url]) == 0
+    assert capsys.readouterr().out.startswith("schema version 2: the recipe and its version of each cycle")
+    running = Running(plant.settings(mqtt_url=""))
+    try:
+        running.cycle()
+        wait_until(lambda: plant.db_count() == 2, "the row after the migration")
+    finally:
+        running.stop()
+    old, new = plant.db_rows()
+    assert (old["recipe"], old["recipe_version"]) == ("", "")
+    assert new["recipe"] == new["pattern_set"] != "" and new["cycle_id"] != old["cycle_id"]
+
+
 def test_migrate_creates_then_says_up_to_date_and_a_sender_asks_for_it(plant, capsys):
     from inspection_station.cli import main
 
@@ -384,13 +416,14 @@ def test_migrate_creates_then_says_up_to_date_and_a_sender_asks_for_it(plant, ca
     try:
         running.cycle()
         wait_until(lambda: running.problems, "the schema problem")
-        assert "no plant schema in the database, the station needs version 1: run `inspection-station plant " \
-               "migrate` once" in running.problems[0]
+        assert f"no plant schema in the database, the station needs version {SCHEMA_VERSION}: run " \
+               "`inspection-station plant migrate` once" in running.problems[0]
         capsys.readouterr()
         assert main(["plant", "migrate", "--database-url", plant.url]) == 0
-        assert "schema version 1: cycles, stations" in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert "schema version 1: cycles, stations" in out and "schema version 2: " in out
         assert main(["plant", "migrate", "--database-url", plant.url]) == 0
-        assert capsys.readouterr().out == "schema version 1: up to date\n"
+        assert capsys.readouterr().out == f"schema version {SCHEMA_VERSION}: up to date\n"
         wait_until(lambda: plant.db_count() == 1, "the queued row, sent once the schema is there")
     finally:
         running.stop()

@@ -30,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--demo", action="store_true", help="emulated camera, bundled demo model and pattern")
     p.add_argument("--api", metavar="[HOST:]PORT", help="serve the HTTP API (HOST defaults to 127.0.0.1)")
     p.add_argument("--metrics", metavar="[HOST:]PORT", help="serve /metrics on a port of its own")
+    p.add_argument("--opcua", metavar="[HOST:]PORT", nargs="?", const="4840",
+                   help="serve OPC UA (OPC 40100 Machine Vision; default port 4840, HOST 127.0.0.1)")
     p.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate (chain) file "
                    "([line] tls_certificate)")
     p.add_argument("--tls-key", metavar="PEM", help="its private key ([line] tls_key; default: in --tls-cert)")
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     handlers = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return serve_station(settings, stop, api=args.api, metrics=args.metrics, command="serve",
+        return serve_station(settings, stop, api=args.api, metrics=args.metrics, opcua=args.opcua, command="serve",
                              settings_path=settings_path, tls_certificate=args.tls_cert, tls_key=args.tls_key)
     finally:
         for sig, handler in handlers.items():
@@ -69,6 +71,7 @@ def serve_station(
     *,
     api: str | None = None,
     metrics: str | None = None,
+    opcua: str | None = None,
     command: str = "serve",
     settings_path=None,
     tls_certificate: str | None = None,
@@ -85,6 +88,7 @@ def serve_station(
 
     api_bind = parse_bind(api, what="--api") if api else None
     metrics_bind = parse_bind(metrics, what="--metrics") if metrics else None
+    opcua_bind = parse_bind(opcua, what="--opcua") if opcua else None
     instance = hold_station_lock(settings, command)  # AlreadyRunning: exit 2, naming the other one
     log_file = setup_logging(settings.logging, console=False)  # stderr already gets the states and errors
     try:
@@ -100,7 +104,8 @@ def serve_station(
         # the API's product switch is saved where this station's settings come from
         actions = StationActions.for_station(station, settings_path)
         services = LineServices(station, settings.line, api_bind=api_bind, metrics_bind=metrics_bind,
-                                actions=actions, tls_certificate=tls_certificate, tls_key=tls_key,
+                                opcua_bind=opcua_bind, actions=actions, tls_certificate=tls_certificate,
+                                tls_key=tls_key,
                                 on_problem=lambda msg: say(f"inspection-station: error: {msg}"),
                                 on_notice=lambda msg: say(f"inspection-station: {msg}"))
         try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from inspection_station.core.events import (
     SettingsApplied,
     ShiftReset,
 )
+from inspection_station.core.recipes.active import recipe_in_force
+from inspection_station.core.recipes.model import Recipe
 from inspection_station.core.settings.accounts import AccountError, AccountStore, LoginRefused, User
 from inspection_station.core.settings.audit import Actor, AuditError, AuditLog
 from inspection_station.core.settings.checks import check_settings
@@ -51,6 +54,8 @@ if TYPE_CHECKING:
     from inspection_station.core.station import Station
 
 log = logging.getLogger(__name__)
+
+RECIPE_WAIT_S = 60.0  # a recipe's model load and camera reopen, at most
 
 OK = "ok"
 DENIED = "denied"  # the actor may not (role), or the session that asked has ended
@@ -105,6 +110,7 @@ class StationActions:
         self.store = store
         self.station = station
         self._api_role = api_role
+        self._switching = threading.Lock()  # product / recipe switches, one at a time
         # [access] and the station's name in force for every route, whoever applied them
         self.bus.subscribe(self._follow_settings, SettingsApplied)
         # an account changed, whichever screen or command did it: one event
@@ -126,7 +132,7 @@ class StationActions:
         if access is None:
             access = AccessControl(AccountStore(accounts_path), AuditLog(audit_path), settings.access,
                                    settings.station.name, holder=station.state)
-        store = SettingsStore(settings, settings_path or user_config_path(), access.audit)
+        store = SettingsStore(station.station_wide, settings_path or user_config_path(), access.audit)
         return cls(station.state, access, store, station=station)
 
     @classmethod
@@ -175,6 +181,16 @@ class StationActions:
         """An API request: named after its token ("api" on loopback without tokens)."""
         role = self._api_role or self.state.settings.line.api_role
         return Actor(f"api:{token_name}" if token_name else "api", role, self.station_name, route="api")
+
+    def plc_actor(self) -> Actor:
+        """The PLC selecting a recipe on the camera's input lines: role `[line] api_role`."""
+        role = self._api_role or self.state.settings.line.api_role
+        return Actor("plc", role, self.station_name, route="plc")
+
+    def opcua_actor(self, user: str, role: str) -> Actor:
+        """An OPC UA session: "opcua:<account>" for the station account it signed in with (its
+        role), "opcua" for an anonymous session on loopback (the API's role); route "opcua"."""
+        return Actor(f"opcua:{user}" if user and user != "opcua" else "opcua", role, self.station_name, route="opcua")
 
     def permits(self, actor: Actor, action: str) -> bool:
         return self.access.permits(actor, action)
@@ -229,34 +245,134 @@ class StationActions:
         return list(read_pattern_library(resolve_patterns_path(self.state.settings.patterns)).sets)
 
     def select_product(self, actor: Actor, name: str) -> Outcome:
-        """Judge the next parts against product `name`: role-checked, saved (a reload, an Apply
-        and a restart keep it), one audit line, then in force and emitted."""
+        """Judge the next parts against product `name` with its recipe (core/recipes/): role-
+        checked, saved (a reload, an Apply and a restart keep it), one audit line, then in force
+        and emitted. A recipe that changes the model or the camera is applied first and waited
+        for (triggers are refused meanwhile); when it cannot be applied (a broken recipe file, a
+        model that does not load, a camera that refuses the exposure) the previous recipe stays
+        active, nothing is saved, and the outcome says why."""
         denied = self._deny(actor, "product_switch")
         if denied:
             return denied
         name = (name or "").strip()
-        with self.state.lock:
+        with self._switching:  # one switch at a time, whichever route asked
+            with self.state.lock:
+                try:
+                    names = self.product_names()
+                except StationError as exc:
+                    return Outcome.refused(FAILED, f"Not switched: {exc}")
+                if name not in names:
+                    return Outcome.refused(NOT_FOUND, f"No product {name!r}; have: {', '.join(names) or 'none'}")
+                in_force = self.state.settings
+                wide = self.store.settings
+                old = self.state.product if self.station is not None else (wide.patterns.active or None)
+                old_recipe = self.state.recipe
+                new_wide = wide.replace("patterns", active=name)
+                stays = f"; {old or 'the previous product'} stays active"
+                try:
+                    recipe, target = recipe_in_force(new_wide, name, self._pattern_file(name))
+                except StationError as exc:
+                    return Outcome.refused(INVALID, f"Recipe {name} not selected: {exc}{stays}")
+                problems = check_settings(target)
+                if problems:
+                    p = problems[0]
+                    return Outcome.refused(INVALID, f"Recipe {name} not selected: [{p.section}] {p.key}: "
+                                                    f"{p.message}{stays}", p)
+                if old == name and wide.patterns.active == name and target == in_force and recipe == old_recipe:
+                    return Outcome.done(f"Product {name} is already active", name)
+                waits = target.model != in_force.model or target.camera != in_force.camera
+                if self.station is None or not waits:  # nothing to wait for: saved first, as always
+                    saved = self._commit_switch(wide, new_wide, actor, old, old_recipe, name, recipe)
+                    if not saved.ok:
+                        return Outcome.refused(FAILED, f"Product not switched: {saved.message}")
+                    if self.station is None:
+                        self.state.set_settings(target, actor, reason="product switch")
+                        self.state.set_product(name, actor)
+                        self.state.set_recipe(recipe, actor)
+                    else:
+                        self.station.apply_settings(target, actor)  # selected; a reload only when needed
+                        self.station.set_recipe(recipe, actor)
+                    return Outcome.done(_switched(name, recipe), name)
+            problem = self._apply_recipe(target, in_force, recipe, old_recipe, actor)
+            if problem:
+                return Outcome.refused(FAILED, f"Recipe {name} not selected: {problem}{stays}")
+            with self.state.lock:
+                saved = self._commit_switch(wide, new_wide, actor, old, old_recipe, name, recipe)
+                if not saved.ok:
+                    self._apply_recipe(in_force, target, old_recipe, recipe, None)
+                    return Outcome.refused(FAILED, f"Product not switched: {saved.message}")
+        return Outcome.done(_switched(name, recipe), name)
+
+    def _pattern_file(self, name: str) -> Path | None:
+        ps = self.station.pattern_sets.get(name) if self.station is not None else None
+        return Path(ps.path) if ps is not None and ps.path else None
+
+    def _commit_switch(self, wide: Settings, new_wide: Settings, actor: Actor, old: str | None,
+                       old_recipe: Recipe | None, name: str, recipe: Recipe):
+        """Save the product (the settings file holds only the station-wide values) and audit
+        the switch once, naming the recipe versions when there are recipe files."""
+        def label(product: str | None, r: Recipe | None) -> str | None:
+            return f"{product} v{r.version}" if product and r is not None and r.version and r.name == product else product
+
+        saved = self.store.commit(wide, new_wide, actor, lines=[
+            ("product", "patterns.active", label(old, old_recipe), label(name, recipe), "switch")])
+        if saved.ok and self.station is not None:
+            self.station.station_wide = self.store.settings
+        return saved
+
+    def _apply_recipe(self, target: Settings, previous: Settings, recipe: Recipe | None,
+                      previous_recipe: Recipe | None,
+                      actor: Actor | None) -> str:
+        """Put `target` in force on the station and wait for the model load and the camera's
+        reopen; on failure put `previous` back. '' = applied, else why not."""
+        station = self.station
+        assert station is not None
+        waits = target.model != previous.model or target.camera != previous.camera
+        held = False
+        if waits and not self.state.hold:  # no trigger judged by a half-applied recipe
+            self.state.set_hold(f"switching to recipe {recipe.name if recipe else target.patterns.active}", actor)
+            held = True
+        try:
+            problem = self._apply_and_wait(target, previous, actor)
+            if problem:
+                revert = self._apply_and_wait(previous, target, None)
+                if revert:
+                    problem += f" (and the previous set-up did not come back: {revert})"
+                station.set_recipe(previous_recipe, None)
+                return problem
+            station.set_recipe(recipe, actor)
+            return ""
+        finally:
+            if held:
+                self.state.set_hold("", actor)
+
+    def _apply_and_wait(self, target: Settings, previous: Settings, actor: Actor | None) -> str:
+        from inspection_station.core.recipes.waiting import CameraOutcome, camera_reopens
+
+        station = self.station
+        assert station is not None
+        camera = CameraOutcome(self.bus, reopens=camera_reopens(previous.camera, target.camera)) \
+            if target.camera != previous.camera and station.camera is not None else None
+        try:
             try:
-                names = self.product_names()
+                load = station.apply_settings(target, actor)
             except StationError as exc:
-                return Outcome.refused(FAILED, f"Not switched: {exc}")
-            if name not in names:
-                return Outcome.refused(NOT_FOUND, f"No product {name!r}; have: {', '.join(names) or 'none'}")
-            current = self.state.settings
-            old = self.state.product if self.station is not None else (current.patterns.active or None)
-            if old == name and current.patterns.active == name:
-                return Outcome.done(f"Product {name} is already active", name)
-            new = current.replace("patterns", active=name)
-            saved = self.store.commit(current, new, actor,
-                                      lines=[("product", "patterns.active", old, name, "switch")])
-            if not saved.ok:
-                return Outcome.refused(FAILED, f"Product not switched: {saved.message}")
-            if self.station is not None:
-                self.station.apply_settings(new, actor)  # only the product changed: selected, no reload
-            else:
-                self.state.set_settings(new, actor, reason="product switch")
-                self.state.set_product(name, actor)
-        return Outcome.done(f"Product {name} active", name)
+                return str(exc)
+            if camera is not None:
+                problem = camera.wait(station.camera_reconfigured, RECIPE_WAIT_S)
+                if problem:
+                    return problem
+            if load is not None and target.model != previous.model:
+                try:
+                    outcome = load.result(RECIPE_WAIT_S)
+                except Exception as exc:  # noqa: BLE001 - the load's failure is the switch's reason
+                    return f"the model load did not finish: {exc}"
+                if outcome is not None and outcome.model_loaded is False:
+                    return f"the model did not load: {outcome.reason}"
+            return ""
+        finally:
+            if camera is not None:
+                camera.close()
 
     # --- settings -------------------------------------------------------------------------------
 
@@ -285,10 +401,10 @@ class StationActions:
             if problems:
                 p = problems[0]
                 return Outcome.refused(INVALID, f"Not applied: [{p.section}] {p.key}: {p.message}", p)
-            saved = self.store.commit(current, merged, actor)
+            saved = self._save_split(actor, new, keys)
             if not saved.ok:
-                return Outcome.refused(FAILED, saved.message)
-            message = f"Saved to {self.store.path} and applied."
+                return saved
+            message = saved.message
             if self.station is None:
                 self.state.set_settings(merged, actor)
                 return Outcome.done(message, _settled(ApplyReport(True, message)))
@@ -304,6 +420,71 @@ class StationActions:
         load.add_done_callback(lambda f: self._after_load(f, report, merged.model if model_changed else None, message))
         return Outcome.done(message + (" Loading the new model …" if model_changed else " Reloading the patterns …"),
                             report)
+
+    def _save_split(self, actor: Actor, new: Settings, keys: tuple[str, ...]) -> Outcome:
+        """Save an Apply: a key the active recipe sets is the recipe's (its file is edited, its
+        version counted up, one audit line per key); every other key goes to the settings
+        file as before. (The engineer edits the value in force: changing the station-wide
+        value of a key the recipe overrides would change nothing while the recipe is active.)"""
+        recipe = self.state.recipe
+        recipe_keys = tuple(k for k in keys if recipe is not None and k in recipe.keys)
+        wide = self.store.settings
+        new_wide = _patch(wide, new, tuple(k for k in keys if k not in recipe_keys))
+        where = []
+        edited = None
+        if recipe_keys:
+            assert recipe is not None
+            edited = self._edit_recipe(actor, recipe, {k: _value(new, k) for k in recipe_keys})
+            if not edited.ok:
+                return edited
+            where.append(f"recipe {recipe.name} (version {edited.value.version})")
+        if new_wide != wide:
+            saved = self.store.commit(wide, new_wide, actor)
+            if not saved.ok:
+                if edited is not None and recipe is not None:  # both or neither
+                    self._restore_recipe(recipe, edited.value)
+                return Outcome.refused(FAILED, saved.message)
+            if self.station is not None:
+                self.station.station_wide = self.store.settings
+            where.insert(0, str(self.store.path))
+        if edited is not None:
+            if self.station is not None:
+                self.station.set_recipe(edited.value, actor)
+            else:
+                self.state.set_recipe(edited.value, actor)
+        return Outcome.done(f"Saved to {' and '.join(where) or self.store.path} and applied.")
+
+    def _edit_recipe(self, actor: Actor, recipe: Recipe, values: dict[str, Any]) -> Outcome:
+        """Write `values` into the recipe's file (comments kept), then audit each key; an audit
+        that fails puts the file back (fail closed, like the settings store)."""
+        from inspection_station.core.recipes.files import save_recipe
+
+        if recipe.path is None:
+            return Outcome.refused(FAILED, f"Recipe {recipe.name} has no file to edit")
+        before = recipe.path.read_bytes() if recipe.path.is_file() else None
+        try:
+            saved = save_recipe(recipe.with_values(values))
+        except StationError as exc:
+            return Outcome.refused(FAILED, f"Not saved: {exc}")
+        try:
+            audit = self.audit.as_actor(actor)
+            for key, value in values.items():
+                audit.record("recipe", f"{recipe.name}:{key}", recipe.value(key), value, action="edit")
+        except AuditError as exc:
+            self._restore_recipe(recipe, saved, before)
+            return Outcome.refused(FAILED, f"Not changed: the audit trail cannot be written ({exc}); "
+                                           "the recipe file was put back")
+        return Outcome.done(f"recipe {recipe.name} saved", saved)
+
+    def _restore_recipe(self, recipe: Recipe, saved: Recipe, before: bytes | None = None) -> None:
+        from inspection_station.core.atomic import atomic_write_bytes, backup_path
+
+        assert recipe.path is not None
+        if before is None:
+            bak = backup_path(recipe.path)
+            before = bak.read_bytes() if bak.is_file() else None
+        if before is not None:
+            atomic_write_bytes(recipe.path, before, backup=False)
 
     def _after_load(self, load: Future, report: Future, asked: ModelSettings | None, message: str) -> None:
         """Loader thread: the outcome of the load decides, here (not in a dialog that may be gone)."""
@@ -517,6 +698,54 @@ class StationActions:
         return self._account(actor, "remove", name, lambda: self.access.remove_user(name, actor=actor),
                              f"User {name!r} removed")
 
+    # --- recipes ---------------------------------------------------------------------------------
+
+    def create_recipe(self, actor: Actor, name: str, *, description: str = "",
+                      product_ids: tuple[str, ...] = ()) -> Outcome:
+        """Write the recipe of pattern set `name` from the set-up in force now (every recipe key's
+        value; an existing recipe file keeps its comments and counts its version up). Needs the
+        patterns role; audited. Selecting it is still `select_product`."""
+        from inspection_station.core.recipes.files import recipe_for, recipe_path, save_recipe
+        from inspection_station.core.recipes.model import recipe_from_settings
+
+        denied = self._deny(actor, "patterns")
+        if denied:
+            return denied
+        pattern_file = self._pattern_file(name)
+        if pattern_file is None:
+            from inspection_station.core.recipes.active import pattern_file_of
+
+            pattern_file = pattern_file_of(self.state.settings, name)
+        if pattern_file is None:
+            return Outcome.refused(NOT_FOUND, f"No pattern set {name!r} to make a recipe for")
+        try:
+            old = recipe_for(name, pattern_file)
+            fresh = recipe_from_settings(name, self.state.settings, description=description or old.description,
+                                         product_ids=tuple(product_ids) or old.product_ids)
+            saved = save_recipe(dataclasses.replace(fresh, version=old.version, path=recipe_path(pattern_file)))
+        except StationError as exc:
+            return Outcome.refused(FAILED, f"Recipe not saved: {exc}")
+        try:
+            self.audit.record("recipe", name, old.version or None, saved.version, action="create", actor=actor)
+        except AuditError as exc:
+            return Outcome.refused(FAILED, f"Recipe {name} saved, but not audited: {exc}", saved)
+        self.bus.publish(PatternLibraryChanged("recipe", name, actor))
+        return Outcome.done(f"Recipe {name} version {saved.version} saved to {saved.path}", saved)
+
+    def recipes(self) -> dict[str, Recipe]:
+        """Every product's recipe (a set without a file: no overrides; a broken file: listed
+        with version "?" and its problem as the description)."""
+        from inspection_station.core.recipes.active import pattern_file_of
+        from inspection_station.core.recipes.files import recipe_for
+
+        out = {}
+        for name in self.product_names():
+            try:
+                out[name] = recipe_for(name, self._pattern_file(name) or pattern_file_of(self.state.settings, name))
+            except StationError as exc:
+                out[name] = Recipe(name, "?", str(exc))
+        return out
+
     # --- the pattern library -------------------------------------------------------------------------
 
     def library(self, folder: Path, actor: Callable[[], Actor] | None = None) -> ActionsLibrary:
@@ -542,11 +771,14 @@ class StationActions:
         note = getattr(result, "audit_note", "")
         if action == "rename" and active and name == active:  # the product follows its file
             renamed = Path(result.path).stem
-            current = self.state.settings
-            moved = self.store.commit(current, current.replace("patterns", active=renamed), actor,
+            wide = self.store.settings
+            moved = self.store.commit(wide, wide.replace("patterns", active=renamed), actor,
                                       lines=[("product", "patterns.active", name, renamed, "rename")])
             if moved.ok:
-                self.state.set_settings(self.store.settings, actor, reason="active pattern set renamed")
+                if self.station is not None:
+                    self.station.station_wide = self.store.settings
+                self.state.set_settings(self.state.settings.replace("patterns", active=renamed), actor,
+                                        reason="active pattern set renamed")
             else:
                 note = (note + "; " if note else "") + f"the active product still names {name}: {moved.message}"
         if self.station is not None:
@@ -624,6 +856,15 @@ def _patch(current: Settings, new: Settings, keys: tuple[str, ...]) -> Settings:
     for section, values in by_section.items():
         merged = dataclasses.replace(merged, **{section: dataclasses.replace(getattr(merged, section), **values)})
     return merged
+
+
+def _switched(name: str, recipe: Recipe) -> str:
+    return f"Product {name} (recipe version {recipe.version}) active" if recipe.version else f"Product {name} active"
+
+
+def _value(settings: Settings, key: str) -> Any:
+    section, _, name = key.partition(".")
+    return getattr(getattr(settings, section), name)
 
 
 def _sentence(text: str) -> str:

@@ -97,20 +97,26 @@ def _backup(target: Path, fsync: bool) -> None:
         raise
 
 
-def atomic_write_bytes(path: str | Path, data: bytes, *, backup: bool = True, fsync: bool = True) -> Path:
+def atomic_write_bytes(path: str | Path, data: bytes, *, backup: bool = True, fsync: bool = True,
+                       mode: int | None = None) -> Path:
     """Write `data` to `path` via a temp file in the same folder + os.replace.
 
     `fsync=False` skips forcing the bytes to disk first (archived images: many, replaceable).
+    `mode`: the file's permission bits (e.g. 0o600 for a private key: never readable by
+    others, not even for a moment); default the existing file's, else the usual.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     if backup:  # user files (few, rewritten); not per archived image, a folder of thousands
         remove_stale_temp_files(target)
+    wanted = mode
     try:
         mode = stat.S_IMODE(target.stat().st_mode)
         exists = True
     except FileNotFoundError:
         mode, exists = _NEW_FILE_MODE, False
+    if wanted is not None:
+        mode = wanted
     tmp = _write_temp(target.parent, _temp_prefix(target), data, None, fsync)
     try:
         os.chmod(tmp, mode)  # mkstemp makes 0600: keep the file's own (or the usual) mode

@@ -57,6 +57,8 @@ class CycleResult:
     part_id: str = ""  # serial / DMC of the inspected part ("" = none)
     model_sha256: str = ""  # short SHA-256 of the model file that judged it
     pattern_hash: str = ""  # short content hash of the pattern set that judged it
+    recipe: str = ""  # the recipe in force (core/recipes/; = the pattern set's name)
+    recipe_version: str = ""  # its version ("" = no recipe file: the station-wide settings)
     # The frame at most PREVIEW_WIDTH wide (RGB, read-only), made by the station off the GUI
     # thread; history views keep it when the full frame is long gone. None without a frame.
     preview: Any = None  # np.ndarray | None

@@ -93,6 +93,16 @@ class ProductSelected(Event):
 
 
 @dataclass(frozen=True)
+class RecipeSelected(Event):
+    """The active recipe (core/recipes/) changed: another product, or the same one edited
+    (a new version). `old`/`new` are `Recipe`s (None: none yet)."""
+
+    old: Any
+    new: Any
+    actor: Actor | None
+
+
+@dataclass(frozen=True)
 class SettingsApplied(Event):
     """New settings are in force (saved first); `keys` are the "section.key" names that changed."""
 

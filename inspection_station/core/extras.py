@@ -14,12 +14,12 @@ import sys
 from inspection_station.core.errors import ConfigError
 from inspection_station.core.settings.model import ModelSettings
 
-# extra -> (import names it brings, what it is for). A line adapter that comes later (OPC UA:
-# asyncua) adds its modules to LINE or an entry of its own.
+# extra -> (import names it brings, what it is for).
 LINE = ("fastapi", "uvicorn", "multipart", "prometheus_client")
 EXTRAS: dict[str, tuple[tuple[str, ...], str]] = {
     "line": (LINE, "the line integration (HTTP API, metrics)"),
     "service": (("win32serviceutil", "servicemanager"), "`serve` as a Windows service"),
+    "opcua": (("asyncua",), "the OPC UA server (OPC 40100 Machine Vision)"),
 }  # `model optimize` names its `optimize` extra itself (core/detect/optimize.py)
 # onnxruntime's builds: each installs the same `onnxruntime` package folder, so only one may be
 # installed. Which extra brings which provider.

@@ -57,6 +57,7 @@ class Pipeline:
         self.pattern_problem = pattern_problem
         self.part_id_policy: PartIdPolicy | None = None  # None = no part ids
         self._pattern_hash: tuple[PatternSet, str] | None = None
+        self.recipe: tuple[str, str] = ("", "")  # (name, version) of the recipe in force, for the row
 
     def inspect(
         self,
@@ -104,7 +105,7 @@ class Pipeline:
         started = time.perf_counter() if started is None else started
         now = datetime.now().astimezone()
         # Read once: another thread may swap the model or pattern set while this cycle runs.
-        det, patterns, recorder = self.detector, pattern_set or self.pattern_set, self.recorder
+        det, patterns, recorder, recipe = self.detector, pattern_set or self.pattern_set, self.recorder, self.recipe
         base = CycleResult(
             cycle_id=new_cycle_id(now),
             timestamp=now,
@@ -118,6 +119,8 @@ class Pipeline:
             part_id=part_id,
             model_sha256=self._model_sha(det),
             pattern_hash=self._pattern_sha(patterns),
+            recipe=recipe[0],
+            recipe_version=recipe[1],
         )
         if grab_ms is None:
             grab_ms = frame.grab_ms if frame is not None else 0.0

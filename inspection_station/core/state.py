@@ -26,9 +26,11 @@ from inspection_station.core.events import (
     EventBus,
     HoldChanged,
     ProductSelected,
+    RecipeSelected,
     SessionChanged,
     SettingsApplied,
 )
+from inspection_station.core.recipes.model import Recipe
 from inspection_station.core.settings.audit import Actor
 from inspection_station.core.settings.model import Settings
 from inspection_station.core.settings.session import Session
@@ -42,6 +44,7 @@ class StationSnapshot:
     demo: bool
     hold: str  # "" = not on hold, else why (triggers are refused meanwhile)
     components: Mapping[str, tuple[str, str]]  # component -> (state, reason)
+    recipe: Recipe | None = None  # the active product's recipe (its overrides are in `settings`)
 
     @property
     def kiosk(self) -> bool:
@@ -78,6 +81,7 @@ class StationState:
         self._demo = demo
         self._hold = ""
         self._components: dict[str, tuple[str, str]] = {}
+        self._recipe: Recipe | None = None
 
     # --- reading ------------------------------------------------------------------------
 
@@ -90,6 +94,7 @@ class StationState:
                 demo=self._demo,
                 hold=self._hold,
                 components=MappingProxyType(dict(self._components)),
+                recipe=self._recipe,
             )
 
     @property
@@ -99,6 +104,11 @@ class StationState:
     @property
     def product(self) -> str | None:
         return self._product
+
+    @property
+    def recipe(self) -> Recipe | None:
+        """The active product's recipe (None before the first load): its overrides are in force."""
+        return self._recipe
 
     @property
     def session(self) -> Session | None:
@@ -133,6 +143,12 @@ class StationState:
             old, self._product = self._product, name
         if old != name:
             self._publish(ProductSelected(old, name, actor))
+
+    def set_recipe(self, recipe: Recipe | None, actor: Actor | None) -> None:
+        with self._lock:
+            old, self._recipe = self._recipe, recipe
+        if old != recipe:
+            self._publish(RecipeSelected(old, recipe, actor))
 
     def set_session(self, session: Session | None, reason: str) -> Session | None:
         """Returns the session it replaced."""

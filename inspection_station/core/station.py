@@ -45,6 +45,7 @@ from inspection_station.core.overlap import CycleScheduler, Grabbed
 from inspection_station.core.patterns.model import PatternSet
 from inspection_station.core.patterns.yaml_io import PatternLibrary, read_pattern_library
 from inspection_station.core.pipeline import Pipeline
+from inspection_station.core.recipes.active import recipe_in_force
 from inspection_station.core.results.recorder import ResultsRecorder
 from inspection_station.core.results.retention import RetentionWorker
 from inspection_station.core.results.statistics import Statistics
@@ -97,6 +98,18 @@ class Station:
         # the one owner of what the station is; `settings` seeds it when none is given
         self.state = state if state is not None else StationState(settings)
         self.bus = self.state.bus
+        # What the settings file holds (the actions keep it current); the state's settings are
+        # these with the active recipe's overrides (core/recipes/). A broken recipe file at
+        # start: every cycle is ERROR naming it, until someone fixes it or chooses a product.
+        self.station_wide = settings
+        self.recipe_problem = ""
+        try:
+            recipe, in_force = recipe_in_force(settings)
+        except StationError as exc:
+            recipe, in_force, self.recipe_problem = None, settings, str(exc)
+        if in_force != self.state.settings:
+            self.state.set_settings(in_force, None, reason=f"recipe {recipe.name if recipe else ''}")
+        self.state.set_recipe(recipe, None)
         # what the machinery (camera, recorder, retention) was built from: diffed on apply
         self._configured = self.state.settings
         self._on_result = on_result or _noop
@@ -111,6 +124,7 @@ class Station:
         self.recorder: ResultsRecorder | None = None
         self.camera: CameraWorker | None = None
         self.pipeline = Pipeline(None, None, model_problem="the model is still loading")
+        self.pipeline.recipe = _recipe_label(self.state.recipe)
         self.pattern_sets: dict[str, PatternSet] = {}
         # located notes of the last pattern load: files that failed (their sets are missing),
         # coordinates clipped, unknown fields kept; the GUI and `run` show them
@@ -129,7 +143,8 @@ class Station:
         self._stopped = False
         self._part_id = ""  # typed / scanned for the next cycle
         self._part_id_lock = threading.Lock()
-        self.pipeline.part_id_policy = PartIdPolicy(settings.part_id)
+        self.pipeline.part_id_policy = PartIdPolicy(self.settings.part_id)
+        self.camera_reconfigured: Future | None = None  # the last camera reconfigure (its outcome)
         self.retention: RetentionWorker | None = None
         self._listeners: dict[int, Callable[[], None]] = {}  # id(listener) -> unsubscribe
 
@@ -614,7 +629,7 @@ class Station:
             and dataclasses.replace(settings.patterns, active="") == dataclasses.replace(old.patterns, active="")
         )
         if settings.camera != old.camera and self.camera is not None:
-            self.camera.reconfigure(settings.camera)
+            self.camera_reconfigured = self.camera.reconfigure(settings.camera)
         if settings.results != old.results or settings.station.name != old.station.name:
             # Today's rows are already counted: a reopened log must not seed them again.
             self.recorder = self._new_recorder(settings, seed_statistics=False)
@@ -645,6 +660,12 @@ class Station:
             self.pipeline.pattern_problem = ""
             self.state.set_product(name, actor)
         self._on_state(Component.PATTERNS, LoadState.READY, name)
+
+    def set_recipe(self, recipe, actor: Actor | None = None) -> None:
+        """The recipe the next rows name (machinery: `StationActions.select_product` decides)."""
+        self.pipeline.recipe = _recipe_label(recipe)
+        self.recipe_problem = ""
+        self.state.set_recipe(recipe, actor)
 
     def reload_patterns(self) -> Future:
         """Parse the pattern files again, on the loader thread (after any model load)."""
@@ -767,11 +788,19 @@ class Station:
                         f": {library.problems[0]}" if library.failed else "")
                 else:
                     self.pipeline.pattern_problem = ""
+            if self.recipe_problem and name == (wanted or name):
+                self.pipeline.pattern_problem = f"the recipe of {name} cannot be read: {self.recipe_problem}"
+                self._on_error(self.pipeline.pattern_problem)
+                name = None
             self.pipeline.pattern_set = library.sets.get(name) if name else None
             self.state.set_product(name, None)
         reason = f"{name} ({library.summary()})" if name and library.failed else name
         state = LoadState.READY if name else LoadState.ERROR
         self._on_state(Component.PATTERNS, state, reason or self.pipeline.pattern_problem)
+
+
+def _recipe_label(recipe) -> tuple[str, str]:
+    return (recipe.name, recipe.version) if recipe is not None else ("", "")
 
 
 def _library_notes(library: PatternLibrary) -> list[str]:

@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 LOCK_DIR = REPO / "packaging" / "locks"
 # The extras a release build carries: the line integration, the plant-wide results, the
 # Windows service, PyInstaller.
-RELEASE_EXTRAS = ("line", "plant", "service", "freeze")
+RELEASE_EXTRAS = ("line", "plant", "opcua", "service", "freeze")
 PYTHON = "3.11"  # the release builds' Python (the Windows workflow's, and CI's)
 # platform -> (lock file, uv's --python-platform, marker values of that platform)
 PLATFORMS = {

@@ -115,7 +115,8 @@ class LineRunner:
 
         line = settings.line
         self._line = (line, settings.plant, settings.station.name)
-        if not (line.api_enabled or line.metrics_enabled or line.plc_enabled or plant_enabled(settings.plant)):
+        if not (line.api_enabled or line.metrics_enabled or line.plc_enabled or line.opcua_enabled
+                or line.recipe_select_enabled or plant_enabled(settings.plant)):
             return
         try:
             # the plant senders log their problems themselves: to the screen only, not logged twice

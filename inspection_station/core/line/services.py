@@ -28,8 +28,10 @@ if TYPE_CHECKING:
 
     from inspection_station.core.actions import StationActions
     from inspection_station.core.line.metrics import StationMetrics
+    from inspection_station.core.line.opcua.server import OpcUaServer
     from inspection_station.core.line.plant.service import PlantService
     from inspection_station.core.line.plc_signals import PlcSignals
+    from inspection_station.core.line.recipe_lines import RecipeLines
     from inspection_station.core.line.request_guard import RequestGuard
     from inspection_station.core.line.server import ConnectionGate, HttpServer
     from inspection_station.core.line.uploads import UploadLane
@@ -62,6 +64,7 @@ class LineServices:
         *,
         api_bind: Bind | None = None,
         metrics_bind: Bind | None = None,
+        opcua_bind: Bind | None = None,
         tls_certificate: str | None = None,
         tls_key: str | None = None,
         actions: StationActions | None = None,
@@ -82,10 +85,13 @@ class LineServices:
         self.metrics_bind = metrics_bind or (
             (line.metrics_host, line.metrics_port) if line.metrics_enabled else None
         )
+        self.opcua_bind = opcua_bind or ((line.opcua_host, line.opcua_port) if line.opcua_enabled else None)
         for bind, what in ((self.api_bind, "the HTTP API ([line] api_enabled, serve --api)"),
                            (self.metrics_bind, "the metrics ([line] metrics_enabled, serve --metrics)")):
             if bind is not None:
                 require_extra("line", what)  # a located MissingExtra naming the extra to install
+        if self.opcua_bind is not None:
+            require_extra("opcua", "the OPC UA server ([line] opcua_enabled, serve --opcua)")
         self.tokens = TokenCheck(line.api_token_sha256)
         certificate = line.tls_certificate if tls_certificate is None else tls_certificate
         key = line.tls_key if tls_key is None else tls_key
@@ -116,6 +122,13 @@ class LineServices:
             self.outputs = parse_outputs(line.plc_outputs)
             camera = station.settings.camera
             check_trigger_line(self.outputs, camera.trigger_mode, camera.trigger_line)
+        self.recipe_spec = None
+        if line.recipe_select_enabled:
+            from inspection_station.core.line.recipe_lines import parse_recipe_lines
+
+            self.recipe_spec = parse_recipe_lines(line.recipe_lines, line.recipe_strobe, line.recipe_table)
+        self.recipe_lines: RecipeLines | None = None
+        self._on_problem = on_problem
         self.metrics: StationMetrics | None = None
         if self.api_bind or self.metrics_bind:
             from inspection_station.core.line.metrics import StationMetrics
@@ -131,6 +144,7 @@ class LineServices:
         self.plc: PlcSignals | None = None
         self.api: HttpServer | None = None
         self.metrics_server: HttpServer | None = None
+        self.opcua: OpcUaServer | None = None
         self.uploads: UploadLane | None = None
         self.gate: ConnectionGate | None = None
         self.api_app: RequestGuard | None = None
@@ -162,6 +176,21 @@ class LineServices:
                     said.append(f"plc: error: {self.plc.problem}")
             if self.api_bind or self.metrics_bind:
                 said += self._start_servers()
+            if self.recipe_spec is not None:
+                from inspection_station.core.line.recipe_lines import CameraLineInputs, RecipeLines
+
+                self.recipe_lines = RecipeLines(self.station, self.actions, self.recipe_spec,
+                                                CameraLineInputs(self.station), on_problem=self._on_problem).start()
+                spec = self.recipe_spec
+                said.append(f"recipe lines: {'+'.join(spec.lines)} latched by "
+                            f"{spec.strobe or 'each trigger'}; {len(spec.table)} recipe(s) in the table")
+            if self.opcua_bind:
+                from inspection_station.core.line.opcua.server import OpcUaServer
+
+                self.opcua = OpcUaServer(self.station, self.actions, *self.opcua_bind,
+                                         pki=self.line.opcua_pki_dir).start()
+                said.append(f"opcua: {self.opcua.url} (MachineVision; certificate thumbprint "
+                            f"{self.opcua.thumbprint}; trusted clients: {self.opcua.identity.trusted})")
         except BaseException:
             self.stop()
             raise
@@ -224,6 +253,12 @@ class LineServices:
         return self._actions
 
     def stop(self) -> None:
+        if self.recipe_lines is not None:
+            self.recipe_lines.stop()
+            self.recipe_lines = None
+        if self.opcua is not None:
+            self.opcua.stop()
+            self.opcua = None
         for server in (self.api, self.metrics_server):
             if server is not None:
                 server.stop()

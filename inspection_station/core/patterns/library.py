@@ -50,15 +50,30 @@ def create_set(folder: Path, name: str, first_slot: Slot, variant: str = "varian
     return ps
 
 
+def _recipe_of(pattern_file: Path) -> Path:
+    """The set's recipe file (core/recipes/files.py): it follows its pattern file."""
+    return pattern_file.with_name(pattern_file.stem + ".recipe.toml")
+
+
 def rename_set(path: Path, new_name: str) -> Path:
     target = _free(set_path(path.parent, new_name))
+    recipe, new_recipe = _recipe_of(path), _recipe_of(target)
+    if recipe.is_file():
+        _free(new_recipe)
     path.rename(target)
+    if recipe.is_file():
+        recipe.rename(new_recipe)
     return target
 
 
 def duplicate_set(path: Path, new_name: str) -> Path:
     target = _free(set_path(path.parent, new_name))
+    recipe, new_recipe = _recipe_of(path), _recipe_of(target)
+    if recipe.is_file():
+        _free(new_recipe)
     shutil.copy2(path, target)
+    if recipe.is_file():
+        shutil.copy2(recipe, new_recipe)
     return target
 
 
@@ -69,4 +84,7 @@ def delete_set(path: Path) -> Path:
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S%f")
     backup = path.with_name(f"{path.name}.deleted-{stamp}.bak")
     path.rename(backup)
+    recipe = _recipe_of(path)
+    if recipe.is_file():
+        recipe.rename(recipe.with_name(f"{recipe.name}.deleted-{stamp}.bak"))
     return backup

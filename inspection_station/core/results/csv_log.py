@@ -85,6 +85,8 @@ LOG_COLUMNS: tuple[str, ...] = (
     "part_id",  # serial / DMC of the part, typed, scanned or decoded ("" = none)
     "model_sha256",  # short SHA-256 of the model file
     "pattern_hash",  # short content hash of the pattern set
+    "recipe",  # the recipe in force (its pattern set's name; core/recipes/)
+    "recipe_version",  # its version ("" = no recipe file: the station-wide settings)
 )
 
 # Excel reads UTF-8 CSV correctly only with a BOM; written once, before the header.
@@ -168,6 +170,8 @@ def cycle_row(result: CycleResult, station: str) -> dict[str, str]:
         "part_id": result.part_id,
         "model_sha256": result.model_sha256,
         "pattern_hash": result.pattern_hash,
+        "recipe": result.recipe,
+        "recipe_version": result.recipe_version,
     }
 
 

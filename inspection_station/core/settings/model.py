@@ -254,6 +254,19 @@ class LineSettings:
     # "SIGNAL=LINE:USEROUTPUT[:pulse=MS][:inverted]", SIGNAL in READY BUSY OK NOK ERROR,
     # e.g. "OK=Line2:UserOutput1:pulse=200" (docs/plant_integration.md)
     plc_outputs: list[str] = field(default_factory=list)
+    # OPC UA server after OPC 40100 Machine Vision (core/line/opcua/; docs/plant_integration.md):
+    # off by default; the None security policy is offered only on loopback
+    opcua_enabled: bool = False
+    opcua_host: str = "127.0.0.1"
+    opcua_port: int = _ranged(4840, 0, 65535)
+    opcua_pki_dir: str = ""  # "" = <data root>/opcua (own certificate, trusted/ and rejected/ clients)
+    # Recipe selection by the PLC on the camera's inputs (core/line/recipe_lines.py): a number
+    # binary-coded on recipe_lines (bit 0 first), latched by recipe_strobe's rising edge ("" =
+    # at each trigger), looked up in recipe_table ("NUMBER=RECIPE")
+    recipe_select_enabled: bool = False
+    recipe_lines: list[str] = field(default_factory=list)
+    recipe_strobe: str = ""
+    recipe_table: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

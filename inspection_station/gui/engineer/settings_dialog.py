@@ -72,6 +72,15 @@ class SettingsInputError(StationError):
         super().__init__(message)
 
 
+def opcua_certificate_note(settings: Settings) -> str:
+    """The OPC UA server's certificate thumbprint, for the engineer to give the plant's PLC."""
+    try:
+        from inspection_station.core.line.opcua.certificates import certificate_summary
+    except ImportError:  # installed without the `opcua` extra
+        return "OPC UA: not installed (pip install inspection-station[opcua])"
+    return certificate_summary(settings.line.opcua_pki_dir)
+
+
 def _scroll(widget: QWidget) -> QScrollArea:
     area = QScrollArea()
     area.setWidgetResizable(True)
@@ -127,6 +136,13 @@ class SettingsDialog(QDialog):
         if not self.access.allowed("patterns"):
             self.tabs.setTabEnabled(self.tabs.count() - 1, False)
             self.tabs.setTabToolTip(self.tabs.count() - 1, f"needs the role {self.access.needed_role('patterns')}")
+        from inspection_station.gui.engineer.recipe_panel import RecipePanel
+
+        self.recipe_panel = RecipePanel(actions, self)
+        self.tabs.addTab(self.recipe_panel, "Recipes")
+        if not self.access.allowed("patterns"):
+            self.tabs.setTabEnabled(self.tabs.count() - 1, False)
+            self.tabs.setTabToolTip(self.tabs.count() - 1, f"needs the role {self.access.needed_role('patterns')}")
         self.tabs.addTab(_scroll(self._results_tab()), "Results")
         self.tabs.addTab(_scroll(self._station_tab()), "Station")
         self.tabs.addTab(_scroll(records_tab(self)), "Access and records")
@@ -177,6 +193,10 @@ class SettingsDialog(QDialog):
 
     def _form(self, section: str, specs) -> SectionForm:
         form = SectionForm(section, getattr(self.settings, section), specs, self)
+        recipe = self.actions.state.recipe
+        if recipe is not None and recipe.keys:
+            form.mark_from_recipe({k.partition(".")[2] for k in recipe.keys if k.startswith(section + ".")},
+                                  f"{recipe.name} v{recipe.version}")
         self.forms.append(form)
         return form
 
@@ -302,6 +322,11 @@ class SettingsDialog(QDialog):
         )
         note.setWordWrap(True)
         layout.addWidget(note)
+        self.opcua_note = QLabel(opcua_certificate_note(self.settings), page)
+        self.opcua_note.setObjectName("opcua_thumbprint")
+        self.opcua_note.setWordWrap(True)
+        self.opcua_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.opcua_note)
         layout.addStretch(1)
         return page
 

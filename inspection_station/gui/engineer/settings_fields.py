@@ -142,6 +142,16 @@ LINE_FIELDS = [
     F("plc_enabled", "PLC signals on the camera's outputs"),
     F("plc_outputs", "Output lines", tooltip="SIGNAL=LINE:USEROUTPUT[:pulse=MS][:inverted], comma-separated, "
       "e.g. READY=Line2:UserOutput1, OK=Line3:UserOutput2:pulse=200"),
+    F("opcua_enabled", "OPC UA server (OPC 40100 Machine Vision)"),
+    F("opcua_host", "OPC UA address", tooltip="127.0.0.1 = this PC only (the None security policy is "
+      "offered there only); any other address: Sign / SignAndEncrypt with trusted client certificates"),
+    F("opcua_port", "OPC UA port"),
+    F("recipe_select_enabled", "Recipe selection by the PLC on input lines"),
+    F("recipe_lines", "Recipe number lines", tooltip="bit 0 first, comma-separated, e.g. Line2, Line3"),
+    F("recipe_strobe", "Strobe line", tooltip="latches the number on its rising edge; empty = at each trigger"),
+    F("recipe_table", "Recipe table", tooltip="NUMBER=RECIPE, comma-separated, e.g. 1=housing_a, 2=housing_b"),
+    F("opcua_pki_dir", "OPC UA certificates folder", tooltip="own/ (the station's certificate), trusted/ "
+      "(client certificates to accept), rejected/; empty = the user data folder", kind="dir"),
 ]
 
 

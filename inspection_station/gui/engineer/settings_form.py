@@ -147,6 +147,7 @@ class SectionForm(QWidget):
         self._fields = {f.name: f for f in dataclasses.fields(self.cls)}
         self._hints = typing.get_type_hints(self.cls)
         self.widgets: dict[str, QWidget] = {}
+        self._rows: dict[str, QWidget] = {}
         self.layout_ = QFormLayout(self)
         for spec in specs:
             widget = self._make(spec)
@@ -154,8 +155,19 @@ class SectionForm(QWidget):
             if spec.tooltip and not widget.toolTip():
                 widget.setToolTip(spec.tooltip)
             self.widgets[spec.key] = widget
-            self.layout_.addRow(spec.label, self._with_hint(widget))
+            self._rows[spec.key] = self._with_hint(widget)
+            self.layout_.addRow(spec.label, self._rows[spec.key])
         self.set_values(value)
+
+    def mark_from_recipe(self, keys: set[str], recipe: str) -> None:
+        """Say which values the active recipe sets (an Apply of them edits the recipe's file)."""
+        for key, row in self._rows.items():
+            label = self.layout_.labelForField(row)
+            if key in keys and label is not None:
+                label.setText(f"{self.label(key)}  [recipe {recipe}]")
+                label.setObjectName("recipe_value")
+                label.setToolTip(f"Set by the recipe {recipe}: an Apply of this value edits the recipe "
+                                 "(its file beside the pattern set), not the station-wide settings")
 
     # --- building -------------------------------------------------------------------
 

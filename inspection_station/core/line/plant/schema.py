@@ -17,7 +17,7 @@ from inspection_station.core.results.csv_log import LOG_COLUMNS
 
 from .rows import INT_COLUMNS, MS_COLUMNS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 TABLE = "cycles"
 
 
@@ -31,6 +31,11 @@ def _column_type(name: str) -> str:
     if name == "detections":
         return "jsonb NOT NULL DEFAULT '[]'"
     return "text NOT NULL DEFAULT ''"
+
+
+# Columns the CSV gained after schema version 1: created by version 1 on a new database
+# (it builds the table from LOG_COLUMNS) and added by the later migration on an old one.
+ADDED_COLUMNS: dict[int, tuple[str, ...]] = {2: ("recipe", "recipe_version")}
 
 
 def _columns_sql() -> str:
@@ -63,6 +68,9 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         '    "version" text NOT NULL DEFAULT \'\'\n'
         ')',
     )),
+    (2, "the recipe and its version of each cycle (issue 22)", tuple(
+        f'ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS "{c}" {_column_type(c)}' for c in ADDED_COLUMNS[2]
+    ) + (f'CREATE INDEX IF NOT EXISTS cycles_recipe_time ON {TABLE} ("recipe", "recipe_version", "timestamp" DESC)',)),
 )
 
 _VERSION_TABLE = (
