@@ -6,7 +6,8 @@ the station, the camera open after those, the solver inside the first cycle. Sta
 as soon as the command is known, they overlap the main thread's own imports (numpy, OpenCV,
 Qt and pyqtgraph for the window), and what waits for them later finds them done. Only the
 modules a command will use are preloaded; a failed import is left for its real import to
-report (nothing is swallowed that matters).
+report (nothing is swallowed that matters). The threads import third-party modules only:
+numpy and our own modules are imported on the calling thread first (see start()).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ _lock = threading.Lock()
 def _load(name: str) -> None:
     try:
         if name == "assignment_solver":
-            from inspection_station.core.patterns.matching import assignment_solver
+            # matching itself was imported by start(): only scipy's part loads here
+            from inspection_station.core.patterns import matching
 
-            assignment_solver()
+            matching.assignment_solver()
         else:
             importlib.import_module(name)
     except Exception:  # noqa: BLE001 - the real import raises it again, located, where it is used
@@ -32,6 +34,17 @@ def _load(name: str) -> None:
 
 def start(*names: str) -> None:
     """Import `names` (modules, or "assignment_solver") each on a daemon thread, once."""
+    # numpy first, here: every preload (and the caller's next imports) imports it, and its C
+    # core must never be initialised from two threads at once (numpy 2 then raises "cannot
+    # load module more than once per process", or a half-initialised `numpy._core`)
+    import numpy  # noqa: F401
+
+    if "assignment_solver" in names:
+        # our own module, here too: the main thread imports it (and core.cycle, core.frame) at
+        # once, and a module imported by two threads at once can be seen half-initialised
+        # ("cannot import name 'CycleResult' from partially initialized module")
+        from inspection_station.core.patterns import matching  # noqa: F401
+
     with _lock:
         for name in names:
             if name not in _started:
