@@ -29,10 +29,11 @@ def test_the_running_window_comes_to_the_front_when_asked(qtbot, tmp_path):
         # the blocking client would starve this thread's event loop: ask from a worker thread
         import threading
 
-        asker = threading.Thread(target=lambda: answered.append(ask_running_window(name, 5000)))
+        # generous waits: under a loaded full suite the answer has taken more than 5 s
+        asker = threading.Thread(target=lambda: answered.append(ask_running_window(name, 20000)))
         asker.start()
-        qtbot.waitUntil(lambda: server.shown_count == 1, timeout=10000)
-        asker.join(10)
+        qtbot.waitUntil(lambda: server.shown_count == 1, timeout=25000)
+        qtbot.waitUntil(lambda: not asker.is_alive(), timeout=25000)  # the server answers from this loop
         assert answered == [True]
         assert window.isVisible() and not window.isMinimized()
     finally:

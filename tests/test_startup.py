@@ -112,6 +112,29 @@ def test_preloads_run_once_on_their_own_threads():
     preload.wait("no_such_module_here", timeout=30)
 
 
+def test_numpy_and_our_modules_are_imported_before_a_preload_thread_starts():
+    """In a fresh interpreter: when the first preload thread starts, numpy and the matcher (with
+    core.cycle) are already whole, so no thread ever initialises them beside the main thread
+    (that race failed serve and run starts: "cannot load module more than once per process")."""
+    probe = (
+        "import sys, threading\n"
+        "seen = []\n"
+        "start = threading.Thread.start\n"
+        "def spy(self):\n"
+        "    seen.append([m in sys.modules for m in ('numpy', 'inspection_station.core.cycle',\n"
+        "                 'inspection_station.core.patterns.matching')])\n"
+        "    start(self)\n"
+        "threading.Thread.start = spy\n"
+        "from inspection_station.core import preload\n"
+        "assert 'numpy' not in sys.modules\n"
+        "preload.start_for_station('folder')\n"
+        "print(seen)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    seen = json.loads(out.stdout.strip().replace("True", "true").replace("False", "false"))
+    assert seen and all(all(flags) for flags in seen), seen
+
+
 @pytest.mark.qt
 def test_the_gui_starts_the_station_before_the_window_and_replays_what_it_missed(qtbot, tmp_path):
     from inspection_station.commands.gui import start_station_early

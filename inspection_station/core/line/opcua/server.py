@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import datetime
-import ipaddress
 import logging
 import threading
 from collections.abc import Callable
@@ -60,6 +59,7 @@ from inspection_station.core.line.opcua.certificates import (
 )
 from inspection_station.core.results.csv_log import missing_slots, wrong_parts
 from inspection_station.core.settings.accounts import LoginRefused
+from inspection_station.core.settings.network_rules import is_loopback
 
 if TYPE_CHECKING:
     from inspection_station.core.actions import Outcome, StationActions
@@ -106,15 +106,6 @@ STATUS_OF_OUTCOME = {
     "failed": ua.StatusCodes.BadInvalidState,
     "unavailable": ua.StatusCodes.BadInvalidState,
 }
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class StationUsers(UserManager):
