@@ -75,8 +75,8 @@ class RecipePanel(QWidget):
         self.list.clear()
         for name, recipe in self.recipes.items():
             version = f"version {recipe.version}" if recipe.version else "station-wide settings (no recipe file)"
-            keys = ", ".join(sorted(recipe.keys)) or "—"
-            self.list.addItem(f"{'● ' if name == active else '   '}{name}: {version}; sets {keys}")
+            keys = f"sets {', '.join(sorted(recipe.keys))}" if recipe.keys else "sets nothing of its own"
+            self.list.addItem(f"{'● ' if name == active else '   '}{name}: {version}; {keys}")
         for combo in (self.left, self.right):
             combo.blockSignals(True)
             current = combo.currentText()
