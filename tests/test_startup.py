@@ -135,6 +135,22 @@ def test_numpy_and_our_modules_are_imported_before_a_preload_thread_starts():
     assert seen and all(all(flags) for flags in seen), seen
 
 
+def test_a_command_that_ends_at_once_waits_for_its_preloads_before_the_interpreter_goes(tmp_path):
+    """A preload thread still importing when a command ends (a bad option: exit 2 at once) is
+    waited for at exit, never cut off mid-initialisation (that aborted a process in CI)."""
+    (tmp_path / "slow_import_probe.py").write_text(
+        "import pathlib, time\ntime.sleep(0.5)\npathlib.Path(__file__).with_suffix('.done').write_text('ok')\n")
+    probe = (
+        f"import sys\nsys.path.insert(0, {str(tmp_path)!r})\n"
+        "from inspection_station.core import preload\n"
+        "preload.start('slow_import_probe')\n"
+        "raise SystemExit(2)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2, out.stderr
+    assert (tmp_path / "slow_import_probe.done").read_text() == "ok"
+
+
 @pytest.mark.qt
 def test_the_gui_starts_the_station_before_the_window_and_replays_what_it_missed(qtbot, tmp_path):
     from inspection_station.commands.gui import start_station_early

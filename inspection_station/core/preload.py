@@ -12,11 +12,23 @@ numpy and our own modules are imported on the calling thread first (see start())
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import threading
+import time
 
 _started: dict[str, threading.Thread] = {}
 _lock = threading.Lock()
+EXIT_WAIT_S = 10.0
+
+
+def _finish_at_exit() -> None:
+    """A command that ends at once (a bad option) must not leave the interpreter while a
+    preload thread is inside an extension's initialisation: that can abort the process
+    (SIGABRT instead of the command's exit code). Bounded, so a hung import cannot hold it."""
+    deadline = time.monotonic() + EXIT_WAIT_S
+    for thread in list(_started.values()):
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def _load(name: str) -> None:
@@ -46,6 +58,8 @@ def start(*names: str) -> None:
         from inspection_station.core.patterns import matching  # noqa: F401
 
     with _lock:
+        if not _started:
+            atexit.register(_finish_at_exit)
         for name in names:
             if name not in _started:
                 thread = threading.Thread(target=_load, args=(name,), name=f"preload-{name}", daemon=True)
