@@ -68,8 +68,11 @@ class Desktop:
     def start_gui(self, **station) -> str:
         config = self.tmp / "settings.toml"
         save_settings(station_settings(self.tmp, **station), config)
-        self.app = subprocess.Popen([sys.executable, "-m", "inspection_station", "gui", "--config", str(config)],
-                                    env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # stderr to a file, never an unread pipe: a full pipe would block the station's GUI thread
+        self.stderr_path = self.tmp / "gui.stderr"
+        with self.stderr_path.open("wb") as err:
+            self.app = subprocess.Popen([sys.executable, "-m", "inspection_station", "gui", "--config", str(config)],
+                                        env=self.env, stdout=subprocess.DEVNULL, stderr=err)
         window = _until(lambda: self.x("xdotool", "search", "--name", "Inspection Station —").split(),
                         "the station's window")[0]
         return window
@@ -79,6 +82,19 @@ class Desktop:
 
     def alive(self) -> bool:
         return self.app is not None and self.app.poll() is None
+
+    def stop_and_read(self) -> str:
+        """The station's stderr so far (it is stopped to read it): for a failure's message."""
+        if self.app is None:
+            return ""
+        if self.app.poll() is None:
+            self.app.send_signal(signal.SIGTERM)
+        try:
+            self.app.wait(15)
+        except subprocess.TimeoutExpired:
+            self.app.kill()
+            self.app.wait(10)
+        return self.stderr_path.read_text(errors="replace")[-4000:]
 
     def close(self) -> None:
         if self.app is not None and self.app.poll() is None:
@@ -141,7 +157,11 @@ def test_outside_kiosk_mode_the_window_managers_close_asks_first(desktop):
             time.sleep(0.5)
         return asked
 
-    question = _until(close_asked, "the Quit question")
+    try:
+        question = _until(close_asked, "the Quit question")
+    except AssertionError as exc:  # say what the desktop and the station showed instead
+        raise AssertionError(f"{exc}; station alive: {desktop.alive()}; windows:\n"
+                             f"{desktop.x('wmctrl', '-l')}\nstation's stderr:\n{desktop.stop_and_read()}") from None
     assert desktop.alive()
     desktop.x("xdotool", "windowactivate", "--sync", question[0])
     desktop.x("xdotool", "key", "--window", question[0], "Escape")  # Cancel: the station stays
