@@ -3,6 +3,7 @@ sockets (slowloris, streamed bodies), a self-signed certificate, a PNG that decl
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import os
@@ -11,6 +12,7 @@ import socket
 import struct
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +75,26 @@ def stop_api(api: Api) -> None:
     api.client.close()
     api.services.stop()
     api.station.stop()
+
+
+@contextlib.contextmanager
+def api_factory(tmp_path: Path, *, ready: bool = False, **defaults) -> Iterator:
+    """`make(settings=None, **line)` starts an Api (`defaults` under `line`; `ready`: wait for
+    the station); every one made is stopped on leaving (the tests' `api` fixtures)."""
+    running: list[Api] = []
+
+    def make(settings=None, **line) -> Api:
+        a = start_api(tmp_path, settings, **{**defaults, **line})
+        running.append(a)
+        if ready:
+            a.wait_ready()
+        return a
+
+    try:
+        yield make
+    finally:
+        for a in running:
+            stop_api(a)
 
 
 # --- raw sockets ------------------------------------------------------------------------------

@@ -13,25 +13,15 @@ import pytest
 
 from inspection_station.core.line.auth import hash_token
 from tests import old_frontend
-from tests.line_clients import WAIT_S, start_api, stop_api
+from tests.line_clients import WAIT_S, api_factory, start_api, stop_api
 
 TOKEN = "the-old-frontends-token"
 
 
 @pytest.fixture
 def api(tmp_path):
-    running = []
-
-    def make(**line):
-        line.setdefault("legacy_api", True)
-        a = start_api(tmp_path, **line)
-        running.append(a)
-        a.wait_ready()
-        return a
-
-    yield make
-    for a in running:
-        stop_api(a)
+    with api_factory(tmp_path, ready=True, legacy_api=True) as make:
+        yield make
 
 
 def part_png(tmp_path) -> bytes:

@@ -26,6 +26,7 @@ from inspection_station.core.station import Station
 from tests.known_station import station_settings
 from tests.line_clients import (
     WAIT_S,
+    api_factory,
     connect,
     png_declaring,
     read_until_closed,
@@ -40,16 +41,8 @@ TOKEN = "a-long-random-token-for-tests"
 
 @pytest.fixture
 def api(tmp_path):
-    running = []
-
-    def make(settings=None, **line):
-        a = start_api(tmp_path, settings, **line)
-        running.append(a)
-        return a
-
-    yield make
-    for a in running:
-        stop_api(a)
+    with api_factory(tmp_path) as make:
+        yield make
 
 
 def closed_for(api, reason: str) -> float:

@@ -12,22 +12,14 @@ import pytest
 
 from inspection_station.core.listeners import StationListener
 from tests.known_station import CLASS_NAMES, MODEL_OUTPUT, station_settings
-from tests.line_clients import WAIT_S, start_api, stop_api
+from tests.line_clients import WAIT_S, api_factory
 from tests.onnx_models import slow_constant_model
 
 
 @pytest.fixture
 def api(tmp_path):
-    running = []
-
-    def make(settings=None, **line):
-        a = start_api(tmp_path, settings, **line)
-        running.append(a)
-        return a
-
-    yield make
-    for a in running:
-        stop_api(a)
+    with api_factory(tmp_path) as make:
+        yield make
 
 
 def part_png(tmp_path) -> bytes:
